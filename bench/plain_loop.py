@@ -1,0 +1,101 @@
+"""The federated protocol as a plain single-process PyTorch loop: the baseline Flower is timed against.
+
+Identical math to the Flower app: the same data, initialisation, negatives, schedule, server
+learning rate and evaluation code from `fedrec`, but no Flower, no per-user separation of updates,
+and no nodes. Each round is one forward/backward over all the round's samples, each weighted by
+1/(its user's sample count) so the gradient equals the sum of every user's mean-loss gradient.
+
+    python bench/plain_loop.py --dataset ml-1m --data-dir ../shared/data/ml-1m --epochs 30
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datasets import load_dataset  # noqa: E402
+from fedrec.evaluation import evaluate_users  # noqa: E402
+from fedrec.models import ITEM_EMBEDDING, MODELS  # noqa: E402
+from fedrec.sampling import epoch_schedule, user_samples  # noqa: E402
+from fedrec.targets import resolve_targets  # noqa: E402
+from fedrec.config import RunConfig, make_config  # noqa: E402
+
+
+def _round_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+    if kind == "bce":
+        return (F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights).sum()
+    paired = partner >= 0
+    return (F.softplus(logits[paired] - logits[partner[paired]]) * weights[paired]).sum()
+
+
+def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
+    """Train and evaluate as the Flower app does; returns the last evaluation's metrics and timings."""
+    started = time.time()
+    dataset = load_dataset(config)
+    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    theta = model.init_theta(dataset.num_items, config.seed)
+    all_users = np.arange(dataset.num_users)
+    user_emb = model.init_user_embeddings(all_users, config.seed)
+    targets = resolve_targets(config.target_items, dataset.item_popularity())
+    metrics: dict[str, float] = {}
+    for epoch in range(config.epochs):
+        negative_epoch = epoch if config.resample_negatives else 0
+        for users in epoch_schedule(all_users, config.clients_per_round, config.seed, epoch):
+            samples = [
+                user_samples(u, dataset.train_items(u), dataset.num_items, config.negatives, config.seed, negative_epoch)
+                for u in users
+            ]
+            counts = np.array([len(s.items) for s in samples])
+            owner = torch.from_numpy(np.repeat(np.arange(len(users)), counts))
+            items = torch.from_numpy(np.concatenate([s.items for s in samples]))
+            labels = torch.from_numpy(np.concatenate([s.labels for s in samples]))
+            offsets = np.repeat(np.cumsum(counts) - counts, counts)
+            partner_local = np.concatenate([s.partner for s in samples])
+            partner = torch.from_numpy(np.where(partner_local >= 0, partner_local + offsets, -1))
+            weights = 1.0 / torch.from_numpy(counts).float()[owner]
+            params = {name: value.clone().requires_grad_() for name, value in theta.items()}
+            round_users = user_emb[users].clone().requires_grad_()
+            logits = model.logits(params, round_users[owner], F.embedding(items, params[ITEM_EMBEDDING]))
+            _round_loss(config.loss, logits, labels, weights, partner).backward()
+            with torch.no_grad():
+                user_emb[users] -= config.user_lr * round_users.grad
+                scale = 1.0 / len(users) if config.fedavg_mode == "mean" else 1.0
+                for name, value in theta.items():
+                    value -= config.lr * scale * params[name].grad
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            counts_total = evaluate_users(
+                model, theta, all_users, user_emb, dataset.train, dataset.test, config.top_k, targets
+            )
+            metrics = counts_total.metrics()
+            if log:
+                k = 20 if 20 in config.top_k else config.top_k[-1]
+                print(
+                    f"plain epoch {epoch + 1}/{config.epochs} recall@{k} {metrics[f'recall@{k}']:.4f} "
+                    f"ndcg@{k} {metrics[f'ndcg@{k}']:.4f} {time.time() - started:.1f}s",
+                    flush=True,
+                )
+    metrics["wall-time-s"] = time.time() - started
+    metrics["peak-rss-mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-1m")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m"))
+    parser.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args()
+    config = make_config(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs)
+    print(json.dumps(run_plain(config), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Dataset loaders: run-config `dataset` name -> a function that returns a `RecDataset`.
+
+A loader takes the validated `RunConfig` and returns the train/test interactions; where its files come
+from (data dir, download cache) is its own business. Adding a dataset is one new module here with a
+`load(config)` function plus one `DATASETS.register` line below.
+
+Note: this top-level package is named `datasets`, so it shadows Hugging Face's `datasets` package
+wherever both are importable (e.g. running from the repo root with HF datasets installed). The
+project deliberately does not depend on HF datasets; do not add code here that expects it.
+"""
+
+from collections.abc import Callable
+
+from datasets import amazon, movielens, split_files, synthetic
+from datasets.download import data_dir_for
+from fedrec.config import RunConfig
+from fedrec.data import RecDataset
+from fedrec.registry import Registry
+
+__all__ = ["DATASETS", "DatasetLoader", "data_dir_for", "load_dataset"]
+
+DatasetLoader = Callable[[RunConfig], RecDataset]
+
+DATASETS: Registry[DatasetLoader] = Registry("dataset")
+DATASETS.register("synthetic", synthetic.load)
+DATASETS.register("ml-100k", movielens.load_ml100k)
+DATASETS.register("ml-1m", movielens.load_ml1m)
+DATASETS.register("amazon-digital-music", amazon.load)
+DATASETS.register("split-files", split_files.load)
+
+
+def load_dataset(config: RunConfig) -> RecDataset:
+    """The dataset named by `config.dataset`, loaded with the rest of `config`."""
+    return DATASETS.get(config.dataset)(config)

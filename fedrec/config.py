@@ -1,0 +1,205 @@
+"""The run-config schema: every key, its type, what it allows, and what it means.
+
+Defaults live in `pyproject.toml` (`[tool.flwr.app.config]`, Flower requires every key there); this
+module owns the types and the rules. `RunConfig.from_mapping` validates a whole run config once and
+returns a typed, frozen object; every bad value raises a one-line `ConfigError` naming the key, the
+value and what is allowed.
+"""
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from fedrec.errors import ConfigError
+
+
+def _registry_names(package: str, attribute: str) -> Callable[[], list[str]]:
+    # Imported lazily: the registries live in the app's plugin packages, which import this core.
+    return lambda: importlib.import_module(package).__dict__[attribute].names()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One run-config key: its Python type, a rule, and a one-line description for the README."""
+
+    name: str
+    kind: type
+    help: str
+    choices: Callable[[], list[str]] | tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def allowed(self) -> list[str] | None:
+        if self.choices is None:
+            return None
+        return list(self.choices) if isinstance(self.choices, tuple) else self.choices()
+
+
+SCHEMA: tuple[Key, ...] = (
+    Key("dataset", str, "Data to train on.", _registry_names("datasets", "DATASETS")),
+    Key("data-dir", str, "Folder with local copies of the data files; empty = the download cache `~/.cache/fedrec-arena/<dataset>`."),
+    Key("synthetic-users", int, "Users of the `synthetic` dataset.", minimum=2),
+    Key("synthetic-items", int, "Items of the `synthetic` dataset.", minimum=10),
+    Key("synthetic-interactions", int, "Mean interactions per user of the `synthetic` dataset.", minimum=5),
+    Key("model", str, "Recommender model.", _registry_names("fedrec.models", "MODELS")),
+    Key("embedding-dim", int, "Size of user and item embeddings.", minimum=1),
+    Key("hidden-layers", str, "NCF MLP hidden sizes, a comma list (ignored by `mf`)."),
+    Key("loss", str, "Training loss.", ("bce", "bpr")),
+    Key("negatives", int, "Negatives sampled per positive (r).", minimum=1),
+    Key("resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."),
+    Key("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
+    Key("clients-per-round", int, "Users sampled per round.", minimum=1),
+    Key("lr", float, "Server learning rate: theta <- theta - lr * aggregate.", minimum=0.0),
+    Key("user-lr", float, "Client learning rate for the private user embedding.", minimum=0.0),
+    Key("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),
+    Key("eval-every", int, "Evaluate every this many epochs (the last epoch is always evaluated).", minimum=1),
+    Key("top-k", str, "Cut-offs K for all @K metrics, a comma list."),
+    Key("target-items", str, "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices."),
+    Key("attack", str, "Attack run by malicious clients.", _registry_names("attacks", "ATTACKS")),
+    Key("defense", str, "Aggregation strategy on the server.", _registry_names("strategies", "STRATEGIES")),
+    Key("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
+    Key("results-dir", str, "Where run folders are written (created if missing)."),
+    Key("run-name", str, "Name of this run's folder; empty = timestamp and main settings."),
+    Key("round-timeout", float, "Seconds to wait for the replies of one round.", minimum=1.0),
+)
+KEYS: dict[str, Key] = {key.name: key for key in SCHEMA}
+
+
+def _check_value(key: Key, value: Any) -> Any:
+    def fail(allowed: str) -> ConfigError:
+        return ConfigError(f"run-config '{key.name}' = {value!r} is invalid: {allowed}")
+
+    if key.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if key.kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
+        raise fail(f"expected {key.kind.__name__}")
+    if key.minimum is not None and value < key.minimum:
+        raise fail(f"must be >= {key.minimum}")
+    if key.maximum is not None and value > key.maximum:
+        raise fail(f"must be <= {key.maximum}")
+    allowed = key.allowed()
+    if allowed is not None and value not in allowed:
+        raise fail(f"valid: {', '.join(allowed)}")
+    return value
+
+
+def _int_list(key: str, text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"run-config '{key}' = {text!r} is invalid: expected a comma list of integers") from None
+    if not values or min(values) < 1:
+        raise ConfigError(f"run-config '{key}' = {text!r} is invalid: expected positive integers, e.g. '5,10'")
+    return values
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Which items are attack targets: the `count` least popular ones, or explicit indices."""
+
+    least_popular: int = 0
+    explicit: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> "TargetSpec":
+        text = text.strip()
+        if text.startswith("least-popular:"):
+            count = text.split(":", 1)[1]
+            if not count.isdigit() or int(count) < 1:
+                raise ConfigError(
+                    f"run-config 'target-items' = {text!r} is invalid: use least-popular:N with N >= 1"
+                )
+            return cls(least_popular=int(count))
+        try:
+            items = tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            items = ()
+        if not items or min(items) < 0:
+            raise ConfigError(
+                f"run-config 'target-items' = {text!r} is invalid: use least-popular:N or item indices like '12,40'"
+            )
+        return cls(explicit=items)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run config. Field names are the keys with '-' replaced by '_'."""
+
+    dataset: str
+    data_dir: str
+    synthetic_users: int
+    synthetic_items: int
+    synthetic_interactions: int
+    model: str
+    embedding_dim: int
+    hidden_layers: tuple[int, ...]
+    loss: str
+    negatives: int
+    resample_negatives: bool
+    epochs: int
+    clients_per_round: int
+    lr: float
+    user_lr: float
+    fedavg_mode: str
+    eval_every: int
+    top_k: tuple[int, ...]
+    target_items: TargetSpec
+    attack: str
+    defense: str
+    seed: int
+    results_dir: str
+    run_name: str
+    round_timeout: float
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> "RunConfig":
+        """Validate a Flower run config (or any mapping with every key) into a `RunConfig`."""
+        unknown = sorted(set(raw) - set(KEYS))
+        if unknown:
+            raise ConfigError(f"unknown run-config key(s) {', '.join(unknown)}; valid: {', '.join(KEYS)}")
+        missing = [name for name in KEYS if name not in raw]
+        if missing:
+            raise ConfigError(f"run-config key(s) missing: {', '.join(missing)}")
+        values = {name.replace("-", "_"): _check_value(KEYS[name], raw[name]) for name in KEYS}
+        values["hidden_layers"] = _int_list("hidden-layers", values["hidden_layers"])
+        values["top_k"] = tuple(sorted(set(_int_list("top-k", values["top_k"]))))
+        values["target_items"] = TargetSpec.parse(values["target_items"])
+        values["results_dir"] = os.path.expanduser(values["results_dir"])
+        values["data_dir"] = os.path.expanduser(values["data_dir"])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved config with the original key names, for the results folder."""
+        out: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                value = ",".join(map(str, value))
+            elif isinstance(value, TargetSpec):
+                value = (
+                    f"least-popular:{value.least_popular}" if value.least_popular else ",".join(map(str, value.explicit))
+                )
+            out[field.name.replace("_", "-")] = value
+        return out
+
+
+PYPROJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
+
+
+def pyproject_defaults() -> dict[str, Any]:
+    """The app's run-config defaults as declared in pyproject.toml."""
+    import tomllib
+
+    with open(PYPROJECT, "rb") as stream:
+        return dict(tomllib.load(stream)["tool"]["flwr"]["app"]["config"])
+
+
+def make_config(**overrides: Any) -> RunConfig:
+    """The default run config with keyword overrides ('_' stands for '-'), validated."""
+    raw = pyproject_defaults()
+    raw.update({key.replace("_", "-"): value for key, value in overrides.items()})
+    return RunConfig.from_mapping(raw)

@@ -1,0 +1,102 @@
+"""A benign user's local step: gradients of its own loss, vectorised over all users a node hosts.
+
+Each user computes the gradient of its mean loss over all its samples with respect to its private
+embedding p_u and to Θ. To get every user's own Θ-gradient in one backward pass, the dense part of Θ
+is replicated per user (`[U, ...]` leaves) and the items' embeddings are gathered per sample, so
+autograd's batched matmuls return per-user gradients directly. Users are bucketed by sample count
+and padded within a bucket, which keeps padding waste small for heavy-tailed activity.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fedrec.losses import per_user_loss
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
+from fedrec.sampling import UserSamples
+from fedrec.wire import UserUpdates
+
+# Padded samples per bucket; small enough for cache-friendly activations, large enough to amortise
+# autograd's per-call overhead.
+BUCKET_ELEMENTS = 1 << 15
+
+
+@dataclass
+class LocalResult:
+    updates: UserUpdates
+    user_emb_grad: torch.Tensor  # [U, d]
+    losses: torch.Tensor  # [U]
+
+
+def _buckets(lengths: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(lengths, kind="stable")
+    buckets, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * lengths[order[end]] <= BUCKET_ELEMENTS:
+            end += 1
+        buckets.append(order[start:end])
+        start = end
+    return buckets
+
+
+def _pad(samples: list[UserSamples]) -> tuple[torch.Tensor, ...]:
+    lengths = np.array([len(s.items) for s in samples])
+    rows, width = len(samples), int(lengths.max())
+    flat_rows = np.repeat(np.arange(rows), lengths)
+    flat_cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    items = np.zeros((rows, width), dtype=np.int64)
+    labels = np.zeros((rows, width), dtype=np.float32)
+    partner = np.full((rows, width), -1, dtype=np.int64)
+    mask = np.zeros((rows, width), dtype=bool)
+    items[flat_rows, flat_cols] = np.concatenate([s.items for s in samples])
+    labels[flat_rows, flat_cols] = np.concatenate([s.labels for s in samples])
+    partner[flat_rows, flat_cols] = np.concatenate([s.partner for s in samples])
+    mask[flat_rows, flat_cols] = True
+    return tuple(torch.from_numpy(a) for a in (items, labels, partner, mask))
+
+
+def compute_user_updates(
+    model: RecModel,
+    theta: Theta,
+    user_ids: np.ndarray,
+    user_emb: torch.Tensor,
+    samples: list[UserSamples],
+    loss: str,
+) -> LocalResult:
+    """Each user's gradient of its mean loss w.r.t. p_u and Θ; item rows deduplicated per user."""
+    num_users, num_items = len(user_ids), theta[ITEM_EMBEDDING].shape[0]
+    dense_names = model.dense_names(theta)
+    user_emb_grad = torch.zeros_like(user_emb)
+    losses = torch.zeros(num_users)
+    dense_grads = {name: torch.zeros(num_users, *theta[name].shape) for name in dense_names}
+    keys, rows = [], []
+    for bucket in _buckets(np.array([len(s.items) for s in samples])):
+        items, labels, partner, mask = _pad([samples[i] for i in bucket])
+        index = torch.from_numpy(bucket)
+        item_emb = theta[ITEM_EMBEDDING][items].requires_grad_()
+        own_user = user_emb[index].clone().requires_grad_()
+        replicas = {name: theta[name].expand(len(bucket), *theta[name].shape).requires_grad_() for name in dense_names}
+        bucket_losses = per_user_loss(loss, model.logits(replicas, own_user, item_emb), labels, mask, partner)
+        grads = torch.autograd.grad(bucket_losses.sum(), [own_user, item_emb, *replicas.values()])
+        losses[index] = bucket_losses.detach()
+        user_emb_grad[index] = grads[0]
+        for name, grad in zip(dense_names, grads[2:]):
+            dense_grads[name][index] = grad
+        keys.append((index.unsqueeze(1) * num_items + items)[mask])
+        rows.append(grads[1][mask])
+    # A user's sampled negatives may repeat an item: its rows must add up, not overwrite each other.
+    unique_keys, inverse = torch.unique(torch.cat(keys), sorted=True, return_inverse=True)
+    flat_rows = torch.cat(rows)
+    item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
+    owners = unique_keys // num_items
+    updates = UserUpdates(
+        user_ids=torch.as_tensor(user_ids, dtype=torch.int64),
+        item_indptr=torch.searchsorted(owners, torch.arange(num_users + 1)),
+        item_ids=unique_keys % num_items,
+        item_grads=item_grads,
+        dense_grads=dense_grads,
+        num_samples=torch.tensor([len(s.items) for s in samples], dtype=torch.int64),
+    )
+    return LocalResult(updates=updates, user_emb_grad=user_emb_grad, losses=losses)

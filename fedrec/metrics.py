@@ -1,0 +1,96 @@
+"""Ranking metrics as additive counts, so nodes report sums and the server divides.
+
+Utility (over users with at least one test item), for each K:
+  Recall@K = |top-K ∩ test| / |test|   (what the reference paper calls HR@K)
+  Precision@K = |top-K ∩ test| / K
+  NDCG@K = sum_{hits at rank r} 1/log2(r + 2) / sum_{r < min(|test|, K)} 1/log2(r + 2)
+Exposure of each target item t (over users with t in neither their train nor test items):
+  ER@K = share of those users whose top-K contains t.
+Training items are excluded from each user's ranking before taking the top-K.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass
+class EvalCounts:
+    """Sums of per-user metric values, additive across nodes."""
+
+    ks: tuple[int, ...]
+    targets: tuple[int, ...]
+    users: int = 0
+    recall: np.ndarray = field(default=None)  # type: ignore[assignment]
+    precision: np.ndarray = field(default=None)  # type: ignore[assignment]
+    ndcg: np.ndarray = field(default=None)  # type: ignore[assignment]
+    target_hits: np.ndarray = field(default=None)  # type: ignore[assignment]  # [T, K]
+    target_eligible: np.ndarray = field(default=None)  # type: ignore[assignment]  # [T]
+
+    def __post_init__(self) -> None:
+        k, t = len(self.ks), len(self.targets)
+        for name, shape in (("recall", k), ("precision", k), ("ndcg", k), ("target_hits", (t, k)), ("target_eligible", t)):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(shape, dtype=np.float64))
+
+    def __iadd__(self, other: "EvalCounts") -> "EvalCounts":
+        self.users += other.users
+        for name in ("recall", "precision", "ndcg", "target_hits", "target_eligible"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        """Averages: recall@K, precision@K, ndcg@K, er@K (mean over targets) and er@K/<item>."""
+        out: dict[str, float] = {}
+        users = max(self.users, 1)
+        for j, k in enumerate(self.ks):
+            out[f"recall@{k}"] = float(self.recall[j] / users)
+            out[f"precision@{k}"] = float(self.precision[j] / users)
+            out[f"ndcg@{k}"] = float(self.ndcg[j] / users)
+        if self.targets:
+            exposure = self.target_hits / np.maximum(self.target_eligible, 1)[:, None]
+            for j, k in enumerate(self.ks):
+                out[f"er@{k}"] = float(exposure[:, j].mean())
+                if len(self.targets) > 1:
+                    for t, item in enumerate(self.targets):
+                        out[f"er@{k}/{item}"] = float(exposure[t, j])
+        return out
+
+
+def _discounts(n: int) -> torch.Tensor:
+    return 1.0 / torch.log2(torch.arange(n, dtype=torch.float64) + 2.0)
+
+
+def count_ranking_metrics(
+    top_items: torch.Tensor,
+    test_mask: torch.Tensor,
+    known_mask: torch.Tensor,
+    ks: tuple[int, ...],
+    targets: tuple[int, ...],
+) -> EvalCounts:
+    """Counts for a batch of users.
+
+    top_items [U, max K]: each user's ranking (training items already excluded), best first.
+    test_mask [U, M] bool: the user's held-out items. known_mask [U, M] bool: train or test items,
+    which makes a user ineligible for a target's exposure.
+    """
+    counts = EvalCounts(ks=ks, targets=targets)
+    hits = test_mask.gather(1, top_items).to(torch.float64)  # [U, maxK]
+    num_test = test_mask.sum(1).to(torch.float64)
+    has_test = num_test > 0
+    discounts = _discounts(top_items.shape[1])
+    counts.users = int(has_test.sum())
+    for j, k in enumerate(ks):
+        hits_k = hits[has_test, :k]
+        counts.recall[j] = float((hits_k.sum(1) / num_test[has_test]).sum())
+        counts.precision[j] = float(hits_k.sum() / k)
+        ideal = torch.cumsum(discounts[:k], 0)[num_test[has_test].clamp(max=k).long() - 1]
+        counts.ndcg[j] = float(((hits_k * discounts[:k]).sum(1) / ideal).sum())
+    for t, item in enumerate(targets):
+        eligible = ~known_mask[:, item]
+        in_top = top_items == item  # [U, maxK]
+        counts.target_eligible[t] = float(eligible.sum())
+        for j, k in enumerate(ks):
+            counts.target_hits[t, j] = float((in_top[:, :k].any(1) & eligible).sum())
+    return counts

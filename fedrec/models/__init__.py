@@ -1,0 +1,12 @@
+"""Recommender models: the registry. Adding a model is a new file plus one line here."""
+
+from fedrec.models.base import ITEM_EMBEDDING, RecModel
+from fedrec.models.mf import MatrixFactorization
+from fedrec.models.ncf import NeuralCF
+from fedrec.registry import Registry
+
+MODELS: Registry[type[RecModel]] = Registry("model")
+MODELS.register("ncf", NeuralCF)
+MODELS.register("mf", MatrixFactorization)
+
+__all__ = ["ITEM_EMBEDDING", "MODELS", "RecModel", "MatrixFactorization", "NeuralCF"]

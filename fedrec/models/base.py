@@ -1,0 +1,54 @@
+"""What every recommender model provides to the federated protocol.
+
+Θ (theta) is a name -> tensor dict of everything except the user embeddings: the item embedding
+(`ITEM_EMBEDDING`, rows uploaded sparsely) and any dense parameters (an MLP). User embeddings p_u
+never leave the clients. `logits` accepts dense parameters either shared ([out, in]) or replicated
+per user ([U, out, in]); the replicated form is how a node gets every user's own gradient from one
+backward pass.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+ITEM_EMBEDDING = "item-embedding"
+Theta = dict[str, torch.Tensor]
+
+
+def embedding_init(rows: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """N(0, 0.01^2), the paper's initialisation for user and item embeddings."""
+    return torch.randn(rows, dim, generator=generator) * 0.01
+
+
+class RecModel(ABC):
+    """A scoring function over (user embedding, item embedding) pairs plus dense item-side weights."""
+
+    def __init__(self, embedding_dim: int, hidden_layers: tuple[int, ...]) -> None:
+        self.embedding_dim = embedding_dim
+        self.hidden_layers = hidden_layers
+
+    @abstractmethod
+    def init_theta(self, num_items: int, seed: int) -> Theta:
+        """Server-side parameters at the start of training."""
+
+    @abstractmethod
+    def logits(self, theta: Theta, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid scores. user_emb [..., d] broadcasts against item_emb [..., L, d] or [..., d]."""
+
+    @abstractmethod
+    def score_all_items(self, theta: Theta, user_emb: torch.Tensor) -> torch.Tensor:
+        """Scores [U, M] of every item for each of U users (ranking order only; no sigmoid)."""
+
+    def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
+        """p_u ~ N(0, 0.01^2), keyed by (seed, user id) so a user's start does not depend on its node."""
+        rows = [
+            np.random.default_rng([seed, 0x5EED, int(user)]).standard_normal(self.embedding_dim)
+            for user in user_ids
+        ]
+        stacked = np.stack(rows) if rows else np.zeros((0, self.embedding_dim))
+        return torch.from_numpy(stacked * 0.01).float()
+
+    @staticmethod
+    def dense_names(theta: Theta) -> list[str]:
+        return [name for name in theta if name != ITEM_EMBEDDING]

@@ -1,0 +1,104 @@
+"""A run's results folder: resolved config, per-epoch metrics, summary, and plots.
+
+Each epoch's row is appended to `metrics.csv` and flushed as soon as it is known, so a run that
+crashes keeps every epoch already evaluated; `finish` (called from a `finally`) writes the summary
+and plots from whatever is on disk, with the run's status.
+"""
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; runs have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from fedrec.config import RunConfig  # noqa: E402
+
+METRICS_CSV = "metrics.csv"
+SUMMARY_JSON = "summary.json"
+CONFIG_JSON = "config.json"
+
+
+def default_run_name(config: RunConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}_{config.dataset}_{config.model}_{config.attack}_{config.defense}_seed{config.seed}"
+
+
+class RunRecorder:
+    """Writes one run's folder under `results-dir`."""
+
+    def __init__(self, config: RunConfig, extra: dict[str, Any]) -> None:
+        name = config.run_name or default_run_name(config)
+        self.path = Path(config.results_dir) / name
+        suffix = 1
+        while self.path.exists():
+            suffix += 1
+            self.path = Path(config.results_dir) / f"{name}-{suffix}"
+        self.path.mkdir(parents=True)
+        self.config = config
+        self.started = time.time()
+        self._columns: list[str] | None = None
+        (self.path / CONFIG_JSON).write_text(json.dumps({**config.as_dict(), **extra}, indent=2) + "\n")
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        row = {"epoch": epoch, "elapsed-s": round(self.elapsed(), 3), **{k: v for k, v in metrics.items() if k != "epoch"}}
+        if self._columns is None:
+            self._columns = list(row)
+        with open(self.path / METRICS_CSV, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns)
+            if handle.tell() == 0:
+                writer.writeheader()
+            writer.writerow(row)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finish(self, status: str, error: str = "") -> dict[str, Any]:
+        table = self.read_metrics()
+        summary: dict[str, Any] = {
+            "status": status,
+            "epochs-completed": int(table["epoch"].max()) if len(table) else 0,
+            "wall-time-s": round(self.elapsed(), 2),
+            "final": table.iloc[-1].to_dict() if len(table) else {},
+        }
+        if error:
+            summary["error"] = error
+        (self.path / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
+        if len(table):
+            plot_metrics(table, self.path, self.config.top_k)
+        return summary
+
+    def read_metrics(self) -> pd.DataFrame:
+        csv_path = self.path / METRICS_CSV
+        return pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame()
+
+
+def plot_metrics(table: pd.DataFrame, folder: Path, ks: tuple[int, ...]) -> list[Path]:
+    """`exposure.png` (ER@K over epochs) and `utility.png` (Recall@K and NDCG@K over epochs)."""
+    written = []
+    panels = [("exposure.png", [("er", "ER@K of target items")]), ("utility.png", [("recall", "Recall@K"), ("ndcg", "NDCG@K")])]
+    for filename, metrics in panels:
+        if not any(f"{metric}@{k}" in table for metric, _ in metrics for k in ks):
+            continue
+        figure, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+        for axis, (metric, title) in zip(axes[0], metrics):
+            for k in ks:
+                column = f"{metric}@{k}"
+                if column in table:
+                    axis.plot(table["epoch"], table[column], marker="o", markersize=3, label=f"K={k}")
+            axis.set(title=title, xlabel="epoch", ylabel=metric)
+            axis.grid(alpha=0.3)
+            axis.legend()
+        figure.tight_layout()
+        figure.savefig(folder / filename, dpi=110)
+        plt.close(figure)
+        written.append(folder / filename)
+    return written

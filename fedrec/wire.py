@@ -1,0 +1,135 @@
+"""The wire formats: user updates, Θ, and evaluation counts, to and from Flower records.
+
+A node may host many users, but each user's update stays separate on the wire: `UserUpdates` holds
+a batch of per-user gradients in CSR form (user k owns item rows `item_indptr[k]:item_indptr[k+1]`)
+plus each user's dense-parameter gradients, so a strategy always aggregates per-user updates.
+What a user reveals is exactly what FedRec reveals: the ids of items it touched (positives and
+sampled negatives, indistinguishable) and gradients. Never p_u, never its interaction list.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from flwr.app import Array, ArrayRecord, MetricRecord
+
+from fedrec.metrics import EvalCounts
+from fedrec.models.base import Theta
+
+_USER_IDS = "user-ids"
+_ITEM_INDPTR = "item-indptr"
+_ITEM_IDS = "item-ids"
+_ITEM_GRADS = "item-grads"
+_NUM_SAMPLES = "num-samples"
+_DENSE_PREFIX = "grad:"
+
+
+def _to_array(tensor: torch.Tensor) -> Array:
+    return Array(np.ascontiguousarray(tensor.detach().cpu().numpy()))
+
+
+def _to_tensor(array: Array) -> torch.Tensor:
+    return torch.from_numpy(np.array(array.numpy(), copy=True))
+
+
+@dataclass
+class UserUpdates:
+    """Per-user gradients of Θ for a batch of users, in CSR layout for the item rows."""
+
+    user_ids: torch.Tensor  # [U] int64, global user ids
+    item_indptr: torch.Tensor  # [U + 1] int64
+    item_ids: torch.Tensor  # [nnz] int64, unique within each user
+    item_grads: torch.Tensor  # [nnz, d] float32
+    dense_grads: dict[str, torch.Tensor]  # name -> [U, *param_shape]
+    num_samples: torch.Tensor  # [U] int64, samples each user trained on
+
+    @property
+    def num_users(self) -> int:
+        return int(self.user_ids.numel())
+
+    def item_owner(self) -> torch.Tensor:
+        """For each item row, the position (0..U-1) of the user that sent it."""
+        return torch.repeat_interleave(torch.arange(self.num_users), self.item_indptr.diff())
+
+    def to_record(self) -> ArrayRecord:
+        record = ArrayRecord()
+        for key, tensor in (
+            (_USER_IDS, self.user_ids),
+            (_ITEM_INDPTR, self.item_indptr),
+            (_ITEM_IDS, self.item_ids),
+            (_ITEM_GRADS, self.item_grads),
+            (_NUM_SAMPLES, self.num_samples),
+        ):
+            record[key] = _to_array(tensor)
+        for name, grad in self.dense_grads.items():
+            record[_DENSE_PREFIX + name] = _to_array(grad)
+        return record
+
+    @classmethod
+    def from_record(cls, record: ArrayRecord) -> "UserUpdates":
+        return cls(
+            user_ids=_to_tensor(record[_USER_IDS]),
+            item_indptr=_to_tensor(record[_ITEM_INDPTR]),
+            item_ids=_to_tensor(record[_ITEM_IDS]),
+            item_grads=_to_tensor(record[_ITEM_GRADS]),
+            dense_grads={
+                key[len(_DENSE_PREFIX) :]: _to_tensor(record[key])
+                for key in record
+                if key.startswith(_DENSE_PREFIX)
+            },
+            num_samples=_to_tensor(record[_NUM_SAMPLES]),
+        )
+
+    @classmethod
+    def concat(cls, batches: list["UserUpdates"]) -> "UserUpdates":
+        """One batch holding every user of `batches`, in order."""
+        if len(batches) == 1:
+            return batches[0]
+        offsets = torch.cumsum(torch.tensor([0] + [int(b.item_indptr[-1]) for b in batches[:-1]]), 0)
+        return cls(
+            user_ids=torch.cat([b.user_ids for b in batches]),
+            item_indptr=torch.cat(
+                [torch.zeros(1, dtype=torch.int64)]
+                + [b.item_indptr[1:] + offset for b, offset in zip(batches, offsets)]
+            ),
+            item_ids=torch.cat([b.item_ids for b in batches]),
+            item_grads=torch.cat([b.item_grads for b in batches]),
+            dense_grads={name: torch.cat([b.dense_grads[name] for b in batches]) for name in batches[0].dense_grads},
+            num_samples=torch.cat([b.num_samples for b in batches]),
+        )
+
+
+def theta_to_record(theta: Theta) -> ArrayRecord:
+    return ArrayRecord({name: _to_array(tensor) for name, tensor in theta.items()})
+
+
+def theta_from_record(record: ArrayRecord) -> Theta:
+    return {name: _to_tensor(array) for name, array in record.items()}
+
+
+def counts_to_record(counts: EvalCounts) -> MetricRecord:
+    """A node's evaluation counts as a MetricRecord of sums (lists are flattened row-major)."""
+    return MetricRecord(
+        {
+            "users": counts.users,
+            "recall": counts.recall.tolist(),
+            "precision": counts.precision.tolist(),
+            "ndcg": counts.ndcg.tolist(),
+            "target-hits": counts.target_hits.ravel().tolist(),
+            "target-eligible": counts.target_eligible.tolist(),
+        }
+    )
+
+
+def counts_from_record(record: MetricRecord, ks: tuple[int, ...], targets: tuple[int, ...]) -> EvalCounts:
+    shape = (len(targets), len(ks))
+    return EvalCounts(
+        ks=ks,
+        targets=targets,
+        users=int(record["users"]),
+        recall=np.asarray(record["recall"], dtype=np.float64),
+        precision=np.asarray(record["precision"], dtype=np.float64),
+        ndcg=np.asarray(record["ndcg"], dtype=np.float64),
+        target_hits=np.asarray(record["target-hits"], dtype=np.float64).reshape(shape),
+        target_eligible=np.asarray(record["target-eligible"], dtype=np.float64),
+    )

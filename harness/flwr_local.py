@@ -1,0 +1,116 @@
+"""Run the app with `flwr run` on a private local SuperLink, and stop every process afterwards.
+
+`flwr run .` starts a background SuperLink (in simulation mode) that outlives the run. Here it gets
+its own FLWR_HOME (so it never touches the user's Flower config or another SuperLink), runtime
+dependency installation is disabled (it would `uv sync` a fresh env and fetch a CUDA torch), and
+every process it spawned is found by that FLWR_HOME and stopped by PID when the run ends, also on
+failure. Peak memory is sampled over the whole process tree (SuperLink, simulation, Ray workers).
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+APP_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class FlwrRun:
+    returncode: int
+    output: str
+    wall_time_s: float
+    peak_rss_mb: float
+
+
+def _flwr_executable() -> str:
+    candidate = Path(sys.executable).with_name("flwr")
+    return str(candidate) if candidate.exists() else "flwr"
+
+
+def _processes_of(flwr_home: Path) -> list[psutil.Process]:
+    """The SuperLink started for this FLWR_HOME, and all its descendants."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "flower-superlink" in cmdline and str(flwr_home) in cmdline:
+            try:
+                found += [process, *process.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+    return found
+
+
+def _rss_mb(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
+def stop_processes(flwr_home: Path, grace: float = 5.0) -> None:
+    """Terminate (then kill) the SuperLink of `flwr_home` and everything it started."""
+    processes = _processes_of(flwr_home)
+    for process in processes:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def flwr_run(
+    run_config: dict[str, object],
+    flwr_home: Path,
+    federation_config: str = "num-supernodes=2 client-resources-num-cpus=1",
+    timeout: float = 900,
+    app_dir: Path = APP_DIR,
+) -> FlwrRun:
+    """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS."""
+    flwr_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "FLWR_HOME": str(flwr_home), "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    command = [_flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
+    if run_config:
+        command += ["--run-config", " ".join(f"{key}={_toml(value)}" for key, value in run_config.items())]
+    peak = 0.0
+    done = threading.Event()
+
+    def sample_memory() -> None:
+        nonlocal peak
+        while not done.wait(0.5):
+            peak = max(peak, _rss_mb(_processes_of(flwr_home)))
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    started = time.time()
+    sampler.start()
+    try:
+        completed = subprocess.run(
+            command, env=env, cwd=app_dir, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return FlwrRun(completed.returncode, completed.stdout + completed.stderr, time.time() - started, peak)
+    finally:
+        done.set()
+        sampler.join()
+        stop_processes(flwr_home)

@@ -1,0 +1,1 @@
+"""The ServerApp: translates between Flower's Grid and the fedrec core."""

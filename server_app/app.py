@@ -1,0 +1,103 @@
+"""ServerApp: validate the config, discover the users, run the strategy, write the results folder."""
+
+import logging
+import sys
+import traceback
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from flwr.app import Context
+from flwr.serverapp import Grid, ServerApp
+
+from fedrec.config import RunConfig
+from fedrec.errors import ConfigError
+from fedrec.models import MODELS
+from fedrec.results import RunRecorder
+from fedrec.targets import resolve_targets
+from fedrec.wire import theta_to_record
+from server_app.discovery import discover
+from server_app.grid import PromptGrid
+from strategies import STRATEGIES
+
+app = ServerApp()
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+@contextmanager
+def _quiet_flower() -> Iterator[None]:
+    """Flower logs several lines per round; with hundreds of rounds, keep only our per-epoch lines."""
+    logger = logging.getLogger("flwr")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _progress_line(epoch: int, epochs: int, metrics: dict[str, float], elapsed: float, ks: tuple[int, ...]) -> str:
+    k = 20 if 20 in ks else ks[-1]
+    parts = [f"epoch {epoch}/{epochs}", f"loss {metrics['train-loss']:.4f}"]
+    parts += [f"{name}@{k} {metrics[f'{name}@{k}']:.4f}" for name in ("recall", "precision", "ndcg")]
+    if f"er@{k}" in metrics:
+        parts.append(f"er@{k} {metrics[f'er@{k}']:.4f}")
+    parts.append(f"{elapsed:.1f}s")
+    return " | ".join(parts)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    try:
+        config = RunConfig.from_mapping(context.run_config)
+    except ConfigError as error:
+        _say(f"fedrec-arena: {error}")
+        sys.exit(2)
+    grid = PromptGrid(grid)
+    try:
+        federation = discover(grid, timeout=config.round_timeout)
+        targets = resolve_targets(config.target_items, federation.item_popularity)
+    except (ConfigError, RuntimeError, TimeoutError) as error:
+        _say(f"fedrec-arena: {error}")
+        sys.exit(2)
+    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    theta = model.init_theta(federation.num_items, config.seed)
+    recorder = RunRecorder(
+        config,
+        extra={
+            "num-users": int(len(federation.directory.user_ids)),
+            "num-items": federation.num_items,
+            "num-nodes": len(federation.directory.nodes),
+            "targets": list(targets),
+        },
+    )
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        recorder.record_epoch(epoch, metrics)
+        _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
+
+    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch)
+    _say(f"fedrec-arena: results -> {recorder.path}")
+    _say(
+        f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "
+        f"{federation.num_items} items, targets {list(targets)}, "
+        f"{config.epochs} epochs x {strategy.num_rounds // config.epochs} rounds"
+    )
+    status, error_text = "failed", ""
+    try:
+        with _quiet_flower():
+            strategy.start(
+                grid=grid,
+                initial_arrays=theta_to_record(theta),
+                num_rounds=strategy.num_rounds,
+                timeout=config.round_timeout,
+            )
+        status = "completed"
+    except BaseException as error:
+        error_text = "".join(traceback.format_exception_only(error)).strip()
+        raise
+    finally:
+        summary = recorder.finish(status, error_text)
+        _say(f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}")

@@ -1,0 +1,157 @@
+"""The FedRec base strategy: Flower's Strategy driving the federated-recommendation protocol.
+
+One Flower round is one round of the paper's protocol: an epoch shuffles all users into rounds of
+`clients-per-round`, so every user trains once per epoch. In a round the strategy sends Θ to the
+nodes hosting the round's users (one message per node, listing its users), decodes the per-user
+updates from the replies, asks `aggregate` (what subclasses define) for a gradient of Θ, and applies
+the server step. After each epoch's last round it asks every node to evaluate its users and reports
+the summed counts.
+"""
+
+import math
+from abc import abstractmethod
+from collections.abc import Callable, Iterable
+from logging import INFO, WARNING
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.common import log
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Strategy
+
+from fedrec.config import RunConfig
+from fedrec.directory import UserDirectory
+from fedrec.metrics import EvalCounts
+from fedrec.models.base import Theta
+from fedrec.sampling import epoch_schedule
+from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class FedRecStrategy(Strategy):
+    """Base for every aggregation rule; subclasses implement `aggregate` on per-user updates."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        directory: UserDirectory,
+        theta: Theta,
+        targets: tuple[int, ...],
+        on_epoch: EpochCallback,
+    ) -> None:
+        self.config = config
+        self.directory = directory
+        self.theta = theta
+        self.targets = targets
+        self.on_epoch = on_epoch
+        self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)
+        self.failures = 0
+        self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
+        self._epoch_loss: list[float] = []
+
+    @property
+    def num_rounds(self) -> int:
+        return self.config.epochs * self.rounds_per_epoch
+
+    def epoch_and_round(self, server_round: int) -> tuple[int, int]:
+        """0-based (epoch, round within epoch) of Flower's 1-based server round."""
+        return divmod(server_round - 1, self.rounds_per_epoch)
+
+    def round_users(self, server_round: int) -> np.ndarray:
+        epoch, index = self.epoch_and_round(server_round)
+        if self._schedule[0] != epoch:
+            users = self.directory.user_ids
+            self._schedule = (epoch, epoch_schedule(users, self.config.clients_per_round, self.config.seed, epoch))
+        return self._schedule[1][index]
+
+    @abstractmethod
+    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+        """Combine the round's per-user updates into one gradient of Θ."""
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        epoch, _ = self.epoch_and_round(server_round)
+        theta_record = theta_to_record(self.theta)
+        return [
+            Message(
+                RecordDict(
+                    {"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users.tolist()})}
+                ),
+                dst_node_id=node,
+                message_type=MessageType.TRAIN,
+            )
+            for node, users in self.directory.group_by_node(self.round_users(server_round)).items()
+        ]
+
+    def _successful(self, replies: Iterable[Message], what: str, server_round: int) -> list[Message]:
+        good = []
+        for reply in replies:
+            if reply.has_error():
+                self.failures += 1
+                log(WARNING, "round %s: a node failed to %s: %s", server_round, what, reply.error.reason)
+            else:
+                good.append(reply)
+        return good
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        good = self._successful(replies, "train", server_round)
+        if not good:
+            return None, None
+        updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
+        apply_gradient(self.theta, self.aggregate(updates), self.config.lr)
+        loss_sum = sum(float(reply.content["metrics"]["loss-sum"]) for reply in good)
+        self._epoch_loss.append(loss_sum / max(updates.num_users, 1))
+        return None, None
+
+    def _evaluates(self, server_round: int) -> bool:
+        epoch, index = self.epoch_and_round(server_round)
+        last_round_of_epoch = index == self.rounds_per_epoch - 1
+        return last_round_of_epoch and ((epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs)
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        if not self._evaluates(server_round):
+            return []
+        theta_record = theta_to_record(self.theta)
+        return [
+            Message(
+                RecordDict({"theta": theta_record, "config": ConfigRecord({"targets": list(self.targets)})}),
+                dst_node_id=node,
+                message_type=MessageType.EVALUATE,
+            )
+            for node in self.directory.nodes
+        ]
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        if not self._evaluates(server_round):
+            return None
+        good = self._successful(replies, "evaluate", server_round)
+        epoch, _ = self.epoch_and_round(server_round)
+        total = EvalCounts(ks=self.config.top_k, targets=self.targets)
+        for reply in good:
+            total += counts_from_record(reply.content["counts"], self.config.top_k, self.targets)
+        metrics = {"epoch": float(epoch + 1), "train-loss": float(np.mean(self._epoch_loss or [math.nan]))}
+        metrics.update(total.metrics())
+        metrics["evaluated-users"] = float(total.users)
+        metrics["node-failures"] = float(self.failures)
+        self._epoch_loss = []
+        self.on_epoch(epoch + 1, metrics)
+        return MetricRecord(metrics)
+
+    def summary(self) -> None:
+        log(
+            INFO,
+            "%s: %d users on %d node(s), %d epochs x %d rounds of %d users",
+            type(self).__name__,
+            len(self.directory.user_ids),
+            len(self.directory.nodes),
+            self.config.epochs,
+            self.rounds_per_epoch,
+            self.config.clients_per_round,
+        )

@@ -1,0 +1,15 @@
+"""FedAvg in the reference paper's form: the server sums the users' gradients (`mean` divides by U)."""
+
+from fedrec.server_step import ThetaGradient
+from fedrec.wire import UserUpdates
+from strategies.base import FedRecStrategy
+
+
+class FedAvg(FedRecStrategy):
+    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+        scale = 1.0 / max(updates.num_users, 1) if self.config.fedavg_mode == "mean" else 1.0
+        return ThetaGradient(
+            item_ids=updates.item_ids,
+            item_rows=updates.item_grads * scale,
+            dense={name: grads.sum(0) * scale for name, grads in updates.dense_grads.items()},
+        )
