@@ -1,13 +1,12 @@
-"""What an attack is: a description of the malicious clients it adds and how they compute updates."""
+"""What an attack is. Attacks substitute a malicious client's update generation; `none` has no malicious clients."""
 
 from abc import ABC
 
 
 class Attack(ABC):
-    """Base of every attack; `malicious_fraction` is the share of malicious clients it brings."""
+    """Base of every attack."""
 
     name: str = ""
-    malicious_fraction: float = 0.0
 
 
 class NoAttack(Attack):

@@ -1,0 +1,70 @@
+"""Run-config validation: one place, one clear line per bad value."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fedrec.config import KEYS, RunConfig, make_config, pyproject_defaults
+from fedrec.errors import ConfigError
+from fedrec.targets import resolve_targets
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_pyproject_declares_exactly_the_schema_keys() -> None:
+    assert set(pyproject_defaults()) == set(KEYS)
+
+
+def test_readme_documents_every_key_with_its_default() -> None:
+    text = README.read_text()
+    for name, default in pyproject_defaults().items():
+        assert re.search(rf"^\| `{re.escape(name)}` \|", text, re.M), f"README lacks a row for {name}"
+        assert f"`{default}`".lower() in text.lower() or f"`\"{default}\"`" in text, f"README lacks the default of {name}"
+
+
+def test_defaults_validate_to_the_paper_setting() -> None:
+    config = make_config()
+    assert (config.model, config.embedding_dim, config.hidden_layers) == ("ncf", 8, (8, 8))
+    assert (config.negatives, config.clients_per_round, config.lr, config.epochs) == (4, 256, 0.001, 30)
+    assert config.top_k == (5, 10, 20, 30)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ({"attack": "nope"}, ["'attack'", "'nope'", "valid: none"]),
+        ({"dataset": "ml-20m"}, ["'dataset'", "synthetic", "ml-100k", "ml-1m", "amazon-digital-music", "split-files"]),
+        ({"model": "gru"}, ["'model'", "ncf, mf"]),
+        ({"defense": "krum2"}, ["'defense'", "fedavg"]),
+        ({"epochs": 0}, ["'epochs'", "0", ">= 1"]),
+        ({"lr": "fast"}, ["'lr'", "expected float"]),
+        ({"negatives": 2.5}, ["'negatives'", "expected int"]),
+        ({"top_k": "5,x"}, ["'top-k'", "comma list"]),
+        ({"hidden_layers": "8,0"}, ["'hidden-layers'"]),
+        ({"target_items": "least-popular:0"}, ["'target-items'", "least-popular:N"]),
+        ({"target_items": "popular"}, ["'target-items'"]),
+        ({"loss": "mse"}, ["'loss'", "bce, bpr"]),
+    ],
+)
+def test_bad_values_give_one_line_naming_key_value_and_allowed(override, fragments) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as caught:
+        make_config(**override)
+    message = str(caught.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    raw = {**pyproject_defaults(), "epoch": 3}
+    with pytest.raises(ConfigError, match="unknown run-config key.*epoch.*valid: dataset"):
+        RunConfig.from_mapping(raw)
+
+
+def test_target_items() -> None:
+    popularity = [5, 1, 3, 1, 9]
+    assert resolve_targets(make_config(target_items="least-popular:2").target_items, popularity) == (1, 3)
+    assert resolve_targets(make_config(target_items="4, 0").target_items, popularity) == (4, 0)
+    with pytest.raises(ConfigError, match="item indices run 0..4"):
+        resolve_targets(make_config(target_items="7").target_items, popularity)
