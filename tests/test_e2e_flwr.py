@@ -71,3 +71,18 @@ def test_missing_data_file_says_where_it_looked_and_how_to_get_it(tmp_path: Path
     assert f"{missing}/u.data" in lines[0] and "data-dir" in lines[0] and "ml-100k.zip" in lines[0]
     assert "Traceback" not in output
     assert not folder.exists()
+
+
+def test_one_user_per_node_gives_the_same_numbers(tmp_path: Path) -> None:
+    """The deployment layout (a SuperNode per user) runs unchanged and matches the single-process loop."""
+    tiny = {"synthetic-users": 12, "synthetic-items": 50, "synthetic-interactions": 8, "clients-per-round": 5,
+            "epochs": 2, "seed": 3, "lr": 0.05, "user-lr": 0.05}
+    overrides = {**tiny, "results-dir": str(tmp_path / "results"), "run-name": "per-user"}
+    run = flwr_run(overrides, tmp_path / "flwr-home", federation_config="num-supernodes=12", timeout=600)
+    folder = tmp_path / "results" / "per-user"
+    assert (folder / "summary.json").exists(), run.output[-3000:]
+    assert json.loads((folder / "config.json").read_text())["num-nodes"] == 12
+    last = pd.read_csv(folder / "metrics.csv").iloc[-1]
+    plain = run_plain(make_config(**{k.replace("-", "_"): v for k, v in tiny.items()}), log=False)
+    for metric in ("recall@10", "ndcg@10", "precision@5", "er@5"):
+        assert last[metric] == pytest.approx(plain[metric], abs=1e-4), metric
