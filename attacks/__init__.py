@@ -1,13 +1,19 @@
-"""Attacks: the registry of malicious client behaviours. A new attack is a new file plus one line.
+"""Attacks: the registry of malicious client classes. A new attack is a new file plus one line here."""
 
-Only `none` exists yet: every client is a benign user. Attacks substitute a malicious client's
-update generation while keeping the wire format of `fedrec.wire.UserUpdates`.
-"""
-
-from attacks.base import Attack, NoAttack
+from attacks.approximated_users import HardUserMining, RandomApproximation
+from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
+from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
+from attacks.fedattack import FedAttack, RandomSamples
 from fedrec.registry import Registry
 
 ATTACKS: Registry[type[Attack]] = Registry("attack")
 ATTACKS.register("none", NoAttack)
+ATTACKS.register("a-ra", RandomApproximation)
+ATTACKS.register("a-hum", HardUserMining)
+ATTACKS.register("fedattack", FedAttack)
+ATTACKS.register("eb", ExplicitBoosting)
+ATTACKS.register("random", RandomProfiles)
+ATTACKS.register("bandwagon", Bandwagon)
+ATTACKS.register("random-samples", RandomSamples)
 
-__all__ = ["ATTACKS", "Attack", "NoAttack"]
+__all__ = ["ATTACKS", "Attack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack", "ProfileAttack"]

@@ -1,15 +1,98 @@
-"""What an attack is. Attacks substitute a malicious client's update generation; `none` has no malicious clients."""
+"""What an attack is: a malicious client class that substitutes poisoned update generation.
 
-from abc import ABC
+A malicious client receives Θ like everyone else and answers in the same wire format
+(`fedrec.wire.UserUpdates`); only the way it computes its update differs. Two families:
+
+- `ProfileAttack`: the client trains exactly like a benign user, but on poisoned samples (a fake
+  profile, or hard/random samples in place of its own). Its update is the benign math on those.
+- Attacks that craft a loss over Θ directly (A-ra, A-hum, FedRecAttack) override `poison`.
+
+An attack sees only what its threat model allows: Θ as received, its own clients' state and data,
+and `AttackerKnowledge` (item popularity or public interactions where the config grants them).
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from fedrec.config import RunConfig
+from fedrec.local_training import LocalResult, compute_user_updates
+from fedrec.models.base import RecModel, Theta
+from fedrec.sampling import UserSamples
+
+
+@dataclass(frozen=True)
+class AttackerKnowledge:
+    """Side information beyond Θ; None where the config does not grant it."""
+
+    item_popularity: np.ndarray | None = None
+    public_interactions: sp.csr_array | None = None  # users x items, a share of real train data
+
+
+@dataclass(frozen=True)
+class AttackSetup:
+    config: RunConfig
+    model: RecModel
+    targets: tuple[int, ...]
+    num_items: int
+    knowledge: AttackerKnowledge
+
+
+@dataclass
+class AttackRound:
+    """The malicious clients of one node in one round."""
+
+    theta: Theta
+    epoch: int  # 0-based
+    user_ids: np.ndarray
+    user_emb: torch.Tensor  # their private embeddings (fake users have one too)
+    own_items: list[np.ndarray]  # their real training items; empty for injected fake users
 
 
 class Attack(ABC):
     """Base of every attack."""
 
-    name: str = ""
+    #: `injected` (fake users) or `compromised` (real users taken over): the paper's setting.
+    default_mode = "injected"
+    #: The `attacker-knowledge` the attack needs, if any.
+    requires_knowledge: str | None = None
+    #: Whether its clients need real data of their own (only compromised users have it).
+    needs_own_data = False
+
+    def __init__(self, setup: AttackSetup) -> None:
+        self.setup = setup
+        self.config = setup.config
+        self.model = setup.model
+        self.targets = np.array(setup.targets, dtype=np.int64)
+
+    def rng(self, stream: int, epoch: int, user: int) -> np.random.Generator:
+        """A generator keyed like the benign sampler, so attacks are reproducible per seed."""
+        return np.random.default_rng([self.config.seed, stream, epoch, int(user)])
+
+    @abstractmethod
+    def poison(self, attack_round: AttackRound) -> LocalResult:
+        """The updates the malicious clients of `attack_round` upload."""
+
+
+class ProfileAttack(Attack):
+    """A client that runs the benign training step on poisoned samples."""
+
+    @abstractmethod
+    def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
+        """The poisoned samples of the `index`-th client of the round."""
+
+    def poison(self, attack_round: AttackRound) -> LocalResult:
+        samples = [self.samples(attack_round, k) for k in range(len(attack_round.user_ids))]
+        return compute_user_updates(
+            self.model, attack_round.theta, attack_round.user_ids, attack_round.user_emb, samples, self.config.loss
+        )
 
 
 class NoAttack(Attack):
-    """Every client is a benign user."""
+    """Every client is a benign user (no malicious clients are created)."""
 
-    name = "none"
+    def poison(self, attack_round: AttackRound) -> LocalResult:
+        raise RuntimeError("attack 'none' has no malicious clients")

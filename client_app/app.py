@@ -6,12 +6,16 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from client_app.node import load_user_embeddings, node_from_context, save_user_embeddings
+import torch
+
+from attacks import AttackRound
+from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
 from fedrec.evaluation import evaluate_users
-from fedrec.local_training import compute_user_updates
+from fedrec.local_training import LocalResult, compute_user_updates
+from fedrec.models.base import Theta
 from fedrec.sampling import user_samples
-from fedrec.wire import counts_to_record, theta_from_record
+from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
 
 app = ClientApp()
 
@@ -32,13 +36,24 @@ def _clear_errors(handler: Callable[[Message, Context], Message]) -> Callable[[M
 @app.query()
 @_clear_errors
 def describe(message: Message, context: Context) -> Message:
+    """Which users this node hosts and their per-item interaction counts.
+
+    `malicious-ids` is the simulation's ground truth, reported for the results (update statistics,
+    detection rates) only; strategies never see it.
+    """
     node = node_from_context(context)
-    train, test = node.dataset.train[node.user_ids], node.dataset.test[node.user_ids]
-    popularity = np.asarray(train.sum(axis=0) + test.sum(axis=0)).ravel().astype(np.int64)
+    real = node.real_users()
+    popularity = np.asarray(node.dataset.train[real].sum(axis=0) + node.dataset.test[real].sum(axis=0))
     return Message(
         RecordDict(
             {
-                "users": ArrayRecord({"user-ids": Array(node.user_ids), "item-popularity": Array(popularity)}),
+                "users": ArrayRecord(
+                    {
+                        "user-ids": Array(node.user_ids),
+                        "item-popularity": Array(popularity.ravel().astype(np.int64)),
+                        "malicious-ids": Array(node.user_ids[node.threat.is_malicious(node.user_ids)]),
+                    }
+                ),
                 "node": ConfigRecord(
                     {
                         "partition-id": node.partition_id,
@@ -52,6 +67,25 @@ def describe(message: Message, context: Context) -> Message:
     )
 
 
+def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
+    config = node.config
+    negative_epoch = epoch if config.resample_negatives else 0
+    samples = [
+        user_samples(user, node.dataset.train_items(user), node.dataset.num_items, config.negatives, config.seed, negative_epoch)
+        for user in users
+    ]
+    return compute_user_updates(node.model, theta, users, embeddings, samples, config.loss)
+
+
+def _malicious_step(
+    node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int, targets: tuple[int, ...]
+) -> LocalResult:
+    attack_round = AttackRound(
+        theta=theta, epoch=epoch, user_ids=users, user_emb=embeddings, own_items=[node.own_items(u) for u in users]
+    )
+    return node.attack(targets).poison(attack_round)
+
+
 @app.train()
 @_clear_errors
 def train(message: Message, context: Context) -> Message:
@@ -59,39 +93,47 @@ def train(message: Message, context: Context) -> Message:
     config = node.config
     theta = theta_from_record(message.content["theta"])
     epoch = int(message.content["config"]["epoch"])
+    targets = tuple(int(t) for t in message.content["config"]["targets"])
     users = np.asarray(message.content["config"]["users"], dtype=np.int64)
+    malicious = node.threat.is_malicious(users)
+    if epoch + 1 < config.attack_start_epoch:
+        # Before the attack starts, compromised users train honestly; fake users stay silent.
+        if node.threat.mode == "injected":
+            users = users[~malicious]
+        malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
-    positions = node.local_positions(users)
-    negative_epoch = epoch if config.resample_negatives else 0
-    samples = [
-        user_samples(user, node.dataset.train_items(user), node.dataset.num_items, config.negatives, config.seed, negative_epoch)
-        for user in users
-    ]
-    result = compute_user_updates(node.model, theta, users, embeddings[positions], samples, config.loss)
-    embeddings[positions] -= config.user_lr * result.user_emb_grad
+    results, loss_sum = [UserUpdates.empty(theta)], 0.0
+    for is_malicious in (False, True):
+        group = users[malicious == is_malicious]
+        if len(group) == 0:
+            continue
+        positions = node.local_positions(group)
+        if is_malicious:
+            result = _malicious_step(node, theta, group, embeddings[positions], epoch, targets)
+        else:
+            result = _benign_step(node, theta, group, embeddings[positions], epoch)
+            loss_sum = float(result.losses.sum())
+        embeddings[positions] -= config.user_lr * result.user_emb_grad
+        results.append(result.updates)
     save_user_embeddings(context, embeddings)
-    return Message(
-        RecordDict(
-            {"updates": result.updates.to_record(), "metrics": MetricRecord({"loss-sum": float(result.losses.sum())})}
-        ),
-        reply_to=message,
-    )
+    metrics = MetricRecord({"loss-sum": loss_sum, "loss-count": int((~malicious).sum())})
+    return Message(RecordDict({"updates": UserUpdates.concat(results).to_record(), "metrics": metrics}), reply_to=message)
 
 
 @app.evaluate()
 @_clear_errors
 def evaluate(message: Message, context: Context) -> Message:
+    """Ranking metrics over this node's real users.
+
+    Injected fake users have no data and are not evaluated; compromised users are real users who
+    still receive recommendations, so they count, and every attack is measured on the same users.
+    """
     node = node_from_context(context)
     theta = theta_from_record(message.content["theta"])
     targets = tuple(int(t) for t in message.content["config"]["targets"])
+    evaluated = node.real_users()
+    embeddings = load_user_embeddings(context, node)[node.local_positions(evaluated)]
     counts = evaluate_users(
-        node.model,
-        theta,
-        node.user_ids,
-        load_user_embeddings(context, node),
-        node.dataset.train,
-        node.dataset.test,
-        node.config.top_k,
-        targets,
+        node.model, theta, evaluated, embeddings, node.dataset.train, node.dataset.test, node.config.top_k, targets
     )
     return Message(RecordDict({"counts": counts_to_record(counts)}), reply_to=message)

@@ -1,4 +1,5 @@
-"""What a node knows: its validated config, its users' data, and their private embeddings.
+"""What a node knows: its validated config, its users' data, who among them is malicious, and
+their private embeddings.
 
 The dataset is parsed once per process and cached (a simulation worker serves many messages and
 possibly several nodes; a deployed SuperNode starts a process per message and parses again).
@@ -12,12 +13,15 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, Context
 
+from attacks import Attack
+from attacks.threat import build_attack, threat_for
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
 from fedrec.directory import users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS, RecModel
+from fedrec.threat import ThreatModel
 
 _EMBEDDINGS = "user-embeddings"
 
@@ -27,20 +31,40 @@ class Node:
     config: RunConfig
     dataset: RecDataset
     model: RecModel
-    user_ids: np.ndarray
+    threat: ThreatModel
+    user_ids: np.ndarray  # hosted clients: real users and, with injected attacks, fake ones
     partition_id: int
     num_partitions: int
 
     def local_positions(self, users: np.ndarray) -> np.ndarray:
         positions = np.searchsorted(self.user_ids, users)
-        if np.any(positions >= len(self.user_ids)) or np.any(self.user_ids[positions.clip(max=len(self.user_ids) - 1)] != users):
-            raise ConfigError(f"asked to train users this node does not host: {users[:5].tolist()}...")
+        valid = positions < len(self.user_ids)
+        if not valid.all() or np.any(self.user_ids[positions] != users):
+            raise ConfigError(f"asked about users this node does not host: {users[:5].tolist()}")
         return positions
+
+    def real_users(self) -> np.ndarray:
+        return self.user_ids[self.user_ids < self.dataset.num_users]
+
+    def own_items(self, user: int) -> np.ndarray:
+        """A client's real training items; injected fake users have none."""
+        if user >= self.dataset.num_users:
+            return np.zeros(0, dtype=np.int64)
+        return self.dataset.train_items(user)
+
+    def attack(self, targets: tuple[int, ...]) -> Attack:
+        return _attack(self.config, targets)
 
 
 @lru_cache(maxsize=4)
 def _dataset(config: RunConfig) -> RecDataset:
     return load_dataset(config)
+
+
+@lru_cache(maxsize=4)
+def _attack(config: RunConfig, targets: tuple[int, ...]) -> Attack:
+    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    return build_attack(config, model, targets, _dataset(config))
 
 
 def _partition(context: Context) -> tuple[int, int]:
@@ -55,14 +79,16 @@ def _partition(context: Context) -> tuple[int, int]:
 def node_from_context(context: Context) -> Node:
     config = RunConfig.from_mapping(context.run_config)
     dataset = _dataset(config)
+    threat = threat_for(config, dataset.num_users)
     partition_id, num_partitions = _partition(context)
-    if num_partitions > dataset.num_users:
-        raise ConfigError(f"num-partitions {num_partitions} exceeds the {dataset.num_users} users of {dataset.name}")
+    if num_partitions > threat.num_users:
+        raise ConfigError(f"num-partitions {num_partitions} exceeds the {threat.num_users} clients of this run")
     return Node(
         config=config,
         dataset=dataset,
         model=MODELS.get(config.model)(config.embedding_dim, config.hidden_layers),
-        user_ids=users_of_partition(dataset.num_users, partition_id, num_partitions),
+        threat=threat,
+        user_ids=users_of_partition(threat.num_users, partition_id, num_partitions),
         partition_id=partition_id,
         num_partitions=num_partitions,
     )

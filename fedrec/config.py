@@ -58,6 +58,18 @@ SCHEMA: tuple[Key, ...] = (
     Key("top-k", str, "Cut-offs K for all @K metrics, a comma list."),
     Key("target-items", str, "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices."),
     Key("attack", str, "Attack run by malicious clients.", _registry_names("attacks", "ATTACKS")),
+    Key("malicious-fraction", float, "rho: malicious clients as a fraction of the benign users (m = int(rho * users)).", minimum=0.0, maximum=1.0),
+    Key("malicious-mode", str, "`injected` fake users, `compromised` real users taken over, or `auto`: the attack's own setting.", ("auto", "injected", "compromised")),
+    Key("attacker-knowledge", str, "What the attacker knows besides the Θ it receives.", ("none", "popularity", "public-interactions")),
+    Key("public-fraction", float, "xi: share of each user's interactions that is public (with `public-interactions`).", minimum=0.0, maximum=1.0),
+    Key("attack-start-epoch", int, "First epoch (1-based) in which malicious clients poison.", minimum=1),
+    Key("attack-samples", int, "n: approximated users per target item (A-ra, A-hum).", minimum=1),
+    Key("attack-sigma", float, "sigma: std of the approximated user embeddings (A-ra, A-hum).", minimum=0.0),
+    Key("hum-steps", int, "beta: gradient steps of hard user mining (A-hum).", minimum=0),
+    Key("hum-lr", float, "Learning rate of hard user mining (A-hum).", minimum=0.0),
+    Key("fake-profile-size", int, "Items in a fake user's profile, targets included (random, bandwagon).", minimum=1),
+    Key("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
+    Key("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
     Key("defense", str, "Aggregation strategy on the server.", _registry_names("strategies", "STRATEGIES")),
     Key("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
     Key("results-dir", str, "Where run folders are written (created if missing)."),
@@ -149,6 +161,18 @@ class RunConfig:
     top_k: tuple[int, ...]
     target_items: TargetSpec
     attack: str
+    malicious_fraction: float
+    malicious_mode: str
+    attacker_knowledge: str
+    public_fraction: float
+    attack_start_epoch: int
+    attack_samples: int
+    attack_sigma: float
+    hum_steps: int
+    hum_lr: float
+    fake_profile_size: int
+    fedrecattack_items: int
+    fedrecattack_grad_limit: float
     defense: str
     seed: int
     results_dir: str
@@ -170,7 +194,10 @@ class RunConfig:
         values["target_items"] = TargetSpec.parse(values["target_items"])
         values["results_dir"] = os.path.expanduser(values["results_dir"])
         values["data_dir"] = os.path.expanduser(values["data_dir"])
-        return cls(**values)
+        config = cls(**values)
+        # Attack, malicious-mode and attacker-knowledge must fit together; the attack says how.
+        importlib.import_module("attacks.threat").attack_mode(config)
+        return config
 
     def as_dict(self) -> dict[str, Any]:
         """The resolved config with the original key names, for the results folder."""
@@ -203,3 +230,20 @@ def make_config(**overrides: Any) -> RunConfig:
     raw = pyproject_defaults()
     raw.update({key.replace("_", "-"): value for key, value in overrides.items()})
     return RunConfig.from_mapping(raw)
+
+
+def markdown_table() -> str:
+    """The README's table of run-config keys (`python -m fedrec.config` prints it)."""
+    defaults = pyproject_defaults()
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for key in SCHEMA:
+        value = defaults[key.name]
+        shown = f'`"{value}"`' if isinstance(value, str) else f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        allowed = key.allowed()
+        choices = f" One of: {', '.join(f'`{name}`' for name in allowed)}." if allowed else ""
+        lines.append(f"| `{key.name}` | {shown} | {key.help}{choices} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from fedrec.config import RunConfig  # noqa: E402
 
 METRICS_CSV = "metrics.csv"
+UPDATE_NORMS_CSV = "update-norms.csv"
 SUMMARY_JSON = "summary.json"
 CONFIG_JSON = "config.json"
 
@@ -53,13 +54,12 @@ class RunRecorder:
         row = {"epoch": epoch, "elapsed-s": round(self.elapsed(), 3), **{k: v for k, v in metrics.items() if k != "epoch"}}
         if self._columns is None:
             self._columns = list(row)
-        with open(self.path / METRICS_CSV, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self._columns)
-            if handle.tell() == 0:
-                writer.writeheader()
-            writer.writerow(row)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _append_row(self.path / METRICS_CSV, self._columns, row)
+
+    def record_update_norms(self, epoch: int, group: str, stats: dict[str, float], count: int) -> None:
+        """One row of `update-norms.csv`: quartiles of the L2 norms of a group's updates in an epoch."""
+        row = {"epoch": epoch, "group": group, "updates": count, **stats}
+        _append_row(self.path / UPDATE_NORMS_CSV, list(row), row)
 
     def finish(self, status: str, error: str = "") -> dict[str, Any]:
         table = self.read_metrics()
@@ -79,6 +79,17 @@ class RunRecorder:
     def read_metrics(self) -> pd.DataFrame:
         csv_path = self.path / METRICS_CSV
         return pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame()
+
+
+def _append_row(path: Path, columns: list[str], row: dict[str, Any]) -> None:
+    """Append and flush one CSV row (header first), so it survives a crash right after."""
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        if handle.tell() == 0:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def plot_metrics(table: pd.DataFrame, folder: Path, ks: tuple[int, ...]) -> list[Path]:

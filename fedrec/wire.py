@@ -14,7 +14,7 @@ import torch
 from flwr.app import Array, ArrayRecord, MetricRecord
 
 from fedrec.metrics import EvalCounts
-from fedrec.models.base import Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta
 
 _USER_IDS = "user-ids"
 _ITEM_INDPTR = "item-indptr"
@@ -78,6 +78,39 @@ class UserUpdates:
                 if key.startswith(_DENSE_PREFIX)
             },
             num_samples=_to_tensor(record[_NUM_SAMPLES]),
+        )
+
+    @classmethod
+    def empty(cls, theta: Theta) -> "UserUpdates":
+        """A batch with no users (a node whose round users all stayed silent)."""
+        dim = theta[ITEM_EMBEDDING].shape[1]
+        return cls(
+            user_ids=torch.zeros(0, dtype=torch.int64),
+            item_indptr=torch.zeros(1, dtype=torch.int64),
+            item_ids=torch.zeros(0, dtype=torch.int64),
+            item_grads=torch.zeros(0, dim),
+            dense_grads={name: torch.zeros(0, *p.shape) for name, p in theta.items() if name != ITEM_EMBEDDING},
+            num_samples=torch.zeros(0, dtype=torch.int64),
+        )
+
+    @classmethod
+    def from_users(
+        cls,
+        user_ids: list[int],
+        item_ids: list[torch.Tensor],
+        item_grads: list[torch.Tensor],
+        dense_grads: list[dict[str, torch.Tensor]],
+        num_samples: list[int],
+    ) -> "UserUpdates":
+        """A batch from per-user pieces (each user's item ids unique), for updates crafted one by one."""
+        lengths = torch.tensor([0] + [len(ids) for ids in item_ids])
+        return cls(
+            user_ids=torch.tensor(user_ids, dtype=torch.int64),
+            item_indptr=torch.cumsum(lengths, 0),
+            item_ids=torch.cat(item_ids).to(torch.int64),
+            item_grads=torch.cat(item_grads),
+            dense_grads={name: torch.stack([d[name] for d in dense_grads]) for name in dense_grads[0]},
+            num_samples=torch.tensor(num_samples, dtype=torch.int64),
         )
 
     @classmethod

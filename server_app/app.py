@@ -2,6 +2,8 @@
 
 import logging
 import sys
+
+import numpy as np
 import traceback
 from contextlib import contextmanager
 from collections.abc import Iterator
@@ -14,7 +16,8 @@ from fedrec.errors import ConfigError
 from fedrec.models import MODELS
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
-from fedrec.wire import theta_to_record
+from fedrec.update_stats import norm_quartiles, user_update_norms
+from fedrec.wire import UserUpdates, theta_to_record
 from server_app.discovery import discover
 from server_app.grid import PromptGrid
 from strategies import STRATEGIES
@@ -71,14 +74,27 @@ def main(grid: Grid, context: Context) -> None:
             "num-items": federation.num_items,
             "num-nodes": len(federation.directory.nodes),
             "targets": list(targets),
+            "num-malicious": int(len(federation.malicious_ids)),
         },
     )
+    epoch_norms: dict[bool, list[np.ndarray]] = {False: [], True: []}
+
+    def on_updates(epoch: int, updates: UserUpdates) -> None:
+        norms = user_update_norms(updates).numpy()
+        is_malicious = np.isin(updates.user_ids.numpy(), federation.malicious_ids)
+        for flag in (False, True):
+            epoch_norms[flag].append(norms[is_malicious == flag])
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         recorder.record_epoch(epoch, metrics)
+        for flag, group in ((False, "benign"), (True, "malicious")):
+            norms = np.concatenate(epoch_norms[flag]) if epoch_norms[flag] else np.zeros(0)
+            if len(norms):
+                recorder.record_update_norms(epoch, group, norm_quartiles(norms), len(norms))
+            epoch_norms[flag].clear()
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
-    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch)
+    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "

@@ -15,6 +15,7 @@ class Federation:
     directory: UserDirectory
     num_items: int
     item_popularity: np.ndarray  # train + test interactions per item, summed over nodes
+    malicious_ids: np.ndarray  # simulation ground truth, for reporting only (never given to strategies)
 
 
 def discover(grid: Grid, timeout: float) -> Federation:
@@ -22,6 +23,7 @@ def discover(grid: Grid, timeout: float) -> Federation:
     hosted: dict[int, np.ndarray] = {}
     partitions: dict[int, int] = {}
     popularity, num_items, expected = None, 0, None
+    malicious: list[np.ndarray] = []
     deadline = time.monotonic() + timeout
     while expected is None or len(partitions) < expected:
         if time.monotonic() > deadline:
@@ -42,6 +44,9 @@ def discover(grid: Grid, timeout: float) -> Federation:
             partitions[int(info["partition-id"])] = node
             expected = int(info["num-partitions"])
             num_items = int(info["num-items"])
+            malicious.append(np.asarray(reply.content["users"]["malicious-ids"].numpy(), dtype=np.int64))
             counts = reply.content["users"]["item-popularity"].numpy()
             popularity = counts if popularity is None else popularity + counts
-    return Federation(UserDirectory.from_nodes(hosted), num_items, np.asarray(popularity))
+    return Federation(
+        UserDirectory.from_nodes(hosted), num_items, np.asarray(popularity), np.sort(np.concatenate(malicious))
+    )

@@ -28,6 +28,7 @@ from fedrec.server_step import ThetaGradient, apply_gradient
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+UpdatesCallback = Callable[[int, UserUpdates], None]
 
 
 class FedRecStrategy(Strategy):
@@ -40,16 +41,18 @@ class FedRecStrategy(Strategy):
         theta: Theta,
         targets: tuple[int, ...],
         on_epoch: EpochCallback,
+        on_updates: UpdatesCallback | None = None,
     ) -> None:
         self.config = config
         self.directory = directory
         self.theta = theta
         self.targets = targets
         self.on_epoch = on_epoch
+        self.on_updates = on_updates
         self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)
         self.failures = 0
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
-        self._epoch_loss: list[float] = []
+        self._epoch_loss = [0.0, 0]
 
     @property
     def num_rounds(self) -> int:
@@ -78,7 +81,12 @@ class FedRecStrategy(Strategy):
         return [
             Message(
                 RecordDict(
-                    {"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users.tolist()})}
+                    {
+                        "theta": theta_record,
+                        "config": ConfigRecord(
+                            {"epoch": epoch, "users": users.tolist(), "targets": list(self.targets)}
+                        ),
+                    }
                 ),
                 dst_node_id=node,
                 message_type=MessageType.TRAIN,
@@ -103,9 +111,13 @@ class FedRecStrategy(Strategy):
         if not good:
             return None, None
         updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
-        apply_gradient(self.theta, self.aggregate(updates), self.config.lr)
-        loss_sum = sum(float(reply.content["metrics"]["loss-sum"]) for reply in good)
-        self._epoch_loss.append(loss_sum / max(updates.num_users, 1))
+        if self.on_updates is not None:
+            self.on_updates(self.epoch_and_round(server_round)[0] + 1, updates)
+        if updates.num_users:
+            apply_gradient(self.theta, self.aggregate(updates), self.config.lr)
+        for reply in good:
+            self._epoch_loss[0] += float(reply.content["metrics"]["loss-sum"])
+            self._epoch_loss[1] += int(reply.content["metrics"]["loss-count"])
         return None, None
 
     def _evaluates(self, server_round: int) -> bool:
@@ -136,11 +148,12 @@ class FedRecStrategy(Strategy):
         total = EvalCounts(ks=self.config.top_k, targets=self.targets)
         for reply in good:
             total += counts_from_record(reply.content["counts"], self.config.top_k, self.targets)
-        metrics = {"epoch": float(epoch + 1), "train-loss": float(np.mean(self._epoch_loss or [math.nan]))}
+        loss_sum, loss_count = self._epoch_loss
+        metrics = {"epoch": float(epoch + 1), "train-loss": loss_sum / loss_count if loss_count else math.nan}
         metrics.update(total.metrics())
         metrics["evaluated-users"] = float(total.users)
         metrics["node-failures"] = float(self.failures)
-        self._epoch_loss = []
+        self._epoch_loss = [0.0, 0]
         self.on_epoch(epoch + 1, metrics)
         return MetricRecord(metrics)
 

@@ -1,10 +1,11 @@
-"""Shared test fixtures and paths."""
+"""Shared test fixtures and helpers."""
 
 from pathlib import Path
 
 import pytest
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 
-from fedrec.config import make_config  # noqa: F401  (re-exported for tests)
+from fedrec.config import make_config, pyproject_defaults  # noqa: F401  (make_config re-exported for tests)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -15,3 +16,41 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def server_task_identity():  # type: ignore[no-untyped-def]
+    """Messages built server-side take their run id from the process's task identity, as in a ServerApp."""
+    from flwr.supercore.task_identity import TaskIdentity
+
+    previous = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 7, 1
+    yield
+    TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = previous
+
+
+def node_context(partition: tuple[int, int] = (0, 3), **overrides: object) -> Context:
+    """The Context a node gets from Flower: run config, node config and its private state."""
+    run_config = {**pyproject_defaults(), **{k.replace("_", "-"): v for k, v in overrides.items()}}
+    return Context(
+        run_id=1, node_id=7, node_config={"partition-id": partition[0], "num-partitions": partition[1]},
+        state=RecordDict(), run_config=run_config,
+    )
+
+
+def train_message(users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)) -> Message:
+    message = Message(
+        RecordDict({"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users, "targets": list(targets)})}),
+        dst_node_id=7, message_type=MessageType.TRAIN,
+    )
+    message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
+    return message
+
+
+def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,)) -> Message:
+    message = Message(
+        RecordDict({"theta": theta_record, "config": ConfigRecord({"targets": list(targets)})}),
+        dst_node_id=7, message_type=MessageType.EVALUATE,
+    )
+    message.metadata.__dict__["_message_id"] = "m2"
+    return message

@@ -4,62 +4,34 @@ Drives the real ClientApp object with a real Context and Message (no Flower runt
 """
 
 import numpy as np
-import pytest
 import torch
-from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 
 from client_app.app import app
 from client_app.node import node_from_context
-from fedrec.config import make_config, pyproject_defaults
+from fedrec.config import make_config
 from fedrec.models import MODELS
 from fedrec.wire import UserUpdates, theta_to_record
-
-@pytest.fixture(autouse=True)
-def server_task_identity():  # type: ignore[no-untyped-def]
-    """Messages built server-side take their run id from the process's task identity, as in a ServerApp."""
-    from flwr.supercore.task_identity import TaskIdentity
-
-    previous = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
-    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 7, 1
-    yield
-    TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = previous
-
+from tests.conftest import node_context, train_message
 
 ALLOWED_UPDATE_KEYS = {"user-ids", "item-indptr", "item-ids", "item-grads", "num-samples"}
 
 
-def _context(**overrides: object) -> Context:
-    run_config = {**pyproject_defaults(), **{k.replace("_", "-"): v for k, v in overrides.items()}}
-    return Context(
-        run_id=1, node_id=7, node_config={"partition-id": 0, "num-partitions": 3},
-        state=RecordDict(), run_config=run_config,
-    )
-
-
-def _train_message(users: list[int], theta_record, epoch: int = 0) -> Message:  # type: ignore[no-untyped-def]
-    message = Message(
-        RecordDict({"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users})}),
-        dst_node_id=7, message_type=MessageType.TRAIN,
-    )
-    message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
-    return message
-
 
 def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None:
-    context = _context(synthetic_users=30, synthetic_items=60)
+    context = node_context(synthetic_users=30, synthetic_items=60)
     node = node_from_context(context)
     config = make_config(synthetic_users=30, synthetic_items=60)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
     theta = model.init_theta(node.dataset.num_items, config.seed)
     users = node.user_ids[:3].tolist()
-    reply = app(_train_message(users, theta_to_record(theta)), context)
+    reply = app(train_message(users, theta_to_record(theta)), context)
 
     assert set(reply.content.keys()) == {"updates", "metrics"}
     record = reply.content["updates"]
     dense = {key for key in record if key.startswith("grad:")}
     assert set(record) - dense == ALLOWED_UPDATE_KEYS
     assert {key[len("grad:"):] for key in dense} == set(model.dense_names(theta))
-    assert set(reply.content["metrics"].keys()) == {"loss-sum"}
+    assert set(reply.content["metrics"].keys()) == {"loss-sum", "loss-count"}
 
     updated_emb = torch.from_numpy(context.state["user-embeddings"]["embeddings"].numpy())
     sent_values = np.concatenate([array.numpy().ravel().astype(np.float64) for array in record.values()])
@@ -78,13 +50,13 @@ def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None
 
 
 def test_user_embeddings_stay_in_node_state_between_rounds() -> None:
-    context = _context(synthetic_users=30, synthetic_items=60)
+    context = node_context(synthetic_users=30, synthetic_items=60)
     node = node_from_context(context)
     config = make_config(synthetic_users=30, synthetic_items=60)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
     theta_record = theta_to_record(model.init_theta(node.dataset.num_items, config.seed))
     initial = model.init_user_embeddings(node.user_ids, config.seed)
-    app(_train_message([int(node.user_ids[0])], theta_record), context)
+    app(train_message([int(node.user_ids[0])], theta_record), context)
     after_one = torch.from_numpy(context.state["user-embeddings"]["embeddings"].numpy()).clone()
     assert not torch.equal(after_one[0], initial[0]), "the trained user's p_u moves"
     assert torch.equal(after_one[1:], initial[1:]), "users who did not train keep theirs"

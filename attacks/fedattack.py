@@ -1,0 +1,58 @@
+"""FedAttack ("FedAttack: Effective and Covert Poisoning Attack on Federated Recommendation via Hard
+Sampling", Wu et al., 2022), untargeted, and its random-sampling control.
+
+A compromised client infers its user embedding from its own profile: its current local p_u (the
+public notebook of the paper reads the initial, never-updated embedding; a bug not copied here).
+It ranks the items by Υ(p_u, ·) and builds poisoned samples of the same number and form as its
+normal ones: as negatives the non-interacted items most relevant to it (the top of its ranking),
+as positives the candidates farthest from it (the bottom). It then uploads the gradient of its
+normal loss on those samples, so its update looks like a normal user's. Where a heavy user needs
+more samples than there are candidates, the ranking is reused cyclically.
+
+`random-samples` is the control of the paper's comparison: the same compromised clients, the same
+sample counts, but positives and negatives drawn uniformly at random.
+"""
+
+import numpy as np
+import torch
+
+from attacks.base import AttackRound, ProfileAttack
+from fedrec.sampling import UserSamples
+
+_RANDOM_SAMPLES_STREAM = 0x5253
+
+
+def _poisoned_samples(positives: np.ndarray, negatives: np.ndarray, per_positive: int) -> UserSamples:
+    return UserSamples(
+        items=np.concatenate([positives, negatives]).astype(np.int64),
+        labels=np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))]).astype(np.float32),
+        partner=np.concatenate([np.full(len(positives), -1), np.repeat(np.arange(len(positives)), per_positive)]),
+    )
+
+
+class FedAttack(ProfileAttack):
+    default_mode = "compromised"
+    needs_own_data = True
+
+    def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
+        own = attack_round.own_items[index]
+        with torch.no_grad():
+            scores = self.model.score_all_items(attack_round.theta, attack_round.user_emb[index : index + 1])[0]
+        scores[torch.from_numpy(own)] = float("-inf")
+        ranking = torch.argsort(scores, descending=True).numpy()
+        candidates = ranking[: self.setup.num_items - len(own)]  # own items (-inf) sort last
+        num_pos = len(own)
+        hardest_negatives = np.resize(candidates, num_pos * self.config.negatives)
+        hardest_positives = np.resize(candidates[::-1], num_pos)
+        return _poisoned_samples(hardest_positives, hardest_negatives, self.config.negatives)
+
+
+class RandomSamples(ProfileAttack):
+    default_mode = "compromised"
+    needs_own_data = True
+
+    def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
+        num_pos = len(attack_round.own_items[index])
+        rng = self.rng(_RANDOM_SAMPLES_STREAM, attack_round.epoch, int(attack_round.user_ids[index]))
+        items = rng.integers(0, self.setup.num_items, size=num_pos * (1 + self.config.negatives))
+        return _poisoned_samples(items[:num_pos], items[num_pos:], self.config.negatives)

@@ -1,0 +1,66 @@
+"""Run shipped experiment configs through `flwr run`, one results folder per config, resuming.
+
+    python experiments/run.py experiments/configs/rq1-a-ra.toml       # one experiment
+    python experiments/run.py experiments/configs/*.toml               # all; finished ones are skipped
+
+Each config holds run-config overrides (any key of the README's table). This script adds the data
+location (`--data-dir`, default: the machine's MovieLens-1M copy beside the project) and the
+results folder, runs the app on a private local SuperLink (two nodes, one CPU each) and stops it.
+Without the script, the same experiment is
+`flwr run . --stream --run-config experiments/configs/rq1-a-ra.toml` plus `data-dir` in the file.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.flwr_local import flwr_run  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = PROJECT.parent / "shared" / "data" / "ml-1m"
+
+
+def completed(folder: Path) -> bool:
+    summary = folder / "summary.json"
+    return summary.exists() and json.loads(summary.read_text()).get("status") == "completed"
+
+
+def run_one(config_path: Path, data_dir: Path, results_dir: Path, federation: str) -> Path:
+    folder = results_dir / config_path.stem
+    if completed(folder):
+        print(f"{config_path.stem}: already completed, skipped ({folder})", flush=True)
+        return folder
+    if folder.exists():  # an interrupted earlier attempt: start it again from scratch
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+    overrides = tomllib.loads(config_path.read_text())
+    overrides.setdefault("data-dir", str(data_dir.resolve()))
+    overrides.update({"results-dir": str(results_dir.resolve()), "run-name": config_path.stem})
+    with tempfile.TemporaryDirectory() as flwr_home:
+        run = flwr_run(overrides, Path(flwr_home), federation, timeout=7200)
+    if not completed(folder):
+        print(run.output[-4000:])
+        raise SystemExit(f"{config_path.stem}: the run did not complete")
+    print(f"{config_path.stem}: completed in {run.wall_time_s:.0f}s -> {folder}", flush=True)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("configs", nargs="+", type=Path)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
+    parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
+    args = parser.parse_args()
+    for config_path in args.configs:
+        run_one(config_path, args.data_dir, args.results_dir, args.federation_config)
+
+
+if __name__ == "__main__":
+    main()
