@@ -4,6 +4,7 @@ from attacks.approximated_users import HardUserMining, RandomApproximation
 from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
+from attacks.fedrecattack import FedRecAttack
 from fedrec.registry import Registry
 
 ATTACKS: Registry[type[Attack]] = Registry("attack")
@@ -15,5 +16,6 @@ ATTACKS.register("eb", ExplicitBoosting)
 ATTACKS.register("random", RandomProfiles)
 ATTACKS.register("bandwagon", Bandwagon)
 ATTACKS.register("random-samples", RandomSamples)
+ATTACKS.register("fedrecattack", FedRecAttack)
 
 __all__ = ["ATTACKS", "Attack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack", "ProfileAttack"]

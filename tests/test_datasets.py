@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_config
+from fedrec.config import make_config
 from scipy.sparse.linalg import svds
 
 from datasets import DATASETS, amazon, data_dir_for, load_dataset, movielens

@@ -86,3 +86,17 @@ def test_one_user_per_node_gives_the_same_numbers(tmp_path: Path) -> None:
     plain = run_plain(make_config(**{k.replace("-", "_"): v for k, v in tiny.items()}), log=False)
     for metric in ("recall@10", "ndcg@10", "precision@5", "er@5"):
         assert last[metric] == pytest.approx(plain[metric], abs=1e-4), metric
+
+
+def test_an_attack_runs_through_flower_and_reports_update_norms(tmp_path: Path) -> None:
+    folder, output = _run(tmp_path, "attacked", attack="a-ra", **{"malicious-fraction": 0.05, "epochs": 2})
+    assert (folder / "summary.json").exists(), output[-3000:]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["num-malicious"] == 6 and config["num-users"] == 126  # 120 real + int(0.05 * 120) fake
+    norms = pd.read_csv(folder / "update-norms.csv")
+    assert set(norms["group"]) == {"benign", "malicious"}
+    assert norms.groupby("epoch")["updates"].sum().tolist() == [126, 126]
+    table = pd.read_csv(folder / "metrics.csv")
+    assert table["evaluated-users"].iloc[-1] <= 120
+    clean = pd.read_csv(_run(tmp_path, "clean", epochs=2)[0] / "metrics.csv")
+    assert table["er@10"].iloc[-1] > clean["er@10"].iloc[-1], "A-ra raises the target's exposure"

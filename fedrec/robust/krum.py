@@ -1,0 +1,29 @@
+"""Krum and Multi-Krum (Blanchard et al., NeurIPS 2017).
+
+Each update is scored by the sum of squared distances to its n - f - 2 nearest neighbours; Krum
+keeps the lowest-scoring update, Multi-Krum the m lowest and averages them.
+"""
+
+import torch
+
+
+def pairwise_squared_distances(updates: torch.Tensor) -> torch.Tensor:
+    as_double = updates.double()
+    norms = as_double.pow(2).sum(1)
+    return (norms[:, None] + norms[None, :] - 2 * as_double @ as_double.T).clamp(min=0)
+
+
+def krum_scores(updates: torch.Tensor, tolerated: int) -> torch.Tensor:
+    """Score of each row: summed squared distance to its max(1, n - f - 2) closest other rows."""
+    distances = pairwise_squared_distances(updates)
+    closest = max(1, updates.shape[0] - tolerated - 2)
+    distances.fill_diagonal_(float("inf"))
+    return torch.topk(distances, min(closest, updates.shape[0] - 1), dim=1, largest=False).values.sum(1)
+
+
+def multi_krum(updates: torch.Tensor, tolerated: int, selected: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of the `selected` lowest-scoring rows (selected = 1 is Krum), and their indices."""
+    if updates.shape[0] == 1:
+        return updates[0], torch.zeros(1, dtype=torch.int64)
+    keep = torch.argsort(krum_scores(updates, tolerated), stable=True)[:selected]
+    return updates[keep].mean(0), keep
