@@ -70,7 +70,12 @@ SCHEMA: tuple[Key, ...] = (
     Key("fake-profile-size", int, "Items in a fake user's profile, targets included (random, bandwagon).", minimum=1),
     Key("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
     Key("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
-    Key("defense", str, "Aggregation strategy on the server.", _registry_names("strategies", "STRATEGIES")),
+    Key("defense", str, "Aggregation strategy on the server (`flwr:<Name>` runs Flower's own).", _registry_names("strategies", "STRATEGIES")),
+    Key("aggregation", str, "How robust rules treat sparse uploads: each item row over the users who sent it (`per-item`) or over all users with zeros (`dense`).", ("per-item", "dense")),
+    Key("tolerated-attackers", int, "f: attackers per round the rule tolerates (Krum, Multi-Krum, Bulyan).", minimum=0),
+    Key("trim-fraction", float, "beta: share cut at each end by the trimmed mean.", minimum=0.0, maximum=0.49),
+    Key("norm-bound", float, "tau: L2 bound on each user's whole update (norm-bound).", minimum=0.0),
+    Key("item-clip-limit", float, "L2 bound on each uploaded item row (item-clip).", minimum=0.0),
     Key("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
     Key("results-dir", str, "Where run folders are written (created if missing)."),
     Key("run-name", str, "Name of this run's folder; empty = timestamp and main settings."),
@@ -174,6 +179,11 @@ class RunConfig:
     fedrecattack_items: int
     fedrecattack_grad_limit: float
     defense: str
+    aggregation: str
+    tolerated_attackers: int
+    trim_fraction: float
+    norm_bound: float
+    item_clip_limit: float
     seed: int
     results_dir: str
     run_name: str

@@ -16,6 +16,7 @@ from fedrec.errors import ConfigError
 from fedrec.models import MODELS
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
+from fedrec.detection import DetectionCounts
 from fedrec.update_stats import norm_quartiles, user_update_norms
 from fedrec.wire import UserUpdates, theta_to_record
 from server_app.discovery import discover
@@ -78,15 +79,19 @@ def main(grid: Grid, context: Context) -> None:
         },
     )
     epoch_norms: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    detection = DetectionCounts()
 
-    def on_updates(epoch: int, updates: UserUpdates) -> None:
+    def on_updates(epoch: int, updates: UserUpdates, flagged: torch.Tensor | None) -> None:
         norms = user_update_norms(updates).numpy()
         is_malicious = np.isin(updates.user_ids.numpy(), federation.malicious_ids)
         for flag in (False, True):
             epoch_norms[flag].append(norms[is_malicious == flag])
+        if flagged is not None:
+            detection.add(flagged.numpy(), is_malicious)
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        recorder.record_epoch(epoch, metrics)
+        recorder.record_epoch(epoch, {**metrics, **detection.metrics()})
+        detection.reset()
         for flag, group in ((False, "benign"), (True, "malicious")):
             norms = np.concatenate(epoch_norms[flag]) if epoch_norms[flag] else np.zeros(0)
             if len(norms):

@@ -2,9 +2,25 @@
 
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
+from strategies.bulyan import Bulyan
 from strategies.fedavg import FedAvg
+from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.item_clip import ItemClip
+from strategies.krum import Krum, MultiKrum
+from strategies.median import Median
+from strategies.norm_bound import NormBound
+from strategies.trimmed_mean import TrimmedMean
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry("defense")
 STRATEGIES.register("fedavg", FedAvg)
+STRATEGIES.register("krum", Krum)
+STRATEGIES.register("multi-krum", MultiKrum)
+STRATEGIES.register("bulyan", Bulyan)
+STRATEGIES.register("median", Median)
+STRATEGIES.register("trimmed-mean", TrimmedMean)
+STRATEGIES.register("norm-bound", NormBound)
+STRATEGIES.register("item-clip", ItemClip)
+for _name in FLOWER_AGGREGATORS:
+    STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 
-__all__ = ["STRATEGIES", "FedRecStrategy", "FedAvg"]
+__all__ = ["STRATEGIES", "FedRecStrategy"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from logging import INFO, WARNING
 
 import numpy as np
+import torch
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.common import log
 from flwr.serverapp import Grid
@@ -28,7 +29,7 @@ from fedrec.server_step import ThetaGradient, apply_gradient
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-UpdatesCallback = Callable[[int, UserUpdates], None]
+UpdatesCallback = Callable[[int, UserUpdates, "torch.Tensor | None"], None]
 
 
 class FedRecStrategy(Strategy):
@@ -51,6 +52,8 @@ class FedRecStrategy(Strategy):
         self.on_updates = on_updates
         self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)
         self.failures = 0
+        #: Users the last `aggregate` rejected or clipped (a bool per user), None for rules that never do.
+        self.flagged_users: torch.Tensor | None = None
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
         self._epoch_loss = [0.0, 0]
 
@@ -111,10 +114,11 @@ class FedRecStrategy(Strategy):
         if not good:
             return None, None
         updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
-        if self.on_updates is not None:
-            self.on_updates(self.epoch_and_round(server_round)[0] + 1, updates)
+        self.flagged_users = None
         if updates.num_users:
             apply_gradient(self.theta, self.aggregate(updates), self.config.lr)
+        if self.on_updates is not None:
+            self.on_updates(self.epoch_and_round(server_round)[0] + 1, updates, self.flagged_users)
         for reply in good:
             self._epoch_loss[0] += float(reply.content["metrics"]["loss-sum"])
             self._epoch_loss[1] += int(reply.content["metrics"]["loss-count"])

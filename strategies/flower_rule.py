@@ -15,23 +15,24 @@ from flwr.serverapp import strategy as flower_strategies
 from flwr.serverapp.strategy import Strategy
 
 from fedrec.errors import ConfigError
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.server_step import ThetaGradient
+from fedrec.wire import UserUpdates
+from strategies.robust import RobustStrategy
+
+#: Flower strategies whose aggregation is a pure function of the replies. Server optimisers
+#: (FedAdam, FedYogi, FedAdagrad, FedAvgM) also need the previous model, QFedAvg the clients' losses,
+#: the DP wrappers a strategy to wrap: they are not rules over per-user updates.
+FLOWER_AGGREGATORS = ("Bulyan", "FedAvg", "FedMedian", "FedProx", "FedTrimmedAvg", "Krum", "MultiKrum")
 
 Layout = list[tuple[str, tuple[int, ...]]]
-
-
-def flower_strategy_names() -> list[str]:
-    return sorted(
-        name
-        for name, value in vars(flower_strategies).items()
-        if inspect.isclass(value) and issubclass(value, Strategy) and value is not Strategy
-    )
 
 
 def make_flower_strategy(name: str, tolerated: int, trim_fraction: float) -> Strategy:
     """Instantiate `flwr.serverapp.strategy.<name>`, passing f and β where its constructor takes them."""
     cls = getattr(flower_strategies, name, None)
-    if cls is None or not (inspect.isclass(cls) and issubclass(cls, Strategy)):
-        raise ConfigError(f"unknown Flower strategy 'flwr:{name}'; valid: {', '.join(flower_strategy_names())}")
+    if name not in FLOWER_AGGREGATORS or not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+        raise ConfigError(f"unsupported Flower strategy 'flwr:{name}'; valid: {', '.join(FLOWER_AGGREGATORS)}")
     accepted = inspect.signature(cls.__init__).parameters
     options = {"num_malicious_nodes": tolerated, "beta": trim_fraction, "num_nodes_to_select": 1}
     return cls(**{key: value for key, value in options.items() if key in accepted})
@@ -57,3 +58,28 @@ def flower_aggregate(strategy: Strategy, updates: torch.Tensor, layout: Layout) 
     if arrays is None:
         return None
     return torch.from_numpy(np.concatenate([arrays[name].numpy().ravel() for name, _ in layout])).to(updates.dtype)
+
+
+class FlowerRule(RobustStrategy):
+    """`defense=flwr:<Name>`: a stock Flower strategy aggregates the users' dense updates.
+
+    Its output (a mean-like estimate) is scaled by the number of users, like the project's own
+    robust rules; a round it declines (e.g. Bulyan with too few replies) leaves Θ unchanged.
+    """
+
+    flower_name = ""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.flower = make_flower_strategy(self.flower_name, self.config.tolerated_attackers, self.config.trim_fraction)
+
+    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+        estimate = flower_aggregate(self.flower, self.dense_matrix(updates), self.layout())
+        if estimate is None:
+            return ThetaGradient(torch.zeros(0, dtype=torch.int64), torch.zeros(0, self.theta[ITEM_EMBEDDING].shape[1]), {})
+        return self.gradient_from_vector(estimate * updates.num_users)
+
+
+def flower_rule_class(name: str) -> type[FlowerRule]:
+    """A FlowerRule subclass bound to `flwr.serverapp.strategy.<name>` (one registry entry each)."""
+    return type(f"Flower{name}", (FlowerRule,), {"flower_name": name, "__doc__": f"flwr.serverapp.strategy.{name}"})

@@ -9,7 +9,7 @@ coordinate, the mean of the β = θ - 2f selected values closest to their median
 import torch
 
 from fedrec.robust.coordinate import coordinate_median
-from fedrec.robust.krum import krum_scores
+from fedrec.robust.krum import pairwise_squared_distances, scores_from_distances
 
 
 def bulyan(updates: torch.Tensor, tolerated: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,10 +18,12 @@ def bulyan(updates: torch.Tensor, tolerated: int) -> tuple[torch.Tensor, torch.T
     if n < 4 * tolerated + 3:
         raise ValueError(f"Bulyan needs at least 4f + 3 = {4 * tolerated + 3} updates, got {n}")
     theta, beta = n - 2 * tolerated, n - 4 * tolerated
+    distances = pairwise_squared_distances(updates)  # once; each Krum round uses a sub-block
     remaining = torch.arange(n)
     chosen = []
     for _ in range(theta):
-        pick = int(torch.argmin(krum_scores(updates[remaining], tolerated))) if len(remaining) > 1 else 0
+        block = distances[remaining][:, remaining]
+        pick = int(torch.argmin(scores_from_distances(block, tolerated))) if len(remaining) > 1 else 0
         chosen.append(int(remaining[pick]))
         remaining = torch.cat([remaining[:pick], remaining[pick + 1 :]])
     selected = updates[chosen].double()

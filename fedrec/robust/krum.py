@@ -13,12 +13,18 @@ def pairwise_squared_distances(updates: torch.Tensor) -> torch.Tensor:
     return (norms[:, None] + norms[None, :] - 2 * as_double @ as_double.T).clamp(min=0)
 
 
+def scores_from_distances(distances: torch.Tensor, tolerated: int) -> torch.Tensor:
+    """Krum scores from a squared-distance matrix: each row's sum over its max(1, n - f - 2) closest others."""
+    n = distances.shape[0]
+    others = distances.clone()
+    others.fill_diagonal_(float("inf"))
+    closest = min(max(1, n - tolerated - 2), n - 1)
+    return torch.topk(others, closest, dim=1, largest=False).values.sum(1)
+
+
 def krum_scores(updates: torch.Tensor, tolerated: int) -> torch.Tensor:
     """Score of each row: summed squared distance to its max(1, n - f - 2) closest other rows."""
-    distances = pairwise_squared_distances(updates)
-    closest = max(1, updates.shape[0] - tolerated - 2)
-    distances.fill_diagonal_(float("inf"))
-    return torch.topk(distances, min(closest, updates.shape[0] - 1), dim=1, largest=False).values.sum(1)
+    return scores_from_distances(pairwise_squared_distances(updates), tolerated)
 
 
 def multi_krum(updates: torch.Tensor, tolerated: int, selected: int) -> tuple[torch.Tensor, torch.Tensor]:

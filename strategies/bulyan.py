@@ -1,0 +1,13 @@
+"""Bulyan as a strategy: repeated-Krum selection of n - 2f users, then a coordinate-wise trimmed
+aggregate (see fedrec/robust/bulyan.py). f is capped at (n - 3) // 4, Bulyan's requirement."""
+
+import torch
+
+from fedrec.robust import bulyan
+from strategies.robust import SelectionStrategy
+
+
+class Bulyan(SelectionStrategy):
+    def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tolerated = max(0, min(self.config.tolerated_attackers, (matrix.shape[0] - 3) // 4))
+        return bulyan(matrix, tolerated)

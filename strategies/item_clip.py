@@ -1,0 +1,17 @@
+"""Per-item row clipping (FedRecAttack's server-side limit): every uploaded item row is scaled to
+L2 norm <= item-clip-limit before the sum; the MLP gradients are summed as in FedAvg."""
+
+from fedrec.robust import clip_to_norm
+from fedrec.server_step import ThetaGradient
+from fedrec.wire import UserUpdates
+from strategies.base import FedRecStrategy
+
+
+class ItemClip(FedRecStrategy):
+    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+        rows, _ = clip_to_norm(updates.item_grads, self.config.item_clip_limit)
+        return ThetaGradient(
+            item_ids=updates.item_ids,
+            item_rows=rows,
+            dense={name: grads.sum(0) for name, grads in updates.dense_grads.items()},
+        )

@@ -1,0 +1,24 @@
+"""Krum and Multi-Krum as strategies: select whole users by their dense update (f = tolerated-attackers).
+
+Krum keeps one user; Multi-Krum keeps the n - f lowest-scoring users (the paper's m = n - f) and
+averages them. f is capped at n - 3 so a round with few users still has a neighbourhood to score.
+"""
+
+import torch
+
+from fedrec.robust import multi_krum
+from strategies.robust import SelectionStrategy
+
+
+class Krum(SelectionStrategy):
+    def tolerated(self, num_users: int) -> int:
+        return max(0, min(self.config.tolerated_attackers, num_users - 3))
+
+    def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return multi_krum(matrix, self.tolerated(matrix.shape[0]), selected=1)
+
+
+class MultiKrum(Krum):
+    def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tolerated = self.tolerated(matrix.shape[0])
+        return multi_krum(matrix, tolerated, selected=matrix.shape[0] - tolerated)

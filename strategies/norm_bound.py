@@ -1,0 +1,23 @@
+"""Norm bounding (Sun et al., 2019): each user's whole update is scaled to L2 norm <= τ, then summed.
+
+Users whose update had to be scaled down are reported as flagged (for detection rates).
+"""
+
+import torch
+
+from fedrec.server_step import ThetaGradient
+from fedrec.update_stats import user_update_norms
+from fedrec.wire import UserUpdates
+from strategies.base import FedRecStrategy
+
+
+class NormBound(FedRecStrategy):
+    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+        norms = user_update_norms(updates).float()
+        scale = torch.clamp(self.config.norm_bound / norms.clamp(min=1e-30), max=1.0)
+        self.flagged_users = norms > self.config.norm_bound
+        return ThetaGradient(
+            item_ids=updates.item_ids,
+            item_rows=updates.item_grads * scale[updates.item_owner()][:, None],
+            dense={name: (grads * scale.view(-1, *[1] * (grads.dim() - 1))).sum(0) for name, grads in updates.dense_grads.items()},
+        )

@@ -1,0 +1,109 @@
+"""Defenses as strategies: per-item vs dense views, scaling into the server step, flagged users."""
+
+import numpy as np
+import pytest
+import torch
+
+from fedrec.config import make_config
+from fedrec.directory import UserDirectory
+from fedrec.models import ITEM_EMBEDDING, NeuralCF
+from fedrec.wire import UserUpdates
+from strategies import STRATEGIES
+
+NUM_ITEMS, DIM = 6, 2
+
+
+def _strategy(defense: str, **overrides: object):  # type: ignore[no-untyped-def]
+    config = make_config(defense=defense, embedding_dim=DIM, hidden_layers="3", **overrides)
+    theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
+    directory = UserDirectory.from_nodes({1: np.arange(50)})
+    return STRATEGIES.get(defense)(config, directory, theta, (0,), lambda epoch, metrics: None)
+
+
+def _updates(rows_per_user: list[dict[int, list[float]]], dense_value: float = 1.0, outliers: dict[int, float] | None = None) -> UserUpdates:
+    theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
+    dense = []
+    for user in range(len(rows_per_user)):
+        scale = (outliers or {}).get(user, dense_value)
+        dense.append({name: torch.full_like(p, scale) for name, p in theta.items() if name != ITEM_EMBEDDING})
+    return UserUpdates.from_users(
+        list(range(len(rows_per_user))),
+        [torch.tensor(sorted(rows), dtype=torch.int64) for rows in rows_per_user],
+        [torch.tensor([rows[i] for i in sorted(rows)]) for rows in rows_per_user],
+        dense,
+        [10] * len(rows_per_user),
+    )
+
+
+def _row(gradient, item: int) -> list[float]:  # type: ignore[no-untyped-def]
+    return torch.zeros(NUM_ITEMS, DIM).index_add_(0, gradient.item_ids, gradient.item_rows)[item].tolist()
+
+
+HONEST = [{2: [1.0, 1.0], 4: [0.5, 0.0]}, {2: [1.0, 1.0]}, {2: [1.0, 1.0], 5: [2.0, 2.0]}]
+
+
+@pytest.mark.parametrize("defense", ["median", "trimmed-mean"])
+def test_per_item_rules_match_fedavg_on_agreeing_users(defense: str) -> None:
+    fedavg = _strategy("fedavg").aggregate(_updates(HONEST))
+    robust = _strategy(defense).aggregate(_updates(HONEST))
+    for item in (2, 4, 5):  # each row: the robust mean over its senders, times their number = the sum
+        assert _row(robust, item) == pytest.approx(_row(fedavg, item))
+    for name in fedavg.dense:
+        assert torch.allclose(robust.dense[name], fedavg.dense[name])
+
+
+def test_dense_median_zeroes_rows_few_users_sent() -> None:
+    gradient = _strategy("median", aggregation="dense").aggregate(_updates(HONEST))
+    assert _row(gradient, 2) == pytest.approx([3.0, 3.0])  # all three sent it
+    assert _row(gradient, 4) == [0.0, 0.0] and _row(gradient, 5) == [0.0, 0.0]  # median of [x, 0, 0]
+
+
+def test_per_item_median_resists_an_outlier_row() -> None:
+    rows = [{2: [1.0, 1.0]}, {2: [1.2, 0.8]}, {2: [0.9, 1.1]}, {2: [100.0, -100.0]}]
+    gradient = _strategy("median").aggregate(_updates(rows))
+    # medians of [1.0, 1.2, 0.9, 100] and [1.0, 0.8, 1.1, -100]: 1.1 and 0.9, times the 4 senders
+    assert _row(gradient, 2) == pytest.approx([4 * 1.1, 4 * 0.9])
+
+
+def test_krum_keeps_one_user_and_flags_the_rest() -> None:
+    rows = [{2: [1.0, 1.0]}] * 6 + [{2: [50.0, 50.0]}]
+    strategy = _strategy("krum", tolerated_attackers=1)
+    gradient = strategy.aggregate(_updates(rows, outliers={6: 30.0}))
+    assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[6])
+    assert _row(gradient, 2) == pytest.approx([7.0, 7.0])  # the kept user's row times U = 7
+
+
+def test_multi_krum_and_bulyan_drop_the_outliers() -> None:
+    rows = [{2: [1.0 + 0.01 * u, 1.0]} for u in range(9)] + [{2: [40.0, -40.0]}, {2: [-60.0, 30.0]}]
+    for defense in ("multi-krum", "bulyan"):
+        strategy = _strategy(defense, tolerated_attackers=2)
+        gradient = strategy.aggregate(_updates(rows, outliers={9: -5.0, 10: 9.0}))
+        assert bool(strategy.flagged_users[9]) and bool(strategy.flagged_users[10]), defense
+        assert _row(gradient, 2)[1] == pytest.approx(11.0), defense  # honest mean 1.0 times U = 11
+
+
+def test_norm_bound_scales_large_updates_and_flags_them() -> None:
+    rows = [{2: [0.3, 0.4]}, {2: [30.0, 40.0]}]
+    strategy = _strategy("norm-bound", norm_bound=1.0)
+    updates = _updates(rows, dense_value=0.0)
+    gradient = strategy.aggregate(updates)
+    assert strategy.flagged_users.tolist() == [False, True]
+    assert _row(gradient, 2) == pytest.approx([0.3 + 0.6, 0.4 + 0.8])
+
+
+def test_item_clip_bounds_every_row() -> None:
+    gradient = _strategy("item-clip", item_clip_limit=1.0).aggregate(_updates([{2: [3.0, 4.0]}, {2: [0.3, 0.4]}]))
+    assert _row(gradient, 2) == pytest.approx([0.9, 1.2])
+
+
+@pytest.mark.parametrize(("ours", "flowers"), [("median", "flwr:FedMedian"), ("trimmed-mean", "flwr:FedTrimmedAvg"), ("krum", "flwr:Krum")])
+def test_flower_strategies_plug_in_and_agree_with_ours_on_dense_inputs(ours: str, flowers: str) -> None:
+    generator = torch.Generator().manual_seed(3)
+    rows = [{i: torch.randn(2, generator=generator).tolist() for i in range(NUM_ITEMS) if torch.rand(1, generator=generator) < 0.7} or {0: [0.1, 0.1]} for _ in range(12)]
+    updates = _updates(rows)
+    options = {"aggregation": "dense", "tolerated_attackers": 2, "trim_fraction": 0.2}
+    mine, theirs = _strategy(ours, **options).aggregate(updates), _strategy(flowers, **options).aggregate(updates)
+    for item in range(NUM_ITEMS):
+        assert _row(mine, item) == pytest.approx(_row(theirs, item), abs=1e-5)
+    for name in mine.dense:
+        assert torch.allclose(mine.dense[name], theirs.dense[name], atol=1e-5)
