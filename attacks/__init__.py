@@ -3,6 +3,7 @@
 from attacks.approximated_users import HardUserMining, RandomApproximation
 from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
+from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise, LittleIsEnough, MinMax, SignFlip
 from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
 from fedrec.registry import Registry
@@ -16,6 +17,12 @@ ATTACKS.register("eb", ExplicitBoosting)
 ATTACKS.register("random", RandomProfiles)
 ATTACKS.register("bandwagon", Bandwagon)
 ATTACKS.register("random-samples", RandomSamples)
+ATTACKS.register("fang-krum", FangKrum)
+ATTACKS.register("fang-trim", FangTrim)
+ATTACKS.register("gaussian", GaussianNoise)
+ATTACKS.register("sign-flip", SignFlip)
+ATTACKS.register("lie", LittleIsEnough)
+ATTACKS.register("min-max", MinMax)
 ATTACKS.register("fedrecattack", FedRecAttack)
 
-__all__ = ["ATTACKS", "Attack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack", "ProfileAttack"]
+__all__ = ["ATTACKS", "Attack", "CollusionAttack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack", "ProfileAttack"]

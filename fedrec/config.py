@@ -60,7 +60,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("attack", str, "Attack run by malicious clients.", _registry_names("attacks", "ATTACKS")),
     Key("malicious-fraction", float, "rho: malicious clients as a fraction of the benign users (m = int(rho * users)).", minimum=0.0, maximum=1.0),
     Key("malicious-mode", str, "`injected` fake users, `compromised` real users taken over, or `auto`: the attack's own setting.", ("auto", "injected", "compromised")),
-    Key("attacker-knowledge", str, "What the attacker knows besides the Θ it receives.", ("none", "popularity", "public-interactions")),
+    Key("attacker-knowledge", str, "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).", ("none", "popularity", "public-interactions", "full")),
     Key("public-fraction", float, "xi: share of each user's interactions that is public (with `public-interactions`).", minimum=0.0, maximum=1.0),
     Key("attack-start-epoch", int, "First epoch (1-based) in which malicious clients poison.", minimum=1),
     Key("attack-samples", int, "n: approximated users per target item (A-ra, A-hum).", minimum=1),
@@ -68,6 +68,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("hum-steps", int, "beta: gradient steps of hard user mining (A-hum).", minimum=0),
     Key("hum-lr", float, "Learning rate of hard user mining (A-hum).", minimum=0.0),
     Key("fake-profile-size", int, "Items in a fake user's profile, targets included (random, bandwagon).", minimum=1),
+    Key("gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0),
     Key("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
     Key("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
     Key("defense", str, "Aggregation strategy on the server (`flwr:<Name>` runs Flower's own).", _registry_names("strategies", "STRATEGIES")),
@@ -176,6 +177,7 @@ class RunConfig:
     hum_steps: int
     hum_lr: float
     fake_profile_size: int
+    gaussian_variance: float
     fedrecattack_items: int
     fedrecattack_grad_limit: float
     defense: str

@@ -51,6 +51,20 @@ class UserUpdates:
         """For each item row, the position (0..U-1) of the user that sent it."""
         return torch.repeat_interleave(torch.arange(self.num_users), self.item_indptr.diff())
 
+    def select(self, keep: torch.Tensor) -> "UserUpdates":
+        """The users where `keep` (a bool per user) is true, in order."""
+        owner = self.item_owner()
+        rows = keep[owner]
+        counts = self.item_indptr.diff()[keep]
+        return UserUpdates(
+            user_ids=self.user_ids[keep],
+            item_indptr=torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)]),
+            item_ids=self.item_ids[rows],
+            item_grads=self.item_grads[rows],
+            dense_grads={name: grads[keep] for name, grads in self.dense_grads.items()},
+            num_samples=self.num_samples[keep],
+        )
+
     def to_record(self) -> ArrayRecord:
         record = ArrayRecord()
         for key, tensor in (

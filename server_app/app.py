@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
+from attacks import ATTACKS, AttackerKnowledge, AttackSetup, CollusionAttack
+from attacks.collusion import collude
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS
@@ -100,6 +102,11 @@ def main(grid: Grid, context: Context) -> None:
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
+    attack = ATTACKS.get(config.attack)(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
+    if isinstance(attack, CollusionAttack):
+        strategy.before_aggregate = lambda server_round, updates: collude(
+            attack, updates, federation.malicious_ids, strategy.theta, server_round
+        )
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "

@@ -54,6 +54,9 @@ class FedRecStrategy(Strategy):
         self.failures = 0
         #: Users the last `aggregate` rejected or clipped (a bool per user), None for rules that never do.
         self.flagged_users: torch.Tensor | None = None
+        #: The simulation's collusion channel for attacks crafted from known updates (see
+        #: attacks/collusion.py); it rewrites malicious users' updates before `aggregate` sees them.
+        self.before_aggregate: Callable[[int, UserUpdates], UserUpdates] | None = None
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
         self._epoch_loss = [0.0, 0]
 
@@ -114,6 +117,8 @@ class FedRecStrategy(Strategy):
         if not good:
             return None, None
         updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
+        if self.before_aggregate is not None:
+            updates = self.before_aggregate(server_round, updates)
         self.flagged_users = None
         if updates.num_users:
             apply_gradient(self.theta, self.aggregate(updates), self.config.lr)

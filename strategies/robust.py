@@ -21,6 +21,7 @@ from abc import abstractmethod
 import numpy as np
 import torch
 
+from fedrec.dense import dense_names, split_dense, to_dense
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
@@ -32,26 +33,16 @@ class RobustStrategy(FedRecStrategy):
 
     @property
     def dense_names(self) -> list[str]:
-        return [name for name in self.theta if name != ITEM_EMBEDDING]
+        return dense_names(self.theta)
 
     def dense_matrix(self, updates: UserUpdates) -> torch.Tensor:
         """[U, M*d + P]: each user's whole update with unsent item rows as zeros."""
-        num_items, dim = self.theta[ITEM_EMBEDDING].shape
-        items = torch.zeros(updates.num_users, num_items, dim)
-        items[updates.item_owner(), updates.item_ids] = updates.item_grads
-        dense = [updates.dense_grads[name].reshape(updates.num_users, -1) for name in self.dense_names]
-        return torch.cat([items.reshape(updates.num_users, -1), *dense], dim=1)
+        return to_dense(updates, self.theta)
 
     def gradient_from_vector(self, vector: torch.Tensor) -> ThetaGradient:
-        """Split a flat [M*d + P] vector back into Θ's parts (every item row included)."""
-        num_items, dim = self.theta[ITEM_EMBEDDING].shape
-        rows, offset = vector[: num_items * dim].reshape(num_items, dim), num_items * dim
-        dense = {}
-        for name in self.dense_names:
-            size = self.theta[name].numel()
-            dense[name] = vector[offset : offset + size].reshape(self.theta[name].shape)
-            offset += size
-        return ThetaGradient(item_ids=torch.arange(num_items), item_rows=rows, dense=dense)
+        """A flat [M*d + P] vector as a gradient of Θ (every item row included)."""
+        rows, dense = split_dense(vector, self.theta)
+        return ThetaGradient(item_ids=torch.arange(rows.shape[0]), item_rows=rows, dense=dense)
 
     def layout(self) -> list[tuple[str, tuple[int, ...]]]:
         return [(name, tuple(self.theta[name].shape)) for name in [ITEM_EMBEDDING, *self.dense_names]]

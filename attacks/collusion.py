@@ -1,0 +1,103 @@
+"""Attacks on (robust) aggregation, crafted from known updates: Fang et al.'s Krum and trim
+attacks, Gaussian noise, sign flipping, LIE and Min-Max.
+
+These attackers collude: they craft their updates from what they jointly know (full knowledge:
+the round's benign updates, `attacker-knowledge = full`; otherwise, partial knowledge: the honest
+updates their own clients would have sent). The simulation implements the collusion on the server
+side, as a channel between the malicious clients' replies and the defense: each malicious client
+computes and uploads its honest update (a compromised user, on its own data); before the strategy
+sees the round, `collude` replaces exactly those users' updates with the crafted ones. The
+strategy never learns who is malicious; the effect is that of colluding clients which exchanged
+their updates (and, with full knowledge, eavesdropped on the benign ones) before uploading.
+Crafted updates are whole vectors, so a malicious user sends a row for every item.
+"""
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from attacks.base import AttackRound, ProfileAttack
+from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
+from fedrec.dense import from_dense, to_dense
+from fedrec.models.base import Theta
+from fedrec.sampling import UserSamples, user_samples
+from fedrec.wire import UserUpdates
+
+
+@dataclass
+class CraftContext:
+    round_users: int
+    tolerated: int  # the defense's f, which these attackers are assumed to know
+    full_knowledge: bool
+    generator: torch.Generator
+
+
+class CollusionAttack(ProfileAttack):
+    default_mode = "compromised"
+    needs_own_data = True
+
+    def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
+        """The honest samples: what this client uploads before the collusion channel rewrites it."""
+        user = int(attack_round.user_ids[index])
+        negative_epoch = attack_round.epoch if self.config.resample_negatives else 0
+        return user_samples(
+            user, attack_round.own_items[index], self.setup.num_items, self.config.negatives, self.config.seed, negative_epoch
+        )
+
+    @abstractmethod
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        """[m, D] malicious updates from the known updates `reference` and the attackers' honest ones."""
+
+
+def collude(
+    attack: CollusionAttack, updates: UserUpdates, malicious_ids: np.ndarray, theta: Theta, server_round: int
+) -> UserUpdates:
+    """The round's updates with the malicious users' ones replaced by crafted updates."""
+    config = attack.config
+    is_malicious = torch.from_numpy(np.isin(updates.user_ids.numpy(), malicious_ids))
+    if not bool(is_malicious.any()):
+        return updates
+    dense = to_dense(updates, theta)
+    full = config.attacker_knowledge == "full"
+    reference = dense[~is_malicious] if full else dense[is_malicious]
+    context = CraftContext(
+        round_users=updates.num_users,
+        tolerated=config.tolerated_attackers,
+        full_knowledge=full,
+        generator=torch.Generator().manual_seed(config.seed * 1_000_003 + server_round),
+    )
+    crafted = attack.craft(reference, dense[is_malicious], context)
+    poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta)
+    return UserUpdates.concat([updates.select(~is_malicious), poisoned])
+
+
+class FangKrum(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return fang_krum(reference, len(own_honest), context.tolerated, context.generator)
+
+
+class FangTrim(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return fang_trim(reference, len(own_honest), context.full_knowledge, context.generator)
+
+
+class GaussianNoise(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return gaussian(tuple(own_honest.shape), self.config.gaussian_variance, context.generator)
+
+
+class SignFlip(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return sign_flip(own_honest)
+
+
+class LittleIsEnough(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return little_is_enough(reference, len(own_honest), context.round_users, len(own_honest))
+
+
+class MinMax(CollusionAttack):
+    def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
+        return min_max(reference, len(own_honest))

@@ -1,0 +1,104 @@
+"""Crafting malicious updates against (robust) aggregation, on whole update vectors.
+
+Everything here lives in the space of uploaded gradients g: the server steps Θ <- Θ - lr * agg, so
+the benign change of Θ points along -mean(g). `reference` [b, D] holds the updates the attacker
+knows: the round's benign updates under full knowledge, or its own clients' honest updates under
+partial knowledge. Each function returns [m, D] malicious updates.
+
+- Fang et al. (USENIX Security 2020), Krum attack: g_1 = -λ s with s = sign(mean(reference)),
+  λ halved from the paper's upper bound until Krum picks a malicious update; the other malicious
+  users send g_1 plus a tiny perturbation so that g_1 has close neighbours.
+- Fang et al., trimmed-mean/median attack: per coordinate, values beyond the benign extreme on the
+  side opposite to the benign direction: full knowledge, uniform between the extreme and b times it
+  (b = 2); partial knowledge, uniform in μ ∓ [3σ, 4σ] of the attacker's own honest updates.
+- Gaussian noise N(0, variance) (Fang's baseline, variance 200); sign flipping (-own update);
+- LIE, "A Little Is Enough" (Baruch et al., NeurIPS 2019): μ - z_max σ with z_max from n and f;
+- Min-Max (Shejwalkar & Houmansadr, NDSS 2021): μ + γ p, p = -σ, the largest γ whose update is no
+  farther from any reference update than the reference updates are from each other.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from scipy.stats import norm
+
+from fedrec.robust.krum import krum_scores, pairwise_squared_distances
+
+FANG_B = 2.0
+_KRUM_LAMBDA_FLOOR = 1e-5
+
+
+def gaussian(shape: tuple[int, int], variance: float, generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator) * math.sqrt(variance)
+
+
+def sign_flip(own_honest: torch.Tensor) -> torch.Tensor:
+    return -own_honest
+
+
+def little_is_enough(reference: torch.Tensor, count: int, round_users: int, malicious_in_round: int) -> torch.Tensor:
+    """μ - z σ (coordinate-wise over the reference), z = Φ^-1((n - s) / n), s = floor(n/2 + 1) - f."""
+    supporters = math.floor(round_users / 2 + 1) - malicious_in_round
+    z = float(norm.ppf((round_users - supporters) / round_users))
+    crafted = reference.mean(0) - z * reference.std(0, unbiased=False)
+    return crafted.expand(count, -1).clone()
+
+
+def min_max(reference: torch.Tensor, count: int, iterations: int = 30) -> torch.Tensor:
+    """μ + γ (-σ) with γ maximal s.t. max_i ||crafted - ref_i|| <= max_ij ||ref_i - ref_j|| (binary search)."""
+    mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
+    limit = pairwise_squared_distances(reference).max().sqrt()
+    low, high = 0.0, 1.0
+    farthest = lambda gamma: torch.cdist((mean + gamma * direction)[None].double(), reference.double()).max()  # noqa: E731
+    while farthest(high) <= limit and high < 1e12:
+        low, high = high, high * 2
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        low, high = (middle, high) if farthest(middle) <= limit else (low, middle)
+    return (mean + low * direction).expand(count, -1).clone()
+
+
+def fang_trim(reference: torch.Tensor, count: int, full_knowledge: bool, generator: torch.Generator) -> torch.Tensor:
+    """Fang's attack on trimmed mean and median: push every coordinate past the benign extreme."""
+    uniform = torch.rand(count, reference.shape[1], generator=generator)
+    direction = torch.sign(reference.mean(0))
+    if full_knowledge:
+        smallest, largest = reference.min(0).values, reference.max(0).values
+        below = torch.where(smallest > 0, smallest / FANG_B, smallest * FANG_B)  # an interval under the min
+        above = torch.where(largest > 0, largest * FANG_B, largest / FANG_B)  # an interval over the max
+        low = torch.where(direction > 0, below, largest)
+        high = torch.where(direction > 0, smallest, above)
+    else:
+        mean, std = reference.mean(0), reference.std(0, unbiased=False)
+        low = torch.where(direction > 0, mean - 4 * std, mean + 3 * std)
+        high = torch.where(direction > 0, mean - 3 * std, mean + 4 * std)
+    return low + uniform * (high - low)
+
+
+def fang_krum(
+    reference: torch.Tensor,
+    count: int,
+    tolerated: int,
+    generator: torch.Generator,
+    krum_picks: Callable[[torch.Tensor, int], int] | None = None,
+) -> torch.Tensor:
+    """Fang's attack on Krum: the largest λ (halving from the paper's bound) that Krum still selects."""
+    benign, dim = reference.shape[0], reference.shape[1]
+    total = benign + count
+    direction = torch.sign(reference.mean(0))
+    neighbours = max(1, min(total - count - 2, benign - 1))
+    distances = pairwise_squared_distances(reference).sqrt()
+    distances.fill_diagonal_(float("inf"))
+    closest_sum = torch.topk(distances, neighbours, dim=1, largest=False).values.sum(1) if benign > 1 else torch.zeros(1)
+    lam = float(closest_sum.min()) / (max(total - 2 * count - 1, 1) * math.sqrt(dim)) + float(
+        reference.norm(dim=1).max()
+    ) / math.sqrt(dim)
+    jitter = torch.randn(count, dim, generator=generator) * 1e-6
+    picks = krum_picks or (lambda updates, f: int(torch.argmin(krum_scores(updates, f))))
+    while True:
+        crafted = -lam * direction + jitter
+        crafted[0] = -lam * direction
+        if picks(torch.cat([reference, crafted]), tolerated) >= benign or lam < _KRUM_LAMBDA_FLOOR:
+            return crafted
+        lam /= 2

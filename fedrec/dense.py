@@ -1,0 +1,46 @@
+"""Per-user updates as dense vectors over all of Θ, and back (for rules and attacks on whole vectors)."""
+
+import torch
+
+from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.wire import UserUpdates
+
+
+def dense_names(theta: Theta) -> list[str]:
+    return [name for name in theta if name != ITEM_EMBEDDING]
+
+
+def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:
+    """[U, M*d + P]: each user's whole update, item rows it did not send as zeros."""
+    num_items, dim = theta[ITEM_EMBEDDING].shape
+    items = torch.zeros(updates.num_users, num_items, dim)
+    items[updates.item_owner(), updates.item_ids] = updates.item_grads
+    dense = [updates.dense_grads[name].reshape(updates.num_users, -1) for name in dense_names(theta)]
+    return torch.cat([items.reshape(updates.num_users, -1), *dense], dim=1)
+
+
+def split_dense(vector: torch.Tensor, theta: Theta) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A flat [..., M*d + P] vector as (item rows [..., M, d], dense parameters by name)."""
+    num_items, dim = theta[ITEM_EMBEDDING].shape
+    lead = vector.shape[:-1]
+    rows, offset = vector[..., : num_items * dim].reshape(*lead, num_items, dim), num_items * dim
+    dense = {}
+    for name in dense_names(theta):
+        size = theta[name].numel()
+        dense[name] = vector[..., offset : offset + size].reshape(*lead, *theta[name].shape)
+        offset += size
+    return rows, dense
+
+
+def from_dense(vectors: torch.Tensor, user_ids: torch.Tensor, num_samples: torch.Tensor, theta: Theta) -> UserUpdates:
+    """Users whose updates are whole vectors: each sends a row for every item."""
+    rows, dense = split_dense(vectors, theta)
+    num_users, num_items = rows.shape[0], rows.shape[1]
+    return UserUpdates(
+        user_ids=user_ids,
+        item_indptr=torch.arange(num_users + 1, dtype=torch.int64) * num_items,
+        item_ids=torch.arange(num_items).repeat(num_users),
+        item_grads=rows.reshape(-1, rows.shape[-1]),
+        dense_grads=dense,
+        num_samples=num_samples,
+    )

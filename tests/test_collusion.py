@@ -1,0 +1,91 @@
+"""Attacks on robust aggregation: crafted updates do what their papers say."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from attacks.base import AttackerKnowledge, AttackSetup
+from attacks.collusion import FangKrum, collude
+from attacks.crafting import fang_krum, fang_trim, little_is_enough, min_max
+from fedrec.config import make_config
+from fedrec.dense import to_dense
+from fedrec.models import NeuralCF
+from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
+from fedrec.robust.krum import pairwise_squared_distances
+from fedrec.wire import UserUpdates
+
+
+def _benign(n: int = 20, dim: int = 30, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return 1.0 + 0.3 * torch.randn(n, dim, generator=generator)  # a clear positive benign direction
+
+
+def test_fang_krum_update_is_selected_and_points_against_the_benign_direction() -> None:
+    # Stochastic gradients: a weak common direction under large per-user noise (Fang's setting;
+    # with benign updates clustered far from the origin no crafted update can win Krum).
+    generator = torch.Generator().manual_seed(0)
+    benign = 0.2 + torch.randn(20, 30, generator=generator)
+    crafted = fang_krum(benign, 4, tolerated=4, generator=torch.Generator().manual_seed(1))
+    everyone = torch.cat([benign, crafted])
+    assert int(torch.argmin(krum_scores(everyone, 4))) >= len(benign), "Krum selects a malicious update"
+    assert float((crafted[0] * benign.mean(0)).sum()) < 0
+
+
+def test_fang_trim_pushes_every_coordinate_past_the_benign_extreme() -> None:
+    benign = _benign()
+    crafted = fang_trim(benign, 4, full_knowledge=True, generator=torch.Generator().manual_seed(1))
+    assert bool((crafted <= benign.min(0).values).all()), "benign direction positive: values go below the min"
+    assert bool((crafted >= benign.min(0).values / 2).all()), "within b = 2 of the extreme"
+    everyone = torch.cat([benign, crafted])
+    for aggregate in (coordinate_median(everyone), trimmed_mean(everyone, 0.2)):
+        assert bool((aggregate < coordinate_median(benign)).all())
+    partial = fang_trim(benign[:4], 4, full_knowledge=False, generator=torch.Generator().manual_seed(1))
+    mean, std = benign[:4].mean(0), benign[:4].std(0, unbiased=False)
+    assert bool((partial <= mean - 3 * std + 1e-6).all()) and bool((partial >= mean - 4 * std - 1e-6).all())
+
+
+def test_lie_shifts_by_z_standard_deviations() -> None:
+    benign = _benign(n=50)
+    crafted = little_is_enough(benign, 3, round_users=53, malicious_in_round=3)
+    supporters = math.floor(53 / 2 + 1) - 3
+    from scipy.stats import norm
+
+    z = norm.ppf((53 - supporters) / 53)
+    assert torch.allclose(crafted[0], benign.mean(0) - z * benign.std(0, unbiased=False), atol=1e-5)
+    assert torch.equal(crafted[0], crafted[2])
+
+
+def test_min_max_stays_within_the_benign_spread_at_its_largest() -> None:
+    benign = _benign()
+    crafted = min_max(benign, 2)[0]
+    limit = float(pairwise_squared_distances(benign).max().sqrt())
+    farthest = float(torch.cdist(crafted[None].double(), benign.double()).max())
+    assert farthest <= limit + 1e-4 and farthest > 0.99 * limit
+    assert float(((crafted - benign.mean(0)) * benign.std(0)).sum()) < 0
+
+
+def test_collude_rewrites_only_the_malicious_users() -> None:
+    config = make_config(attack="fang-krum", attacker_knowledge="full", embedding_dim=2, hidden_layers="2", tolerated_attackers=1)
+    model = NeuralCF(2, (2,))
+    theta = model.init_theta(5, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    dense = [{n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"} for _ in range(6)]
+    updates = UserUpdates.from_users(
+        list(range(6)), [torch.tensor([1, 3])] * 6, [1 + 0.1 * torch.randn(2, 2, generator=generator) for _ in range(6)], dense, [5] * 6
+    )
+    attack = FangKrum(AttackSetup(config, model, (0,), 5, AttackerKnowledge()))
+    poisoned = collude(attack, updates, np.array([4, 5]), theta, server_round=1)
+    assert sorted(poisoned.user_ids.tolist()) == list(range(6))
+    before, after = to_dense(updates, theta), to_dense(poisoned, theta)
+    order = torch.argsort(poisoned.user_ids)
+    assert torch.equal(after[order][:4], before[:4]), "benign updates untouched"
+    assert not torch.allclose(after[order][4:], before[4:]), "malicious updates replaced"
+
+
+@pytest.mark.parametrize("attack", ["fang-krum", "fang-trim", "lie", "min-max", "sign-flip", "gaussian"])
+def test_attacks_on_aggregation_take_compromised_clients_by_default(attack: str) -> None:
+    from attacks.threat import attack_mode
+
+    assert attack_mode(make_config(attack=attack)) == "compromised"
