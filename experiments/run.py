@@ -12,6 +12,7 @@ Without the script, the same experiment is
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import tomllib
@@ -30,25 +31,29 @@ def completed(folder: Path) -> bool:
     return summary.exists() and json.loads(summary.read_text()).get("status") == "completed"
 
 
-def run_one(config_path: Path, data_dir: Path, results_dir: Path, federation: str) -> Path:
-    folder = results_dir / config_path.stem
+def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str) -> Path:
+    """One run named `name` under `results_dir`; skipped if a completed one is there, redone if not."""
+    folder = results_dir / name
     if completed(folder):
-        print(f"{config_path.stem}: already completed, skipped ({folder})", flush=True)
+        print(f"{name}: already completed, skipped ({folder})", flush=True)
         return folder
     if folder.exists():  # an interrupted earlier attempt: start it again from scratch
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
-    overrides = tomllib.loads(config_path.read_text())
-    overrides.setdefault("data-dir", str(data_dir.resolve()))
-    overrides.update({"results-dir": str(results_dir.resolve()), "run-name": config_path.stem})
+        shutil.rmtree(folder)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    overrides = {**overrides, "results-dir": str(results_dir.resolve()), "run-name": name}
     with tempfile.TemporaryDirectory() as flwr_home:
         run = flwr_run(overrides, Path(flwr_home), federation, timeout=7200)
     if not completed(folder):
         print(run.output[-4000:])
-        raise SystemExit(f"{config_path.stem}: the run did not complete")
-    print(f"{config_path.stem}: completed in {run.wall_time_s:.0f}s -> {folder}", flush=True)
+        raise SystemExit(f"{name}: the run did not complete")
+    print(f"{name}: completed in {run.wall_time_s:.0f}s -> {folder}", flush=True)
     return folder
+
+
+def run_one(config_path: Path, data_dir: Path, results_dir: Path, federation: str) -> Path:
+    overrides = tomllib.loads(config_path.read_text())
+    overrides.setdefault("data-dir", str(data_dir.resolve()))
+    return run_overrides(config_path.stem, overrides, results_dir, federation)
 
 
 def main() -> None:

@@ -1,13 +1,16 @@
 """Run the app with `flwr run` on a private local SuperLink, and stop every process afterwards.
 
 `flwr run .` starts a background SuperLink (in simulation mode) that outlives the run. Here it gets
-its own FLWR_HOME (so it never touches the user's Flower config or another SuperLink), runtime
+its own FLWR_HOME and its own free ports (the local SuperLink otherwise always listens on 39091 and
+39093, and a second `flwr run` with another FLWR_HOME would silently submit to the first one's
+SuperLink, running whatever app version that one was started from), runtime
 dependency installation is disabled (it would `uv sync` a fresh env and fetch a CUDA torch), and
 every process it spawned is found by that FLWR_HOME and stopped by PID when the run ends, also on
 failure. Peak memory is sampled over the whole process tree (SuperLink, simulation, Ray workers).
 """
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +34,12 @@ class FlwrRun:
 def _flwr_executable() -> str:
     candidate = Path(sys.executable).with_name("flwr")
     return str(candidate) if candidate.exists() else "flwr"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _processes_of(flwr_home: Path) -> list[psutil.Process]:
@@ -89,7 +98,13 @@ def flwr_run(
 ) -> FlwrRun:
     """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS."""
     flwr_home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "FLWR_HOME": str(flwr_home), "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1"}
+    env = {
+        **os.environ,
+        "FLWR_HOME": str(flwr_home),
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(_free_port()),
+        "FLWR_LOCAL_CONTROL_API_PORT": str(_free_port()),
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     command = [_flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
     if run_config:

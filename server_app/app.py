@@ -2,12 +2,12 @@
 
 import logging
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
-import traceback
-from contextlib import contextmanager
-from collections.abc import Iterator
-
+import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 

@@ -1,0 +1,120 @@
+"""Sweep a grid of attacks x defenses x rho x seeds from one TOML file; resumes where it stopped.
+
+    python experiments/sweep.py experiments/sweeps/ml100k-defenses.toml [--data-dir DIR] [--results-dir DIR]
+
+The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack, defense,
+malicious-fraction, seed) and optional `[attack-settings.<attack>]` (keys for that attack's
+cells). Every cell is one `flwr run` (experiments/run.py's runner); finished cells are skipped. The
+sweep writes `<results-dir>/<sweep>/sweep.csv` (one row per cell: final Recall@10, NDCG@10, ER@10,
+detection precision/recall, wall time) and `heatmap-<metric>.png` (attack x defense, mean over
+seeds, one panel per rho).
+"""
+
+import argparse
+import itertools
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
+
+DATA = PROJECT.parent / "shared" / "data"
+METRICS = ("recall@10", "ndcg@10", "er@10", "detection-precision", "detection-recall")
+GRID_KEYS = ("attack", "defense", "malicious-fraction", "seed")
+
+
+def cells(spec: dict) -> list[dict]:
+    grid = spec["grid"]
+    out = []
+    for values in itertools.product(*(grid[key] for key in GRID_KEYS)):
+        cell = dict(zip(GRID_KEYS, values))
+        out.append({**spec.get("base", {}), **spec.get("attack-settings", {}).get(cell["attack"], {}), **cell})
+    return out
+
+
+def cell_name(cell: dict) -> str:
+    return f"{cell['attack']}__{cell['defense'].replace(':', '-')}__rho{cell['malicious-fraction']}__seed{cell['seed']}"
+
+
+def table(results: Path, all_cells: list[dict]) -> pd.DataFrame:
+    rows = []
+    for cell in all_cells:
+        folder = results / cell_name(cell)
+        if not completed(folder):
+            continue
+        final = json.loads((folder / "summary.json").read_text())["final"]
+        rows.append(
+            {key: cell[key] for key in GRID_KEYS}
+            | {metric: final.get(metric, np.nan) for metric in METRICS}
+            | {"wall-time-s": json.loads((folder / "summary.json").read_text())["wall-time-s"]}
+        )
+    return pd.DataFrame(rows)
+
+
+def heatmaps(frame: pd.DataFrame, out: Path, attacks: list[str], defenses: list[str]) -> list[Path]:
+    written = []
+    rhos = sorted(frame["malicious-fraction"].unique())
+    for metric in METRICS:
+        if frame[metric].isna().all():
+            continue
+        figure, axes = plt.subplots(1, len(rhos), figsize=(1.2 * len(defenses) * len(rhos) + 2, 0.6 * len(attacks) + 2), squeeze=False)
+        for axis, rho in zip(axes[0], rhos):
+            grid = (
+                frame[frame["malicious-fraction"] == rho]
+                .groupby(["attack", "defense"])[metric].mean()
+                .unstack("defense")
+                .reindex(index=attacks, columns=defenses)
+            )
+            image = axis.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+            axis.set_xticks(range(len(defenses)), defenses, rotation=45, ha="right")
+            axis.set_yticks(range(len(attacks)), attacks)
+            for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+                if not np.isnan(value):
+                    axis.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=7)
+            axis.set_title(f"{metric} (rho = {rho})")
+            figure.colorbar(image, ax=axis, fraction=0.04)
+        figure.tight_layout()
+        path = out / f"heatmap-{metric.replace('@', 'at')}.png"
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("--data-dir", type=Path, help="default: the machine's copy of the sweep's dataset")
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
+    parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the table and heatmaps")
+    args = parser.parse_args()
+    spec = tomllib.loads(args.spec.read_text())
+    results = args.results_dir / args.spec.stem
+    all_cells = cells(spec)
+    if not args.table_only:
+        for number, cell in enumerate(all_cells, 1):
+            dataset = cell.get("dataset", "synthetic")
+            data_dir = args.data_dir or (DATA / dataset if dataset != "synthetic" else None)
+            overrides = dict(cell) | ({"data-dir": str(Path(data_dir).resolve())} if data_dir else {})
+            print(f"[{number}/{len(all_cells)}] ", end="", flush=True)
+            run_overrides(cell_name(cell), overrides, results, args.federation_config)
+    frame = table(results, all_cells)
+    frame.to_csv(results / "sweep.csv", index=False)
+    written = heatmaps(frame, results, spec["grid"]["attack"], spec["grid"]["defense"]) if len(frame) else []
+    print(frame.to_string(index=False))
+    print("\n".join(str(path) for path in [results / "sweep.csv", *written]))
+
+
+if __name__ == "__main__":
+    main()
