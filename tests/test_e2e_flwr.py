@@ -100,3 +100,14 @@ def test_an_attack_runs_through_flower_and_reports_update_norms(tmp_path: Path) 
     assert table["evaluated-users"].iloc[-1] <= 120
     clean = pd.read_csv(_run(tmp_path, "clean", epochs=2)[0] / "metrics.csv")
     assert table["er@10"].iloc[-1] > clean["er@10"].iloc[-1], "A-ra raises the target's exposure"
+
+
+def test_defenses_run_through_flower_and_report_detection(tmp_path: Path) -> None:
+    flagging, output = _run(tmp_path, "norm-bound", attack="a-ra", defense="norm-bound",
+                            **{"malicious-fraction": 0.05, "epochs": 2, "norm-bound": 0.05})
+    assert (flagging / "summary.json").exists(), output[-3000:]
+    table = pd.read_csv(flagging / "metrics.csv")
+    assert {"detection-precision", "detection-recall", "flagged-users"} <= set(table.columns)
+    assert table["detection-recall"].iloc[-1] == 1.0, "A-ra's large updates all exceed the bound"
+    flower, output = _run(tmp_path, "flower-median", defense="flwr:FedMedian", aggregation="dense", epochs=2)
+    assert json.loads((flower / "summary.json").read_text())["status"] == "completed", output[-3000:]

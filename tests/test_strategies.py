@@ -107,3 +107,24 @@ def test_flower_strategies_plug_in_and_agree_with_ours_on_dense_inputs(ours: str
         assert _row(mine, item) == pytest.approx(_row(theirs, item), abs=1e-5)
     for name in mine.dense:
         assert torch.allclose(mine.dense[name], theirs.dense[name], atol=1e-5)
+
+
+def test_the_readmes_own_strategy_example_works() -> None:
+    import re
+    from pathlib import Path
+
+    from fedrec.registry import Registry
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n# strategies/geometric_median.py\n(.*?)```", readme, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README example", "exec"), namespace)
+    registry: Registry = Registry("defense")
+    registry.register("medoid", namespace["MedoidOfUpdates"])
+    config = make_config(embedding_dim=DIM, hidden_layers="3")
+    theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
+    strategy = registry.get("medoid")(config, UserDirectory.from_nodes({1: np.arange(5)}), theta, (0,), lambda e, m: None)
+    rows = [{2: [1.0, 1.0]}, {2: [1.1, 0.9]}, {2: [0.9, 1.0]}, {2: [30.0, -30.0]}]
+    gradient = strategy.aggregate(_updates(rows))
+    assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[3])
+    assert _row(gradient, 2)[0] == pytest.approx(4 * 1.0, abs=0.5)
