@@ -47,14 +47,23 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _over_epochs(axis: plt.Axes, tables: dict[str, pd.DataFrame], runs: list[tuple[str, str]], column: str, title: str) -> None:
+    """One line per (run, label) present in `tables`: `column` against the epoch.
+
+    Styles differ per line because runs often coincide (all at 0 or all at 1).
+    """
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"), ("-", "x"), ("--", "d")]
+    for (run, label), (line, marker) in zip(runs, styles):
+        if run in tables:
+            axis.plot(tables[run]["epoch"], tables[run][column], linestyle=line, marker=marker, markersize=3, label=label)
+    axis.set(title=title, xlabel="epoch")
+    axis.grid(alpha=0.3)
+
+
 def plot_rq1(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     figure, axes = plt.subplots(1, len(KS), figsize=(4.2 * len(KS), 3.6), sharey=True)
     for axis, k in zip(axes, KS):
-        for run in RQ1:
-            if run in tables:
-                axis.plot(tables[run]["epoch"], tables[run][f"er@{k}"], marker="o", markersize=2.5, label=_label(run))
-        axis.set(title=f"ER@{k}, rho = 0.5%", xlabel="epoch")
-        axis.grid(alpha=0.3)
+        _over_epochs(axis, tables, [(run, _label(run)) for run in RQ1], f"er@{k}", f"ER@{k}, rho = 0.5%")
     axes[0].set_ylabel("exposure ratio of the target")
     axes[-1].legend(fontsize=8)
     return _save(figure, out / "rq1-exposure.png")
@@ -78,12 +87,8 @@ def plot_rq3(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     figure, axes = plt.subplots(1, 4, figsize=(16.8, 3.6), sharey=True)
     panels = [(rho, k) for rho in (0.001, 0.002) for k in (5, 10)]
     for axis, (rho, k) in zip(axes, panels):
-        for attack in ("a-ra", "a-hum"):
-            run = _rq2_run(attack, rho)
-            if run in tables:
-                axis.plot(tables[run]["epoch"], tables[run][f"er@{k}"], marker="o", markersize=2.5, label=attack)
-        axis.set(title=f"ER@{k}, rho = {rho * 100:.1f}%", xlabel="epoch")
-        axis.grid(alpha=0.3)
+        runs = [(_rq2_run(attack, rho), attack) for attack in ("a-ra", "a-hum")]
+        _over_epochs(axis, tables, runs, f"er@{k}", f"ER@{k}, rho = {rho * 100:.1f}%")
     axes[0].set_ylabel("exposure ratio of the target")
     axes[-1].legend()
     return _save(figure, out / "rq3-ara-vs-ahum.png")
@@ -92,11 +97,7 @@ def plot_rq3(tables: dict[str, pd.DataFrame], out: Path) -> Path:
 def plot_fedattack(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for axis, metric in zip(axes, ("recall@10", "ndcg@10")):
-        for run in FEDATTACK:
-            if run in tables:
-                axis.plot(tables[run]["epoch"], tables[run][metric], marker="o", markersize=2.5, label=_label(run))
-        axis.set(title=metric, xlabel="epoch")
-        axis.grid(alpha=0.3)
+        _over_epochs(axis, tables, [(run, _label(run)) for run in FEDATTACK], metric, metric)
     axes[-1].legend()
     return _save(figure, out / "fedattack-utility.png")
 

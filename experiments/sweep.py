@@ -6,8 +6,8 @@ The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack,
 malicious-fraction, seed) and optional `[attack-settings.<attack>]` (keys for that attack's
 cells). Every cell is one `flwr run` (experiments/run.py's runner); finished cells are skipped. The
 sweep writes `<results-dir>/<sweep>/sweep.csv` (one row per cell: final Recall@10, NDCG@10, ER@10,
-detection precision/recall, wall time) and `heatmap-<metric>.png` (attack x defense, mean over
-seeds, one panel per rho).
+detection precision/recall, wall time), `sweep.md` (the same as attack x defense tables) and
+`heatmap-<metric>.png` (attack x defense, mean over seeds, one panel per rho).
 """
 
 import argparse
@@ -91,6 +91,23 @@ def heatmaps(frame: pd.DataFrame, out: Path, attacks: list[str], defenses: list[
     return written
 
 
+def markdown(frame: pd.DataFrame, attacks: list[str], defenses: list[str]) -> str:
+    """One attack x defense table per metric (mean over seeds and rho), for the docs."""
+    parts = []
+    for metric in METRICS:
+        if frame[metric].isna().all():
+            continue
+        grid = frame.groupby(["attack", "defense"])[metric].mean().unstack("defense").reindex(index=attacks, columns=defenses)
+        header = f"| {metric} | " + " | ".join(defenses) + " |"
+        rule = "|---|" + "---|" * len(defenses)
+        rows = [
+            f"| {attack} | " + " | ".join("–" if np.isnan(v) else f"{v:.4f}" for v in grid.loc[attack].to_numpy(dtype=float)) + " |"
+            for attack in attacks
+        ]
+        parts.append("\n".join([header, rule, *rows]))
+    return "\n\n".join(parts) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", type=Path)
@@ -111,6 +128,7 @@ def main() -> None:
             run_overrides(cell_name(cell), overrides, results, args.federation_config)
     frame = table(results, all_cells)
     frame.to_csv(results / "sweep.csv", index=False)
+    (results / "sweep.md").write_text(markdown(frame, spec["grid"]["attack"], spec["grid"]["defense"]) if len(frame) else "")
     written = heatmaps(frame, results, spec["grid"]["attack"], spec["grid"]["defense"]) if len(frame) else []
     print(frame.to_string(index=False))
     print("\n".join(str(path) for path in [results / "sweep.csv", *written]))
