@@ -10,10 +10,10 @@ A FedRec upload is sparse: a user sends item rows only for the items it touched.
   all users.
 
 Scaling into the server step: a rule estimates the *mean* update of the users it aggregates over;
-the strategy multiplies that estimate by their number (all U users in `dense`, for the MLP, and for
-selection rules; the n_i senders of item row i in `per-item`), so that without an attack a robust
-rule moves Θ as fast as FedAvg's sum. Selection rules (Krum, Multi-Krum, Bulyan's selection) judge
-whole users, so their choice is the same in both views.
+the strategy multiplies that estimate by their number (all U users in `dense` and for the MLP; the
+n_i senders of item row i in `per-item`), so that without an attack a robust rule moves Θ as fast as
+FedAvg's sum. Selection rules (Krum, Multi-Krum, Bulyan) in `per-item` choose each item row among
+that item's senders, and the MLP part (and who counts as flagged) among all users.
 """
 
 from abc import abstractmethod
@@ -23,6 +23,7 @@ import torch
 
 from fedrec.dense import dense_names, split_dense, to_dense
 from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.robust.grouped import apply_by_bucket
 from fedrec.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
@@ -48,19 +49,48 @@ class RobustStrategy(FedRecStrategy):
         return [(name, tuple(self.theta[name].shape)) for name in [ITEM_EMBEDDING, *self.dense_names]]
 
 
+def item_groups(updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(item ids [G], senders per item [G], their rows [G, W, d] padded with NaN)."""
+    order = torch.argsort(updates.item_ids, stable=True)
+    ids, counts = torch.unique_consecutive(updates.item_ids[order], return_counts=True)
+    slot = torch.arange(len(order)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    group = torch.repeat_interleave(torch.arange(len(ids)), counts)
+    padded = torch.full((len(ids), int(counts.max()), updates.item_grads.shape[1]), float("nan"), dtype=torch.float64)
+    padded[group, slot] = updates.item_grads[order].double()
+    return ids, counts, padded
+
+
 class SelectionStrategy(RobustStrategy):
-    """Rules that keep some users and drop the others (Krum, Multi-Krum, Bulyan)."""
+    """Rules that keep some users and drop the others (Krum, Multi-Krum, Bulyan).
+
+    `dense`: the rule selects whole users (their full vectors) and their mean is the estimate.
+    `per-item`: each item row is chosen among its own senders by `select_groups`; the MLP part
+    comes from the user-level selection, which also decides who counts as flagged.
+    """
 
     @abstractmethod
     def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean estimate [D], indices of the users it kept) for the dense matrix [U, D]."""
+
+    def select_groups(self, rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Per-group mean estimate [G, d] of NaN-padded rows [G, W, d].
+
+        By default `select` runs on each group's rows in turn; rules with a vectorised per-group
+        form (Krum, Multi-Krum, Bulyan) override this.
+        """
+        return torch.stack([self.select(group[:count])[0] for group, count in zip(rows, counts.tolist())])
 
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         estimate, kept = self.select(self.dense_matrix(updates))
         flagged = torch.ones(updates.num_users, dtype=torch.bool)
         flagged[kept] = False
         self.flagged_users = flagged
-        return self.gradient_from_vector(estimate * updates.num_users)
+        if self.config.aggregation == "dense":
+            return self.gradient_from_vector(estimate * updates.num_users)
+        _, dense = split_dense(estimate * updates.num_users, self.theta)
+        ids, counts, rows = item_groups(updates)
+        item_rows = apply_by_bucket(self.select_groups, rows, counts) * counts[:, None]
+        return ThetaGradient(item_ids=ids, item_rows=item_rows.float(), dense=dense)
 
 
 class CoordinateStrategy(RobustStrategy):
@@ -85,12 +115,6 @@ class CoordinateStrategy(RobustStrategy):
 
     def _per_item(self, updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor]:
         """Each touched item's rows combined over the users who sent them, times their number."""
-        order = torch.argsort(updates.item_ids, stable=True)
-        ids, counts = torch.unique_consecutive(updates.item_ids[order], return_counts=True)
-        width = int(counts.max())
-        slot = torch.arange(len(order)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-        group = torch.repeat_interleave(torch.arange(len(ids)), counts)
-        padded = np.full((len(ids), width, updates.item_grads.shape[1]), np.nan)
-        padded[group.numpy(), slot.numpy()] = updates.item_grads[order].double().numpy()
-        rows = torch.from_numpy(self.combine(padded)).float() * counts[:, None].float()
+        ids, counts, padded = item_groups(updates)
+        rows = torch.from_numpy(self.combine(padded.numpy())).float() * counts[:, None].float()
         return ids, rows

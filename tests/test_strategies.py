@@ -128,3 +128,28 @@ def test_the_readmes_own_strategy_example_works() -> None:
     gradient = strategy.aggregate(_updates(rows))
     assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[3])
     assert _row(gradient, 2)[0] == pytest.approx(4 * 1.0, abs=0.5)
+
+
+@pytest.mark.parametrize("defense", ["krum", "multi-krum", "bulyan"])
+def test_per_item_selection_matches_fedavg_on_agreeing_users_and_drops_outlier_rows(defense: str) -> None:
+    agreeing = [{2: [1.0, 1.0], 4: [0.5, 0.5]} for _ in range(9)]
+    fedavg = _strategy("fedavg").aggregate(_updates(agreeing))
+    robust = _strategy(defense, tolerated_attackers=2).aggregate(_updates(agreeing))
+    for item in (2, 4):
+        assert _row(robust, item) == pytest.approx(_row(fedavg, item))
+    attacked = agreeing[:7] + [{2: [80.0, -80.0], 4: [0.5, 0.5]}, {2: [-60.0, 90.0], 4: [0.5, 0.5]}]
+    gradient = _strategy(defense, tolerated_attackers=2).aggregate(_updates(attacked))
+    assert _row(gradient, 2) == pytest.approx([9.0, 9.0])  # honest mean 1.0 times the 9 senders
+    assert _row(gradient, 4) == pytest.approx([4.5, 4.5])
+
+
+def test_per_item_groups_agree_with_the_dense_rules_on_one_group() -> None:
+    from fedrec.robust import multi_krum
+    from fedrec.robust.grouped import apply_by_bucket, multi_krum_groups
+
+    generator = torch.Generator().manual_seed(2)
+    rows = torch.randn(11, 3, generator=generator, dtype=torch.float64)
+    padded = torch.cat([rows, torch.full((4, 3), float("nan"), dtype=torch.float64)])[None]
+    for single, selected in ((True, 1), (False, 11 - 2)):
+        grouped = apply_by_bucket(lambda r, c: multi_krum_groups(r, c, 2, single), padded, torch.tensor([11]))
+        assert torch.allclose(grouped[0], multi_krum(rows, 2, selected)[0])
