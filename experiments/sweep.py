@@ -115,12 +115,16 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table and heatmaps")
+    parser.add_argument("--shard", default="0/1", help="i/n: run only every n-th cell from the i-th (parallel workers)")
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text())
     results = args.results_dir / args.spec.stem
     all_cells = cells(spec)
+    shard, shards = (int(part) for part in args.shard.split("/"))
     if not args.table_only:
         for number, cell in enumerate(all_cells, 1):
+            if (number - 1) % shards != shard:
+                continue
             dataset = cell.get("dataset", "synthetic")
             data_dir = args.data_dir or (DATA / dataset if dataset != "synthetic" else None)
             overrides = dict(cell) | ({"data-dir": str(Path(data_dir).resolve())} if data_dir else {})

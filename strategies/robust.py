@@ -55,8 +55,8 @@ def item_groups(updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor, torch
     ids, counts = torch.unique_consecutive(updates.item_ids[order], return_counts=True)
     slot = torch.arange(len(order)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
     group = torch.repeat_interleave(torch.arange(len(ids)), counts)
-    padded = torch.full((len(ids), int(counts.max()), updates.item_grads.shape[1]), float("nan"), dtype=torch.float64)
-    padded[group, slot] = updates.item_grads[order].double()
+    padded = torch.full((len(ids), int(counts.max()), updates.item_grads.shape[1]), float("nan"))
+    padded[group, slot] = updates.item_grads[order]
     return ids, counts, padded
 
 
@@ -116,5 +116,5 @@ class CoordinateStrategy(RobustStrategy):
     def _per_item(self, updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor]:
         """Each touched item's rows combined over the users who sent them, times their number."""
         ids, counts, padded = item_groups(updates)
-        rows = torch.from_numpy(self.combine(padded.numpy())).float() * counts[:, None].float()
+        rows = torch.from_numpy(self.combine(padded.double().numpy())).float() * counts[:, None].float()
         return ids, rows
