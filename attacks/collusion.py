@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attacks.base import AttackRound, ProfileAttack
+from attacks.base import AttackRound, AttackSetup, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
 from fedrec.dense import from_dense, to_dense
 from fedrec.models.base import Theta
@@ -49,6 +49,14 @@ class CollusionAttack(ProfileAttack):
     @abstractmethod
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         """[m, D] malicious updates from the known updates `reference` and the attackers' honest ones."""
+
+
+def collusion_channel(setup: AttackSetup) -> "CollusionAttack | None":
+    """The attack object the server-side channel needs, or None for attacks that craft on the clients."""
+    from attacks import ATTACKS
+
+    attack = ATTACKS.get(setup.config.attack)
+    return attack(setup) if issubclass(attack, CollusionAttack) else None
 
 
 def collude(

@@ -11,8 +11,8 @@ import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from attacks import ATTACKS, AttackerKnowledge, AttackSetup, CollusionAttack
-from attacks.collusion import collude
+from attacks import AttackerKnowledge, AttackSetup
+from attacks.collusion import collude, collusion_channel
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS
@@ -102,8 +102,8 @@ def main(grid: Grid, context: Context) -> None:
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
-    attack = ATTACKS.get(config.attack)(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
-    if isinstance(attack, CollusionAttack):
+    attack = collusion_channel(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
+    if attack is not None:
         strategy.before_aggregate = lambda server_round, updates: collude(
             attack, updates, federation.malicious_ids, strategy.theta, server_round
         )

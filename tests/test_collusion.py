@@ -89,3 +89,15 @@ def test_attacks_on_aggregation_take_compromised_clients_by_default(attack: str)
     from attacks.threat import attack_mode
 
     assert attack_mode(make_config(attack=attack)) == "compromised"
+
+
+def test_the_server_builds_a_collusion_channel_only_for_collusion_attacks() -> None:
+    from attacks import ATTACKS
+    from attacks.collusion import CollusionAttack, collusion_channel
+
+    knowledge = {"bandwagon": "popularity", "fedrecattack": "public-interactions"}
+    for name in ATTACKS.names():
+        config = make_config(attack=name, attacker_knowledge=knowledge.get(name, "none"))
+        # The server has no attacker knowledge: building must not need it (FedRecAttack would).
+        channel = collusion_channel(AttackSetup(config, NeuralCF(8, (8, 8)), (0,), 10, AttackerKnowledge()))
+        assert (channel is not None) == issubclass(ATTACKS.get(name), CollusionAttack), name
