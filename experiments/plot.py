@@ -144,11 +144,13 @@ def report(tables: dict[str, pd.DataFrame], results: Path, figures: list[Path], 
             t = tables[run]
             lines.append(f"| {run} | {t['recall@10'].iloc[-1]:.4f} | {t['ndcg@10'].iloc[-1]:.4f} | {t['recall@10'].mean():.4f} | {t['ndcg@10'].mean():.4f} |")
         for metric in ("recall@10", "ndcg@10"):
-            drop = {run: tables[none][metric].iloc[-1] - tables[run][metric].iloc[-1] for run in (control, fedattack)}
-            verdict = "lowers it more than the control" if drop[fedattack] > max(drop[control], 0.0) else "does NOT lower it more than the control"
-            lines.append(
-                f"\nFinal {metric} below no attack: FedAttack {drop[fedattack]:+.4f}, control {drop[control]:+.4f}: FedAttack {verdict}."
-            )
+            for what, value in (("final", lambda t: t.iloc[-1]), ("mean over epochs of", lambda t: t.mean())):
+                drop = {run: value(tables[none][metric]) - value(tables[run][metric]) for run in (control, fedattack)}
+                verdict = "lowers it more than the control" if drop[fedattack] > max(drop[control], 0.0) else "does NOT lower it more than the control"
+                lines.append(
+                    f"\n{what.capitalize()} {metric}, below no attack: FedAttack {drop[fedattack]:+.4f}, "
+                    f"control {drop[control]:+.4f}: FedAttack {verdict}."
+                )
         norms = pd.read_csv(results / fedattack / "update-norms.csv")
         lines += [
             "",
