@@ -2,7 +2,9 @@
 
 Flower's grids pull replies on a fixed sleep (0.1 s in simulation, 3 s over the Runtime API), which
 would add that much to every one of the hundreds of rounds an experiment has. This wrapper pushes
-the same messages and polls every few milliseconds; everything else goes to the wrapped grid.
+the same messages and polls sooner: every 2 ms in simulation, where a pull is an in-memory call,
+and every 50 ms against a real SuperLink, where each pull is an HTTP request (a round there takes
+seconds, so 50 ms costs little and spares the SuperLink). Everything else goes to the wrapped grid.
 """
 
 import time
@@ -10,12 +12,16 @@ from collections.abc import Iterable
 
 from flwr.app import Message
 from flwr.serverapp import Grid
+from flwr.superlink.grid import InMemoryGrid
+
+IN_MEMORY_POLL_S = 0.002
+REMOTE_POLL_S = 0.05
 
 
 class PromptGrid(Grid):
-    def __init__(self, grid: Grid, poll_interval: float = 0.002) -> None:
+    def __init__(self, grid: Grid) -> None:
         self._grid = grid
-        self.poll_interval = poll_interval
+        self.poll_interval = IN_MEMORY_POLL_S if isinstance(grid, InMemoryGrid) else REMOTE_POLL_S
 
     def set_run(self, run) -> None:  # type: ignore[no-untyped-def]
         self._grid.set_run(run)
