@@ -6,7 +6,7 @@ The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack,
 malicious-fraction, seed) and optional `[attack-settings.<attack>]` (keys for that attack's
 cells). Every cell is one `flwr run` (experiments/run.py's runner); finished cells are skipped. The
 sweep writes `<results-dir>/<sweep>/sweep.csv` (one row per cell: final Recall@10, NDCG@10, ER@10,
-detection precision/recall, wall time), `sweep.md` (the same as attack x defense tables) and
+detection precision/recall, the peak and last-5-epoch mean of Recall@10, wall time), `sweep.md` (the same as attack x defense tables) and
 `heatmap-<metric>.png` (attack x defense, mean over seeds, one panel per rho).
 """
 
@@ -29,7 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 
 DATA = PROJECT.parent / "shared" / "data"
-METRICS = ("recall@10", "ndcg@10", "er@10", "detection-precision", "detection-recall")
+METRICS = (
+    "recall@10", "ndcg@10", "er@10", "detection-precision", "detection-recall",
+    "recall@10-max", "recall@10-last5", "ndcg@10-last5",
+)
 GRID_KEYS = ("attack", "defense", "malicious-fraction", "seed")
 
 
@@ -53,6 +56,13 @@ def table(results: Path, all_cells: list[dict]) -> pd.DataFrame:
         if not completed(folder):
             continue
         final = json.loads((folder / "summary.json").read_text())["final"]
+        epochs = pd.read_csv(folder / "metrics.csv")
+        # Peak and late average next to the final value: a single last epoch can catch a transient dip.
+        final |= {
+            "recall@10-max": epochs["recall@10"].max(),
+            "recall@10-last5": epochs["recall@10"].tail(5).mean(),
+            "ndcg@10-last5": epochs["ndcg@10"].tail(5).mean(),
+        }
         rows.append(
             {key: cell[key] for key in GRID_KEYS}
             | {metric: final.get(metric, np.nan) for metric in METRICS}
