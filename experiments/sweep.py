@@ -85,12 +85,15 @@ def heatmaps(frame: pd.DataFrame, out: Path, attacks: list[str], defenses: list[
                 .unstack("defense")
                 .reindex(index=attacks, columns=defenses)
             )
-            image = axis.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+            values = grid.to_numpy(dtype=float)
+            image = axis.imshow(values, cmap="viridis", aspect="auto")
+            middle = (np.nanmin(values) + np.nanmax(values)) / 2 if not np.isnan(values).all() else 0.0
             axis.set_xticks(range(len(defenses)), defenses, rotation=45, ha="right")
             axis.set_yticks(range(len(attacks)), attacks)
-            for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-                if not np.isnan(value):
-                    axis.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=7)
+            for (i, j), value in np.ndenumerate(values):
+                if not np.isnan(value):  # dark text on the bright end of viridis, light on the dark end
+                    colour = "black" if value > middle else "white"
+                    axis.text(j, i, f"{value:.3f}", ha="center", va="center", color=colour, fontsize=8)
             axis.set_title(f"{metric} (rho = {rho})")
             figure.colorbar(image, ax=axis, fraction=0.04)
         figure.tight_layout()
