@@ -1,4 +1,4 @@
-"""docs/defenses.md from the two shipped sweeps: their tables, heatmaps and the checks computed from them.
+"""docs/defenses.md from the shipped sweeps: their tables, heatmaps and the checks computed from them.
 
     python experiments/defense_report.py      # after experiments/sweep.py has run both sweeps
 """
@@ -9,7 +9,7 @@ import pandas as pd
 
 PROJECT = Path(__file__).resolve().parents[1]
 SWEEPS = PROJECT / "docs" / "sweeps"
-PER_ITEM, DENSE = "ml100k-defenses", "ml100k-dense"
+PER_ITEM, DENSE, TRIM_RHO = "ml100k-defenses", "ml100k-dense", "ml100k-trim-rho"
 
 
 def _cell(frame: pd.DataFrame, attack: str, defense: str, metric: str) -> float:
@@ -43,6 +43,22 @@ def compare(frame: pd.DataFrame, defense: str, attack: str, baseline: str = "gau
     )
 
 
+def trim_rho_section() -> list[str]:
+    """Fang's own trimmed-mean setting (trim fraction = rho), if that sweep has run."""
+    path = SWEEPS / TRIM_RHO / "sweep.csv"
+    if not path.exists():
+        return []
+    frame = pd.read_csv(path)
+    return [
+        "Dense trimmed mean cutting exactly the attackers' share (trim fraction = rho = 5%, "
+        f"`experiments/sweeps/{TRIM_RHO}.toml`), Fang et al.'s setting:",
+        "",
+        compare(frame, "trimmed-mean", "fang-trim"),
+        compare(frame, "fedavg", "fang-trim"),
+        "",
+    ]
+
+
 def main() -> None:
     per_item = pd.read_csv(SWEEPS / PER_ITEM / "sweep.csv")
     dense = pd.read_csv(SWEEPS / DENSE / "sweep.csv")
@@ -54,6 +70,7 @@ def main() -> None:
         "```bash",
         f"python experiments/sweep.py experiments/sweeps/{PER_ITEM}.toml   # aggregation = per-item (default)",
         f"python experiments/sweep.py experiments/sweeps/{DENSE}.toml      # aggregation = dense",
+        f"python experiments/sweep.py experiments/sweeps/{TRIM_RHO}.toml   # trim fraction = rho",
         "python experiments/defense_report.py",
         "```",
         "",
@@ -88,6 +105,7 @@ def main() -> None:
         compare(dense, "trimmed-mean", "fang-trim"),
         compare(dense, "median", "fang-trim"),
         "",
+        *trim_rho_section(),
         "## A-hum against each defense (ER@10 of the target, final)",
         "",
         "| defense | ER@10 | Recall@10 (last 5) |",
