@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from attacks.base import Attack, AttackRound
 from fedrec.local_training import LocalResult
-from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.base import ITEM_EMBEDDING, dense_names
 from fedrec.wire import UserUpdates
 
 _APPROXIMATION_STREAM = 0x4152
@@ -31,19 +31,19 @@ class RandomApproximation(Attack):
 
     def poison(self, attack_round: AttackRound) -> LocalResult:
         theta = attack_round.theta
-        dense_names = self.model.dense_names(theta)
+        names = dense_names(theta)
         targets = torch.from_numpy(self.targets)
         rows, dense, counts = [], [], []
         for user in attack_round.user_ids:
             target_emb = theta[ITEM_EMBEDDING][targets].clone().requires_grad_()
-            dense_params = {name: theta[name].clone().requires_grad_() for name in dense_names}
+            dense_params = {name: theta[name].clone().requires_grad_() for name in names}
             users = self.approximated_users(attack_round, int(user), target_emb.detach())
             paired_items = target_emb.unsqueeze(1).expand_as(users)
             logits = self.model.logits(dense_params, users, paired_items)  # [T, n]
             loss = F.softplus(-logits).sum() / self.config.attack_samples  # -log sigmoid = softplus(-z)
             grads = torch.autograd.grad(loss, [target_emb, *dense_params.values()])
             rows.append(grads[0])
-            dense.append(dict(zip(dense_names, grads[1:])))
+            dense.append(dict(zip(names, grads[1:])))
             counts.append(users.shape[0] * users.shape[1])
         updates = UserUpdates.from_users(
             attack_round.user_ids.tolist(), [targets] * len(rows), rows, dense, counts
@@ -57,7 +57,7 @@ class HardUserMining(RandomApproximation):
 
     def approximated_users(self, attack_round: AttackRound, user: int, target_emb: torch.Tensor) -> torch.Tensor:
         users = super().approximated_users(attack_round, user, target_emb)
-        dense = {name: attack_round.theta[name] for name in self.model.dense_names(attack_round.theta)}
+        dense = {name: attack_round.theta[name] for name in dense_names(attack_round.theta)}
         paired_items = target_emb.unsqueeze(1).expand_as(users)
         for _ in range(self.config.hum_steps):
             users.requires_grad_()

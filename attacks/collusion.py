@@ -22,7 +22,7 @@ from attacks.base import AttackRound, AttackSetup, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
 from fedrec.dense import from_dense, to_dense
 from fedrec.models.base import Theta
-from fedrec.sampling import UserSamples, user_samples
+from fedrec.sampling import UserSamples, epoch_samples
 from fedrec.wire import UserUpdates
 
 
@@ -41,10 +41,7 @@ class CollusionAttack(ProfileAttack):
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
         """The honest samples: what this client uploads before the collusion channel rewrites it."""
         user = int(attack_round.user_ids[index])
-        negative_epoch = attack_round.epoch if self.config.resample_negatives else 0
-        return user_samples(
-            user, attack_round.own_items[index], self.setup.num_items, self.config.negatives, self.config.seed, negative_epoch
-        )
+        return epoch_samples(user, attack_round.own_items[index], self.setup.num_items, self.config, attack_round.epoch)
 
     @abstractmethod
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:

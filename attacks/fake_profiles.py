@@ -17,7 +17,7 @@ import numpy as np
 
 from attacks.base import AttackRound, ProfileAttack
 from fedrec.errors import ConfigError
-from fedrec.sampling import UserSamples, user_samples
+from fedrec.sampling import UserSamples, epoch_samples
 
 _PROFILE_STREAM = 0x5046
 POPULAR_SHARE = 0.10
@@ -30,10 +30,7 @@ class FakeProfileAttack(ProfileAttack):
 
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
         user = int(attack_round.user_ids[index])
-        negative_epoch = attack_round.epoch if self.config.resample_negatives else 0
-        return user_samples(
-            user, self.profile(user), self.setup.num_items, self.config.negatives, self.config.seed, negative_epoch
-        )
+        return epoch_samples(user, self.profile(user), self.setup.num_items, self.config, attack_round.epoch)
 
     def _targets_plus(self, user: int, pool: np.ndarray) -> np.ndarray:
         pool = np.setdiff1d(pool, self.targets)

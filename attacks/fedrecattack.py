@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from attacks.base import Attack, AttackRound, AttackSetup
 from fedrec.errors import ConfigError
 from fedrec.local_training import LocalResult
-from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.wire import UserUpdates
 
 #: Full-batch Adam steps fitting the surrogate user embeddings in each `poison` call.
@@ -130,7 +130,7 @@ class FedRecAttack(Attack):
         if len(self._pos_items) == 0:
             return users.detach()
         frozen = {name: tensor.detach() for name, tensor in theta.items()}
-        dense = {name: frozen[name] for name in self.model.dense_names(frozen)}
+        dense = {name: frozen[name] for name in dense_names(frozen)}
         item_emb = frozen[ITEM_EMBEDDING]
         rows = torch.from_numpy(self._pos_users)
         positives = item_emb[torch.from_numpy(self._pos_items)]
@@ -166,9 +166,9 @@ class FedRecAttack(Attack):
     def center_gradient(self, theta: Theta, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Gradient of the attack loss w.r.t. all item embeddings [M, d] and the dense parameters."""
         users = self.surrogate_users(theta, epoch)
-        dense_names = self.model.dense_names(theta)
+        names = dense_names(theta)
         item_emb = theta[ITEM_EMBEDDING].detach().clone().requires_grad_()
-        dense = {name: theta[name].detach().clone().requires_grad_() for name in dense_names}
+        dense = {name: theta[name].detach().clone().requires_grad_() for name in names}
         if self.num_surrogates == 0:
             return torch.zeros_like(item_emb), {name: torch.zeros_like(p) for name, p in dense.items()}
         kth = self._kth_items(theta, users)
@@ -185,7 +185,7 @@ class FedRecAttack(Attack):
         loss = _attack_loss(kth_scores - target_scores).sum()
         grads = torch.autograd.grad(loss, [item_emb, *dense.values()], allow_unused=True)
         dense_grads = {
-            name: grad if grad is not None else torch.zeros_like(dense[name]) for name, grad in zip(dense_names, grads[1:])
+            name: grad if grad is not None else torch.zeros_like(dense[name]) for name, grad in zip(names, grads[1:])
         }
         return grads[0], dense_grads
 

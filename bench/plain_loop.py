@@ -22,11 +22,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets import load_dataset  # noqa: E402
+from fedrec.config import RunConfig, make_config  # noqa: E402
 from fedrec.evaluation import evaluate_users  # noqa: E402
 from fedrec.models import ITEM_EMBEDDING, MODELS  # noqa: E402
-from fedrec.sampling import epoch_schedule, user_samples  # noqa: E402
+from fedrec.sampling import epoch_samples, epoch_schedule  # noqa: E402
 from fedrec.targets import resolve_targets  # noqa: E402
-from fedrec.config import RunConfig, make_config  # noqa: E402
 
 
 def _round_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
@@ -47,12 +47,8 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
     targets = resolve_targets(config.target_items, dataset.item_popularity())
     metrics: dict[str, float] = {}
     for epoch in range(config.epochs):
-        negative_epoch = epoch if config.resample_negatives else 0
         for users in epoch_schedule(all_users, config.clients_per_round, config.seed, epoch):
-            samples = [
-                user_samples(u, dataset.train_items(u), dataset.num_items, config.negatives, config.seed, negative_epoch)
-                for u in users
-            ]
+            samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
             counts = np.array([len(s.items) for s in samples])
             owner = torch.from_numpy(np.repeat(np.arange(len(users)), counts))
             items = torch.from_numpy(np.concatenate([s.items for s in samples]))

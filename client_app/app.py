@@ -3,10 +3,9 @@
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
-
-import torch
 
 from attacks import AttackRound
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
@@ -14,7 +13,7 @@ from fedrec.errors import ConfigError
 from fedrec.evaluation import evaluate_users
 from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import Theta
-from fedrec.sampling import user_samples
+from fedrec.sampling import epoch_samples
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
 
 app = ClientApp()
@@ -43,14 +42,14 @@ def describe(message: Message, context: Context) -> Message:
     """
     node = node_from_context(context)
     real = node.real_users()
-    popularity = np.asarray(node.dataset.train[real].sum(axis=0) + node.dataset.test[real].sum(axis=0))
+    popularity = node.dataset.item_popularity(real)
     return Message(
         RecordDict(
             {
                 "users": ArrayRecord(
                     {
                         "user-ids": Array(node.user_ids),
-                        "item-popularity": Array(popularity.ravel().astype(np.int64)),
+                        "item-popularity": Array(popularity),
                         "malicious-ids": Array(node.user_ids[node.threat.is_malicious(node.user_ids)]),
                     }
                 ),
@@ -68,13 +67,8 @@ def describe(message: Message, context: Context) -> Message:
 
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
-    config = node.config
-    negative_epoch = epoch if config.resample_negatives else 0
-    samples = [
-        user_samples(user, node.dataset.train_items(user), node.dataset.num_items, config.negatives, config.seed, negative_epoch)
-        for user in users
-    ]
-    return compute_user_updates(node.model, theta, users, embeddings, samples, config.loss)
+    samples = [epoch_samples(u, node.dataset.train_items(u), node.dataset.num_items, node.config, epoch) for u in users]
+    return compute_user_updates(node.model, theta, users, embeddings, samples, node.config.loss)
 
 
 def _malicious_step(
@@ -102,7 +96,7 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
-    results, loss_sum = [UserUpdates.empty(theta)], 0.0
+    results, loss_sum = [], 0.0
     for is_malicious in (False, True):
         group = users[malicious == is_malicious]
         if len(group) == 0:
@@ -117,7 +111,8 @@ def train(message: Message, context: Context) -> Message:
         results.append(result.updates)
     save_user_embeddings(context, embeddings)
     metrics = MetricRecord({"loss-sum": loss_sum, "loss-count": int((~malicious).sum())})
-    return Message(RecordDict({"updates": UserUpdates.concat(results).to_record(), "metrics": metrics}), reply_to=message)
+    updates = UserUpdates.concat(results) if results else UserUpdates.empty(theta)  # all silent: an empty reply
+    return Message(RecordDict({"updates": updates.to_record(), "metrics": metrics}), reply_to=message)
 
 
 @app.evaluate()

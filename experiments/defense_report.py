@@ -10,6 +10,7 @@ import pandas as pd
 PROJECT = Path(__file__).resolve().parents[1]
 SWEEPS = PROJECT / "docs" / "sweeps"
 PER_ITEM, DENSE, TRIM_RHO = "ml100k-defenses", "ml100k-dense", "ml100k-trim-rho"
+FANG_CHECKS = (("krum", "fang-krum"), ("trimmed-mean", "fang-trim"), ("median", "fang-trim"))
 
 
 def _cell(frame: pd.DataFrame, attack: str, defense: str, metric: str) -> float:
@@ -95,15 +96,11 @@ def main() -> None:
         "",
         "Per-item aggregation:",
         "",
-        compare(per_item, "krum", "fang-krum"),
-        compare(per_item, "trimmed-mean", "fang-trim"),
-        compare(per_item, "median", "fang-trim"),
+        *[compare(per_item, defense, attack) for defense, attack in FANG_CHECKS],
         "",
         "Dense aggregation (the general-purpose view the attacks are designed against):",
         "",
-        compare(dense, "krum", "fang-krum"),
-        compare(dense, "trimmed-mean", "fang-trim"),
-        compare(dense, "median", "fang-trim"),
+        *[compare(dense, defense, attack) for defense, attack in FANG_CHECKS],
         "",
         *trim_rho_section(),
         "## A-hum against each defense (ER@10 of the target, final)",

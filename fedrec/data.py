@@ -49,9 +49,10 @@ class RecDataset:
     def test_items(self, user: int) -> np.ndarray:
         return self.test.indices[self.test.indptr[user] : self.test.indptr[user + 1]]
 
-    def item_popularity(self) -> np.ndarray:
-        """Interactions per item over train and test (the reference paper's popularity)."""
-        return np.asarray(self.train.sum(axis=0) + self.test.sum(axis=0)).ravel().astype(np.int64)
+    def item_popularity(self, users: np.ndarray | None = None) -> np.ndarray:
+        """Interactions per item over train and test (the reference paper's popularity), of `users` or all."""
+        train, test = (self.train, self.test) if users is None else (self.train[users], self.test[users])
+        return np.asarray(train.sum(axis=0) + test.sum(axis=0)).ravel().astype(np.int64)
 
     def summary(self) -> str:
         return (

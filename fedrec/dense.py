@@ -2,12 +2,8 @@
 
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.wire import UserUpdates
-
-
-def dense_names(theta: Theta) -> list[str]:
-    return [name for name in theta if name != ITEM_EMBEDDING]
 
 
 def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from fedrec.losses import per_user_loss
-from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, dense_names
 from fedrec.sampling import UserSamples
 from fedrec.wire import UserUpdates
 
@@ -67,22 +67,22 @@ def compute_user_updates(
 ) -> LocalResult:
     """Each user's gradient of its mean loss w.r.t. p_u and Θ; item rows deduplicated per user."""
     num_users, num_items = len(user_ids), theta[ITEM_EMBEDDING].shape[0]
-    dense_names = model.dense_names(theta)
+    dense_params = dense_names(theta)
     user_emb_grad = torch.zeros_like(user_emb)
     losses = torch.zeros(num_users)
-    dense_grads = {name: torch.zeros(num_users, *theta[name].shape) for name in dense_names}
+    dense_grads = {name: torch.zeros(num_users, *theta[name].shape) for name in dense_params}
     keys, rows = [], []
     for bucket in _buckets(np.array([len(s.items) for s in samples])):
         items, labels, partner, mask = _pad([samples[i] for i in bucket])
         index = torch.from_numpy(bucket)
         item_emb = theta[ITEM_EMBEDDING][items].requires_grad_()
         own_user = user_emb[index].clone().requires_grad_()
-        replicas = {name: theta[name].expand(len(bucket), *theta[name].shape).requires_grad_() for name in dense_names}
+        replicas = {name: theta[name].expand(len(bucket), *theta[name].shape).requires_grad_() for name in dense_params}
         bucket_losses = per_user_loss(loss, model.logits(replicas, own_user, item_emb), labels, mask, partner)
         grads = torch.autograd.grad(bucket_losses.sum(), [own_user, item_emb, *replicas.values()])
         losses[index] = bucket_losses.detach()
         user_emb_grad[index] = grads[0]
-        for name, grad in zip(dense_names, grads[2:]):
+        for name, grad in zip(dense_params, grads[2:]):
             dense_grads[name][index] = grad
         keys.append((index.unsqueeze(1) * num_items + items)[mask])
         rows.append(grads[1][mask])

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fedrec.config import RunConfig
+
 _NEGATIVES_STREAM = 0x4E45
 _SCHEDULE_STREAM = 0x5343
 
@@ -53,6 +55,12 @@ def user_samples(
         labels=np.concatenate([np.ones(num_pos), np.zeros(len(negative_items))]).astype(np.float32),
         partner=np.concatenate([np.full(num_pos, -1), np.repeat(np.arange(num_pos), negatives)]),
     )
+
+
+def epoch_samples(user: int, train_items: np.ndarray, num_items: int, config: RunConfig, epoch: int) -> UserSamples:
+    """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off."""
+    negative_epoch = epoch if config.resample_negatives else 0
+    return user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch)
 
 
 def epoch_schedule(user_ids: np.ndarray, clients_per_round: int, seed: int, epoch: int) -> list[np.ndarray]:

@@ -32,10 +32,6 @@ from strategies.base import FedRecStrategy
 class RobustStrategy(FedRecStrategy):
     """Base of the robust rules: builds the dense matrix or per-item groups and scales the result."""
 
-    @property
-    def dense_names(self) -> list[str]:
-        return dense_names(self.theta)
-
     def dense_matrix(self, updates: UserUpdates) -> torch.Tensor:
         """[U, M*d + P]: each user's whole update with unsent item rows as zeros."""
         return to_dense(updates, self.theta)
@@ -46,7 +42,7 @@ class RobustStrategy(FedRecStrategy):
         return ThetaGradient(item_ids=torch.arange(rows.shape[0]), item_rows=rows, dense=dense)
 
     def layout(self) -> list[tuple[str, tuple[int, ...]]]:
-        return [(name, tuple(self.theta[name].shape)) for name in [ITEM_EMBEDDING, *self.dense_names]]
+        return [(name, tuple(self.theta[name].shape)) for name in [ITEM_EMBEDDING, *dense_names(self.theta)]]
 
 
 def item_groups(updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -11,6 +11,7 @@ from attacks.fedrecattack import TOP_K, FedRecAttack
 from fedrec.config import make_config
 from fedrec.errors import ConfigError
 from fedrec.models import ITEM_EMBEDDING, MODELS
+from fedrec.models.base import dense_names
 from fedrec.server_step import ThetaGradient, apply_gradient
 
 NUM_ITEMS = 50
@@ -93,7 +94,7 @@ def test_each_client_uploads_kappa_items_with_the_targets_and_clipped_rows(model
     # Fake users do not train their own embedding; Θ as received is left untouched.
     assert torch.count_nonzero(result.user_emb_grad) == 0 and result.losses.shape == (3,)
     assert all(torch.equal(theta[name], theta_before[name]) for name in theta)
-    assert set(updates.dense_grads) == set(rec_model.dense_names(theta))
+    assert set(updates.dense_grads) == set(dense_names(theta))
 
 
 def test_dense_part_is_shared_evenly_and_sums_to_the_center_gradient() -> None:

@@ -10,6 +10,7 @@ from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.config import make_config
 from fedrec.models import MODELS
+from fedrec.models.base import dense_names
 from fedrec.wire import UserUpdates, theta_to_record
 from tests.conftest import node_context, train_message
 
@@ -30,7 +31,7 @@ def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None
     record = reply.content["updates"]
     dense = {key for key in record if key.startswith("grad:")}
     assert set(record) - dense == ALLOWED_UPDATE_KEYS
-    assert {key[len("grad:"):] for key in dense} == set(model.dense_names(theta))
+    assert {key[len("grad:"):] for key in dense} == set(dense_names(theta))
     assert set(reply.content["metrics"].keys()) == {"loss-sum", "loss-count"}
 
     updated_emb = torch.from_numpy(context.state["user-embeddings"]["embeddings"].numpy())

@@ -16,6 +16,11 @@ ITEM_EMBEDDING = "item-embedding"
 Theta = dict[str, torch.Tensor]
 
 
+def dense_names(theta: Theta) -> list[str]:
+    """The names of Θ's dense parameters: everything but the item embedding."""
+    return [name for name in theta if name != ITEM_EMBEDDING]
+
+
 def embedding_init(rows: int, dim: int, generator: torch.Generator) -> torch.Tensor:
     """N(0, 0.01^2), the paper's initialisation for user and item embeddings."""
     return torch.randn(rows, dim, generator=generator) * 0.01
@@ -48,7 +53,3 @@ class RecModel(ABC):
         ]
         stacked = np.stack(rows) if rows else np.zeros((0, self.embedding_dim))
         return torch.from_numpy(stacked * 0.01).float()
-
-    @staticmethod
-    def dense_names(theta: Theta) -> list[str]:
-        return [name for name in theta if name != ITEM_EMBEDDING]
