@@ -57,6 +57,8 @@ def describe(message: Message, context: Context) -> Message:
                     {
                         "partition-id": node.partition_id,
                         "num-partitions": node.num_partitions,
+                        "role": node.role,
+                        "num-clients": node.threat.num_users,
                         "num-items": node.dataset.num_items,
                     }
                 ),

@@ -18,7 +18,7 @@ from attacks.threat import build_attack, threat_for
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
-from fedrec.directory import users_of_partition
+from fedrec.directory import NODE_ROLES, clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS, RecModel
 from fedrec.threat import ThreatModel
@@ -35,6 +35,7 @@ class Node:
     user_ids: np.ndarray  # hosted clients: real users and, with injected attacks, fake ones
     partition_id: int
     num_partitions: int
+    role: str  # which clients the partitions split: all, benign or attacker (fedrec.directory)
 
     def local_positions(self, users: np.ndarray) -> np.ndarray:
         positions = np.searchsorted(self.user_ids, users)
@@ -67,30 +68,38 @@ def _attack(config: RunConfig, targets: tuple[int, ...]) -> Attack:
     return build_attack(config, model, targets, _dataset(config))
 
 
-def _partition(context: Context) -> tuple[int, int]:
+def _partition(context: Context) -> tuple[int, int, str]:
     try:
-        return int(context.node_config["partition-id"]), int(context.node_config["num-partitions"])
+        partition = int(context.node_config["partition-id"]), int(context.node_config["num-partitions"])
     except KeyError:
         raise ConfigError(
             "node-config must set partition-id and num-partitions, e.g. --node-config 'partition-id=0 num-partitions=4'"
         ) from None
+    role = str(context.node_config.get("role", "all"))
+    if role not in NODE_ROLES:
+        raise ConfigError(f"node-config role {role!r} is not one of: {', '.join(NODE_ROLES)}")
+    return *partition, role
 
 
 def node_from_context(context: Context) -> Node:
     config = RunConfig.from_mapping(context.run_config)
     dataset = _dataset(config)
     threat = threat_for(config, dataset.num_users)
-    partition_id, num_partitions = _partition(context)
-    if num_partitions > threat.num_users:
-        raise ConfigError(f"num-partitions {num_partitions} exceeds the {threat.num_users} clients of this run")
+    partition_id, num_partitions, role = _partition(context)
+    clients = clients_of_role(threat.num_users, threat.malicious_ids, role)
+    if not 0 <= partition_id < num_partitions:
+        raise ConfigError(f"node-config partition-id {partition_id} is outside 0..{num_partitions - 1}")
+    if num_partitions > max(len(clients), 1):
+        raise ConfigError(f"num-partitions {num_partitions} exceeds the {len(clients)} {role} clients of this run")
     return Node(
         config=config,
         dataset=dataset,
         model=MODELS.get(config.model)(config.embedding_dim, config.hidden_layers),
         threat=threat,
-        user_ids=users_of_partition(threat.num_users, partition_id, num_partitions),
+        user_ids=users_of_partition(clients, partition_id, num_partitions),
         partition_id=partition_id,
         num_partitions=num_partitions,
+        role=role,
     )
 
 

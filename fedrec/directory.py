@@ -1,21 +1,39 @@
 """Which node hosts which user: clients are users, nodes host users.
 
 A node (SuperNode) with node_config partition-id p of num-partitions n hosts the p-th contiguous
-block of users. In simulation a few nodes host many users each (so a node computes its users'
-gradients vectorised); in a deployment one user per node is the realistic case. The server learns
-the mapping by asking each node once at start.
+block of the clients its role covers (node_config `role`: all, benign or attacker; default all).
+In simulation a few nodes host many users each (so a node computes its users' gradients
+vectorised); in a deployment one user per node is the realistic case. The server learns the
+mapping by asking the nodes at start, and asks again when a node comes back under a new id.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+NODE_ROLES = ("all", "benign", "attacker")
 
-def users_of_partition(num_users: int, partition_id: int, num_partitions: int) -> np.ndarray:
-    """The users hosted by partition `partition_id` of `num_partitions` (contiguous blocks)."""
+
+def users_of_partition(clients: np.ndarray, partition_id: int, num_partitions: int) -> np.ndarray:
+    """The `partition_id`-th of `num_partitions` contiguous blocks of `clients` (sorted ids)."""
     if not 0 <= partition_id < num_partitions:
         raise ValueError(f"partition-id {partition_id} is outside 0..{num_partitions - 1}")
-    return np.array_split(np.arange(num_users, dtype=np.int64), num_partitions)[partition_id]
+    return np.array_split(np.asarray(clients, dtype=np.int64), num_partitions)[partition_id]
+
+
+def clients_of_role(num_clients: int, malicious_ids: np.ndarray, role: str) -> np.ndarray:
+    """The clients a node's role covers: `all` of them (simulation, where any node may host attackers),
+    the `benign` ones, or the malicious ones (`attacker`: a node run by the attacker, as in a deployment
+    where the attacker controls its own machines)."""
+    clients = np.arange(num_clients, dtype=np.int64)
+    if role == "all":
+        return clients
+    is_malicious = np.isin(clients, malicious_ids)
+    if role == "benign":
+        return clients[~is_malicious]
+    if role == "attacker":
+        return clients[is_malicious]
+    raise ValueError(f"unknown node role {role!r}; valid roles: {', '.join(NODE_ROLES)}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,20 @@ class UserDirectory:
     @property
     def nodes(self) -> list[int]:
         return list(self.node_ids)
+
+    def reassign(self, node: int, users: np.ndarray) -> "UserDirectory":
+        """The directory with `users` (all already known) now hosted by `node`, e.g. a restarted
+        SuperNode that came back under a new node id. Nodes left without users are dropped."""
+        hosted = {n: self.user_ids[self.node_index == i] for i, n in enumerate(self.node_ids)}
+        hosted = {n: own[~np.isin(own, users)] for n, own in hosted.items()}
+        hosted[node] = np.concatenate([hosted.get(node, np.zeros(0, dtype=np.int64)), users])
+        return UserDirectory.from_nodes({n: own for n, own in hosted.items() if len(own)})
+
+    def knows(self, users: np.ndarray) -> bool:
+        return bool(np.isin(users, self.user_ids).all())
+
+    def users_of(self, node: int) -> np.ndarray:
+        return self.user_ids[self.node_index == self.node_ids.index(node)]
 
     def group_by_node(self, users: np.ndarray) -> dict[int, np.ndarray]:
         """The given users split by hosting node, each group in the given order."""

@@ -23,6 +23,8 @@ from fedrec.config import RunConfig  # noqa: E402
 METRICS_CSV = "metrics.csv"
 UPDATE_NORMS_CSV = "update-norms.csv"
 SUMMARY_JSON = "summary.json"
+#: Per-epoch counts of what the federation lost (see strategies/base.py); the summary carries their totals.
+FAILURE_COLUMNS = ("failed-replies", "missed-users")
 CONFIG_JSON = "config.json"
 
 
@@ -69,6 +71,9 @@ class RunRecorder:
             "wall-time-s": round(self.elapsed(), 2),
             "final": table.iloc[-1].to_dict() if len(table) else {},
         }
+        for column in FAILURE_COLUMNS:
+            if column in table:
+                summary[f"{column}-total"] = int(table[column].sum())
         if error:
             summary["error"] = error
         (self.path / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n")

@@ -31,12 +31,12 @@ class FlwrRun:
     peak_rss_mb: float
 
 
-def _flwr_executable() -> str:
+def flwr_executable() -> str:
     candidate = Path(sys.executable).with_name("flwr")
     return str(candidate) if candidate.exists() else "flwr"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -81,12 +81,17 @@ def stop_processes(flwr_home: Path, grace: float = 5.0) -> None:
             pass
 
 
-def _toml(value: object) -> str:
+def toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)
+
+
+def run_config_argument(run_config: dict[str, object]) -> str:
+    """The value of `flwr run --run-config` for these overrides."""
+    return " ".join(f"{key}={toml_value(value)}" for key, value in run_config.items())
 
 
 def flwr_run(
@@ -102,13 +107,13 @@ def flwr_run(
         **os.environ,
         "FLWR_HOME": str(flwr_home),
         "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
-        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(_free_port()),
-        "FLWR_LOCAL_CONTROL_API_PORT": str(_free_port()),
+        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
+        "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    command = [_flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
+    command = [flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
     if run_config:
-        command += ["--run-config", " ".join(f"{key}={_toml(value)}" for key, value in run_config.items())]
+        command += ["--run-config", run_config_argument(run_config)]
     peak = 0.0
     done = threading.Event()
 

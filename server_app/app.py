@@ -14,14 +14,14 @@ from flwr.serverapp import Grid, ServerApp
 from attacks import AttackerKnowledge, AttackSetup
 from attacks.collusion import collude, collusion_channel
 from fedrec.config import RunConfig
+from fedrec.detection import DetectionCounts
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
-from fedrec.detection import DetectionCounts
 from fedrec.update_stats import norm_quartiles, user_update_norms
 from fedrec.wire import UserUpdates, theta_to_record
-from server_app.discovery import discover
+from server_app.discovery import discover, rejoin
 from server_app.grid import PromptGrid
 from strategies import STRATEGIES
 
@@ -102,6 +102,8 @@ def main(grid: Grid, context: Context) -> None:
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
+    silent_nodes: set[int] = set(grid.get_node_ids()) - set(federation.directory.node_ids)
+    strategy.rediscover = lambda grid, directory: rejoin(grid, directory, config.round_timeout, silent_nodes)
     attack = collusion_channel(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
     if attack is not None:
         strategy.before_aggregate = lambda server_round, updates: collude(

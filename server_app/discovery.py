@@ -1,10 +1,13 @@
-"""Asking the nodes which users they host, until every partition has answered."""
+"""Asking the nodes which users they host: at start, until every client is hosted, and again when a
+node comes back under a new node id (a restarted SuperNode)."""
 
 import time
 from dataclasses import dataclass
+from logging import WARNING
 
 import numpy as np
 from flwr.app import Message, MessageType, RecordDict
+from flwr.common import log
 from flwr.serverapp import Grid
 
 from fedrec.directory import UserDirectory
@@ -18,35 +21,97 @@ class Federation:
     malicious_ids: np.ndarray  # simulation ground truth, for reporting only (never given to strategies)
 
 
-def discover(grid: Grid, timeout: float) -> Federation:
-    """Query nodes as they register until the partitions they report cover 0..num-partitions-1."""
-    hosted: dict[int, np.ndarray] = {}
-    partitions: dict[int, int] = {}
-    popularity, num_items, expected = None, 0, None
-    malicious: list[np.ndarray] = []
-    deadline = time.monotonic() + timeout
-    while expected is None or len(partitions) < expected:
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"only partitions {sorted(partitions)} of {expected} answered within {timeout:.0f}s"
+@dataclass
+class NodeDescription:
+    node: int
+    users: np.ndarray
+    num_clients: int
+    num_items: int
+    item_popularity: np.ndarray
+    malicious_ids: np.ndarray
+
+
+def describe(grid: Grid, nodes: list[int], timeout: float) -> tuple[list[NodeDescription], list[str]]:
+    """Ask `nodes` which users they host; the descriptions that came back, and why others did not."""
+    messages = [Message(RecordDict(), dst_node_id=node, message_type=MessageType.QUERY) for node in nodes]
+    descriptions, problems = [], []
+    for reply in grid.send_and_receive(messages, timeout=timeout):
+        node = reply.metadata.src_node_id
+        if reply.has_error():
+            problems.append(f"node {node} failed to describe itself: {reply.error.reason}")
+            continue
+        users = reply.content["users"]
+        descriptions.append(
+            NodeDescription(
+                node=node,
+                users=np.asarray(users["user-ids"].numpy(), dtype=np.int64),
+                num_clients=int(reply.content["node"]["num-clients"]),
+                num_items=int(reply.content["node"]["num-items"]),
+                item_popularity=np.asarray(users["item-popularity"].numpy()),
+                malicious_ids=np.asarray(users["malicious-ids"].numpy(), dtype=np.int64),
             )
-        new_nodes = [node for node in grid.get_node_ids() if node not in hosted]
+        )
+    return descriptions, problems
+
+
+def discover(grid: Grid, timeout: float) -> Federation:
+    """Query nodes as they register until the users they host cover every client of the run.
+
+    Nodes hosting no client (an attacker node in a run without attack) are left out.
+    """
+    described: dict[int, NodeDescription] = {}
+    expected: int | None = None
+    deadline = time.monotonic() + timeout
+    while expected is None or sum(len(d.users) for d in described.values()) < expected:
+        if time.monotonic() > deadline:
+            hosted = sum(len(d.users) for d in described.values())
+            raise TimeoutError(
+                f"after {timeout:.0f}s the {len(described)} node(s) that answered host {hosted} of "
+                f"{expected if expected is not None else '?'} clients; start every SuperNode with its node-config "
+                "(partition-id, num-partitions, role) and check that they reach the SuperLink"
+            )
+        new_nodes = [node for node in grid.get_node_ids() if node not in described]
         if not new_nodes:
             time.sleep(0.1)
             continue
-        messages = [Message(RecordDict(), dst_node_id=node, message_type=MessageType.QUERY) for node in new_nodes]
-        for reply in grid.send_and_receive(messages, timeout=timeout):
-            if reply.has_error():
-                raise RuntimeError(f"node {reply.metadata.src_node_id} failed to describe itself: {reply.error.reason}")
-            info = reply.content["node"]
-            node = reply.metadata.src_node_id
-            hosted[node] = np.asarray(reply.content["users"]["user-ids"].numpy(), dtype=np.int64)
-            partitions[int(info["partition-id"])] = node
-            expected = int(info["num-partitions"])
-            num_items = int(info["num-items"])
-            malicious.append(np.asarray(reply.content["users"]["malicious-ids"].numpy(), dtype=np.int64))
-            counts = reply.content["users"]["item-popularity"].numpy()
-            popularity = counts if popularity is None else popularity + counts
+        descriptions, problems = describe(grid, new_nodes, max(deadline - time.monotonic(), 1.0))
+        if problems:
+            raise RuntimeError(problems[0])
+        for description in descriptions:
+            described[description.node] = description
+            expected = description.num_clients
+    first = next(iter(described.values()))
+    hosting = {node: d.users for node, d in described.items() if len(d.users)}
     return Federation(
-        UserDirectory.from_nodes(hosted), num_items, np.asarray(popularity), np.sort(np.concatenate(malicious))
+        directory=UserDirectory.from_nodes(hosting),
+        num_items=first.num_items,
+        item_popularity=np.sum([d.item_popularity for d in described.values()], axis=0),
+        malicious_ids=np.sort(np.concatenate([d.malicious_ids for d in described.values()])),
     )
+
+
+def rejoin(grid: Grid, directory: UserDirectory, timeout: float, ignored: set[int]) -> UserDirectory:
+    """The directory with the users of nodes that registered since it was made moved to them.
+
+    A restarted SuperNode registers under a new node id and hosts the same users as before (same
+    node-config); its users' private state restarts from initialisation (Context.state is per
+    SuperNode process). Nodes that host nobody or users nobody hosted before are added to `ignored`
+    (with a warning for the latter) and not asked again.
+    """
+    new_nodes = [node for node in grid.get_node_ids() if node not in directory.node_ids and node not in ignored]
+    if not new_nodes:
+        return directory
+    descriptions, problems = describe(grid, new_nodes, timeout)
+    for problem in problems:
+        log(WARNING, "rejoin: %s", problem)
+    for description in descriptions:
+        if not len(description.users) or not directory.knows(description.users):
+            ignored.add(description.node)
+        if not len(description.users):
+            continue
+        if not directory.knows(description.users):
+            log(WARNING, "rejoin: node %s hosts users this run does not know; ignored", description.node)
+            continue
+        directory = directory.reassign(description.node, description.users)
+        log(WARNING, "rejoin: node %s now hosts %d user(s)", description.node, len(description.users))
+    return directory

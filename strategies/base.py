@@ -51,7 +51,12 @@ class FedRecStrategy(Strategy):
         self.on_epoch = on_epoch
         self.on_updates = on_updates
         self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)
-        self.failures = 0
+        #: Asked, while some node is lost, for a directory in which nodes that came back host their users.
+        self.rediscover: Callable[[Grid, UserDirectory], UserDirectory] | None = None
+        self._lost_nodes: set[int] = set()
+        self._awaited: dict[int, int] = {}  # node -> users, for the replies of the current round
+        self._failed_replies = 0
+        self._missed_users = 0
         #: Users the last `aggregate` rejected or clipped (a bool per user), None for rules that never do.
         self.flagged_users: torch.Tensor | None = None
         #: The simulation's collusion channel for attacks crafted from known updates (see
@@ -79,10 +84,30 @@ class FedRecStrategy(Strategy):
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         """Combine the round's per-user updates into one gradient of Θ."""
 
+    def _reachable(self, grid: Grid, groups: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The node groups worth messaging: lost nodes that Flower reports offline are skipped (their
+        users are missed) so that a dead node does not cost a whole `round-timeout` every round."""
+        self._awaited = {node: len(users) for node, users in groups.items()}
+        if not self._lost_nodes:
+            return groups
+        online = set(grid.get_node_ids())
+        offline = {node for node in groups if node in self._lost_nodes and node not in online}
+        for node in offline:
+            self._missed_users += len(groups[node])
+            del self._awaited[node]
+        return {node: users for node, users in groups.items() if node not in offline}
+
+    def _recover(self, grid: Grid) -> None:
+        if self._lost_nodes and self.rediscover is not None:
+            self.directory = self.rediscover(grid, self.directory)
+            self._lost_nodes &= set(self.directory.node_ids)
+
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         epoch, _ = self.epoch_and_round(server_round)
+        self._recover(grid)
+        groups = self._reachable(grid, self.directory.group_by_node(self.round_users(server_round)))
         theta_record = theta_to_record(self.theta)
         return [
             Message(
@@ -97,23 +122,35 @@ class FedRecStrategy(Strategy):
                 dst_node_id=node,
                 message_type=MessageType.TRAIN,
             )
-            for node, users in self.directory.group_by_node(self.round_users(server_round)).items()
+            for node, users in groups.items()
         ]
 
-    def _successful(self, replies: Iterable[Message], what: str, server_round: int) -> list[Message]:
+    def _successful(self, replies: Iterable[Message], what: str, server_round: int, count_users: bool) -> list[Message]:
+        """The good replies; errors and replies that never came are counted as failures.
+
+        An error reply may come from the SuperLink rather than the node (e.g. node unavailable), so
+        failures are the awaited nodes without a good reply, whatever the errors say.
+        """
         good = []
         for reply in replies:
             if reply.has_error():
-                self.failures += 1
-                log(WARNING, "round %s: a node failed to %s: %s", server_round, what, reply.error.reason)
+                log(WARNING, "round %s: a %s reply is an error: %s", server_round, what, reply.error.reason)
             else:
                 good.append(reply)
+        answered = {reply.metadata.src_node_id for reply in good}
+        failed = set(self._awaited) - answered
+        if failed:
+            log(WARNING, "round %s: no %s result from node(s) %s", server_round, what, sorted(failed))
+        self._failed_replies += len(failed)
+        if count_users:
+            self._missed_users += sum(self._awaited[node] for node in failed)
+        self._lost_nodes = (self._lost_nodes - answered) | failed
         return good
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
-        good = self._successful(replies, "train", server_round)
+        good = self._successful(replies, "train", server_round, count_users=True)
         if not good:
             return None, None
         updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
@@ -139,6 +176,8 @@ class FedRecStrategy(Strategy):
     ) -> Iterable[Message]:
         if not self._evaluates(server_round):
             return []
+        self._recover(grid)
+        nodes = self._reachable(grid, {node: self.directory.users_of(node) for node in self.directory.nodes})
         theta_record = theta_to_record(self.theta)
         return [
             Message(
@@ -146,13 +185,13 @@ class FedRecStrategy(Strategy):
                 dst_node_id=node,
                 message_type=MessageType.EVALUATE,
             )
-            for node in self.directory.nodes
+            for node in nodes
         ]
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         if not self._evaluates(server_round):
             return None
-        good = self._successful(replies, "evaluate", server_round)
+        good = self._successful(replies, "evaluate", server_round, count_users=False)
         epoch, _ = self.epoch_and_round(server_round)
         total = EvalCounts(ks=self.config.top_k, targets=self.targets)
         for reply in good:
@@ -161,8 +200,10 @@ class FedRecStrategy(Strategy):
         metrics = {"epoch": float(epoch + 1), "train-loss": loss_sum / loss_count if loss_count else math.nan}
         metrics.update(total.metrics())
         metrics["evaluated-users"] = float(total.users)
-        metrics["node-failures"] = float(self.failures)
+        metrics["failed-replies"] = float(self._failed_replies)
+        metrics["missed-users"] = float(self._missed_users)
         self._epoch_loss = [0.0, 0]
+        self._failed_replies = self._missed_users = 0
         self.on_epoch(epoch + 1, metrics)
         return MetricRecord(metrics)
 

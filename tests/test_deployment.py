@@ -1,0 +1,152 @@
+"""Deployment through real Flower processes: a SuperLink and 3 SuperNodes on loopback (deploy/).
+
+Every process a test starts is stopped by PID in a `finally`, also when the test fails, and the
+test checks that none survives.
+"""
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deploy.federation import CONNECTION, Federation, is_running, start_federation
+from harness.flwr_local import APP_DIR, flwr_executable, run_config_argument
+
+pytestmark = pytest.mark.e2e
+
+SMALL = {
+    "synthetic-users": 60,
+    "synthetic-items": 80,
+    "synthetic-interactions": 15,
+    "clients-per-round": 64,
+    "epochs": 2,
+    "seed": 3,
+    "lr": 0.05,
+    "user-lr": 0.05,
+    "round-timeout": 300.0,
+}
+
+
+@pytest.fixture
+def federation_factory(tmp_path: Path) -> Iterator:
+    started: list[Federation] = []
+
+    def start(**options: object) -> Federation:
+        federation = start_federation(tmp_path / f"federation-{len(started)}", **options)
+        started.append(federation)
+        return federation
+
+    yield start
+    for federation in started:
+        federation.stop(grace=2.0)
+        survivors = [spec.name for spec in federation.processes() if is_running(spec.pid)]
+        assert not survivors, f"still running after stop: {survivors}"
+
+
+def _results(federation: Federation, name: str) -> Path:
+    return federation.folder / "results" / name
+
+
+def _run(federation: Federation, name: str, **extra: object) -> tuple[Path, str]:
+    overrides = {**SMALL, **extra, "results-dir": str(federation.folder / "results"), "run-name": name}
+    run = federation.run(overrides, timeout=900)
+    return _results(federation, name), run.stdout + run.stderr
+
+
+def _summary(folder: Path, output: str) -> dict:
+    assert (folder / "summary.json").exists(), output[-4000:]
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_three_supernodes_with_an_attacker_node_run_an_attack(federation_factory) -> None:
+    federation = federation_factory(supernodes=3, attackers=1)
+    assert [node.role for node in federation.supernodes] == ["benign", "benign", "attacker"]
+    folder, output = _run(federation, "a-ra", attack="a-ra", **{"malicious-fraction": 0.05})
+    summary = _summary(folder, output)
+    assert summary["status"] == "completed" and summary["epochs-completed"] == 2, output[-3000:]
+    assert summary["failed-replies-total"] == 0 and summary["missed-users-total"] == 0
+    config = json.loads((folder / "config.json").read_text())
+    assert config["num-nodes"] == 3 and config["num-users"] == 63 and config["num-malicious"] == 3
+    table = pd.read_csv(folder / "metrics.csv")
+    assert table["epoch"].tolist() == [1, 2]
+    assert (table["evaluated-users"] == 60).all(), "every real user is evaluated; fake users are not"
+    norms = pd.read_csv(folder / "update-norms.csv")
+    malicious = norms[norms["group"] == "malicious"]
+    assert malicious["updates"].tolist() == [3, 3], "the attacker node's 3 fake users upload every epoch"
+    assert (federation.folder / "logs" / "supernode-2.log").stat().st_size > 0
+
+
+def test_the_same_run_over_tls_with_generated_certificates(federation_factory) -> None:
+    federation = federation_factory(supernodes=3, attackers=1, tls=True)
+    connection = (federation.flwr_home / "config.toml").read_text()
+    assert "root-certificates" in connection and "insecure" not in connection
+    assert all("--root-certificates" in node.command for node in federation.supernodes)
+    assert "--ssl-certfile" in federation.superlink.command
+    folder, output = _run(federation, "tls", attack="a-ra", **{"malicious-fraction": 0.05})
+    summary = _summary(folder, output)
+    assert summary["status"] == "completed" and summary["epochs-completed"] == 2, output[-3000:]
+    assert summary["failed-replies-total"] == 0
+
+
+def _wait_for_epoch(folder: Path, epoch: int, run: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = folder / "metrics.csv"
+        if metrics.exists() and len(pd.read_csv(metrics)) >= epoch:
+            return
+        assert run.poll() is None, "the run ended early: " + run.stdout.read()[-3000:]
+        time.sleep(0.5)
+    raise TimeoutError(f"epoch {epoch} not written within {timeout}s")
+
+
+def test_a_killed_supernode_is_a_counted_failure_and_a_restarted_one_rejoins(federation_factory) -> None:
+    federation = federation_factory(supernodes=3)
+    overrides = {
+        **SMALL,
+        "epochs": 4,
+        "round-timeout": 45.0,
+        "results-dir": str(federation.folder / "results"),
+        "run-name": "faults",
+    }
+    folder = _results(federation, "faults")
+    command = [
+        flwr_executable(),
+        "run",
+        str(APP_DIR),
+        CONNECTION,
+        "--stream",
+        "--run-config",
+        run_config_argument(overrides),
+    ]
+    run = subprocess.Popen(
+        command,
+        cwd=APP_DIR,
+        env={**__import__("os").environ, "FLWR_HOME": str(federation.flwr_home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_epoch(folder, 1, run, timeout=600)
+        victim = federation.supernodes[1]
+        federation.kill_supernode(1)
+        assert not is_running(victim.pid)
+        federation.restart_supernode(1)
+        output, _ = run.communicate(timeout=900)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    summary = _summary(folder, output)
+    assert summary["status"] == "completed" and summary["epochs-completed"] == 4, output[-3000:]
+    table = pd.read_csv(folder / "metrics.csv")
+    assert summary["failed-replies-total"] >= 1 and summary["missed-users-total"] >= 1, table.to_string()
+    assert table["failed-replies"].iloc[0] == 0, "no failure before the kill"
+    # The restarted SuperNode registered under a new node id and took its users back.
+    assert table["failed-replies"].iloc[-1] == 0 and table["missed-users"].iloc[-1] == 0, table.to_string()
+    assert table["evaluated-users"].iloc[-1] == 60, table.to_string()
+    assert "rejoin: node" in output
