@@ -11,6 +11,7 @@ python -m deploy stop runs/fed
 import argparse
 from pathlib import Path
 
+from deploy.certificates import generate_node_keys, generate_server_certificates
 from deploy.federation import CONNECTION, Federation, is_running, start_federation
 
 
@@ -37,7 +38,22 @@ def main() -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("folder", type=Path)
         command.add_argument("index", type=int)
+    certificates = commands.add_parser("certificates", help="write a CA and a SuperLink server certificate")
+    certificates.add_argument("folder", type=Path)
+    certificates.add_argument("--host", action="append", default=[], help="a name/IP SuperNodes dial (repeat)")
+    node_key = commands.add_parser("node-key", help="write a SuperNode authentication key pair")
+    node_key.add_argument("folder", type=Path)
+    node_key.add_argument("name")
     args = parser.parse_args()
+
+    if args.command == "certificates":
+        paths = generate_server_certificates(args.folder, args.host)
+        print(f"CA {paths.ca_cert}\nserver certificate {paths.server_cert}\nserver key {paths.server_key}")
+        return
+    if args.command == "node-key":
+        private, public = generate_node_keys(args.folder, args.name)
+        print(f"private key {private} (for flower-supernode)\npublic key {public} (for flwr supernode register)")
+        return
 
     try:
         if args.command == "start":

@@ -31,10 +31,8 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path, key_format=serialization.PrivateFormat.PKCS8) -> None:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, key_format, serialization.NoEncryption()))
     path.chmod(0o600)
 
 
@@ -101,12 +99,12 @@ def generate_server_certificates(folder: Path, hosts: list[str] | None = None) -
 
 
 def generate_node_keys(folder: Path, name: str) -> tuple[Path, Path]:
-    """An EC key pair for SuperNode authentication: (private key PEM, public key in OpenSSH format,
-    the form `flwr supernode register` takes)."""
+    """An EC key pair for SuperNode authentication, both in OpenSSH format (what `flower-supernode
+    --auth-supernode-private-key` and `flwr supernode register` read): (private key, public key)."""
     folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
     private, public = folder / f"{name}.key", folder / f"{name}.pub"
-    _write_key(key, private)
+    _write_key(key, private, serialization.PrivateFormat.OpenSSH)
     public.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     )

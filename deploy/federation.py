@@ -96,22 +96,29 @@ class Federation:
         for spec in [*self.supernodes, self.superlink]:
             _stop_group(spec.pid, grace)
 
-    def run(
-        self, run_config: dict[str, object], timeout: float, app_dir: Path = APP_DIR
-    ) -> subprocess.CompletedProcess:
-        """`flwr run <app> fedrec-local --stream` against this federation; waits for the run to end."""
+    def submit(self, run_config: dict[str, object], app_dir: Path = APP_DIR) -> subprocess.Popen:
+        """Start `flwr run <app> fedrec-local --stream` against this federation; stdout and stderr merged."""
         command = [flwr_executable(), "run", str(app_dir), CONNECTION, "--stream"]
         if run_config:
             command += ["--run-config", run_config_argument(run_config)]
-        return subprocess.run(
+        return subprocess.Popen(
             command,
             env=_environment({"FLWR_HOME": str(self.flwr_home)}),
             cwd=app_dir,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
-            check=False,
         )
+
+    def run(self, run_config: dict[str, object], timeout: float, app_dir: Path = APP_DIR) -> str:
+        """`submit` and wait for the run to end; its output."""
+        with self.submit(run_config, app_dir) as process:
+            try:
+                output, _ = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+        return output
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deploy.federation import CONNECTION, Federation, is_running, start_federation
-from harness.flwr_local import APP_DIR, flwr_executable, run_config_argument
+from deploy.federation import Federation, is_running, start_federation
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +52,7 @@ def _results(federation: Federation, name: str) -> Path:
 
 def _run(federation: Federation, name: str, **extra: object) -> tuple[Path, str]:
     overrides = {**SMALL, **extra, "results-dir": str(federation.folder / "results"), "run-name": name}
-    run = federation.run(overrides, timeout=900)
-    return _results(federation, name), run.stdout + run.stderr
+    return _results(federation, name), federation.run(overrides, timeout=900)
 
 
 def _summary(folder: Path, output: str) -> dict:
@@ -80,16 +78,19 @@ def test_three_supernodes_with_an_attacker_node_run_an_attack(federation_factory
     assert (federation.folder / "logs" / "supernode-2.log").stat().st_size > 0
 
 
-def test_the_same_run_over_tls_with_generated_certificates(federation_factory) -> None:
-    federation = federation_factory(supernodes=3, attackers=1, tls=True)
+def test_the_same_run_over_tls_with_generated_certificates_and_node_authentication(federation_factory) -> None:
+    federation = federation_factory(supernodes=3, attackers=1, tls=True, authenticate_nodes=True)
     connection = (federation.flwr_home / "config.toml").read_text()
     assert "root-certificates" in connection and "insecure" not in connection
-    assert all("--root-certificates" in node.command for node in federation.supernodes)
-    assert "--ssl-certfile" in federation.superlink.command
+    assert {"--ssl-certfile", "--enable-supernode-auth"} <= set(federation.superlink.command)
+    for node in federation.supernodes:
+        assert {"--root-certificates", "--auth-supernode-private-key"} <= set(node.command)
+        assert "--insecure" not in node.command
     folder, output = _run(federation, "tls", attack="a-ra", **{"malicious-fraction": 0.05})
     summary = _summary(folder, output)
     assert summary["status"] == "completed" and summary["epochs-completed"] == 2, output[-3000:]
     assert summary["failed-replies-total"] == 0
+    assert "https://" in (federation.folder / "logs" / "superlink.log").read_text(), "the SuperLink serves TLS"
 
 
 def _wait_for_epoch(folder: Path, epoch: int, run: subprocess.Popen, timeout: float) -> None:
@@ -113,23 +114,7 @@ def test_a_killed_supernode_is_a_counted_failure_and_a_restarted_one_rejoins(fed
         "run-name": "faults",
     }
     folder = _results(federation, "faults")
-    command = [
-        flwr_executable(),
-        "run",
-        str(APP_DIR),
-        CONNECTION,
-        "--stream",
-        "--run-config",
-        run_config_argument(overrides),
-    ]
-    run = subprocess.Popen(
-        command,
-        cwd=APP_DIR,
-        env={**__import__("os").environ, "FLWR_HOME": str(federation.flwr_home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    run = federation.submit(overrides)
     try:
         _wait_for_epoch(folder, 1, run, timeout=600)
         victim = federation.supernodes[1]
