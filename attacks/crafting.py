@@ -19,9 +19,9 @@ partial knowledge. Each function returns [m, D] malicious updates.
 
 import math
 from collections.abc import Callable
+from statistics import NormalDist
 
 import torch
-from scipy.stats import norm
 
 from fedrec.robust.krum import krum_scores, pairwise_squared_distances
 
@@ -40,7 +40,7 @@ def sign_flip(own_honest: torch.Tensor) -> torch.Tensor:
 def little_is_enough(reference: torch.Tensor, count: int, round_users: int, malicious_in_round: int) -> torch.Tensor:
     """μ - z σ (coordinate-wise over the reference), z = Φ^-1((n - s) / n), s = floor(n/2 + 1) - f."""
     supporters = math.floor(round_users / 2 + 1) - malicious_in_round
-    z = float(norm.ppf((round_users - supporters) / round_users))
+    z = NormalDist().inv_cdf((round_users - supporters) / round_users)
     crafted = reference.mean(0) - z * reference.std(0, unbiased=False)
     return crafted.expand(count, -1).clone()
 
