@@ -9,7 +9,12 @@ computes and uploads its honest update (a compromised user, on its own data); be
 sees the round, `collude` replaces exactly those users' updates with the crafted ones. The
 strategy never learns who is malicious; the effect is that of colluding clients which exchanged
 their updates (and, with full knowledge, eavesdropped on the benign ones) before uploading.
-Crafted updates are whole vectors, so a malicious user sends a row for every item.
+Crafted updates are whole vectors, so a malicious user sends a row for every item, except for
+Fang's trim attack under `aggregation = per-item`: Fang et al. craft against the rule the server
+uses, and a per-item rule aggregates each coordinate over the users who sent that row, so the
+attack takes its per-coordinate extremes (or mean and std) over those senders and sends rows only
+for items the known updates touched. (Taken over all users instead, most extremes are the zeros of
+unsent rows and the crafted values barely move a per-item median.)
 """
 
 from abc import abstractmethod
@@ -20,8 +25,8 @@ import torch
 
 from attacks.base import AttackRound, AttackSetup, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
-from fedrec.dense import from_dense, to_dense
-from fedrec.models.base import Theta
+from fedrec.dense import from_dense, sent_mask, to_dense
+from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.sampling import UserSamples, epoch_samples
 from fedrec.wire import UserUpdates
 
@@ -32,11 +37,15 @@ class CraftContext:
     tolerated: int  # the defense's f, which these attackers are assumed to know
     full_knowledge: bool
     generator: torch.Generator
+    #: [b, D] bool, which coordinates each reference user sent, when the rule aggregates per item; else None
+    reference_sent: torch.Tensor | None = None
 
 
 class CollusionAttack(ProfileAttack):
     default_mode = "compromised"
     needs_own_data = True
+    #: Crafts each coordinate against a per-item rule's senders, and sends only the rows the known updates sent.
+    per_item_aware = False
 
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
         """The honest samples: what this client uploads before the collusion channel rewrites it."""
@@ -66,15 +75,22 @@ def collude(
         return updates
     dense = to_dense(updates, theta)
     full = config.attacker_knowledge == "full"
-    reference = dense[~is_malicious] if full else dense[is_malicious]
+    known = ~is_malicious if full else is_malicious
+    per_item = attack.per_item_aware and config.aggregation == "per-item"
+    reference_sent = sent_mask(updates, theta)[known] if per_item else None
     context = CraftContext(
         round_users=updates.num_users,
         tolerated=config.tolerated_attackers,
         full_knowledge=full,
         generator=torch.Generator().manual_seed(config.seed * 1_000_003 + server_round),
+        reference_sent=reference_sent,
     )
-    crafted = attack.craft(reference, dense[is_malicious], context)
-    poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta)
+    crafted = attack.craft(dense[known], dense[is_malicious], context)
+    items = None
+    if reference_sent is not None:
+        num_items, dim = theta[ITEM_EMBEDDING].shape
+        items = reference_sent[:, : num_items * dim].reshape(-1, num_items, dim).any(2).any(0)
+    poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta, items)
     return UserUpdates.concat([updates.select(~is_malicious), poisoned])
 
 
@@ -84,8 +100,10 @@ class FangKrum(CollusionAttack):
 
 
 class FangTrim(CollusionAttack):
+    per_item_aware = True
+
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
-        return fang_trim(reference, len(own_honest), context.full_knowledge, context.generator)
+        return fang_trim(reference, len(own_honest), context.full_knowledge, context.generator, context.reference_sent)
 
 
 class GaussianNoise(CollusionAttack):

@@ -59,21 +59,47 @@ def min_max(reference: torch.Tensor, count: int, iterations: int = 30) -> torch.
     return (mean + low * direction).expand(count, -1).clone()
 
 
-def fang_trim(reference: torch.Tensor, count: int, full_knowledge: bool, generator: torch.Generator) -> torch.Tensor:
-    """Fang's attack on trimmed mean and median: push every coordinate past the benign extreme."""
+def _masked_stats(reference: torch.Tensor, sent: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-coordinate min, max, mean and std over the users who sent each coordinate."""
+    count = sent.sum(0).clamp(min=1)
+    mean = torch.where(sent, reference, 0.0).sum(0) / count
+    variance = torch.where(sent, (reference - mean) ** 2, 0.0).sum(0) / count
+    return {
+        "min": torch.where(sent, reference, float("inf")).min(0).values,
+        "max": torch.where(sent, reference, float("-inf")).max(0).values,
+        "mean": mean,
+        "std": variance.sqrt(),
+    }
+
+
+def fang_trim(
+    reference: torch.Tensor,
+    count: int,
+    full_knowledge: bool,
+    generator: torch.Generator,
+    sent: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Fang's attack on trimmed mean and median: push every coordinate past the benign extreme.
+
+    `sent` [b, D] (bool) restricts each coordinate's statistics to the reference users who sent it,
+    which is what a per-item rule aggregates; coordinates nobody sent come out as zeros.
+    """
+    sent = torch.ones_like(reference, dtype=torch.bool) if sent is None else sent
+    stats = _masked_stats(reference, sent)
     uniform = torch.rand(count, reference.shape[1], generator=generator)
-    direction = torch.sign(reference.mean(0))
+    direction = torch.sign(stats["mean"])
     if full_knowledge:
-        smallest, largest = reference.min(0).values, reference.max(0).values
+        smallest, largest = stats["min"], stats["max"]
         below = torch.where(smallest > 0, smallest / FANG_B, smallest * FANG_B)  # an interval under the min
         above = torch.where(largest > 0, largest * FANG_B, largest / FANG_B)  # an interval over the max
         low = torch.where(direction > 0, below, largest)
         high = torch.where(direction > 0, smallest, above)
     else:
-        mean, std = reference.mean(0), reference.std(0, unbiased=False)
+        mean, std = stats["mean"], stats["std"]
         low = torch.where(direction > 0, mean - 4 * std, mean + 3 * std)
         high = torch.where(direction > 0, mean - 3 * std, mean + 4 * std)
-    return low + uniform * (high - low)
+    crafted = low + uniform * (high - low)
+    return torch.where(sent.any(0), crafted, 0.0)
 
 
 def fang_krum(

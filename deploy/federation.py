@@ -96,6 +96,17 @@ class Federation:
         for spec in [*self.supernodes, self.superlink]:
             _stop_group(spec.pid, grace)
 
+    def flwr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """A `flwr` CLI command against this federation's connection, e.g. `flwr("ls")`."""
+        return subprocess.run(
+            [flwr_executable(), *args, CONNECTION],
+            env=_environment({"FLWR_HOME": str(self.flwr_home)}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def submit(self, run_config: dict[str, object], app_dir: Path = APP_DIR) -> subprocess.Popen:
         """Start `flwr run <app> fedrec-local --stream` against this federation; stdout and stderr merged."""
         command = [flwr_executable(), "run", str(app_dir), CONNECTION, "--stream"]
@@ -207,19 +218,6 @@ def _write_connection(flwr_home: Path, address: str, ca_cert: Path | None) -> No
     )
 
 
-def _register_node(flwr_home: Path, public_key: Path) -> None:
-    result = subprocess.run(
-        [flwr_executable(), "supernode", "register", str(public_key), CONNECTION],
-        env=_environment({"FLWR_HOME": str(flwr_home)}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"flwr supernode register {public_key} failed: {(result.stdout + result.stderr).strip()}")
-
-
 def start_federation(
     folder: Path,
     supernodes: int = 3,
@@ -285,7 +283,9 @@ def start_federation(
             ]
             if authenticate_nodes:
                 private_key, public_key = generate_node_keys(folder / "node-keys", name)
-                _register_node(federation.flwr_home, public_key)
+                registered = federation.flwr("supernode", "register", str(public_key))
+                if registered.returncode != 0:
+                    raise RuntimeError(f"registering {public_key} failed: {registered.stdout}{registered.stderr}")
                 command += ["--auth-supernode-private-key", str(private_key)]
             node = NodeSpec(
                 name,

@@ -10,6 +10,7 @@ import pandas as pd
 PROJECT = Path(__file__).resolve().parents[1]
 SWEEPS = PROJECT / "docs" / "sweeps"
 PER_ITEM, DENSE, TRIM_RHO = "ml100k-defenses", "ml100k-dense", "ml100k-trim-rho"
+SLOWER = "ml100k-no-attack-lr0.005"
 FANG_CHECKS = (("krum", "fang-krum"), ("trimmed-mean", "fang-trim"), ("median", "fang-trim"))
 
 
@@ -72,6 +73,7 @@ def main() -> None:
         f"python experiments/sweep.py experiments/sweeps/{PER_ITEM}.toml   # aggregation = per-item (default)",
         f"python experiments/sweep.py experiments/sweeps/{DENSE}.toml      # aggregation = dense",
         f"python experiments/sweep.py experiments/sweeps/{TRIM_RHO}.toml   # trim fraction = rho",
+        f"python experiments/sweep.py experiments/sweeps/{SLOWER}.toml   # no attack, lr 0.005",
         "python experiments/defense_report.py",
         "```",
         "",
@@ -91,6 +93,11 @@ def main() -> None:
         "`dense` aggregation (unsent rows count as zeros):",
         "",
         *no_attack_check(pd.concat([per_item[(per_item["attack"] == "none") & (per_item["defense"] == "fedavg")], dense])),
+        "",
+        f"`per-item` aggregation at half the learning rate (lr = user-lr = 0.005, `experiments/sweeps/{SLOWER}.toml`), "
+        "where no late epoch collapses:",
+        "",
+        *no_attack_check(pd.read_csv(SWEEPS / SLOWER / "sweep.csv")),
         "",
         "## Fang et al.'s attacks vs Gaussian noise at the same rho",
         "",

@@ -128,12 +128,14 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table and heatmaps")
-    parser.add_argument("--shard", default="0/1", help="i/n: run only every n-th cell from the i-th (parallel workers)")
+    parser.add_argument("--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th cell from the i-th (parallel workers)")
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text())
     results = args.results_dir / args.spec.stem
     all_cells = cells(spec)
     shard, shards = (int(part) for part in args.shard.split("/"))
+    if not 0 <= shard < shards:
+        raise SystemExit(f"--shard {args.shard}: the shard index runs from 0 to {shards - 1}")
     if not args.table_only:
         for number, cell in enumerate(all_cells, 1):
             if (number - 1) % shards != shard:

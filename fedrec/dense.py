@@ -15,6 +15,17 @@ def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:
     return torch.cat([items.reshape(updates.num_users, -1), *dense], dim=1)
 
 
+def sent_mask(updates: UserUpdates, theta: Theta) -> torch.Tensor:
+    """[U, M*d + P] bool, aligned with `to_dense`: the coordinates each user sent (its item rows, all of Θ's
+    dense parameters), i.e. the values a per-item rule aggregates for each coordinate."""
+    num_items, dim = theta[ITEM_EMBEDDING].shape
+    items = torch.zeros(updates.num_users, num_items, dim, dtype=torch.bool)
+    items[updates.item_owner(), updates.item_ids] = True
+    num_dense = sum(theta[name].numel() for name in dense_names(theta))
+    dense = torch.ones(updates.num_users, num_dense, dtype=torch.bool)
+    return torch.cat([items.reshape(updates.num_users, -1), dense], dim=1)
+
+
 def split_dense(vector: torch.Tensor, theta: Theta) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A flat [..., M*d + P] vector as (item rows [..., M, d], dense parameters by name)."""
     num_items, dim = theta[ITEM_EMBEDDING].shape
@@ -28,15 +39,23 @@ def split_dense(vector: torch.Tensor, theta: Theta) -> tuple[torch.Tensor, dict[
     return rows, dense
 
 
-def from_dense(vectors: torch.Tensor, user_ids: torch.Tensor, num_samples: torch.Tensor, theta: Theta) -> UserUpdates:
-    """Users whose updates are whole vectors: each sends a row for every item."""
+def from_dense(
+    vectors: torch.Tensor,
+    user_ids: torch.Tensor,
+    num_samples: torch.Tensor,
+    theta: Theta,
+    items: torch.Tensor | None = None,
+) -> UserUpdates:
+    """Users whose updates are whole vectors: each sends a row for every item, or for the items
+    marked in the bool mask `items` [M]."""
     rows, dense = split_dense(vectors, theta)
-    num_users, num_items = rows.shape[0], rows.shape[1]
+    num_users = rows.shape[0]
+    item_ids = torch.arange(rows.shape[1]) if items is None else torch.nonzero(items).flatten()
     return UserUpdates(
         user_ids=user_ids,
-        item_indptr=torch.arange(num_users + 1, dtype=torch.int64) * num_items,
-        item_ids=torch.arange(num_items).repeat(num_users),
-        item_grads=rows.reshape(-1, rows.shape[-1]),
+        item_indptr=torch.arange(num_users + 1, dtype=torch.int64) * len(item_ids),
+        item_ids=item_ids.repeat(num_users),
+        item_grads=rows[:, item_ids].reshape(-1, rows.shape[-1]),
         dense_grads=dense,
         num_samples=num_samples,
     )

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from attacks.base import AttackerKnowledge, AttackSetup
-from attacks.collusion import FangKrum, collude
+from attacks.collusion import FangKrum, FangTrim, collude
 from attacks.crafting import fang_krum, fang_trim, little_is_enough, min_max
 from fedrec.config import make_config
 from fedrec.dense import to_dense
@@ -101,3 +101,40 @@ def test_the_server_builds_a_collusion_channel_only_for_collusion_attacks() -> N
         # The server has no attacker knowledge: building must not need it (FedRecAttack would).
         channel = collusion_channel(AttackSetup(config, NeuralCF(8, (8, 8)), (0,), 10, AttackerKnowledge()))
         assert (channel is not None) == issubclass(ATTACKS.get(name), CollusionAttack), name
+
+
+def test_fang_trim_against_a_per_item_rule_uses_the_senders_extremes() -> None:
+    # Coordinate 0 sent by two users (values 1 and 3), coordinate 1 by nobody, coordinate 2 by all.
+    reference = torch.tensor([[1.0, 0.0, 2.0], [3.0, 0.0, 4.0], [0.0, 0.0, 6.0]])
+    sent = torch.tensor([[True, False, True], [True, False, True], [False, False, True]])
+    crafted = fang_trim(reference, 50, full_knowledge=True, generator=torch.Generator().manual_seed(0), sent=sent)
+    assert bool((crafted[:, 0] >= 0.5).all() and (crafted[:, 0] <= 1.0).all()), "below the senders' min 1, within b"
+    assert bool((crafted[:, 1] == 0).all()), "nobody sent it: nothing to craft"
+    assert bool((crafted[:, 2] >= 1.0).all() and (crafted[:, 2] <= 2.0).all())
+    everyone_zeros = fang_trim(reference, 50, full_knowledge=True, generator=torch.Generator().manual_seed(0))
+    assert bool((everyone_zeros[:, 0] == 0).all()), "over all users the min is an unsent row's zero"
+    # The per-item median of coordinate 0 over its senders + 50 crafted values flips below both senders.
+    assert float(torch.cat([reference[:2, 0], crafted[:, 0]]).median()) < 1.0
+
+
+def test_collude_under_per_item_sends_only_rows_the_benign_users_sent() -> None:
+    config = make_config(attack="fang-trim", attacker_knowledge="full", embedding_dim=2, hidden_layers="2")
+    model = NeuralCF(2, (2,))
+    theta = model.init_theta(6, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    dense = [{n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"} for _ in range(5)]
+    items = [torch.tensor([1, 3]), torch.tensor([3, 4]), torch.tensor([1]), torch.tensor([0, 5]), torch.tensor([5])]
+    rows = [torch.randn(len(i), 2, generator=generator) for i in items]
+    updates = UserUpdates.from_users(list(range(5)), items, rows, dense, [4] * 5)
+    attack = FangTrim(AttackSetup(config, model, (0,), 6, AttackerKnowledge()))
+    per_item = collude(attack, updates, np.array([3, 4]), theta, server_round=1)
+    malicious = per_item.select(torch.isin(per_item.user_ids, torch.tensor([3, 4])))
+    assert sorted(set(malicious.item_ids.tolist())) == [1, 3, 4], "the benign users' rows, no others"
+    dense_config = make_config(
+        attack="fang-trim", attacker_knowledge="full", embedding_dim=2, hidden_layers="2", aggregation="dense"
+    )
+    dense_rule = collude(
+        FangTrim(AttackSetup(dense_config, model, (0,), 6, AttackerKnowledge())), updates, np.array([3, 4]), theta, 1
+    )
+    benign_rows = 2 + 2 + 1
+    assert len(dense_rule.item_ids) == benign_rows + 2 * 6, "dense: each crafted user sends every item row"

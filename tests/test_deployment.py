@@ -76,6 +76,8 @@ def test_three_supernodes_with_an_attacker_node_run_an_attack(federation_factory
     malicious = norms[norms["group"] == "malicious"]
     assert malicious["updates"].tolist() == [3, 3], "the attacker node's 3 fake users upload every epoch"
     assert (federation.folder / "logs" / "supernode-2.log").stat().st_size > 0
+    listing = federation.flwr("ls")
+    assert listing.returncode == 0 and "finished" in listing.stdout, listing.stdout + listing.stderr
 
 
 def test_the_same_run_over_tls_with_generated_certificates_and_node_authentication(federation_factory) -> None:
