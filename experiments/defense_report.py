@@ -46,46 +46,21 @@ def compare(frame: pd.DataFrame, defense: str, attack: str, baseline: str = "gau
     )
 
 
-def trim_rho_section() -> list[str]:
-    """Fang's own trimmed-mean setting (trim fraction = rho), if that sweep has run."""
-    path = SWEEPS / TRIM_RHO / "sweep.csv"
+def trim_attack_section(sweep: str, intro: str, defenses: tuple[str, ...]) -> list[str]:
+    """Fang's trim attack vs Gaussian noise in one extra sweep (if it has run): checks and final values."""
+    path = SWEEPS / sweep / "sweep.csv"
     if not path.exists():
         return []
     frame = pd.read_csv(path)
+    attacks = ("none", "gaussian", "fang-trim")
     return [
-        "Dense trimmed mean cutting exactly the attackers' share (trim fraction = rho = 5%, "
-        f"`experiments/sweeps/{TRIM_RHO}.toml`), Fang et al.'s setting:",
+        f"{intro} (`experiments/sweeps/{sweep}.toml`):",
         "",
-        compare(frame, "trimmed-mean", "fang-trim"),
-        compare(frame, "fedavg", "fang-trim"),
-        "",
-    ]
-
-
-def fang_fraction_section() -> list[str]:
-    """Fang's trim attack at their attacker fraction (20%), per-item median and trimmed mean."""
-    path = SWEEPS / FANG_FRACTION / "sweep.csv"
-    if not path.exists():
-        return []
-    frame = pd.read_csv(path)
-    final = {
-        (attack, defense): _cell(frame, attack, defense, "recall@10")
-        for attack in ("none", "gaussian", "fang-trim")
-        for defense in ("median", "trimmed-mean")
-    }
-    return [
-        "Fang et al.'s attacker fraction, rho = 20% of the clients compromised (their Table 2), per-item "
-        f"aggregation, trimmed mean cutting 20% (`experiments/sweeps/{FANG_FRACTION}.toml`):",
-        "",
-        compare(frame, "median", "fang-trim"),
-        compare(frame, "trimmed-mean", "fang-trim"),
+        *[compare(frame, defense, "fang-trim") for defense in defenses],
         "",
         "| defense | final Recall@10, no attack | Gaussian | fang-trim |",
         "|---|---|---|---|",
-        *[
-            f"| {d} | {final[('none', d)]:.4f} | {final[('gaussian', d)]:.4f} | {final[('fang-trim', d)]:.4f} |"
-            for d in ("median", "trimmed-mean")
-        ],
+        *[f"| {d} | " + " | ".join(f"{_cell(frame, a, d, 'recall@10'):.4f}" for a in attacks) + " |" for d in defenses],
         "",
     ]
 
@@ -139,8 +114,17 @@ def main() -> None:
         "",
         *[compare(dense, defense, attack) for defense, attack in FANG_CHECKS],
         "",
-        *trim_rho_section(),
-        *fang_fraction_section(),
+        *trim_attack_section(
+            TRIM_RHO,
+            "Dense trimmed mean cutting exactly the attackers' share (trim fraction = rho = 5%), Fang et al.'s setting",
+            ("trimmed-mean", "fedavg"),
+        ),
+        *trim_attack_section(
+            FANG_FRACTION,
+            "Fang et al.'s attacker fraction, rho = 20% of the clients compromised (their Table 2), per-item "
+            "aggregation, trimmed mean cutting 20%",
+            ("median", "trimmed-mean"),
+        ),
         "## A-hum against each defense (ER@10 of the target, final)",
         "",
         "| defense | ER@10 | Recall@10 (last 5) |",
