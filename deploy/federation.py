@@ -14,11 +14,8 @@ unless asked for (it would `uv sync` a fresh environment; see the README's deplo
 """
 
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +23,16 @@ from pathlib import Path
 import psutil
 
 from deploy.certificates import generate_node_keys, generate_server_certificates
-from harness.flwr_local import APP_DIR, flwr_executable, free_port, run_config_argument
+from harness.flwr_local import (
+    APP_DIR,
+    environment,
+    flwr_executable,
+    free_port,
+    run_config_argument,
+    terminate,
+    toml_value,
+    venv_executable,
+)
 
 CONNECTION = "fedrec-local"
 STATE_FILE = "federation.json"
@@ -100,7 +106,7 @@ class Federation:
         """A `flwr` CLI command against this federation's connection, e.g. `flwr("ls")`."""
         return subprocess.run(
             [flwr_executable(), *args, CONNECTION],
-            env=_environment({"FLWR_HOME": str(self.flwr_home)}),
+            env=environment({"FLWR_HOME": str(self.flwr_home)}),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -114,7 +120,7 @@ class Federation:
             command += ["--run-config", run_config_argument(run_config)]
         return subprocess.Popen(
             command,
-            env=_environment({"FLWR_HOME": str(self.flwr_home)}),
+            env=environment({"FLWR_HOME": str(self.flwr_home)}),
             cwd=app_dir,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -132,22 +138,11 @@ class Federation:
         return output
 
 
-def _environment(extra: dict[str, str]) -> dict[str, str]:
-    env = {**os.environ, **extra}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def _executable(name: str) -> str:
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
-
-
 def _spawn(spec: ProcessSpec) -> int:
     with open(spec.log, "ab") as log:
         process = subprocess.Popen(
             spec.command,
-            env=_environment(spec.env),
+            env=environment(spec.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -157,24 +152,12 @@ def _spawn(spec: ProcessSpec) -> int:
 
 
 def _stop_group(pid: int, grace: float) -> None:
-    """Terminate the process `pid`, its process group and every descendant; kill what outlives `grace`."""
+    """Terminate the process `pid` and every descendant; kill what outlives `grace`."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        terminate([root, *root.children(recursive=True)], grace)
     except psutil.NoSuchProcess:
         return
-    for process in processes:
-        try:
-            process.send_signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(processes, timeout=max(grace, 0.5))
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=5)
 
 
 def is_running(pid: int) -> bool:
@@ -212,7 +195,7 @@ def node_configs(supernodes: int, attackers: int) -> list[tuple[str, str]]:
 
 def _write_connection(flwr_home: Path, address: str, ca_cert: Path | None) -> None:
     flwr_home.mkdir(parents=True, exist_ok=True)
-    security = f'root-certificates = "{ca_cert}"' if ca_cert else "insecure = true"
+    security = f"root-certificates = {toml_value(str(ca_cert))}" if ca_cert else "insecure = true"
     (flwr_home / "config.toml").write_text(
         f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\naddress = "{address}"\n{security}\n'
     )
@@ -237,7 +220,8 @@ def start_federation(
     port = free_port()
     address = f"127.0.0.1:{port}"
     install_env = {} if install_dependencies else {"FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1"}
-    superlink_command = [_executable("flower-superlink"), "--port", str(port), "--database", str(folder / "state.db")]
+    database = str(folder / "state.db")
+    superlink_command = [venv_executable("flower-superlink"), "--port", str(port), "--database", database]
     ca_cert = None
     if tls:
         certificates = generate_server_certificates(folder / "certificates", hosts)
@@ -271,7 +255,7 @@ def start_federation(
         for index, (role, node_config) in enumerate(node_configs(supernodes, attackers)):
             name = f"supernode-{index}"
             command = [
-                _executable("flower-supernode"),
+                venv_executable("flower-supernode"),
                 "--superlink",
                 address,
                 "--node-config",

@@ -10,6 +10,7 @@ failure. Peak memory is sampled over the whole process tree (SuperLink, simulati
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,9 +32,22 @@ class FlwrRun:
     peak_rss_mb: float
 
 
+def venv_executable(name: str) -> str:
+    """A console script of this Python environment (flwr, flower-superlink, ...), else from PATH."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
 def flwr_executable() -> str:
-    candidate = Path(sys.executable).with_name("flwr")
-    return str(candidate) if candidate.exists() else "flwr"
+    return venv_executable("flwr")
+
+
+def environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment plus `extra`, with this environment's scripts first on PATH (Flower
+    starts helper processes such as flwr-clientapp by name)."""
+    env = {**os.environ, **extra}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def free_port() -> int:
@@ -65,20 +79,25 @@ def _rss_mb(processes: list[psutil.Process]) -> float:
     return total / 2**20
 
 
-def stop_processes(flwr_home: Path, grace: float = 5.0) -> None:
-    """Terminate (then kill) the SuperLink of `flwr_home` and everything it started."""
-    processes = _processes_of(flwr_home)
+def terminate(processes: list[psutil.Process], grace: float) -> None:
+    """SIGTERM the processes, then SIGKILL those still alive after `grace` seconds (at once if 0)."""
     for process in processes:
         try:
-            process.terminate()
+            process.send_signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(processes, timeout=grace)
+    _, alive = psutil.wait_procs(processes, timeout=max(grace, 0.5))
     for process in alive:
         try:
             process.kill()
         except psutil.NoSuchProcess:
             pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+def stop_processes(flwr_home: Path, grace: float = 5.0) -> None:
+    """Terminate (then kill) the SuperLink of `flwr_home` and everything it started."""
+    terminate(_processes_of(flwr_home), grace)
 
 
 def toml_value(value: object) -> str:
@@ -103,14 +122,14 @@ def flwr_run(
 ) -> FlwrRun:
     """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS."""
     flwr_home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "FLWR_HOME": str(flwr_home),
-        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
-        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
-        "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
-    }
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = environment(
+        {
+            "FLWR_HOME": str(flwr_home),
+            "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+            "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
+            "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
+        }
+    )
     command = [flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
     if run_config:
         command += ["--run-config", run_config_argument(run_config)]
