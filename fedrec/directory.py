@@ -66,7 +66,7 @@ class UserDirectory:
     def reassign(self, node: int, users: np.ndarray) -> "UserDirectory":
         """The directory with `users` (all already known) now hosted by `node`, e.g. a restarted
         SuperNode that came back under a new node id. Nodes left without users are dropped."""
-        hosted = {n: self.user_ids[self.node_index == i] for i, n in enumerate(self.node_ids)}
+        hosted = {n: self.users_of(n) for n in self.node_ids}
         hosted = {n: own[~np.isin(own, users)] for n, own in hosted.items()}
         hosted[node] = np.concatenate([hosted.get(node, np.zeros(0, dtype=np.int64)), users])
         return UserDirectory.from_nodes({n: own for n, own in hosted.items() if len(own)})

@@ -102,8 +102,8 @@ def main(grid: Grid, context: Context) -> None:
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
-    silent_nodes: set[int] = set(grid.get_node_ids()) - set(federation.directory.node_ids)
-    strategy.rediscover = lambda grid, directory: rejoin(grid, directory, config.round_timeout, silent_nodes)
+    idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
+    strategy.rediscover = lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes)
     attack = collusion_channel(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
     if attack is not None:
         strategy.before_aggregate = lambda server_round, updates: collude(

@@ -19,6 +19,7 @@ class Federation:
     num_items: int
     item_popularity: np.ndarray  # train + test interactions per item, summed over nodes
     malicious_ids: np.ndarray  # simulation ground truth, for reporting only (never given to strategies)
+    idle_nodes: set[int]  # nodes that answered but host no client (left out of the directory)
 
 
 @dataclass
@@ -61,10 +62,10 @@ def discover(grid: Grid, timeout: float) -> Federation:
     """
     described: dict[int, NodeDescription] = {}
     expected: int | None = None
+    hosted = 0
     deadline = time.monotonic() + timeout
-    while expected is None or sum(len(d.users) for d in described.values()) < expected:
+    while expected is None or hosted < expected:
         if time.monotonic() > deadline:
-            hosted = sum(len(d.users) for d in described.values())
             raise TimeoutError(
                 f"after {timeout:.0f}s the {len(described)} node(s) that answered host {hosted} of "
                 f"{expected if expected is not None else '?'} clients; start every SuperNode with its node-config "
@@ -80,6 +81,7 @@ def discover(grid: Grid, timeout: float) -> Federation:
         for description in descriptions:
             described[description.node] = description
             expected = description.num_clients
+            hosted += len(description.users)
     first = next(iter(described.values()))
     hosting = {node: d.users for node, d in described.items() if len(d.users)}
     return Federation(
@@ -87,6 +89,7 @@ def discover(grid: Grid, timeout: float) -> Federation:
         num_items=first.num_items,
         item_popularity=np.sum([d.item_popularity for d in described.values()], axis=0),
         malicious_ids=np.sort(np.concatenate([d.malicious_ids for d in described.values()])),
+        idle_nodes=set(described) - set(hosting),
     )
 
 
@@ -105,11 +108,11 @@ def rejoin(grid: Grid, directory: UserDirectory, timeout: float, ignored: set[in
     for problem in problems:
         log(WARNING, "rejoin: %s", problem)
     for description in descriptions:
-        if not len(description.users) or not directory.knows(description.users):
-            ignored.add(description.node)
         if not len(description.users):
+            ignored.add(description.node)
             continue
         if not directory.knows(description.users):
+            ignored.add(description.node)
             log(WARNING, "rejoin: node %s hosts users this run does not know; ignored", description.node)
             continue
         directory = directory.reassign(description.node, description.users)

@@ -6,6 +6,13 @@ nodes hosting the round's users (one message per node, listing its users), decod
 updates from the replies, asks `aggregate` (what subclasses define) for a gradient of Θ, and applies
 the server step. After each epoch's last round it asks every node to evaluate its users and reports
 the summed counts.
+
+Failures are part of the protocol, not a crash: a node that replies with an error, or not at all
+within `round-timeout`, is a failed reply; its users' updates are missed for that round and the
+round goes on with the others. Each epoch reports `failed-replies` and `missed-users` (training
+updates only). While a node is lost, the strategy stops messaging it once Flower reports it offline
+(still counting the failure), and asks `rediscover` (set by the ServerApp) whether a node came back
+under a new id to take its users over.
 """
 
 import math
@@ -85,17 +92,14 @@ class FedRecStrategy(Strategy):
         """Combine the round's per-user updates into one gradient of Θ."""
 
     def _reachable(self, grid: Grid, groups: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """The node groups worth messaging: lost nodes that Flower reports offline are skipped (their
-        users are missed) so that a dead node does not cost a whole `round-timeout` every round."""
+        """The node groups worth messaging: lost nodes that Flower reports offline are skipped (they
+        still count as failed replies) so that a dead node does not cost a whole `round-timeout`
+        every round."""
         self._awaited = {node: len(users) for node, users in groups.items()}
         if not self._lost_nodes:
             return groups
         online = set(grid.get_node_ids())
-        offline = {node for node in groups if node in self._lost_nodes and node not in online}
-        for node in offline:
-            self._missed_users += len(groups[node])
-            del self._awaited[node]
-        return {node: users for node, users in groups.items() if node not in offline}
+        return {node: users for node, users in groups.items() if node not in self._lost_nodes or node in online}
 
     def _recover(self, grid: Grid) -> None:
         if self._lost_nodes and self.rediscover is not None:
