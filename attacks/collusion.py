@@ -87,9 +87,9 @@ def collude(
     )
     crafted = attack.craft(dense[known], dense[is_malicious], context)
     items = None
-    if reference_sent is not None:
-        num_items, dim = theta[ITEM_EMBEDDING].shape
-        items = reference_sent[:, : num_items * dim].reshape(-1, num_items, dim).any(2).any(0)
+    if per_item:  # the rows the known updates sent
+        items = torch.zeros(len(theta[ITEM_EMBEDDING]), dtype=torch.bool)
+        items[updates.select(known).item_ids] = True
     poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta, items)
     return UserUpdates.concat([updates.select(~is_malicious), poisoned])
 

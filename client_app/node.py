@@ -18,7 +18,7 @@ from attacks.threat import build_attack, threat_for
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
-from fedrec.directory import NODE_ROLES, clients_of_role, users_of_partition
+from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS, RecModel
 from fedrec.threat import ThreatModel
@@ -75,10 +75,7 @@ def _partition(context: Context) -> tuple[int, int, str]:
         raise ConfigError(
             "node-config must set partition-id and num-partitions, e.g. --node-config 'partition-id=0 num-partitions=4'"
         ) from None
-    role = str(context.node_config.get("role", "all"))
-    if role not in NODE_ROLES:
-        raise ConfigError(f"node-config role {role!r} is not one of: {', '.join(NODE_ROLES)}")
-    return *partition, role
+    return *partition, str(context.node_config.get("role", "all"))
 
 
 def node_from_context(context: Context) -> Node:
@@ -86,9 +83,11 @@ def node_from_context(context: Context) -> Node:
     dataset = _dataset(config)
     threat = threat_for(config, dataset.num_users)
     partition_id, num_partitions, role = _partition(context)
-    clients = clients_of_role(threat.num_users, threat.malicious_ids, role)
-    if not 0 <= partition_id < num_partitions:
-        raise ConfigError(f"node-config partition-id {partition_id} is outside 0..{num_partitions - 1}")
+    try:
+        clients = clients_of_role(threat.num_users, threat.malicious_ids, role)
+        user_ids = users_of_partition(clients, partition_id, num_partitions)
+    except ValueError as error:
+        raise ConfigError(f"node-config: {error}") from None
     if num_partitions > max(len(clients), 1):
         raise ConfigError(f"num-partitions {num_partitions} exceeds the {len(clients)} {role} clients of this run")
     return Node(
@@ -96,7 +95,7 @@ def node_from_context(context: Context) -> Node:
         dataset=dataset,
         model=MODELS.get(config.model)(config.embedding_dim, config.hidden_layers),
         threat=threat,
-        user_ids=users_of_partition(clients, partition_id, num_partitions),
+        user_ids=user_ids,
         partition_id=partition_id,
         num_partitions=num_partitions,
         role=role,
