@@ -30,5 +30,6 @@ DATASETS.register("split-files", split_files.load)
 
 
 def load_dataset(config: RunConfig) -> RecDataset:
-    """The dataset named by `config.dataset`, loaded with the rest of `config`."""
-    return DATASETS.get(config.dataset)(config)
+    """The dataset named by `config.dataset`, loaded with the rest of `config` (re-split if `split` is random)."""
+    dataset = DATASETS.get(config.dataset)(config)
+    return dataset.resplit(config.seed) if config.split == "random" else dataset

@@ -17,7 +17,11 @@ from fedrec.errors import ConfigError
 
 def _registry_names(package: str, attribute: str) -> Callable[[], list[str]]:
     # Imported lazily: the registries live in the app's plugin packages, which import this core.
-    return lambda: importlib.import_module(package).__dict__[attribute].names()
+    def names() -> list[str]:
+        family = importlib.import_module(package).__dict__[attribute]
+        return list(family) if isinstance(family, tuple) else family.names()
+
+    return names
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Key:
 SCHEMA: tuple[Key, ...] = (
     Key("dataset", str, "Data to train on.", _registry_names("datasets", "DATASETS")),
     Key("data-dir", str, "Folder with local copies of the data files; empty = the download cache `~/.cache/fedrec-arena/<dataset>`."),
+    Key("split", str, "Train/test split: `published` uses a dataset's own split where its files have one (ml-1m's train.dat/test.dat, split-files); `random` pools every interaction and splits each user's items 80/20 at random with `seed` (what datasets without a published split always do).", ("published", "random")),
     Key("synthetic-users", int, "Users of the `synthetic` dataset.", minimum=2),
     Key("synthetic-items", int, "Items of the `synthetic` dataset.", minimum=10),
     Key("synthetic-interactions", int, "Mean interactions per user of the `synthetic` dataset.", minimum=5),
@@ -51,7 +56,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."),
     Key("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
     Key("clients-per-round", int, "Users sampled per round.", minimum=1),
-    Key("lr", float, "Server learning rate: theta <- theta - lr * aggregate.", minimum=0.0),
+    Key("lr", float, "Server learning rate (with `sgd`: theta <- theta - lr * aggregate).", minimum=0.0),
+    Key("server-optimizer", str, "How the server applies the aggregate to theta: `sgd` (the reference paper) or `adam` (torch's Adam; FedAttack's victim).", _registry_names("fedrec.server_step", "SERVER_OPTIMIZERS")),
     Key("user-lr", float, "Client learning rate for the private user embedding.", minimum=0.0),
     Key("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),
     Key("eval-every", int, "Evaluate every this many epochs (the last epoch is always evaluated).", minimum=1),
@@ -149,6 +155,7 @@ class RunConfig:
 
     dataset: str
     data_dir: str
+    split: str
     synthetic_users: int
     synthetic_items: int
     synthetic_interactions: int
@@ -161,6 +168,7 @@ class RunConfig:
     epochs: int
     clients_per_round: int
     lr: float
+    server_optimizer: str
     user_lr: float
     fedavg_mode: str
     eval_every: int

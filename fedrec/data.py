@@ -23,6 +23,12 @@ def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> s
     return matrix
 
 
+def _binary_csr_sum(first: sp.csr_array, second: sp.csr_array) -> sp.csr_array:
+    """The union of two binary matrices, as a sorted binary CSR matrix."""
+    union = (first + second).tocoo()
+    return _binary_csr(union.row, union.col, union.shape)
+
+
 @dataclass(frozen=True)
 class RecDataset:
     """Binary user-item interactions: `train` and `test` are users x items CSR matrices of ones."""
@@ -82,6 +88,17 @@ class RecDataset:
         user_ids, user_index = np.unique(users, return_inverse=True)
         item_ids, item_index = np.unique(items, return_inverse=True)
         pairs = _binary_csr(user_index, item_index, (len(user_ids), len(item_ids)))
+        return cls._split_at_random(name, pairs, seed, test_fraction)
+
+    def resplit(self, seed: int, test_fraction: float = 0.2) -> "RecDataset":
+        """Pool train and test and split each user's items at random, as `from_interactions` does.
+
+        Indices are kept. A dataset that `from_interactions` split with the same seed comes back unchanged.
+        """
+        return self._split_at_random(self.name, _binary_csr_sum(self.train, self.test), seed, test_fraction)
+
+    @classmethod
+    def _split_at_random(cls, name: str, pairs: sp.csr_array, seed: int, test_fraction: float) -> "RecDataset":
         rng = np.random.default_rng(seed)
         counts = np.diff(pairs.indptr)
         order_in_row = np.empty(pairs.nnz, dtype=np.int64)

@@ -1,10 +1,18 @@
-"""The server's SGD step on Θ from an aggregated gradient."""
+"""The server's update of Θ from an aggregated gradient: plain SGD or Adam.
+
+SGD (Θ <- Θ - lr * gradient) is the reference paper's server. Adam is the optimiser of FedAttack's
+victim; it runs torch's own implementation on the dense gradient (item rows nobody sent are zero),
+which is how Keras' Adam treats an embedding's gradient in the FedAttack notebook: every row's moments
+decay each step and every row keeps moving on its momentum.
+"""
 
 from dataclasses import dataclass
 
 import torch
 
 from fedrec.models.base import ITEM_EMBEDDING, Theta
+
+SERVER_OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass
@@ -21,3 +29,26 @@ def apply_gradient(theta: Theta, gradient: ThetaGradient, lr: float) -> None:
     theta[ITEM_EMBEDDING].index_add_(0, gradient.item_ids, gradient.item_rows, alpha=-lr)
     for name, grad in gradient.dense.items():
         theta[name].sub_(grad, alpha=lr)
+
+
+class ServerStep:
+    """Applies aggregated gradients to Θ in place with the run's `server-optimizer`, keeping its state."""
+
+    def __init__(self, theta: Theta, optimizer: str, lr: float) -> None:
+        if optimizer not in SERVER_OPTIMIZERS:
+            raise ValueError(f"unknown server optimizer {optimizer!r}; valid: {', '.join(SERVER_OPTIMIZERS)}")
+        self.theta = theta
+        self.lr = lr
+        self._adam = torch.optim.Adam(list(theta.values()), lr=lr) if optimizer == "adam" else None
+
+    def __call__(self, gradient: ThetaGradient) -> None:
+        if self._adam is None:
+            apply_gradient(self.theta, gradient, self.lr)
+            return
+        item_grad = torch.zeros_like(self.theta[ITEM_EMBEDDING])
+        item_grad.index_add_(0, gradient.item_ids, gradient.item_rows)
+        self.theta[ITEM_EMBEDDING].grad = item_grad
+        for name, value in self.theta.items():
+            if name != ITEM_EMBEDDING:
+                value.grad = gradient.dense.get(name, torch.zeros_like(value))
+        self._adam.step()

@@ -32,7 +32,7 @@ from fedrec.directory import UserDirectory
 from fedrec.metrics import EvalCounts
 from fedrec.models.base import Theta
 from fedrec.sampling import epoch_schedule
-from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.server_step import ServerStep, ThetaGradient
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -54,6 +54,7 @@ class FedRecStrategy(Strategy):
         self.config = config
         self.directory = directory
         self.theta = theta
+        self.server_step = ServerStep(theta, config.server_optimizer, config.lr)
         self.targets = targets
         self.on_epoch = on_epoch
         self.on_updates = on_updates
@@ -162,7 +163,7 @@ class FedRecStrategy(Strategy):
             updates = self.before_aggregate(server_round, updates)
         self.flagged_users = None
         if updates.num_users:
-            apply_gradient(self.theta, self.aggregate(updates), self.config.lr)
+            self.server_step(self.aggregate(updates))
         if self.on_updates is not None:
             self.on_updates(self.epoch_and_round(server_round)[0] + 1, updates, self.flagged_users)
         for reply in good:

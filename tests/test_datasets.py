@@ -140,6 +140,26 @@ def test_ml1m_prefers_the_published_split(tmp_path: Path) -> None:
     assert pairs_of(loaded.test) == {(0, 3), (1, 0)}
 
 
+def test_random_split_resplits_a_published_split_keeping_every_interaction(tmp_path: Path) -> None:
+    write_split(tmp_path, "0 0 1 2 3 4\n1 2 3 4 5 6 7\n", "0 5 6 7 8 9\n1 0 1 8\n")
+    published = load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path)))
+    resplit = [load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path), split="random", seed=s)) for s in (1, 1, 2)]
+    everything = pairs_of(published.train) | pairs_of(published.test)
+    for loaded in resplit:
+        assert pairs_of(loaded.train) | pairs_of(loaded.test) == everything
+        assert not pairs_of(loaded.train) & pairs_of(loaded.test)
+        assert [len(loaded.train_items(u)) for u in (0, 1)] == [8, 7]  # round(0.8 * 10), round(0.8 * 9)
+    assert pairs_of(resplit[0].test) == pairs_of(resplit[1].test) != pairs_of(resplit[2].test)
+    assert pairs_of(resplit[0].test) != pairs_of(published.test)
+
+
+def test_random_split_of_a_randomly_split_dataset_is_the_same_split(tmp_path: Path) -> None:
+    write_u_data(tmp_path)
+    loaded = {split: load_dataset(make_config(dataset="ml-100k", data_dir=str(tmp_path), split=split)) for split in ("published", "random")}
+    assert pairs_of(loaded["random"].train) == pairs_of(loaded["published"].train)
+    assert pairs_of(loaded["random"].test) == pairs_of(loaded["published"].test)
+
+
 @pytest.mark.parametrize(
     ("content", "where"),
     [

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from fedrec.local_training import compute_user_updates
 from fedrec.models import ITEM_EMBEDDING, MatrixFactorization, NeuralCF
 from fedrec.sampling import user_samples
-from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.server_step import ServerStep, ThetaGradient, apply_gradient
 from fedrec.wire import UserUpdates
 
 
@@ -71,6 +71,35 @@ def test_server_step_accumulates_repeated_item_ids() -> None:
     # item 1 receives 1 + 2 + 4 (a `theta[idx] -= lr * g` would keep only the last row)
     assert theta[ITEM_EMBEDDING].tolist() == [[0.0, 0.0], [-3.5, -0.5], [0.0, -0.5]]
     assert theta["w"].tolist() == [-4.0, 6.0]
+
+
+def test_adam_server_step_is_torch_adam_on_the_dense_gradient() -> None:
+    theta = {ITEM_EMBEDDING: torch.zeros(3, 2), "w": torch.ones(2)}
+    reference = {name: torch.nn.Parameter(value.clone()) for name, value in theta.items()}
+    adam = torch.optim.Adam(reference.values(), lr=0.01)
+    step = ServerStep(theta, "adam", lr=0.01)
+    for scale in (1.0, -3.0, 0.5):
+        gradient = ThetaGradient(
+            item_ids=torch.tensor([1, 1]), item_rows=torch.tensor([[scale, 0.0], [scale, 2.0]]),
+            dense={"w": torch.tensor([scale, 0.0])},
+        )
+        step(gradient)
+        reference[ITEM_EMBEDDING].grad = torch.tensor([[0.0, 0.0], [2 * scale, 2.0], [0.0, 0.0]])
+        reference["w"].grad = torch.tensor([scale, 0.0])
+        adam.step()
+    for name in theta:
+        assert torch.equal(theta[name], reference[name].detach())
+    # Item 1 moved by about lr per step (Adam's scale-free step); rows nobody sent stayed where they were.
+    assert theta[ITEM_EMBEDDING][0].tolist() == [0.0, 0.0]
+    assert 0.005 < float(theta[ITEM_EMBEDDING][1, 1].abs()) / 3 < 0.0101
+
+
+def test_sgd_server_step_is_apply_gradient() -> None:
+    gradient = ThetaGradient(item_ids=torch.tensor([0, 2]), item_rows=torch.ones(2, 2), dense={"w": torch.ones(2)})
+    stepped, applied = ({ITEM_EMBEDDING: torch.zeros(3, 2), "w": torch.ones(2)} for _ in range(2))
+    ServerStep(stepped, "sgd", lr=0.3)(gradient)
+    apply_gradient(applied, gradient, lr=0.3)
+    assert all(torch.equal(stepped[name], applied[name]) for name in stepped)
 
 
 def test_user_updates_round_trip_through_flower_records_and_concat() -> None:

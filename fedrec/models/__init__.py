@@ -3,10 +3,12 @@
 from fedrec.models.base import ITEM_EMBEDDING, RecModel
 from fedrec.models.mf import MatrixFactorization
 from fedrec.models.ncf import NeuralCF
+from fedrec.models.neumf import NeuMF
 from fedrec.registry import Registry
 
 MODELS: Registry[type[RecModel]] = Registry("model")
 MODELS.register("ncf", NeuralCF)
 MODELS.register("mf", MatrixFactorization)
+MODELS.register("neumf", NeuMF)
 
-__all__ = ["ITEM_EMBEDDING", "MODELS", "RecModel", "MatrixFactorization", "NeuralCF"]
+__all__ = ["ITEM_EMBEDDING", "MODELS", "RecModel", "MatrixFactorization", "NeuralCF", "NeuMF"]

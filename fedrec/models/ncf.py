@@ -15,7 +15,7 @@ from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init
 _SCORE_CHUNK_ELEMENTS = 1 << 18
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """x @ weight^T + bias, where weight/bias may carry a leading per-user dimension matching x's."""
     if weight.dim() == 3:
         return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
@@ -23,6 +23,10 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
 
 
 class NeuralCF(RecModel):
+    #: Hidden-layer nonlinearity and dense-weight initialiser; subclasses may swap them.
+    activation = staticmethod(torch.relu)
+    init_weight = staticmethod(torch.nn.init.kaiming_uniform_)
+
     def layer_names(self) -> list[tuple[str, str]]:
         return [(f"mlp.{i}.weight", f"mlp.{i}.bias") for i in range(len(self.hidden_layers) + 1)]
 
@@ -33,18 +37,18 @@ class NeuralCF(RecModel):
         for (weight_name, bias_name), fan_in, fan_out in zip(self.layer_names(), sizes, sizes[1:]):
             weight = torch.empty(fan_out, fan_in)
             # The reference code's init: Kaiming-uniform weights, zero biases.
-            torch.nn.init.kaiming_uniform_(weight, generator=generator)
+            self.init_weight(weight, generator=generator)
             theta[weight_name] = weight
             theta[bias_name] = torch.zeros(fan_out)
         return theta
 
     def _hidden_from_first_layer(self, theta: Theta, first: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(first)
+        hidden = self.activation(first)
         layers = self.layer_names()
         for weight_name, bias_name in layers[1:-1]:
-            hidden = torch.relu(_linear(hidden, theta[weight_name], theta[bias_name]))
+            hidden = self.activation(batched_linear(hidden, theta[weight_name], theta[bias_name]))
         weight_name, bias_name = layers[-1]
-        return _linear(hidden, theta[weight_name], theta[bias_name]).squeeze(-1)
+        return batched_linear(hidden, theta[weight_name], theta[bias_name]).squeeze(-1)
 
     def logits(self, theta: Theta, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         weight, bias = theta["mlp.0.weight"], theta["mlp.0.bias"]
