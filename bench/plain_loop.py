@@ -38,6 +38,8 @@ def _round_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor, weights: 
 
 def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
     """Train and evaluate as the Flower app does; returns the last evaluation's metrics and timings."""
+    if config.server_optimizer != "sgd":
+        raise ValueError("the plain loop reproduces the SGD server only (server-optimizer = sgd)")
     started = time.time()
     dataset = load_dataset(config)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)

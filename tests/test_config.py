@@ -1,6 +1,7 @@
 """Run-config validation: one place, one clear line per bad value."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ def test_readme_table_is_the_current_schema() -> None:
     assert markdown_table() in text, "regenerate the README table with `python -m fedrec.config`"
     for name in pyproject_defaults():
         assert re.search(rf"^\| `{re.escape(name)}` \|", text, re.M), f"README lacks a row for {name}"
+
+
+@pytest.mark.parametrize(
+    "shipped", sorted((README.parent / "experiments" / "configs").glob("*.toml")), ids=lambda path: path.stem
+)
+def test_shipped_experiment_configs_are_valid_run_configs(shipped: Path) -> None:
+    overrides = tomllib.loads(shipped.read_text())
+    make_config(**{key.replace("-", "_"): value for key, value in overrides.items()})
 
 
 def test_defaults_validate_to_the_paper_setting() -> None:
