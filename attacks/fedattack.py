@@ -3,11 +3,17 @@ Sampling", Wu et al., 2022), untargeted, and its random-sampling control.
 
 A compromised client infers its user embedding from its own profile: its current local p_u (the
 public notebook of the paper reads the initial, never-updated embedding; a bug not copied here).
-It ranks the items by Υ(p_u, ·) and builds poisoned samples of the same number and form as its
-normal ones: as negatives the non-interacted items most relevant to it (the top of its ranking),
-as positives the candidates farthest from it (the bottom). It then uploads the gradient of its
-normal loss on those samples, so its update looks like a normal user's. Where a heavy user needs
-more samples than there are candidates, the ranking is reused cyclically.
+It ranks the non-interacted items (the candidates) by Υ(p_u, ·) and builds poisoned samples of the
+same number and form as its normal ones from the globally hardest samples: every positive is the
+candidate farthest from it (the bottom of its ranking), and each positive's r negatives are the r
+candidates most relevant to it (the top). This is the paper's "globally hardest samples" and what
+its public notebook does (bottom item as the positive, top item as the negative, for each of the
+user's samples). It then uploads the gradient of its normal loss on those samples.
+
+An earlier version of this class spread the samples over the ranking instead (the n hardest distinct
+negatives and the n farthest distinct positives); with the per-user mean loss that dilutes each
+item's push by 1/n, and measured on MovieLens-1M it did no more harm than random samples
+(docs/attack-experiments.md).
 
 `random-samples` is the control of the paper's comparison: the same compromised clients, the same
 sample counts, but positives and negatives drawn uniformly at random.
@@ -41,10 +47,10 @@ class FedAttack(ProfileAttack):
         scores[torch.from_numpy(own)] = float("-inf")
         ranking = torch.argsort(scores, descending=True).numpy()
         candidates = ranking[: self.setup.num_items - len(own)]  # own items (-inf) sort last
-        num_pos = len(own)
-        hardest_negatives = np.resize(candidates, num_pos * self.config.negatives)
-        hardest_positives = np.resize(candidates[::-1], num_pos)
-        return _poisoned_samples(hardest_positives, hardest_negatives, self.config.negatives)
+        num_pos, per_positive = len(own), self.config.negatives
+        hardest_negatives = np.tile(np.resize(candidates[:per_positive], per_positive), num_pos)
+        hardest_positives = np.full(num_pos, candidates[-1])
+        return _poisoned_samples(hardest_positives, hardest_negatives, per_positive)
 
 
 class RandomSamples(ProfileAttack):

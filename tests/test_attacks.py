@@ -86,9 +86,25 @@ def test_fedattack_samples_are_the_extreme_ranks_with_normal_counts() -> None:
     candidates = np.setdiff1d(np.arange(NUM_ITEMS), own)
     ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
     negatives, positives = samples.items[samples.labels == 0], samples.items[samples.labels == 1]
-    assert set(negatives) == set(ranked[: len(negatives)])
-    assert set(positives) == set(ranked[-len(positives):])
+    # Globally hardest: each positive is the farthest candidate, its r negatives the r most relevant.
+    assert positives.tolist() == [ranked[-1]] * len(own)
+    assert negatives.reshape(len(own), config.negatives).tolist() == [ranked[: config.negatives].tolist()] * len(own)
     assert not np.isin(samples.items, own).any()
+
+
+def test_fedattack_upload_narrows_the_gap_between_the_users_top_and_bottom_items() -> None:
+    _, model, theta, instance = _setup("fedattack")
+    own = np.array([1, 4, 9])
+    embedding = model.init_user_embeddings(np.array([3]), seed=0) * 100
+    attack_round = _round(theta, [3], own_items=[own], embeddings=embedding)
+    with torch.no_grad():
+        before = model.score_all_items(theta, embedding)[0]
+    candidates = np.setdiff1d(np.arange(NUM_ITEMS), own)
+    top, bottom = (int(candidates[pick(before[candidates]).item()]) for pick in (torch.argmax, torch.argmin))
+    apply_gradient(theta, _as_gradient(instance.poison(attack_round).updates), lr=0.1)
+    with torch.no_grad():
+        after = model.score_all_items(theta, embedding)[0]
+    assert after[top] - after[bottom] < before[top] - before[bottom] - 1e-3
 
 
 def test_random_samples_control_keeps_normal_counts() -> None:
