@@ -15,6 +15,10 @@ negatives and the n farthest distinct positives); with the per-user mean loss th
 item's push by 1/n, and measured on MovieLens-1M it did no more harm than random samples
 (docs/attack-experiments.md).
 
+With `fedattack-norm = honest` (not in the paper) each client also computes its honest update of the
+round and scales the poisoned one to that update's L2 norm, so the size of its upload cannot give it
+away; by default (`free`) the poisoned gradient is uploaded as it is, as the paper does.
+
 `random-samples` is the control of the paper's comparison: the same compromised clients, the same
 sample counts, but positives and negatives drawn uniformly at random.
 """
@@ -23,7 +27,9 @@ import numpy as np
 import torch
 
 from attacks.base import AttackRound, ProfileAttack
-from fedrec.sampling import UserSamples
+from fedrec.local_training import LocalResult, compute_user_updates
+from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.update_stats import user_update_norms
 
 _RANDOM_SAMPLES_STREAM = 0x5253
 
@@ -51,6 +57,25 @@ class FedAttack(ProfileAttack):
         hardest_negatives = np.tile(np.resize(candidates[:per_positive], per_positive), num_pos)
         hardest_positives = np.full(num_pos, candidates[-1])
         return _poisoned_samples(hardest_positives, hardest_negatives, per_positive)
+
+    def poison(self, attack_round: AttackRound) -> LocalResult:
+        poisoned = super().poison(attack_round)
+        if self.config.fedattack_norm == "free":
+            return poisoned
+        honest_samples = [
+            epoch_samples(int(user), own, self.setup.num_items, self.config, attack_round.epoch)
+            for user, own in zip(attack_round.user_ids, attack_round.own_items)
+        ]
+        honest = compute_user_updates(
+            self.model,
+            attack_round.theta,
+            attack_round.user_ids,
+            attack_round.user_emb,
+            honest_samples,
+            self.config.loss,
+        )
+        scale = user_update_norms(honest.updates) / user_update_norms(poisoned.updates).clamp(min=1e-30)
+        return LocalResult(poisoned.updates.scaled(scale.float()), poisoned.user_emb_grad, poisoned.losses)
 
 
 class RandomSamples(ProfileAttack):

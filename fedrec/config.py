@@ -74,6 +74,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("hum-steps", int, "beta: gradient steps of hard user mining (A-hum).", minimum=0),
     Key("hum-lr", float, "Learning rate of hard user mining (A-hum).", minimum=0.0),
     Key("fake-profile-size", int, "Items in a fake user's profile, targets included (random, bandwagon).", minimum=1),
+    Key("fedattack-norm", str, "FedAttack's upload: `free` as computed (the paper) or `honest`, scaled to the L2 norm of the client's honest update of the round (not in the paper).", ("free", "honest")),
     Key("gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0),
     Key("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
     Key("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
@@ -185,6 +186,7 @@ class RunConfig:
     hum_steps: int
     hum_lr: float
     fake_profile_size: int
+    fedattack_norm: str
     gaussian_variance: float
     fedrecattack_items: int
     fedrecattack_grad_limit: float

@@ -65,6 +65,20 @@ class UserUpdates:
             num_samples=self.num_samples[keep],
         )
 
+    def scaled(self, scale: torch.Tensor) -> "UserUpdates":
+        """Every user's whole update multiplied by its factor in `scale` ([U])."""
+        return UserUpdates(
+            user_ids=self.user_ids,
+            item_indptr=self.item_indptr,
+            item_ids=self.item_ids,
+            item_grads=self.item_grads * scale[self.item_owner()][:, None].to(self.item_grads.dtype),
+            dense_grads={
+                name: grads * scale.view(-1, *[1] * (grads.dim() - 1)).to(grads.dtype)
+                for name, grads in self.dense_grads.items()
+            },
+            num_samples=self.num_samples,
+        )
+
     def to_record(self) -> ArrayRecord:
         record = ArrayRecord()
         for key, tensor in (

@@ -16,8 +16,9 @@ class NormBound(FedRecStrategy):
         norms = user_update_norms(updates).float()
         scale = torch.clamp(self.config.norm_bound / norms.clamp(min=1e-30), max=1.0)
         self.flagged_users = norms > self.config.norm_bound
+        bounded = updates.scaled(scale)
         return ThetaGradient(
-            item_ids=updates.item_ids,
-            item_rows=updates.item_grads * scale[updates.item_owner()][:, None],
-            dense={name: (grads * scale.view(-1, *[1] * (grads.dim() - 1))).sum(0) for name, grads in updates.dense_grads.items()},
+            item_ids=bounded.item_ids,
+            item_rows=bounded.item_grads,
+            dense={name: grads.sum(0) for name, grads in bounded.dense_grads.items()},
         )

@@ -9,10 +9,12 @@ from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.threat import threat_for
 from fedrec.config import make_config
 from fedrec.errors import ConfigError
+from fedrec.local_training import compute_user_updates
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
 from fedrec.models.base import dense_names
 from fedrec.sampling import user_samples
 from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.update_stats import user_update_norms
 
 NUM_ITEMS = 40
 TARGETS = (7,)
@@ -105,6 +107,24 @@ def test_fedattack_upload_narrows_the_gap_between_the_users_top_and_bottom_items
     with torch.no_grad():
         after = model.score_all_items(theta, embedding)[0]
     assert after[top] - after[bottom] < before[top] - before[bottom] - 1e-3
+
+
+def test_fedattack_honest_norm_scales_each_upload_to_its_honest_updates_norm() -> None:
+    config, model, theta, free = _setup("fedattack")
+    _, _, _, honest = _setup("fedattack", fedattack_norm="honest")
+    own = [np.array([1, 4, 9]), np.array([2, 3, 5, 8, 13, 21])]
+    users = np.array([3, 5])
+    attack_round = _round(theta, users, own_items=own)
+    free_updates, honest_updates = free.poison(attack_round).updates, honest.poison(attack_round).updates
+    benign = [user_samples(int(u), o, NUM_ITEMS, config.negatives, config.seed, 0) for u, o in zip(users, own)]
+    benign_updates = compute_user_updates(model, theta, users, attack_round.user_emb, benign, config.loss).updates
+    assert torch.allclose(user_update_norms(honest_updates), user_update_norms(benign_updates), rtol=1e-5)
+    # Same items and direction as the free upload, only the size differs (one factor per user).
+    assert torch.equal(honest_updates.item_ids, free_updates.item_ids)
+    factor = (user_update_norms(honest_updates) / user_update_norms(free_updates)).float()
+    expected = free_updates.item_grads * factor[free_updates.item_owner()][:, None]
+    assert torch.allclose(honest_updates.item_grads, expected, atol=1e-7)
+    assert factor.min() < 0.99 or factor.max() > 1.01  # the sizes did differ
 
 
 def test_random_samples_control_keeps_normal_counts() -> None:
