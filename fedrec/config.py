@@ -16,7 +16,7 @@ from fedrec.errors import ConfigError
 
 
 def _registry_names(package: str, attribute: str) -> Callable[[], list[str]]:
-    # Imported lazily: the registries live in the app's plugin packages, which import this core.
+    # Imported lazily: the registries (or name tuples) live in modules that import this core, or torch.
     def names() -> list[str]:
         family = importlib.import_module(package).__dict__[attribute]
         return list(family) if isinstance(family, tuple) else family.names()
