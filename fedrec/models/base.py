@@ -21,6 +21,11 @@ def dense_names(theta: Theta) -> list[str]:
     return [name for name in theta if name != ITEM_EMBEDDING]
 
 
+def paired_users(user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    """`user_emb` shaped to broadcast against `item_emb`: [..., d] gains an item axis when items are [..., L, d]."""
+    return user_emb.unsqueeze(-2) if item_emb.dim() == user_emb.dim() + 1 else user_emb
+
+
 def embedding_init(rows: int, dim: int, generator: torch.Generator) -> torch.Tensor:
     """N(0, 0.01^2), the paper's initialisation for user and item embeddings."""
     return torch.randn(rows, dim, generator=generator) * 0.01

@@ -2,7 +2,7 @@
 
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init, paired_users
 
 
 class MatrixFactorization(RecModel):
@@ -11,9 +11,7 @@ class MatrixFactorization(RecModel):
         return {ITEM_EMBEDDING: embedding_init(num_items, self.embedding_dim, generator)}
 
     def logits(self, theta: Theta, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        if item_emb.dim() == user_emb.dim() + 1:
-            user_emb = user_emb.unsqueeze(-2)
-        return (user_emb * item_emb).sum(-1)
+        return (paired_users(user_emb, item_emb) * item_emb).sum(-1)
 
     def score_all_items(self, theta: Theta, user_emb: torch.Tensor) -> torch.Tensor:
         return user_emb @ theta[ITEM_EMBEDDING].T

@@ -9,7 +9,7 @@ rather than one [U*M, 2d] input.
 import torch
 import torch.nn.functional as F
 
-from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init, paired_users
 
 # Users per chunk when scoring every item; bounds the [chunk, M, h1] activation to ~1 MB (measured fastest on CPU).
 _SCORE_CHUNK_ELEMENTS = 1 << 18
@@ -36,7 +36,7 @@ class NeuralCF(RecModel):
         sizes = [2 * self.embedding_dim, *self.hidden_layers, 1]
         for (weight_name, bias_name), fan_in, fan_out in zip(self.layer_names(), sizes, sizes[1:]):
             weight = torch.empty(fan_out, fan_in)
-            # The reference code's init: Kaiming-uniform weights, zero biases.
+            # Zero biases; weights from `init_weight` (NCF: Kaiming-uniform, the reference code's init).
             self.init_weight(weight, generator=generator)
             theta[weight_name] = weight
             theta[bias_name] = torch.zeros(fan_out)
@@ -58,8 +58,7 @@ class NeuralCF(RecModel):
             from_user = torch.baddbmm(bias.unsqueeze(1), user_emb.unsqueeze(1), user_part.transpose(1, 2))
             first = from_user + torch.bmm(item_emb, item_part.transpose(1, 2))
         else:
-            if item_emb.dim() == user_emb.dim() + 1:
-                user_emb = user_emb.unsqueeze(-2)
+            user_emb = paired_users(user_emb, item_emb)
             first = F.linear(user_emb, user_part, bias) + F.linear(item_emb, item_part)
         return self._hidden_from_first_layer(theta, first)
 

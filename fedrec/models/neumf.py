@@ -9,7 +9,7 @@ here training is deterministic, so the same seed gives the same numbers on any n
 import torch
 import torch.nn.functional as F
 
-from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta, paired_users
 from fedrec.models.ncf import NeuralCF, batched_linear
 
 GMF_WEIGHT, GMF_BIAS = "gmf.weight", "gmf.bias"
@@ -29,10 +29,7 @@ class NeuMF(NeuralCF):
         return theta
 
     def logits(self, theta: Theta, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        if item_emb.dim() == user_emb.dim() + 1:
-            interaction = user_emb.unsqueeze(-2) * item_emb
-        else:
-            interaction = user_emb * item_emb
+        interaction = paired_users(user_emb, item_emb) * item_emb
         gmf = batched_linear(interaction, theta[GMF_WEIGHT], theta[GMF_BIAS]).squeeze(-1)
         return super().logits(theta, user_emb, item_emb) + gmf
 
