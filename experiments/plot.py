@@ -9,6 +9,7 @@ and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Miss
 """
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 
@@ -17,6 +18,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fedrec.results import UPDATE_NORMS_CSV  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 KS = (5, 10, 20, 30)
@@ -129,16 +134,16 @@ def plot_fedattack(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     return _save(figure, out / "fedattack-utility.png")
 
 
-def plot_fedattack_norms(tables: dict[str, pd.DataFrame], results: Path, out: Path) -> Path | None:
+def plot_fedattack_norms(results: Path, out: Path) -> Path | None:
     """Benign vs malicious update norms per epoch (median line, q25-q75 band, min-max band), per setting."""
     settings = [
-        (setting, runs[-1]) for setting, runs in FEDATTACK.items() if (results / runs[-1] / "update-norms.csv").exists()
+        (setting, runs[-1]) for setting, runs in FEDATTACK.items() if (results / runs[-1] / UPDATE_NORMS_CSV).exists()
     ]
     if not settings:
         return None
     figure, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.9), squeeze=False)
     for axis, (setting, run) in zip(axes[0], settings):
-        norms = pd.read_csv(results / run / "update-norms.csv")
+        norms = pd.read_csv(results / run / UPDATE_NORMS_CSV)
         for group, color in (("benign", "tab:blue"), ("malicious", "tab:red")):
             rows = norms[norms["group"] == group]
             axis.fill_between(rows["epoch"], rows["min"], rows["max"], color=color, alpha=0.12)
@@ -205,7 +210,7 @@ def report(tables: dict[str, pd.DataFrame], results: Path, figures: list[Path], 
             f"\nLargest Recall@10 gap below the control: {gap.max():+.4f} at epoch {tables[fedattack]['epoch'].iloc[worst]:.0f} "
             f"({gap.max() / tables[control]['recall@10'].iloc[worst]:.0%} of the control's value)."
         )
-        norms = pd.read_csv(results / fedattack / "update-norms.csv")
+        norms = pd.read_csv(results / fedattack / UPDATE_NORMS_CSV)
         lines += [
             "",
             "L2 norms of the uploaded updates (benign vs FedAttack's clients):",
@@ -243,7 +248,7 @@ def main() -> None:
     figure_dir = args.out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3, plot_fedattack)]
-    norms_figure = plot_fedattack_norms(tables, args.results_dir, figure_dir)
+    norms_figure = plot_fedattack_norms(args.results_dir, figure_dir)
     figures += [norms_figure] if norms_figure else []
     text = report(tables, args.results_dir, figures, args.out)
     (args.out / "attack-experiments.md").write_text(text)
