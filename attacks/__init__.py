@@ -1,14 +1,22 @@
-"""Attacks: the registry of malicious client classes. A new attack is a new file plus one line here."""
+"""Attacks: the registry of malicious client classes. A new attack is a new file plus one line here
+(its settings, if any, are the class attribute `settings`)."""
 
 from attacks.approximated_users import HardUserMining, RandomApproximation
 from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
-from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise, LittleIsEnough, MinMax, SignFlip
+from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
+from attacks.threat import THREAT_SETTINGS, attack_mode, knowledge_for, threat_for
+from fedrec.config import RunConfig
+from fedrec.data import RecDataset
+from fedrec.models import RecModel
 from fedrec.registry import Registry
+from fedrec.threat import ThreatModel
 
-ATTACKS: Registry[type[Attack]] = Registry("attack")
+ATTACKS: Registry[type[Attack]] = Registry(
+    "attack", key="attack", help="Attack run by malicious clients.", settings=THREAT_SETTINGS, check=attack_mode
+)
 ATTACKS.register("none", NoAttack)
 ATTACKS.register("a-ra", RandomApproximation)
 ATTACKS.register("a-hum", HardUserMining)
@@ -25,4 +33,26 @@ ATTACKS.register("lie", LittleIsEnough)
 ATTACKS.register("min-max", MinMax)
 ATTACKS.register("fedrecattack", FedRecAttack)
 
-__all__ = ["ATTACKS", "Attack", "CollusionAttack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack", "ProfileAttack"]
+
+def run_threat(config: RunConfig, num_real_users: int) -> ThreatModel:
+    """Who is malicious in this run (the same on every node)."""
+    return threat_for(config, ATTACKS.selected(config), num_real_users)
+
+
+def build_attack(config: RunConfig, model: RecModel, targets: tuple[int, ...], dataset: RecDataset) -> Attack:
+    """The configured attack, with the knowledge its threat model grants."""
+    setup = AttackSetup(config, model, targets, dataset.num_items, knowledge_for(config, dataset))
+    return ATTACKS.selected(config)(setup)
+
+
+def collusion_channel(setup: AttackSetup) -> CollusionAttack | None:
+    """The attack object the server-side collusion channel needs, or None for attacks that craft on
+    the clients (attacks/collusion.py)."""
+    attack = ATTACKS.selected(setup.config)
+    return attack(setup) if issubclass(attack, CollusionAttack) else None
+
+
+__all__ = [
+    "ATTACKS", "Attack", "CollusionAttack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack",
+    "ProfileAttack", "build_attack", "collusion_channel", "run_threat",
+]

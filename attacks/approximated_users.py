@@ -15,13 +15,21 @@ import torch.nn.functional as F
 from attacks.base import Attack, AttackRound
 from fedrec.local_training import LocalResult
 from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 
 _APPROXIMATION_STREAM = 0x4152
 
+ATTACK_SAMPLES = Setting("attack-samples", int, "n: approximated users per target item.", minimum=1)
+ATTACK_SIGMA = Setting("attack-sigma", float, "sigma: std of the approximated user embeddings.", minimum=0.0)
+HUM_STEPS = Setting("hum-steps", int, "beta: gradient steps of hard user mining.", minimum=0)
+HUM_LR = Setting("hum-lr", float, "Learning rate of hard user mining.", minimum=0.0)
+
 
 class RandomApproximation(Attack):
     """A-ra: poisoned gradients computed on randomly approximated users."""
+
+    settings = (ATTACK_SAMPLES, ATTACK_SIGMA)
 
     def approximated_users(self, attack_round: AttackRound, user: int, target_emb: torch.Tensor) -> torch.Tensor:
         """[T, n, d] approximated embeddings, n per target item."""
@@ -54,6 +62,8 @@ class RandomApproximation(Attack):
 
 class HardUserMining(RandomApproximation):
     """A-hum: the approximated users are first mined towards users who dislike each target."""
+
+    settings = (*RandomApproximation.settings, HUM_STEPS, HUM_LR)
 
     def approximated_users(self, attack_round: AttackRound, user: int, target_emb: torch.Tensor) -> torch.Tensor:
         users = super().approximated_users(attack_round, user, target_emb)

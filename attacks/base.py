@@ -13,6 +13,7 @@ and `AttackerKnowledge` (item popularity or public interactions where the config
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +23,7 @@ from fedrec.config import RunConfig
 from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import RecModel, Theta
 from fedrec.sampling import UserSamples
+from fedrec.settings import Setting
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Attack(ABC):
     requires_knowledge: str | None = None
     #: Whether its clients need real data of their own (only compromised users have it).
     needs_own_data = False
+    #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, setup: AttackSetup) -> None:
         self.setup = setup

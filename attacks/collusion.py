@@ -23,11 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attacks.base import AttackRound, AttackSetup, ProfileAttack
+from attacks.base import AttackRound, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
 from fedrec.dense import from_dense, sent_mask, to_dense
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 
 
@@ -55,14 +56,6 @@ class CollusionAttack(ProfileAttack):
     @abstractmethod
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         """[m, D] malicious updates from the known updates `reference` and the attackers' honest ones."""
-
-
-def collusion_channel(setup: AttackSetup) -> "CollusionAttack | None":
-    """The attack object the server-side channel needs, or None for attacks that craft on the clients."""
-    from attacks import ATTACKS
-
-    attack = ATTACKS.get(setup.config.attack)
-    return attack(setup) if issubclass(attack, CollusionAttack) else None
 
 
 def collude(
@@ -107,6 +100,8 @@ class FangTrim(CollusionAttack):
 
 
 class GaussianNoise(CollusionAttack):
+    settings = (Setting("gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0),)
+
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return gaussian(tuple(own_honest.shape), self.config.gaussian_variance, context.generator)
 

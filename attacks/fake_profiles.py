@@ -18,9 +18,11 @@ import numpy as np
 from attacks.base import AttackRound, ProfileAttack
 from fedrec.errors import ConfigError
 from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.settings import Setting
 
 _PROFILE_STREAM = 0x5046
 POPULAR_SHARE = 0.10
+FAKE_PROFILE_SIZE = Setting("fake-profile-size", int, "Items in a fake user's profile, targets included.", minimum=1)
 
 
 class FakeProfileAttack(ProfileAttack):
@@ -45,12 +47,15 @@ class ExplicitBoosting(FakeProfileAttack):
 
 
 class RandomProfiles(FakeProfileAttack):
+    settings = (FAKE_PROFILE_SIZE,)
+
     def profile(self, user: int) -> np.ndarray:
         return self._targets_plus(user, np.arange(self.setup.num_items))
 
 
 class Bandwagon(FakeProfileAttack):
     requires_knowledge = "popularity"
+    settings = (FAKE_PROFILE_SIZE,)
 
     def profile(self, user: int) -> np.ndarray:
         popularity = self.setup.knowledge.item_popularity

@@ -29,6 +29,7 @@ import torch
 from attacks.base import AttackRound, ProfileAttack
 from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.settings import Setting
 from fedrec.update_stats import user_update_norms
 
 _RANDOM_SAMPLES_STREAM = 0x5253
@@ -42,9 +43,17 @@ def _poisoned_samples(positives: np.ndarray, negatives: np.ndarray, per_positive
     )
 
 
+FEDATTACK_NORM = Setting(
+    "fedattack-norm", str,
+    "FedAttack's upload: `free` as computed (the paper) or `honest`, scaled to the L2 norm of the client's honest update of the round (not in the paper).",
+    ("free", "honest"),
+)
+
+
 class FedAttack(ProfileAttack):
     default_mode = "compromised"
     needs_own_data = True
+    settings = (FEDATTACK_NORM,)
 
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
         own = attack_round.own_items[index]

@@ -50,6 +50,7 @@ from attacks.base import Attack, AttackRound, AttackSetup
 from fedrec.errors import ConfigError
 from fedrec.local_training import LocalResult
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 
 #: Full-batch Adam steps fitting the surrogate user embeddings in each `poison` call.
@@ -80,6 +81,10 @@ class FedRecAttack(Attack):
     """Model poisoning from public interactions: clipped, colluding uploads of the center gradient."""
 
     requires_knowledge = "public-interactions"
+    settings = (
+        Setting("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
+        Setting("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
+    )
 
     def __init__(self, setup: AttackSetup) -> None:
         super().__init__(setup)

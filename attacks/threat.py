@@ -1,23 +1,31 @@
-"""Turning the config into the run's threat model, the attacker's knowledge, and the attack object."""
+"""The attack family's own settings, and turning the config into the run's threat model and the
+attacker's knowledge."""
 
 import numpy as np
 import scipy.sparse as sp
 
-from attacks.base import Attack, AttackerKnowledge, AttackSetup
+from attacks.base import Attack, AttackerKnowledge
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
 from fedrec.errors import ConfigError
-from fedrec.models.base import RecModel
+from fedrec.settings import Setting
 from fedrec.threat import ThreatModel, threat_model
 
 _PUBLIC_STREAM = 0x5055
 
+#: Settings of every attack: how many malicious clients, how they enter, what they know, from when.
+THREAT_SETTINGS = (
+    Setting("malicious-fraction", float, "rho: malicious clients as a fraction of the benign users (m = int(rho * users)).", minimum=0.0, maximum=1.0),
+    Setting("malicious-mode", str, "`injected` fake users, `compromised` real users taken over, or `auto`: the attack's own setting.", ("auto", "injected", "compromised")),
+    Setting("attacker-knowledge", str, "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).", ("none", "popularity", "public-interactions", "full")),
+    Setting("public-fraction", float, "xi: share of each user's interactions that is public (with `public-interactions`).", minimum=0.0, maximum=1.0),
+    Setting("attack-start-epoch", int, "First epoch (1-based) in which malicious clients poison.", minimum=1),
+)
 
-def attack_mode(config: RunConfig) -> str:
-    """`injected` or `compromised`: the config's choice, or the attack's own under `auto`."""
-    from attacks import ATTACKS
 
-    attack = ATTACKS.get(config.attack)
+def attack_mode(config: RunConfig, attack: type[Attack]) -> str:
+    """`injected` or `compromised`: the config's choice, or the attack's own under `auto`. Raises a
+    ConfigError where the attack and its malicious-mode / attacker-knowledge do not fit together."""
     mode = attack.default_mode if config.malicious_mode == "auto" else config.malicious_mode
     if attack.needs_own_data and mode == "injected":
         raise ConfigError(
@@ -31,9 +39,9 @@ def attack_mode(config: RunConfig) -> str:
     return mode
 
 
-def threat_for(config: RunConfig, num_real_users: int) -> ThreatModel:
+def threat_for(config: RunConfig, attack: type[Attack], num_real_users: int) -> ThreatModel:
     fraction = 0.0 if config.attack == "none" else config.malicious_fraction
-    return threat_model(num_real_users, fraction, attack_mode(config), config.seed)
+    return threat_model(num_real_users, fraction, attack_mode(config, attack), config.seed)
 
 
 def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
@@ -46,10 +54,3 @@ def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
         matrix = sp.csr_array((train.data[public], (train.row[public], train.col[public])), shape=train.shape)
         return AttackerKnowledge(public_interactions=matrix)
     return AttackerKnowledge()
-
-
-def build_attack(config: RunConfig, model: RecModel, targets: tuple[int, ...], dataset: RecDataset) -> Attack:
-    from attacks import ATTACKS
-
-    setup = AttackSetup(config, model, targets, dataset.num_items, knowledge_for(config, dataset))
-    return ATTACKS.get(config.attack)(setup)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app_config import make_config  # noqa: E402
 from bench.plain_loop import run_plain  # noqa: E402
-from fedrec.config import make_config  # noqa: E402
 from harness.flwr_local import flwr_run  # noqa: E402
 
 REFERENCE = {"recall@20": 0.0233, "ndcg@20": 0.0403}

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
-from fedrec.config import RunConfig, make_config  # noqa: E402
+from fedrec.config import RunConfig  # noqa: E402
 from fedrec.evaluation import evaluate_users  # noqa: E402
 from fedrec.models import ITEM_EMBEDDING, MODELS  # noqa: E402
 from fedrec.sampling import epoch_samples, epoch_schedule  # noqa: E402

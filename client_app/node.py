@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, Context
 
-from attacks import Attack
-from attacks.threat import build_attack, threat_for
+from app_config import load_config
+from attacks import Attack, build_attack, run_threat
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
@@ -79,9 +79,9 @@ def _partition(context: Context) -> tuple[int, int, str]:
 
 
 def node_from_context(context: Context) -> Node:
-    config = RunConfig.from_mapping(context.run_config)
+    config = load_config(context.run_config)
     dataset = _dataset(config)
-    threat = threat_for(config, dataset.num_users)
+    threat = run_threat(config, dataset.num_users)
     partition_id, num_partitions, role = _partition(context)
     try:
         clients = clients_of_role(threat.num_users, threat.malicious_ids, role)

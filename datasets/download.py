@@ -22,6 +22,13 @@ from pathlib import Path
 
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
+from fedrec.settings import Setting, user_path
+
+DATA_DIR = Setting(
+    "data-dir", str,
+    "Folder with local copies of the data files; empty = the download cache `~/.cache/fedrec-arena/<dataset>`.",
+    convert=user_path,
+)
 
 CACHE_ROOT = Path("~/.cache/fedrec-arena")
 TIMEOUT_SECONDS = 60.0

@@ -21,6 +21,13 @@ import numpy as np
 
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
+from fedrec.settings import Setting
+
+SETTINGS = (
+    Setting("synthetic-users", int, "Users of the `synthetic` dataset.", minimum=2),
+    Setting("synthetic-items", int, "Items of the `synthetic` dataset.", minimum=10),
+    Setting("synthetic-interactions", int, "Mean interactions per user of the `synthetic` dataset.", minimum=5),
+)
 
 DIM = 6
 # sqrt(DIM) / 1.5 makes u.v / TEMPERATURE about N(0, 1.5^2): taste is as strong as the popularity

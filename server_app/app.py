@@ -11,9 +11,9 @@ import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from attacks import AttackerKnowledge, AttackSetup
-from attacks.collusion import collude, collusion_channel
-from fedrec.config import RunConfig
+from app_config import load_config
+from attacks import AttackerKnowledge, AttackSetup, collusion_channel
+from attacks.collusion import collude
 from fedrec.detection import DetectionCounts
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS
@@ -57,7 +57,7 @@ def _progress_line(epoch: int, epochs: int, metrics: dict[str, float], elapsed: 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     try:
-        config = RunConfig.from_mapping(context.run_config)
+        config = load_config(context.run_config)
     except ConfigError as error:
         _say(f"fedrec-arena: {error}")
         sys.exit(2)

@@ -1,4 +1,5 @@
-"""Aggregation strategies (defenses): the registry. A new rule is a new file plus one line here."""
+"""Aggregation strategies (defenses): the registry. A new rule is a new file plus one line here
+(its settings, if any, are the class attribute `settings`)."""
 
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
@@ -11,7 +12,9 @@ from strategies.median import Median
 from strategies.norm_bound import NormBound
 from strategies.trimmed_mean import TrimmedMean
 
-STRATEGIES: Registry[type[FedRecStrategy]] = Registry("defense")
+STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
+    "defense", key="defense", help="Aggregation strategy on the server (`flwr:<Name>` runs Flower's own)."
+)
 STRATEGIES.register("fedavg", FedAvg)
 STRATEGIES.register("krum", Krum)
 STRATEGIES.register("multi-krum", MultiKrum)

@@ -19,6 +19,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from logging import INFO, WARNING
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from fedrec.metrics import EvalCounts
 from fedrec.models.base import Theta
 from fedrec.sampling import epoch_schedule
 from fedrec.server_step import ServerStep, ThetaGradient
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -41,6 +43,9 @@ UpdatesCallback = Callable[[int, UserUpdates, "torch.Tensor | None"], None]
 
 class FedRecStrategy(Strategy):
     """Base for every aggregation rule; subclasses implement `aggregate` on per-user updates."""
+
+    #: Run-config settings this rule reads (`fedrec.registry`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(
         self,
@@ -150,7 +155,13 @@ class FedRecStrategy(Strategy):
         if count_users:
             self._missed_users += sum(self._awaited[node] for node in failed)
         self._lost_nodes = (self._lost_nodes - answered) | failed
-        return good
+        # Replies arrive in any order; summing them in a fixed one (by the users a node hosts) keeps the
+        # float sums, hence the numbers, identical from run to run.
+        return sorted(good, key=lambda reply: self._first_user(reply.metadata.src_node_id))
+
+    def _first_user(self, node: int) -> int:
+        users = self.directory.users_of(node) if node in self.directory.nodes else ()
+        return int(min(users)) if len(users) else -1
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]

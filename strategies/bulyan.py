@@ -7,10 +7,13 @@ import torch
 
 from fedrec.robust import bulyan
 from fedrec.robust.grouped import bulyan_groups
+from strategies.krum import TOLERATED_ATTACKERS
 from strategies.robust import SelectionStrategy
 
 
 class Bulyan(SelectionStrategy):
+    settings = (*SelectionStrategy.settings, TOLERATED_ATTACKERS)
+
     def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         tolerated = max(0, min(self.config.tolerated_attackers, (matrix.shape[0] - 3) // 4))
         return bulyan(matrix, tolerated)

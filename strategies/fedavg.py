@@ -1,11 +1,14 @@
 """FedAvg in the reference paper's form: the server sums the users' gradients (`mean` divides by U)."""
 
 from fedrec.server_step import ThetaGradient
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 
 
 class FedAvg(FedRecStrategy):
+    settings = (Setting("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),)
+
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         scale = 1.0 / max(updates.num_users, 1) if self.config.fedavg_mode == "mean" else 1.0
         return ThetaGradient(

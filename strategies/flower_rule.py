@@ -18,7 +18,9 @@ from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
+from strategies.krum import TOLERATED_ATTACKERS
 from strategies.robust import RobustStrategy
+from strategies.trimmed_mean import TRIM_FRACTION
 
 #: Flower strategies whose aggregation is a pure function of the replies. Server optimisers
 #: (FedAdam, FedYogi, FedAdagrad, FedAvgM) also need the previous model, QFedAvg the clients' losses,
@@ -26,6 +28,7 @@ from strategies.robust import RobustStrategy
 FLOWER_AGGREGATORS = ("Bulyan", "FedAvg", "FedMedian", "FedProx", "FedTrimmedAvg", "Krum", "MultiKrum")
 
 Layout = list[tuple[str, tuple[int, ...]]]
+_OPTION_SETTINGS = (("num_malicious_nodes", TOLERATED_ATTACKERS), ("beta", TRIM_FRACTION))
 
 
 def make_flower_strategy(name: str, tolerated: int, trim_fraction: float) -> Strategy:
@@ -81,5 +84,9 @@ class FlowerRule(RobustStrategy):
 
 
 def flower_rule_class(name: str) -> type[FlowerRule]:
-    """A FlowerRule subclass bound to `flwr.serverapp.strategy.<name>` (one registry entry each)."""
-    return type(f"Flower{name}", (FlowerRule,), {"flower_name": name, "__doc__": f"flwr.serverapp.strategy.{name}"})
+    """A FlowerRule subclass bound to `flwr.serverapp.strategy.<name>` (one registry entry each); its
+    settings are those its Flower constructor takes (f as `num_malicious_nodes`, β as `beta`)."""
+    accepted = inspect.signature(getattr(flower_strategies, name).__init__).parameters
+    settings = tuple(setting for option, setting in _OPTION_SETTINGS if option in accepted)
+    attributes = {"flower_name": name, "settings": settings, "__doc__": f"flwr.serverapp.strategy.{name}"}
+    return type(f"Flower{name}", (FlowerRule,), attributes)

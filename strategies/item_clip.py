@@ -3,11 +3,14 @@ L2 norm <= item-clip-limit before the sum; the MLP gradients are summed as in Fe
 
 from fedrec.robust import clip_to_norm
 from fedrec.server_step import ThetaGradient
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 
 
 class ItemClip(FedRecStrategy):
+    settings = (Setting("item-clip-limit", float, "L2 bound on each uploaded item row.", minimum=0.0),)
+
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         rows, _ = clip_to_norm(updates.item_grads, self.config.item_clip_limit)
         return ThetaGradient(

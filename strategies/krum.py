@@ -9,10 +9,17 @@ import torch
 
 from fedrec.robust import multi_krum
 from fedrec.robust.grouped import multi_krum_groups
+from fedrec.settings import Setting
 from strategies.robust import SelectionStrategy
+
+TOLERATED_ATTACKERS = Setting(
+    "tolerated-attackers", int, "f: attackers per round the rule tolerates (Krum, Multi-Krum, Bulyan).", minimum=0
+)
 
 
 class Krum(SelectionStrategy):
+    settings = (*SelectionStrategy.settings, TOLERATED_ATTACKERS)
+
     def tolerated(self, num_users: int) -> int:
         return max(0, min(self.config.tolerated_attackers, num_users - 3))
 

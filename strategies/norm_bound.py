@@ -6,12 +6,15 @@ Users whose update had to be scaled down are reported as flagged (for detection 
 import torch
 
 from fedrec.server_step import ThetaGradient
+from fedrec.settings import Setting
 from fedrec.update_stats import user_update_norms
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 
 
 class NormBound(FedRecStrategy):
+    settings = (Setting("norm-bound", float, "tau: L2 bound on each user's whole update.", minimum=0.0),)
+
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         norms = user_update_norms(updates).float()
         scale = torch.clamp(self.config.norm_bound / norms.clamp(min=1e-30), max=1.0)

@@ -17,6 +17,7 @@ that item's senders, and the MLP part (and who counts as flagged) among all user
 """
 
 from abc import abstractmethod
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -25,8 +26,15 @@ from fedrec.dense import dense_names, split_dense, to_dense
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.robust.grouped import apply_by_bucket
 from fedrec.server_step import ThetaGradient
+from fedrec.settings import Setting
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
+
+AGGREGATION = Setting(
+    "aggregation", str,
+    "How robust rules treat sparse uploads: each item row over the users who sent it (`per-item`) or over all users with zeros (`dense`).",
+    ("per-item", "dense"),
+)
 
 
 class RobustStrategy(FedRecStrategy):
@@ -64,6 +72,8 @@ class SelectionStrategy(RobustStrategy):
     comes from the user-level selection, which also decides who counts as flagged.
     """
 
+    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
+
     @abstractmethod
     def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean estimate [D], indices of the users it kept) for the dense matrix [U, D]."""
@@ -91,6 +101,8 @@ class SelectionStrategy(RobustStrategy):
 
 class CoordinateStrategy(RobustStrategy):
     """Coordinate-wise rules (median, trimmed mean), applied densely or per item."""
+
+    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
 
     @abstractmethod
     def combine(self, values: np.ndarray) -> np.ndarray:

@@ -2,10 +2,15 @@
 
 import numpy as np
 
+from fedrec.settings import Setting
 from strategies.robust import CoordinateStrategy
+
+TRIM_FRACTION = Setting("trim-fraction", float, "beta: share cut at each end by the trimmed mean.", minimum=0.0, maximum=0.49)
 
 
 class TrimmedMean(CoordinateStrategy):
+    settings = (*CoordinateStrategy.settings, TRIM_FRACTION)
+
     def combine(self, values: np.ndarray) -> np.ndarray:
         counts = (~np.isnan(values[:, :, 0])).sum(1)  # senders per group
         cut = (self.config.trim_fraction * counts).astype(np.int64)

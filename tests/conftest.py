@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 
-from fedrec.config import make_config, pyproject_defaults  # noqa: F401  (make_config re-exported for tests)
+from app_config import make_config, pyproject_defaults  # noqa: F401  (make_config re-exported for tests)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from attacks import ATTACKS, AttackRound
+from app_config import make_config
+from attacks import ATTACKS, AttackRound, run_threat
 from attacks.base import AttackerKnowledge, AttackSetup
-from attacks.threat import threat_for
-from fedrec.config import make_config
 from fedrec.errors import ConfigError
 from fedrec.local_training import compute_user_updates
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
@@ -151,13 +150,13 @@ def test_fake_profiles() -> None:
 
 
 def test_threat_models() -> None:
-    injected = threat_for(make_config(attack="a-ra", malicious_fraction=0.005), 6040)
+    injected = run_threat(make_config(attack="a-ra", malicious_fraction=0.005), 6040)
     assert injected.mode == "injected" and injected.malicious_ids.tolist() == list(range(6040, 6070))
     assert injected.num_users == 6070
-    compromised = threat_for(make_config(attack="fedattack", malicious_fraction=0.05), 1000)
+    compromised = run_threat(make_config(attack="fedattack", malicious_fraction=0.05), 1000)
     assert compromised.mode == "compromised" and len(compromised.malicious_ids) == 50
     assert compromised.num_users == 1000 and compromised.malicious_ids.max() < 1000
-    assert len(threat_for(make_config(attack="none"), 1000).malicious_ids) == 0
+    assert len(run_threat(make_config(attack="none"), 1000).malicious_ids) == 0
 
 
 def test_attack_needs_are_checked_when_the_config_is_validated() -> None:

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
-from fedrec.config import make_config
 from fedrec.models import MODELS
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 from tests.conftest import evaluate_message, node_context, train_message

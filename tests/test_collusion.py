@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from app_config import make_config
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.collusion import FangKrum, FangTrim, collude
 from attacks.crafting import fang_krum, fang_trim, little_is_enough, min_max
-from fedrec.config import make_config
 from fedrec.dense import to_dense
 from fedrec.models import NeuralCF
 from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
@@ -86,14 +86,15 @@ def test_collude_rewrites_only_the_malicious_users() -> None:
 
 @pytest.mark.parametrize("attack", ["fang-krum", "fang-trim", "lie", "min-max", "sign-flip", "gaussian"])
 def test_attacks_on_aggregation_take_compromised_clients_by_default(attack: str) -> None:
+    from attacks import ATTACKS
     from attacks.threat import attack_mode
 
-    assert attack_mode(make_config(attack=attack)) == "compromised"
+    assert attack_mode(make_config(attack=attack), ATTACKS.get(attack)) == "compromised"
 
 
 def test_the_server_builds_a_collusion_channel_only_for_collusion_attacks() -> None:
-    from attacks import ATTACKS
-    from attacks.collusion import CollusionAttack, collusion_channel
+    from attacks import ATTACKS, collusion_channel
+    from attacks.collusion import CollusionAttack
 
     knowledge = {"bandwagon": "popularity", "fedrecattack": "public-interactions"}
     for name in ATTACKS.names():

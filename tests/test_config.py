@@ -6,22 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from fedrec.config import KEYS, RunConfig, make_config, markdown_table, pyproject_defaults
+from app_config import SCHEMA, load_config, make_config, pyproject_defaults, settings_markdown
 from fedrec.errors import ConfigError
 from fedrec.targets import resolve_targets
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_pyproject_declares_exactly_the_schema_keys() -> None:
-    assert set(pyproject_defaults()) == set(KEYS)
-
-
-def test_readme_table_is_the_current_schema() -> None:
+def test_schema_pyproject_and_readme_list_the_same_keys() -> None:
+    """The three places a key appears stay in step: the composed schema, pyproject.toml, the README."""
+    assert set(pyproject_defaults()) == set(SCHEMA.keys)
     text = README.read_text()
-    assert markdown_table() in text, "regenerate the README table with `python -m fedrec.config`"
-    for name in pyproject_defaults():
-        assert re.search(rf"^\| `{re.escape(name)}` \|", text, re.M), f"README lacks a row for {name}"
+    assert settings_markdown() in text, "regenerate the README tables with `python -m app_config`"
+    section = text[text.index("<!-- settings:") : text.index("<!-- end of settings -->")]
+    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \| `", section, re.M))
+    assert rows == set(SCHEMA.keys)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +50,9 @@ def test_defaults_validate_to_the_paper_setting() -> None:
         ({"negatives": 2.5}, ["'negatives'", "expected int"]),
         ({"top_k": "5,x"}, ["'top-k'", "comma list"]),
         ({"hidden_layers": "8,0"}, ["'hidden-layers'"]),
+        ({"hidden_layers": "8,,8"}, ["'hidden-layers'", "'8,,8'", "empty entry"]),
+        ({"hidden_layers": ""}, ["'hidden-layers'", "comma list"]),
+        ({"top_k": "5,"}, ["'top-k'", "empty entry"]),
         ({"target_items": "least-popular:0"}, ["'target-items'", "least-popular:N"]),
         ({"target_items": "popular"}, ["'target-items'"]),
         ({"loss": "mse"}, ["'loss'", "bce, bpr"]),
@@ -67,8 +69,8 @@ def test_bad_values_give_one_line_naming_key_value_and_allowed(override, fragmen
 
 def test_unknown_key_lists_valid_keys() -> None:
     raw = {**pyproject_defaults(), "epoch": 3}
-    with pytest.raises(ConfigError, match="unknown run-config key.*epoch.*valid: dataset"):
-        RunConfig.from_mapping(raw)
+    with pytest.raises(ConfigError, match="unknown run-config key.*epoch.*valid: loss"):
+        load_config(raw)
 
 
 def test_target_items() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fedrec.config import make_config
 from scipy.sparse.linalg import svds
 
+from app_config import make_config
 from datasets import DATASETS, amazon, data_dir_for, load_dataset, movielens
 from datasets.movielens import Release
 from fedrec.data import RecDataset

@@ -5,10 +5,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from app_config import make_config
 from attacks import ATTACKS, AttackRound
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.fedrecattack import TOP_K, FedRecAttack
-from fedrec.config import make_config
 from fedrec.errors import ConfigError
 from fedrec.models import ITEM_EMBEDDING, MODELS
 from fedrec.models.base import dense_names

@@ -6,9 +6,9 @@ Drives the real ClientApp object with a real Context and Message (no Flower runt
 import numpy as np
 import torch
 
+from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
-from fedrec.config import make_config
 from fedrec.models import MODELS
 from fedrec.models.base import dense_names
 from fedrec.wire import UserUpdates, theta_to_record

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from fedrec.config import make_config
+from app_config import make_config
 from fedrec.results import RunRecorder
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fedrec.config import make_config
+from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
 from fedrec.wire import UserUpdates

@@ -8,12 +8,18 @@ backward pass.
 """
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 import torch
 
+from fedrec.settings import Setting
+
 ITEM_EMBEDDING = "item-embedding"
 Theta = dict[str, torch.Tensor]
+
+#: Settings of every model (the model family's own).
+EMBEDDING_DIM = Setting("embedding-dim", int, "Size of user and item embeddings.", minimum=1)
 
 
 def dense_names(theta: Theta) -> list[str]:
@@ -33,6 +39,9 @@ def embedding_init(rows: int, dim: int, generator: torch.Generator) -> torch.Ten
 
 class RecModel(ABC):
     """A scoring function over (user embedding, item embedding) pairs plus dense item-side weights."""
+
+    #: Run-config settings this model reads besides the family's (`fedrec.registry`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, embedding_dim: int, hidden_layers: tuple[int, ...]) -> None:
         self.embedding_dim = embedding_dim

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init, paired_users
+from fedrec.settings import Setting, positive_int_list
 
 # Users per chunk when scoring every item; bounds the [chunk, M, h1] activation to ~1 MB (measured fastest on CPU).
 _SCORE_CHUNK_ELEMENTS = 1 << 18
@@ -22,7 +23,11 @@ def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) ->
     return F.linear(x, weight, bias)
 
 
+HIDDEN_LAYERS = Setting("hidden-layers", str, "MLP hidden sizes, a comma list of positive integers.", convert=positive_int_list)
+
+
 class NeuralCF(RecModel):
+    settings = (HIDDEN_LAYERS,)
     #: Hidden-layer nonlinearity and dense-weight initialiser; subclasses may swap them.
     activation = staticmethod(torch.relu)
     init_weight = staticmethod(torch.nn.init.kaiming_uniform_)
