@@ -1,11 +1,21 @@
 """docs/defenses.md from the shipped sweeps: their tables, heatmaps and the checks computed from them.
 
-    python experiments/defense_report.py      # after experiments/sweep.py has run both sweeps
+    python experiments/defense_report.py      # after experiments/sweep.py has run the sweeps
+
+Values are means over the seeds a sweep ran (with ± std and n where a table has room); every check
+states the seeds it holds in, paired by seed (experiments/seeds.py).
 """
 
+import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.seeds import format_values, paired  # noqa: E402
+from experiments.sweep import markdown, seed_table  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 SWEEPS = PROJECT / "docs" / "sweeps"
@@ -15,34 +25,53 @@ FANG_FRACTION = "ml100k-trim-fang-fraction"
 FANG_CHECKS = (("krum", "fang-krum"), ("trimmed-mean", "fang-trim"), ("median", "fang-trim"))
 
 
-def _cell(frame: pd.DataFrame, attack: str, defense: str, metric: str) -> float:
+#: A defense keeps Recall@10 "within 20% of FedAvg" in a seed where it reaches this share of FedAvg's value.
+WITHIN = 0.8
+
+
+def _seeds(frame: pd.DataFrame, attack: str, defense: str, metric: str) -> pd.Series:
+    """`metric` of the cell's runs, indexed by seed (empty if the cell was not run)."""
     rows = frame[(frame["attack"] == attack) & (frame["defense"] == defense)]
-    return float(rows[metric].mean()) if len(rows) else float("nan")
+    return rows.set_index("seed")[metric].astype(float)
+
+
+def _cell(frame: pd.DataFrame, attack: str, defense: str, metric: str, digits: int = 4) -> str:
+    """`mean ± std (n=k)` of the cell's runs."""
+    return format_values(_seeds(frame, attack, defense, metric), digits)
 
 
 def no_attack_check(frame: pd.DataFrame) -> list[str]:
+    """Each defense without attack against FedAvg: values, ratio of the means, the seeds in which it is within 20%."""
     lines = [
         "| defense | final Recall@10 | / FedAvg | peak Recall@10 | / FedAvg | mean of last 5 epochs | / FedAvg |",
         "|---|---|---|---|---|---|---|",
     ]
-    base = {m: _cell(frame, "none", "fedavg", m) for m in ("recall@10", "recall@10-max", "recall@10-last5")}
+    metrics = ("recall@10", "recall@10-max", "recall@10-last5")
+    base = {m: _seeds(frame, "none", "fedavg", m) for m in metrics}
     for defense in frame["defense"].unique():
-        values = [_cell(frame, "none", defense, m) for m in base]
-        ratios = [v / base[m] for v, m in zip(values, base)]
-        cells = " | ".join(f"{v:.4f} | {r:.0%}{'' if r >= 0.8 else ' ✗'}" for v, r in zip(values, ratios))
-        lines.append(f"| {defense} | {cells} |")
+        cells = []
+        for metric in metrics:
+            values = _seeds(frame, "none", defense, metric)
+            within = paired(values, WITHIN * base[metric])
+            mark = "" if within.holds == within.n else " ✗"
+            ratio = values.mean() / base[metric].mean()
+            cells.append(f"{_cell(frame, 'none', defense, metric)} | {ratio:.0%} ({within.holds}/{within.n}){mark}")
+        lines.append(f"| {defense} | {' | '.join(cells)} |")
     return lines
 
 
 def compare(frame: pd.DataFrame, defense: str, attack: str, baseline: str = "gaussian") -> str:
-    clean = _cell(frame, "none", defense, "recall@10-last5")
-    hit, noise = _cell(frame, attack, defense, "recall@10-last5"), _cell(frame, baseline, defense, "recall@10-last5")
-    if pd.isna(hit) or pd.isna(noise) or pd.isna(clean):
+    """Does `attack` lower the defense's Recall@10 (last 5 epochs) more than `baseline`: means and per-seed evidence."""
+    metric = "recall@10-last5"
+    clean, hit, noise = (_seeds(frame, a, defense, metric) for a in ("none", attack, baseline))
+    if hit.empty or noise.empty or clean.empty:
         return f"- `{defense}` under `{attack}`: not run."
-    verdict = "lowers it more than" if clean - hit > clean - noise else "does not lower it more than"
+    # Paired by seed: the drop under the attack minus the drop under the baseline, (clean - hit) - (clean - noise).
+    more = paired(clean - hit, clean - noise)
     return (
-        f"- `{defense}`: Recall@10 (mean of the last 5 epochs) {clean:.4f} without attack, {hit:.4f} under "
-        f"`{attack}`, {noise:.4f} under `{baseline}`: `{attack}` {verdict} `{baseline}`."
+        f"- `{defense}`: Recall@10 (mean of the last 5 epochs) {_cell(frame, 'none', defense, metric)} without attack, "
+        f"{_cell(frame, attack, defense, metric)} under `{attack}`, {_cell(frame, baseline, defense, metric)} under "
+        f"`{baseline}`: `{attack}` lowers it more than `{baseline}` {more.evidence()}."
     )
 
 
@@ -60,9 +89,21 @@ def trim_attack_section(sweep: str, intro: str, defenses: tuple[str, ...]) -> li
         "",
         "| defense | final Recall@10, no attack | Gaussian | fang-trim |",
         "|---|---|---|---|",
-        *[f"| {d} | " + " | ".join(f"{_cell(frame, a, d, 'recall@10'):.4f}" for a in attacks) + " |" for d in defenses],
+        *[f"| {d} | " + " | ".join(_cell(frame, a, d, "recall@10") for a in attacks) + " |" for d in defenses],
         "",
     ]
+
+
+def sweep_tables(sweep: str, frame: pd.DataFrame) -> str:
+    """The sweep's attack x defense tables (mean ± std over seeds) in its TOML's order, as experiments/sweep.py writes."""
+    grid = tomllib.loads((PROJECT / "experiments" / "sweeps" / f"{sweep}.toml").read_text())["grid"]
+    return markdown(seed_table(frame), grid["attack"], grid["defense"])
+
+
+def seeds_text(frame: pd.DataFrame) -> str:
+    """`one seed (1)` or `3 seeds (1, 2, 3)`: the seeds of a sweep, for the setting paragraph."""
+    seeds = sorted(frame["seed"].unique())
+    return f"{'one seed' if len(seeds) == 1 else f'{len(seeds)} seeds'} ({', '.join(map(str, seeds))})"
 
 
 def main() -> None:
@@ -84,12 +125,15 @@ def main() -> None:
         "",
         "Setting: NCF dim 8, MLP 8-8, BCE, 4 negatives, 256 users per round, lr = user-lr = 0.01 (a trained "
         "victim; the paper's 0.001 barely moves ML-100K), 20 epochs, rho = 5% (47 malicious users), f = 13 "
-        "(the expected malicious users per round), trim fraction 0.1, norm bound 1.0, one seed. Fang et al.'s "
-        "attacks use full knowledge. Final values are noisy at this learning rate: every rule reaches "
-        "Recall@10 ≈ 0.118 by epoch 8-12, and single epochs later dip (FedAvg at epoch 13, trimmed mean at 19, "
-        "median at 20), so the checks below use the mean over the last 5 epochs; all three are in the tables.",
+        "(the expected malicious users per round), trim fraction 0.1, norm bound 1.0, "
+        f"{seeds_text(per_item)}. Fang et al.'s attacks use full knowledge. Final values are noisy at this learning "
+        "rate: every rule reaches Recall@10 ≈ 0.118 by epoch 8-12, and single epochs later dip (FedAvg at epoch 13, "
+        "trimmed mean at 19, median at 20), so the checks below use the mean over the last 5 epochs; all three are in the tables.",
         "",
         "## No attack: does each defense keep Recall@10 within 20% of FedAvg?",
+        "",
+        "Values: mean ± std over seeds (n). / FedAvg: the ratio of the means, then k/n, the seeds in which the defense "
+        f"reaches {WITHIN:.0%} of FedAvg's value of the same seed; ✗ where that fails in any seed.",
         "",
         "`per-item` aggregation (each item row over the users who sent it):",
         "",
@@ -130,16 +174,16 @@ def main() -> None:
         "| defense | ER@10 | Recall@10 (last 5) |",
         "|---|---|---|",
         *[
-            f"| {d} | {_cell(per_item, 'a-hum', d, 'er@10'):.3f} | {_cell(per_item, 'a-hum', d, 'recall@10-last5'):.4f} |"
+            f"| {d} | {_cell(per_item, 'a-hum', d, 'er@10', 3)} | {_cell(per_item, 'a-hum', d, 'recall@10-last5')} |"
             for d in per_item["defense"].unique()
         ],
         "",
         "## Tables (per-item sweep)",
         "",
-        (SWEEPS / PER_ITEM / "sweep.md").read_text(),
+        sweep_tables(PER_ITEM, per_item),
         "## Tables (dense sweep)",
         "",
-        (SWEEPS / DENSE / "sweep.md").read_text(),
+        sweep_tables(DENSE, dense),
         "## Heatmaps",
         "",
         *[f"![{p.stem}](sweeps/{PER_ITEM}/{p.name})" for p in sorted((SWEEPS / PER_ITEM).glob("heatmap-*.png"))],

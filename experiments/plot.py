@@ -6,11 +6,18 @@ Writes `<out>/figures/*.png` and `<out>/attack-experiments.md`: the reference pa
 epochs per attack at rho = 0.5%), RQ2 (final ER@K against rho for A-ra and A-hum), RQ3 (A-ra vs
 A-hum at rho = 0.1% and 0.2%), and FedAttack vs its random-sampling control and no attack (Recall@10
 and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Missing runs are skipped.
+
+A run may have several seeds (`python experiments/run.py --seeds ...` writes `<config>__seed<k>`; a
+folder without the suffix is the one run of its config's seed). Tables give mean ± std over seeds
+with n, figures the mean with a min–max band over seeds, and every comparison the seeds it holds in
+(experiments/seeds.py).
 """
 
 import argparse
+import json
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +28,16 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fedrec.results import UPDATE_NORMS_CSV  # noqa: E402
+from experiments.seeds import (  # noqa: E402
+    BAND_CAPTION,
+    format_values,
+    n_seeds,
+    paired,
+    plot_mean_band,
+    seed_curves,
+    split_seed_run_name,
+)
+from fedrec.results import METRICS_CSV, UPDATE_NORMS_CSV  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 KS = (5, 10, 20, 30)
@@ -62,12 +78,63 @@ def _rq2_run(attack: str, rho: float) -> str:
     return f"rq1-{attack}" if rho == 0.005 else f"rq2-{attack}-{rho}"
 
 
-def load(results: Path) -> dict[str, pd.DataFrame]:
-    tables = {}
+#: run name -> seed -> what the run wrote (its folder, or a table read from it)
+Runs = dict[str, dict[int, Path]]
+Tables = dict[str, dict[int, pd.DataFrame]]
+
+
+def find_runs(results: Path) -> Runs:
+    """Every run folder with metrics under `results`, grouped by run name over seeds.
+
+    `<name>__seed<k>` is seed k of `name`; a folder without the suffix (the shipped single-seed runs)
+    is the run of the seed its config.json records.
+    """
+    runs: Runs = {}
     for folder in sorted(results.iterdir()) if results.exists() else []:
-        if (folder / "metrics.csv").exists():
-            tables[folder.name] = pd.read_csv(folder / "metrics.csv")
-    return tables
+        if not (folder / METRICS_CSV).exists():
+            continue
+        name, seed = split_seed_run_name(folder.name)
+        if seed is None:
+            seed = int(json.loads((folder / "config.json").read_text())["seed"])
+        if seed in runs.get(name, {}):
+            print(f"skipped {folder.name}: seed {seed} of {name} is already read from {runs[name][seed].name}")
+            continue
+        runs.setdefault(name, {})[seed] = folder
+    return runs
+
+
+def load(runs: Runs) -> Tables:
+    """Each run's per-epoch metrics, per seed."""
+    return {name: {seed: pd.read_csv(folder / METRICS_CSV) for seed, folder in seeds.items()} for name, seeds in runs.items()}
+
+
+Statistic = Callable[[pd.DataFrame], float]
+
+
+def _final(metric: str) -> Statistic:
+    return lambda table: table[metric].iloc[-1]
+
+
+def _peak(metric: str) -> Statistic:
+    return lambda table: table[metric].max()
+
+
+def _mean(metric: str) -> Statistic:
+    return lambda table: table[metric].mean()
+
+
+def _per_seed(tables: dict[int, pd.DataFrame], statistic: Statistic) -> pd.Series:
+    """`statistic` of each seed's table, indexed by seed."""
+    return pd.Series({seed: statistic(table) for seed, table in tables.items()}, dtype=float)
+
+
+def _over_seeds(tables: dict[int, pd.DataFrame], statistic: Statistic, digits: int = 4) -> str:
+    """A table cell: mean ± std of `statistic` over the seeds (n is in the table's seeds column)."""
+    return format_values(_per_seed(tables, statistic), digits, with_n=False)
+
+
+def _seeds_column(tables: dict[int, pd.DataFrame]) -> str:
+    return f"{', '.join(map(str, sorted(tables)))} (n={len(tables)})"
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
@@ -77,20 +144,20 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _over_epochs(axis: plt.Axes, tables: dict[str, pd.DataFrame], runs: list[tuple[str, str]], column: str, title: str) -> None:
-    """One line per (run, label) present in `tables`: `column` against the epoch.
+def _over_epochs(axis: plt.Axes, tables: Tables, runs: list[tuple[str, str]], column: str, title: str) -> None:
+    """One line per (run, label) present in `tables`: `column` against the epoch, mean and min–max band over seeds.
 
     Styles differ per line because runs often coincide (all at 0 or all at 1).
     """
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "v"), ("-", "x"), ("--", "d")]
     for (run, label), (line, marker) in zip(runs, styles):
         if run in tables:
-            axis.plot(tables[run]["epoch"], tables[run][column], linestyle=line, marker=marker, markersize=3, label=label)
+            plot_mean_band(axis, seed_curves(tables[run], column), label, linestyle=line, marker=marker, markersize=3)
     axis.set(title=title, xlabel="epoch")
     axis.grid(alpha=0.3)
 
 
-def plot_rq1(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+def plot_rq1(tables: Tables, out: Path) -> Path:
     figure, axes = plt.subplots(1, len(KS), figsize=(4.2 * len(KS), 3.6), sharey=True)
     for axis, k in zip(axes, KS):
         _over_epochs(axis, tables, [(run, _label(run)) for run in RQ1], f"er@{k}", f"ER@{k}, rho = 0.5%")
@@ -99,13 +166,16 @@ def plot_rq1(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     return _save(figure, out / "rq1-exposure.png")
 
 
-def plot_rq2(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+def plot_rq2(tables: Tables, out: Path) -> Path:
     figure, axes = plt.subplots(1, len(KS), figsize=(4.2 * len(KS), 3.6), sharey=True)
     for axis, k in zip(axes, KS):
         for attack in ("a-ra", "a-hum"):
-            points = [(rho * 100, tables[_rq2_run(attack, rho)][f"er@{k}"].iloc[-1]) for rho in RHOS if _rq2_run(attack, rho) in tables]
-            if points:
-                axis.plot(*zip(*points), marker="o", label=attack)
+            finals = {
+                rho * 100: _per_seed(tables[_rq2_run(attack, rho)], _final(f"er@{k}"))
+                for rho in RHOS if _rq2_run(attack, rho) in tables
+            }
+            if finals:
+                plot_mean_band(axis, pd.DataFrame(finals).T, attack, marker="o")
         axis.set(title=f"final ER@{k}", xlabel="malicious users (% of benign)")
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("exposure ratio at epoch 30")
@@ -113,7 +183,7 @@ def plot_rq2(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     return _save(figure, out / "rq2-exposure-vs-rho.png")
 
 
-def plot_rq3(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+def plot_rq3(tables: Tables, out: Path) -> Path:
     figure, axes = plt.subplots(1, 4, figsize=(16.8, 3.6), sharey=True)
     panels = [(rho, k) for rho in (0.001, 0.002) for k in (5, 10)]
     for axis, (rho, k) in zip(axes, panels):
@@ -124,7 +194,7 @@ def plot_rq3(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     return _save(figure, out / "rq3-ara-vs-ahum.png")
 
 
-def plot_fedattack(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+def plot_fedattack(tables: Tables, out: Path) -> Path:
     figure, axes = plt.subplots(len(FEDATTACK), 2, figsize=(10, 3.8 * len(FEDATTACK)), squeeze=False)
     for row, (setting, runs) in zip(axes, FEDATTACK.items()):
         for axis, metric in zip(row, ("recall@10", "ndcg@10")):
@@ -134,21 +204,34 @@ def plot_fedattack(tables: dict[str, pd.DataFrame], out: Path) -> Path:
     return _save(figure, out / "fedattack-utility.png")
 
 
-def plot_fedattack_norms(results: Path, out: Path) -> Path | None:
-    """Benign vs malicious update norms per epoch (median line, q25-q75 band, min-max band), per setting."""
-    settings = [
-        (setting, runs[-1]) for setting, runs in FEDATTACK.items() if (results / runs[-1] / UPDATE_NORMS_CSV).exists()
-    ]
+def _norms(seeds: dict[int, Path]) -> pd.DataFrame:
+    """The update norms of a run's seeds that wrote them, one frame with a `seed` column."""
+    frames = {seed: pd.read_csv(folder / UPDATE_NORMS_CSV) for seed, folder in seeds.items() if (folder / UPDATE_NORMS_CSV).exists()}
+    return pd.concat(frames, names=["seed"]).reset_index(level="seed") if frames else pd.DataFrame()
+
+
+def plot_fedattack_norms(runs: Runs, out: Path) -> Path | None:
+    """Benign vs malicious update norms per epoch (median line, q25-q75 band, min-max band), per setting.
+
+    Over several seeds the line is the mean of the seeds' medians and the bands their envelope (lowest
+    q25 to highest q75, lowest min to highest max), so every seed's users lie inside the outer band.
+    """
+    settings = [(setting, _norms(runs[names[-1]])) for setting, names in FEDATTACK.items() if names[-1] in runs]
+    settings = [(setting, norms) for setting, norms in settings if len(norms)]
     if not settings:
         return None
     figure, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.9), squeeze=False)
-    for axis, (setting, run) in zip(axes[0], settings):
-        norms = pd.read_csv(results / run / UPDATE_NORMS_CSV)
+    for axis, (setting, norms) in zip(axes[0], settings):
+        n = norms["seed"].nunique()
         for group, color in (("benign", "tab:blue"), ("malicious", "tab:red")):
-            rows = norms[norms["group"] == group]
+            rows = (
+                norms[norms["group"] == group].groupby("epoch")
+                .agg(median=("median", "mean"), q25=("q25", "min"), q75=("q75", "max"), min=("min", "min"), max=("max", "max"))
+                .reset_index()
+            )
             axis.fill_between(rows["epoch"], rows["min"], rows["max"], color=color, alpha=0.12)
             axis.fill_between(rows["epoch"], rows["q25"], rows["q75"], color=color, alpha=0.3)
-            axis.plot(rows["epoch"], rows["median"], color=color, label=f"{group} (median, q25-q75, min-max)")
+            axis.plot(rows["epoch"], rows["median"], color=color, label=f"{group} (median, q25-q75, min-max; n={n})")
         axis.set_yscale("log")
         axis.set_xlabel("epoch")
         axis.set_title(textwrap.fill(setting, 60), fontsize=8)
@@ -162,80 +245,131 @@ def _first_epoch_at_least(table: pd.DataFrame, column: str, level: float) -> str
     return str(int(reached.iloc[0])) if len(reached) else "never"
 
 
-def report(tables: dict[str, pd.DataFrame], results: Path, figures: list[Path], out: Path) -> str:
+def _drop_claims(tables: Tables, none: str, control: str, fedattack: str) -> list[str]:
+    """Does FedAttack lower Recall/NDCG@10 more than its control: mean drops, and the seeds the claim holds in."""
+    lines = []
+    for metric in ("recall@10", "ndcg@10"):
+        for what, statistic in (("final", _final(metric)), ("mean over epochs of", _mean(metric))):
+            value = {run: _per_seed(tables[run], statistic) for run in (none, control, fedattack)}
+            drop = {run: value[none] - value[run] for run in (control, fedattack)}  # aligned by seed
+            more, below = paired(drop[fedattack], drop[control]), paired(value[none], value[fedattack])
+            lines.append(
+                f"\n{what.capitalize()} {metric}, below no attack (mean over seeds): FedAttack "
+                f"{drop[fedattack].mean():+.4f}, control {drop[control].mean():+.4f}. FedAttack lowers it more than the "
+                f"control {more.evidence()}; below no attack {below.evidence()}."
+            )
+    return lines
+
+
+def _epochs_below(tables: Tables, control: str, fedattack: str, metric: str) -> str:
+    """In how many evaluated epochs FedAttack's metric is below the control's, per seed both ran."""
+    counts = [
+        f"{int((tables[fedattack][seed][metric] < tables[control][seed][metric]).sum())} of {len(tables[fedattack][seed])} "
+        f"evaluated epochs (seed {seed})"
+        for seed in sorted(tables[fedattack].keys() & tables[control].keys())
+    ]
+    return f"\nFedAttack's {metric} is below the control's in {', '.join(counts)}; {n_seeds(len(counts))}."
+
+
+def _norms_section(norms: pd.DataFrame) -> list[str]:
+    """The norms table at the first, middle and last epoch of each seed, and the shares of covert epochs."""
+    lines = [
+        "",
+        "L2 norms of the uploaded updates (benign vs FedAttack's clients):",
+        "",
+        "| seed | epoch | group | updates | min | q25 | median | q75 | max |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    last = int(norms["epoch"].max())
+    for _, row in norms[norms["epoch"].isin([1, last // 2, last])].iterrows():
+        lines.append(
+            f"| {row['seed']} | {row['epoch']} | {row['group']} | {row['updates']} | {row['min']:.4g} | {row['q25']:.4g} | "
+            f"{row['median']:.4g} | {row['q75']:.4g} | {row['max']:.4g} |"
+        )
+    wide = norms.pivot(index=["seed", "epoch"], columns="group")
+    inside = ((wide[("min", "malicious")] >= wide[("min", "benign")]) & (wide[("max", "malicious")] <= wide[("max", "benign")])).mean()
+    quartiles = ((wide[("q25", "malicious")] >= wide[("q25", "benign")] * 0.5) & (wide[("q75", "malicious")] <= wide[("q75", "benign")] * 2)).mean()
+    malicious_median = wide[("median", "malicious")]
+    typical = ((malicious_median >= wide[("q25", "benign")]) & (malicious_median <= wide[("q75", "benign")])).mean()
+    return lines + [
+        "",
+        f"Over the {len(wide)} evaluated epochs of {n_seeds(norms['seed'].nunique())}, epochs in which every malicious "
+        f"norm lies within the benign [min, max]: {inside:.0%}; "
+        f"in which the malicious quartiles lie within a factor 2 of the benign ones: {quartiles:.0%}; "
+        f"in which the malicious median lies within the benign [q25, q75]: {typical:.0%}.",
+        "",
+    ]
+
+
+def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Runs) -> list[str]:
+    none, control, fedattack = names
+    lines = [f"## FedAttack vs its random-sampling control: {setting}", ""]
+    lines += [
+        "| run | seeds | final Recall@10 | final NDCG@10 | mean Recall@10 over epochs | mean NDCG@10 over epochs |",
+        "|---|---|---|---|---|---|",
+    ]
+    statistics = [_final("recall@10"), _final("ndcg@10"), _mean("recall@10"), _mean("ndcg@10")]
+    for run in names:
+        cells = [_over_seeds(tables[run], statistic) for statistic in statistics]
+        lines.append(f"| {run} | {_seeds_column(tables[run])} | " + " | ".join(cells) + " |")
+    lines += _drop_claims(tables, none, control, fedattack)
+    lines += [_epochs_below(tables, control, fedattack, metric) for metric in ("recall@10", "ndcg@10")]
+    shared = sorted(tables[fedattack].keys() & tables[control].keys())
+    control_mean, fedattack_mean = (
+        seed_curves({seed: tables[run][seed] for seed in shared}, "recall@10").mean(axis=1) for run in (control, fedattack)
+    )
+    gap = control_mean - fedattack_mean
+    worst = gap.idxmax()
+    lines.append(
+        f"\nLargest gap of the mean Recall@10 (over {n_seeds(len(shared))}) below the control's: {gap.max():+.4f} at epoch "
+        f"{worst:.0f} ({gap.max() / control_mean[worst]:.0%} of the control's value)."
+    )
+    norms = _norms(runs[fedattack])
+    return lines + (_norms_section(norms) if len(norms) else [""])
+
+
+def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
     lines = [
         "# Attack experiments (MovieLens-1M)",
         "",
         "Generated by `python experiments/plot.py` from the runs of `python experiments/run.py "
-        "experiments/configs/*.toml` (results in `docs/experiments/<config>/`). The RQ runs use the reference "
+        "experiments/configs/*.toml` (results in `docs/experiments/<config>/`, or `<config>__seed<k>/` with `--seeds`). "
+        "The RQ runs use the reference "
         "paper's setting: NCF dim 8, MLP 8-8, BCE, 4 negatives, 256 users per round, server sums, lr 0.001, "
         "30 epochs, target = the least popular item (1805), published 80/20 split. Each FedAttack section below "
         "names its victim; its configs say the rest.",
         "",
-        "| run | final Recall@10 | final NDCG@10 | max ER@10 | first epoch ER@10 >= 0.9 | final ER@5 | final ER@10 |",
-        "|---|---|---|---|---|---|---|",
+        "Values are mean ± sample std (ddof = 1) over a run's seeds; the std of a single seed is –. "
+        "A comparison states in how many seeds it holds, with the per-seed differences.",
+        "",
+        "| run | seeds | final Recall@10 | final NDCG@10 | max ER@10 | first epoch ER@10 >= 0.9 | final ER@5 | final ER@10 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for run, table in tables.items():
-        last = table.iloc[-1]
-        lines.append(
-            f"| {run} | {last['recall@10']:.4f} | {last['ndcg@10']:.4f} | {table['er@10'].max():.3f} | "
-            f"{_first_epoch_at_least(table, 'er@10', 0.9)} | {last['er@5']:.3f} | {last['er@10']:.3f} |"
-        )
-    lines += ["", *[f"![{path.stem}](figures/{path.name})" for path in figures], ""]
-    for setting, (none, control, fedattack) in FEDATTACK.items():
-        if not {none, control, fedattack} <= set(tables):
+    for run, seeds in tables.items():
+        first = ", ".join(_first_epoch_at_least(seeds[seed], "er@10", 0.9) for seed in sorted(seeds))
+        cells = [
+            _over_seeds(seeds, _final("recall@10")),
+            _over_seeds(seeds, _final("ndcg@10")),
+            _over_seeds(seeds, _peak("er@10"), 3),
+            first,
+            _over_seeds(seeds, _final("er@5"), 3),
+            _over_seeds(seeds, _final("er@10"), 3),
+        ]
+        lines.append(f"| {run} | {_seeds_column(seeds)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Figures: {BAND_CAPTION} (no band for a single seed); n per line in the legends.",
+        "",
+        *[f"![{path.stem}](figures/{path.name})" for path in figures],
+        "",
+    ]
+    for setting, names in FEDATTACK.items():
+        if not set(names) <= set(tables):
             continue
-        if len({len(tables[run]) for run in (none, control, fedattack)}) != 1:
+        if len({len(table) for run in names for table in tables[run].values()}) != 1:
             print(f"skipped '{setting}': its runs have different numbers of evaluated epochs (one is unfinished?)")
             continue
-        lines += [f"## FedAttack vs its random-sampling control: {setting}", ""]
-        lines += ["| run | final Recall@10 | final NDCG@10 | mean Recall@10 over epochs | mean NDCG@10 over epochs |", "|---|---|---|---|---|"]
-        for run in (none, control, fedattack):
-            t = tables[run]
-            lines.append(f"| {run} | {t['recall@10'].iloc[-1]:.4f} | {t['ndcg@10'].iloc[-1]:.4f} | {t['recall@10'].mean():.4f} | {t['ndcg@10'].mean():.4f} |")
-        for metric in ("recall@10", "ndcg@10"):
-            for what, value in (("final", lambda t: t.iloc[-1]), ("mean over epochs of", lambda t: t.mean())):
-                drop = {run: value(tables[none][metric]) - value(tables[run][metric]) for run in (control, fedattack)}
-                verdict = "lowers it more than the control" if drop[fedattack] > max(drop[control], 0.0) else "does NOT lower it more than the control"
-                lines.append(
-                    f"\n{what.capitalize()} {metric}, below no attack: FedAttack {drop[fedattack]:+.4f}, "
-                    f"control {drop[control]:+.4f}: FedAttack {verdict}."
-                )
-        for metric in ("recall@10", "ndcg@10"):
-            below = int((tables[fedattack][metric] < tables[control][metric]).sum())
-            lines.append(f"\nFedAttack's {metric} is below the control's in {below} of {len(tables[fedattack])} evaluated epochs.")
-        gap = tables[control]["recall@10"] - tables[fedattack]["recall@10"]
-        worst = int(gap.idxmax())
-        lines.append(
-            f"\nLargest Recall@10 gap below the control: {gap.max():+.4f} at epoch {tables[fedattack]['epoch'].iloc[worst]:.0f} "
-            f"({gap.max() / tables[control]['recall@10'].iloc[worst]:.0%} of the control's value)."
-        )
-        norms = pd.read_csv(results / fedattack / UPDATE_NORMS_CSV)
-        lines += [
-            "",
-            "L2 norms of the uploaded updates (benign vs FedAttack's clients):",
-            "",
-            "| epoch | group | updates | min | q25 | median | q75 | max |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        last = int(norms["epoch"].max())
-        for _, row in norms[norms["epoch"].isin([1, last // 2, last])].iterrows():
-            lines.append(
-                f"| {row['epoch']} | {row['group']} | {row['updates']} | {row['min']:.4g} | {row['q25']:.4g} | "
-                f"{row['median']:.4g} | {row['q75']:.4g} | {row['max']:.4g} |"
-            )
-        wide = norms.pivot(index="epoch", columns="group")
-        inside = ((wide[("min", "malicious")] >= wide[("min", "benign")]) & (wide[("max", "malicious")] <= wide[("max", "benign")])).mean()
-        quartiles = ((wide[("q25", "malicious")] >= wide[("q25", "benign")] * 0.5) & (wide[("q75", "malicious")] <= wide[("q75", "benign")] * 2)).mean()
-        malicious_median = wide[("median", "malicious")]
-        typical = ((malicious_median >= wide[("q25", "benign")]) & (malicious_median <= wide[("q75", "benign")])).mean()
-        lines += [
-            "",
-            f"Epochs in which every malicious norm lies within the benign [min, max]: {inside:.0%}; "
-            f"in which the malicious quartiles lie within a factor 2 of the benign ones: {quartiles:.0%}; "
-            f"in which the malicious median lies within the benign [q25, q75]: {typical:.0%}.",
-            "",
-        ]
+        lines += _fedattack_section(setting, names, tables, runs)
     return "\n".join(lines)
 
 
@@ -244,13 +378,14 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs")
     args = parser.parse_args()
-    tables = load(args.results_dir)
+    runs = find_runs(args.results_dir)
+    tables = load(runs)
     figure_dir = args.out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3, plot_fedattack)]
-    norms_figure = plot_fedattack_norms(args.results_dir, figure_dir)
+    norms_figure = plot_fedattack_norms(runs, figure_dir)
     figures += [norms_figure] if norms_figure else []
-    text = report(tables, args.results_dir, figures, args.out)
+    text = report(tables, runs, figures)
     (args.out / "attack-experiments.md").write_text(text)
     print(text)
 

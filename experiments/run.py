@@ -2,10 +2,14 @@
 
     python experiments/run.py experiments/configs/rq1-a-ra.toml       # one experiment
     python experiments/run.py experiments/configs/*.toml               # all; finished ones are skipped
+    python experiments/run.py experiments/configs/rq1-a-ra.toml --seeds 1 2 3   # one run per seed
 
 Each config holds run-config overrides (any key of the README's table). This script adds the data
 location (`--data-dir`, default: the machine's MovieLens-1M copy beside the project) and the
 results folder, runs the app on a private local SuperLink (two nodes, one CPU each) and stops it.
+Without `--seeds` a config runs once with its own seed (the `seed` key, else the app default) into
+`<results-dir>/<config>`; with `--seeds` it runs once per seed into `<results-dir>/<config>__seed<k>`
+(experiments/plot.py reads both and aggregates over seeds).
 Without the script, the same experiment is
 `flwr run . --stream --run-config experiments/configs/rq1-a-ra.toml` plus `data-dir` in the file.
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments.seeds import seed_run_name  # noqa: E402
 from harness.flwr_local import flwr_run  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -50,10 +55,18 @@ def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str
     return folder
 
 
-def run_one(config_path: Path, data_dir: Path, results_dir: Path, federation: str) -> Path:
+def run_one(
+    config_path: Path, data_dir: Path, results_dir: Path, federation: str, seeds: list[int] | None
+) -> list[Path]:
+    """The config's runs: one with its own seed, or one per seed of `seeds` (folders `<config>__seed<k>`)."""
     overrides = tomllib.loads(config_path.read_text())
     overrides.setdefault("data-dir", str(data_dir.resolve()))
-    return run_overrides(config_path.stem, overrides, results_dir, federation)
+    if seeds is None:
+        return [run_overrides(config_path.stem, overrides, results_dir, federation)]
+    return [
+        run_overrides(seed_run_name(config_path.stem, seed), overrides | {"seed": seed}, results_dir, federation)
+        for seed in seeds
+    ]
 
 
 def main() -> None:
@@ -62,9 +75,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="run every config once per seed (default: once, with its own seed)"
+    )
     args = parser.parse_args()
     for config_path in args.configs:
-        run_one(config_path, args.data_dir, args.results_dir, args.federation_config)
+        run_one(config_path, args.data_dir, args.results_dir, args.federation_config, args.seeds)
 
 
 if __name__ == "__main__":

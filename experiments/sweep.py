@@ -1,13 +1,21 @@
 """Sweep a grid of attacks x defenses x rho x seeds from one TOML file; resumes where it stopped.
 
-    python experiments/sweep.py experiments/sweeps/ml100k-defenses.toml [--data-dir DIR] [--results-dir DIR]
+    python experiments/sweep.py experiments/sweeps/ml100k-defenses.toml [--seeds 1 2 3] [--data-dir DIR] [--results-dir DIR]
 
 The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack, defense,
-malicious-fraction, seed) and optional `[attack-settings.<attack>]` (keys for that attack's
-cells). Every cell is one `flwr run` (experiments/run.py's runner); finished cells are skipped. The
-sweep writes `<results-dir>/<sweep>/sweep.csv` (one row per cell: final Recall@10, NDCG@10, ER@10,
-detection precision/recall, the peak and last-5-epoch mean of Recall@10, wall time), `sweep.md` (the same as attack x defense tables) and
-`heatmap-<metric>.png` (attack x defense, mean over seeds, one panel per rho).
+malicious-fraction, seed; `--seeds` replaces the seed list) and optional `[attack-settings.<attack>]`
+(keys for that attack's cells). Every cell and seed is one `flwr run` (experiments/run.py's runner)
+into `<results-dir>/<sweep>/<attack>__<defense>__rho<rho>__seed<k>`; finished runs are skipped. The
+sweep writes, in `<results-dir>/<sweep>/`:
+
+- `sweep.csv`: one row per run (per seed): final Recall@10, NDCG@10, ER@10, detection
+  precision/recall, the peak and last-5-epoch mean of Recall@10, wall time;
+- `sweep-seeds.csv`: those metrics aggregated over seeds, one row per attack, defense, rho and
+  metric: n, mean, std (sample, ddof = 1; empty for n = 1), min, max;
+- `sweep.md`: attack x defense tables of `mean ± std (n=k)` per metric and rho;
+- `heatmap-<metric>.png`: attack x defense, the mean over seeds, one panel per rho, n in the title;
+- `curves-recallat10.png`: Recall@10 over epochs per attack and defense, the mean over seeds as a
+  line and their min–max as a band.
 """
 
 import argparse
@@ -27,13 +35,27 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
+from experiments.seeds import (  # noqa: E402
+    BAND_CAPTION,
+    aggregate,
+    describe_n,
+    format_cell,
+    plot_mean_band,
+    seed_curves,
+    seed_run_name,
+)
 
 DATA = PROJECT.parent / "shared" / "data"
 METRICS = (
     "recall@10", "ndcg@10", "er@10", "detection-precision", "detection-recall",
     "recall@10-max", "recall@10-last5", "ndcg@10-last5",
 )
-GRID_KEYS = ("attack", "defense", "malicious-fraction", "seed")
+#: The keys of a table cell; the seed is what a cell aggregates over.
+CELL_KEYS = ("attack", "defense", "malicious-fraction")
+GRID_KEYS = (*CELL_KEYS, "seed")
+CURVE_METRIC = "recall@10"
+#: (cell, summary.json, metrics.csv) of a completed run.
+Run = tuple[dict, dict, pd.DataFrame]
 
 
 def cells(spec: dict) -> list[dict]:
@@ -46,19 +68,26 @@ def cells(spec: dict) -> list[dict]:
 
 
 def cell_name(cell: dict) -> str:
-    return f"{cell['attack']}__{cell['defense'].replace(':', '-')}__rho{cell['malicious-fraction']}__seed{cell['seed']}"
+    defense = cell["defense"].replace(":", "-")
+    return seed_run_name(f"{cell['attack']}__{defense}__rho{cell['malicious-fraction']}", cell["seed"])
 
 
-def table(results: Path, all_cells: list[dict]) -> pd.DataFrame:
-    rows = []
+def load_runs(results: Path, all_cells: list[dict]) -> list[Run]:
+    """Every completed run of the grid."""
+    runs = []
     for cell in all_cells:
         folder = results / cell_name(cell)
-        if not completed(folder):
-            continue
-        final = json.loads((folder / "summary.json").read_text())["final"]
-        epochs = pd.read_csv(folder / "metrics.csv")
+        if completed(folder):
+            runs.append((cell, json.loads((folder / "summary.json").read_text()), pd.read_csv(folder / "metrics.csv")))
+    return runs
+
+
+def table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: its grid keys (seed included), METRICS and wall time."""
+    rows = []
+    for cell, summary, epochs in runs:
         # Peak and late average next to the final value: a single last epoch can catch a transient dip.
-        final |= {
+        final = summary["final"] | {
             "recall@10-max": epochs["recall@10"].max(),
             "recall@10-last5": epochs["recall@10"].tail(5).mean(),
             "ndcg@10-last5": epochs["ndcg@10"].tail(5).mean(),
@@ -66,35 +95,46 @@ def table(results: Path, all_cells: list[dict]) -> pd.DataFrame:
         rows.append(
             {key: cell[key] for key in GRID_KEYS}
             | {metric: final.get(metric, np.nan) for metric in METRICS}
-            | {"wall-time-s": json.loads((folder / "summary.json").read_text())["wall-time-s"]}
+            | {"wall-time-s": summary["wall-time-s"]}
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*GRID_KEYS, *METRICS, "wall-time-s"])
 
 
-def heatmaps(frame: pd.DataFrame, out: Path, attacks: list[str], defenses: list[str]) -> list[Path]:
-    written = []
-    rhos = sorted(frame["malicious-fraction"].unique())
-    for metric in METRICS:
-        if frame[metric].isna().all():
+def seed_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """`table`'s rows aggregated over seeds per attack, defense and rho (experiments/seeds.py `aggregate`)."""
+    return aggregate(frame, CELL_KEYS, METRICS)
+
+
+def _grids(aggregated: pd.DataFrame, attacks: list[str], defenses: list[str]) -> list[tuple[str, float, pd.DataFrame]]:
+    """(metric, rho, rows indexed by attack and defense) for every metric that some run reports."""
+    out = []
+    for (metric, rho), rows in aggregated.groupby(["metric", "malicious-fraction"], sort=False):
+        if rows["n"].sum() == 0:
             continue
-        figure, axes = plt.subplots(1, len(rhos), figsize=(1.2 * len(defenses) * len(rhos) + 2, 0.6 * len(attacks) + 2), squeeze=False)
-        for axis, rho in zip(axes[0], rhos):
-            grid = (
-                frame[frame["malicious-fraction"] == rho]
-                .groupby(["attack", "defense"])[metric].mean()
-                .unstack("defense")
-                .reindex(index=attacks, columns=defenses)
-            )
-            values = grid.to_numpy(dtype=float)
+        grid = rows.set_index(["attack", "defense"]).reindex(pd.MultiIndex.from_product([attacks, defenses]))
+        out.append((metric, rho, grid.fillna({"n": 0})))
+    order = {metric: i for i, metric in enumerate(METRICS)}
+    return sorted(out, key=lambda item: (order[item[0]], item[1]))
+
+
+def heatmaps(aggregated: pd.DataFrame, out: Path, attacks: list[str], defenses: list[str]) -> list[Path]:
+    written = []
+    grids = _grids(aggregated, attacks, defenses)
+    for metric in dict.fromkeys(metric for metric, _, _ in grids):
+        panels = [(rho, grid) for m, rho, grid in grids if m == metric]
+        size = (1.2 * len(defenses) * len(panels) + 2, 0.6 * len(attacks) + 2)
+        figure, axes = plt.subplots(1, len(panels), figsize=size, squeeze=False)
+        for axis, (rho, grid) in zip(axes[0], panels):
+            values = grid["mean"].to_numpy(dtype=float).reshape(len(attacks), len(defenses))
             image = axis.imshow(values, cmap="viridis", aspect="auto")
-            middle = (np.nanmin(values) + np.nanmax(values)) / 2 if not np.isnan(values).all() else 0.0
+            middle = (np.nanmin(values) + np.nanmax(values)) / 2  # _grids keeps panels with a value only
             axis.set_xticks(range(len(defenses)), defenses, rotation=45, ha="right")
             axis.set_yticks(range(len(attacks)), attacks)
             for (i, j), value in np.ndenumerate(values):
                 if not np.isnan(value):  # dark text on the bright end of viridis, light on the dark end
                     colour = "black" if value > middle else "white"
                     axis.text(j, i, f"{value:.3f}", ha="center", va="center", color=colour, fontsize=8)
-            axis.set_title(f"{metric} (rho = {rho})")
+            axis.set_title(f"{metric} (rho = {rho}), mean over seeds, {describe_n(grid['n'])}", fontsize=9)
             figure.colorbar(image, ax=axis, fraction=0.04)
         figure.tight_layout()
         path = out / f"heatmap-{metric.replace('@', 'at')}.png"
@@ -104,18 +144,46 @@ def heatmaps(frame: pd.DataFrame, out: Path, attacks: list[str], defenses: list[
     return written
 
 
-def markdown(frame: pd.DataFrame, attacks: list[str], defenses: list[str]) -> str:
-    """One attack x defense table per metric (mean over seeds and rho), for the docs."""
-    parts = []
-    for metric in METRICS:
-        if frame[metric].isna().all():
-            continue
-        grid = frame.groupby(["attack", "defense"])[metric].mean().unstack("defense").reindex(index=attacks, columns=defenses)
-        header = f"| {metric} | " + " | ".join(defenses) + " |"
+def curves(runs: list[Run], out: Path, attacks: list[str], defenses: list[str]) -> Path:
+    """CURVE_METRIC over epochs, one panel per rho and attack, one mean line with a min–max band per defense."""
+    rhos = sorted({cell["malicious-fraction"] for cell, _, _ in runs})
+    figure, axes = plt.subplots(
+        len(rhos), len(attacks), figsize=(4.5 * len(attacks), 3.6 * len(rhos) + 0.4), squeeze=False, sharey=True,
+    )
+    for row, rho in zip(axes, rhos):
+        for axis, attack in zip(row, attacks):
+            for defense in defenses:
+                tables = {
+                    cell["seed"]: epochs for cell, _, epochs in runs
+                    if (cell["attack"], cell["defense"], cell["malicious-fraction"]) == (attack, defense, rho)
+                }
+                if tables:
+                    plot_mean_band(axis, seed_curves(tables, CURVE_METRIC), defense)
+            axis.set(title=f"attack {attack}, rho = {rho}", xlabel="epoch")
+            axis.grid(alpha=0.3)
+            if axis.lines:  # a panel of an attack with no finished run yet
+                axis.legend(fontsize=7)
+        row[0].set_ylabel(CURVE_METRIC)
+    figure.suptitle(f"{CURVE_METRIC} over epochs ({BAND_CAPTION})", fontsize=10)
+    figure.tight_layout()
+    path = out / f"curves-{CURVE_METRIC.replace('@', 'at')}.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def markdown(aggregated: pd.DataFrame, attacks: list[str], defenses: list[str]) -> str:
+    """One attack x defense table per metric and rho, each cell `mean ± std (n=k)` over seeds, for the docs."""
+    parts = [
+        "Each cell: mean ± sample std (ddof = 1) over seeds (n=k); the std of a single seed is –; "
+        "– alone: no value (not run, or a metric the rule does not report)."
+    ]
+    for metric, rho, grid in _grids(aggregated, attacks, defenses):
+        header = f"| {metric}, rho = {rho} | " + " | ".join(defenses) + " |"
         rule = "|---|" + "---|" * len(defenses)
         rows = [
-            f"| {attack} | " + " | ".join("–" if np.isnan(v) else f"{v:.4f}" for v in grid.loc[attack].to_numpy(dtype=float)) + " |"
-            for attack in attacks
+            f"| {attack} | " + " | ".join(format_cell(c["mean"], c["std"], int(c["n"])) for _, c in cells.iterrows()) + " |"
+            for attack, cells in grid.groupby(level=0, sort=False)
         ]
         parts.append("\n".join([header, rule, *rows]))
     return "\n\n".join(parts) + "\n"
@@ -124,13 +192,16 @@ def markdown(frame: pd.DataFrame, attacks: list[str], defenses: list[str]) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", help="run these seeds instead of the grid's seed list")
     parser.add_argument("--data-dir", type=Path, help="default: the machine's copy of the sweep's dataset")
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
-    parser.add_argument("--table-only", action="store_true", help="only rebuild the table and heatmaps")
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the tables and figures")
     parser.add_argument("--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th cell from the i-th (parallel workers)")
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text())
+    if args.seeds:
+        spec["grid"]["seed"] = args.seeds
     results = args.results_dir / args.spec.stem
     all_cells = cells(spec)
     shard, shards = (int(part) for part in args.shard.split("/"))
@@ -145,12 +216,20 @@ def main() -> None:
             overrides = dict(cell) | ({"data-dir": str(Path(data_dir).resolve())} if data_dir else {})
             print(f"[{number}/{len(all_cells)}] ", end="", flush=True)
             run_overrides(cell_name(cell), overrides, results, args.federation_config)
-    frame = table(results, all_cells)
+    runs = load_runs(results, all_cells)
+    attacks, defenses = spec["grid"]["attack"], spec["grid"]["defense"]
+    frame = table(runs)
+    aggregated = seed_table(frame)
+    results.mkdir(parents=True, exist_ok=True)
     frame.to_csv(results / "sweep.csv", index=False)
-    (results / "sweep.md").write_text(markdown(frame, spec["grid"]["attack"], spec["grid"]["defense"]) if len(frame) else "")
-    written = heatmaps(frame, results, spec["grid"]["attack"], spec["grid"]["defense"]) if len(frame) else []
-    print(frame.to_string(index=False))
-    print("\n".join(str(path) for path in [results / "sweep.csv", *written]))
+    aggregated.to_csv(results / "sweep-seeds.csv", index=False)
+    text = markdown(aggregated, attacks, defenses) if runs else ""
+    (results / "sweep.md").write_text(text)
+    written = []
+    if runs:
+        written = [*heatmaps(aggregated, results, attacks, defenses), curves(runs, results, attacks, defenses)]
+    print(text)
+    print("\n".join(str(path) for path in [results / "sweep.csv", results / "sweep-seeds.csv", *written]))
 
 
 if __name__ == "__main__":
