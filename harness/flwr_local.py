@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,11 +120,20 @@ def flwr_run(
     federation_config: str = "num-supernodes=2 client-resources-num-cpus=1",
     timeout: float = 900,
     app_dir: Path = APP_DIR,
+    env: dict[str, str] | None = None,
+    after: Callable[[dict[str, str]], None] | None = None,
 ) -> FlwrRun:
-    """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS."""
+    """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS.
+
+    `env` adds environment variables for `flwr run` and so for the SuperLink it starts and the
+    simulation process (e.g. `RAY_ADDRESS` to run on an external Ray cluster, harness.ray_cluster).
+    `after(env)` runs once `flwr run` has returned, while the SuperLink still runs (e.g. to read
+    `flwr ls` with harness.flwr_records), before every process is stopped.
+    """
     flwr_home.mkdir(parents=True, exist_ok=True)
     env = environment(
         {
+            **(env or {}),
             "FLWR_HOME": str(flwr_home),
             "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
             "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
@@ -148,6 +158,8 @@ def flwr_run(
         completed = subprocess.run(
             command, env=env, cwd=app_dir, capture_output=True, text=True, timeout=timeout, check=False
         )
+        if after is not None:
+            after(env)
         return FlwrRun(completed.returncode, completed.stdout + completed.stderr, time.time() - started, peak)
     finally:
         done.set()

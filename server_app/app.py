@@ -1,7 +1,6 @@
 """ServerApp: validate the config, discover the users, run the strategy, write the results folder."""
 
 import logging
-import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from fedrec.update_stats import norm_quartiles, user_update_norms
 from fedrec.wire import UserUpdates, theta_to_record
 from server_app.discovery import discover, rejoin
 from server_app.grid import PromptGrid
+from server_app.stopping import stop_run
 from strategies import STRATEGIES
 
 app = ServerApp()
@@ -59,15 +59,13 @@ def main(grid: Grid, context: Context) -> None:
     try:
         config = load_config(context.run_config)
     except ConfigError as error:
-        _say(f"fedrec-arena: {error}")
-        sys.exit(2)
+        raise stop_run(str(error)) from None
     grid = PromptGrid(grid)
     try:
         federation = discover(grid, timeout=config.round_timeout)
         targets = resolve_targets(config.target_items, federation.item_popularity)
     except (ConfigError, RuntimeError, TimeoutError) as error:
-        _say(f"fedrec-arena: {error}")
-        sys.exit(2)
+        raise stop_run(str(error)) from None
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
     theta = model.init_theta(federation.num_items, config.seed)
     recorder = RunRecorder(

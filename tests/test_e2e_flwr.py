@@ -13,6 +13,7 @@ import pytest
 from app_config import make_config
 from bench.plain_loop import run_plain
 from harness.flwr_local import flwr_run
+from harness.flwr_records import list_runs, run_log
 
 pytestmark = pytest.mark.e2e
 
@@ -20,9 +21,9 @@ SMALL = {"synthetic-users": 120, "synthetic-items": 150, "synthetic-interactions
          "clients-per-round": 32, "epochs": 3, "seed": 7, "lr": 0.05, "user-lr": 0.05}
 
 
-def _run(tmp_path: Path, name: str, **extra: object) -> tuple[Path, str]:
+def _run(tmp_path: Path, name: str, after=None, **extra: object) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
     overrides = {**SMALL, **extra, "results-dir": str(tmp_path / "results"), "run-name": name}
-    run = flwr_run(overrides, tmp_path / f"flwr-home-{name}", timeout=600)
+    run = flwr_run(overrides, tmp_path / f"flwr-home-{name}", timeout=600, after=after)
     return tmp_path / "results" / name, run.output
 
 
@@ -56,16 +57,32 @@ def test_a_run_writes_its_results_and_is_reproducible(tmp_path: Path) -> None:
         assert last[metric] == pytest.approx(plain[metric], abs=1e-4), metric
 
 
-def test_bad_config_fails_with_one_clear_line(tmp_path: Path) -> None:
-    folder, output = _run(tmp_path, "bad", attack="nope")
-    assert "fedrec-arena: run-config 'attack' = 'nope' is invalid: valid: none" in output
-    assert "Traceback" not in output
-    assert not folder.exists()
+def test_bad_config_fails_with_one_clear_line_and_flower_records_it_failed(tmp_path: Path) -> None:
+    records: dict[str, object] = {}
+
+    def read_records(env: dict[str, str]) -> None:
+        records["runs"] = list_runs(env)
+        records["log"] = run_log(env, records["runs"][0]["run-id"])
+
+    overrides = {**SMALL, "hidden-layers": "8,,8", "results-dir": str(tmp_path / "results"), "run-name": "bad"}
+    run = flwr_run(overrides, tmp_path / "flwr-home", after=read_records)
+    message = "run-config 'hidden-layers' = '8,,8' is invalid: empty entry in the comma list"
+    assert f"fedrec-arena: {message}" in run.output
+    assert "Traceback" not in run.output
+    assert not (tmp_path / "results" / "bad").exists()
+    (listed,) = records["runs"]
+    assert listed["status"] == "finished:failed", listed
+    assert message in listed["status-details"]
+    log_lines = [line for line in str(records["log"]).splitlines() if "fedrec-arena:" in line or "ERROR" in line]
+    assert message in log_lines[0], records["log"]  # the one-line message comes first
 
 
 def test_missing_data_file_says_where_it_looked_and_how_to_get_it(tmp_path: Path) -> None:
     missing = tmp_path / "no-data-here"
-    folder, output = _run(tmp_path, "nodata", dataset="ml-100k", **{"data-dir": str(missing)})
+    statuses: list[str] = []
+    folder, output = _run(tmp_path, "nodata", after=lambda env: statuses.extend(run["status"] for run in list_runs(env)),
+                          dataset="ml-100k", **{"data-dir": str(missing)})
+    assert statuses == ["finished:failed"]
     lines = [line for line in output.splitlines() if line.startswith("fedrec-arena:")]
     assert len(lines) == 1, output[-3000:]
     assert f"{missing}/u.data" in lines[0] and "data-dir" in lines[0] and "ml-100k.zip" in lines[0]
