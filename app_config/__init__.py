@@ -1,5 +1,5 @@
 """The app's run config, composed once: the core settings plus every family's (datasets, models,
-attacks, defenses).
+attacks, defenses, privacy attacks, privacy defenses).
 
 This is the one module that knows every family; `fedrec/` knows none of them. The ServerApp, the
 ClientApp, the experiment scripts and the tests all validate through `load_config`, so a run config
@@ -13,9 +13,10 @@ from attacks import ATTACKS
 from datasets import DATASETS
 from fedrec.config import COMMON, RunConfig, Schema, pyproject_defaults
 from fedrec.models import MODELS
+from privacy import PRIVACY_ATTACKS, PRIVACY_DEFENSES
 from strategies import STRATEGIES
 
-SCHEMA = Schema(COMMON, (DATASETS, MODELS, ATTACKS, STRATEGIES))
+SCHEMA = Schema(COMMON, (DATASETS, MODELS, ATTACKS, STRATEGIES, PRIVACY_ATTACKS, PRIVACY_DEFENSES))
 
 
 def load_config(raw: Mapping[str, Any]) -> RunConfig:

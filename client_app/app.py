@@ -11,10 +11,13 @@ from attacks import AttackRound
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
 from fedrec.evaluation import evaluate_users
-from fedrec.local_training import LocalResult, compute_user_updates
+from fedrec.local_training import LocalResult
 from fedrec.models.base import Theta
 from fedrec.sampling import epoch_samples
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
+from privacy import PRIVACY_DEFENSES, records_truth
+from privacy.recording import truth_of
+from privacy.truth_record import TRUTH_RECORD, truth_to_record
 
 app = ClientApp()
 
@@ -69,8 +72,10 @@ def describe(message: Message, context: Context) -> Message:
 
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
+    """The users' honest updates, through the run's client-side privacy defense (`privacy-defense`)."""
     samples = [epoch_samples(u, node.dataset.train_items(u), node.dataset.num_items, node.config, epoch) for u in users]
-    return compute_user_updates(node.model, theta, users, embeddings, samples, node.config.loss)
+    defense = PRIVACY_DEFENSES.selected(node.config)()
+    return defense.local_update(node.model, theta, users, embeddings, samples, node.config, epoch)
 
 
 def _malicious_step(
@@ -98,7 +103,7 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
-    results, loss_sum = [], 0.0
+    results, loss_sum, truth = [], 0.0, None
     for is_malicious in (False, True):
         group = users[malicious == is_malicious]
         if len(group) == 0:
@@ -109,12 +114,18 @@ def train(message: Message, context: Context) -> Message:
         else:
             result = _benign_step(node, theta, group, embeddings[positions], epoch)
             loss_sum = float(result.losses.sum())
+            if records_truth(config, epoch):
+                interactions = [node.dataset.train_items(int(user)) for user in group]
+                truth = truth_of(result.updates, interactions, embeddings[positions])
         embeddings[positions] -= config.user_lr * result.user_emb_grad
         results.append(result.updates)
     save_user_embeddings(context, embeddings)
     metrics = MetricRecord({"loss-sum": loss_sum, "loss-count": int((~malicious).sum())})
     updates = UserUpdates.concat(results) if results else UserUpdates.empty(theta)  # all silent: an empty reply
-    return Message(RecordDict({"updates": updates.to_record(), "metrics": metrics}), reply_to=message)
+    content = RecordDict({"updates": updates.to_record(), "metrics": metrics})
+    if truth is not None:  # the benign users' ground truth, for scoring a curious server (privacy/truth_record.py)
+        content[TRUTH_RECORD] = truth_to_record(truth)
+    return Message(content, reply_to=message)
 
 
 @app.evaluate()

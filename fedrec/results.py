@@ -63,7 +63,8 @@ class RunRecorder:
         row = {"epoch": epoch, "group": group, "updates": count, **stats}
         _append_row(self.path / UPDATE_NORMS_CSV, list(row), row)
 
-    def finish(self, status: str, error: str = "") -> dict[str, Any]:
+    def finish(self, status: str, error: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write `summary.json` (status, epochs, wall time, final metrics, failure totals, `extra`) and the plots."""
         table = self.read_metrics()
         summary: dict[str, Any] = {
             "status": status,
@@ -76,6 +77,7 @@ class RunRecorder:
                 summary[f"{column}-total"] = int(table[column].sum())
         if error:
             summary["error"] = error
+        summary.update(extra or {})
         (self.path / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
         if len(table):
             plot_metrics(table, self.path, self.config.top_k)

@@ -20,6 +20,8 @@ from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
 from fedrec.update_stats import norm_quartiles, user_update_norms
 from fedrec.wire import UserUpdates, theta_to_record
+from privacy.secure_aggregation import secure_sum
+from server_app.curious import attack_recorded, record_replies, upload_recorder
 from server_app.discovery import discover, rejoin
 from server_app.grid import PromptGrid
 from server_app.stopping import stop_run
@@ -107,13 +109,21 @@ def main(grid: Grid, context: Context) -> None:
         strategy.before_aggregate = lambda server_round, updates: collude(
             attack, updates, federation.malicious_ids, strategy.theta, server_round
         )
+    uploads = upload_recorder(config, federation.directory.user_ids, federation.malicious_ids)
+    if uploads is not None:
+        strategy.on_replies = lambda epoch, replies, sent: record_replies(uploads, epoch, replies, sent)
+    if config.secure_aggregation:  # after the collusion channel: colluding clients craft, then mask
+        colluded = strategy.before_aggregate
+        strategy.before_aggregate = lambda server_round, updates: secure_sum(
+            colluded(server_round, updates) if colluded else updates, strategy.theta
+        )
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "
         f"{federation.num_items} items, targets {list(targets)}, "
         f"{config.epochs} epochs x {strategy.num_rounds // config.epochs} rounds"
     )
-    status, error_text = "failed", ""
+    status, error_text, privacy_summary = "failed", "", {}
     try:
         with _quiet_flower():
             strategy.start(
@@ -122,10 +132,14 @@ def main(grid: Grid, context: Context) -> None:
                 num_rounds=strategy.num_rounds,
                 timeout=config.round_timeout,
             )
+        if uploads is not None:
+            _say(f"fedrec-arena: privacy attack '{config.privacy_attack}' on {len(uploads.uploads)} recorded upload(s)")
+            privacy_summary = attack_recorded(config, model, uploads, recorder.path)
+            _say(f"fedrec-arena: privacy {privacy_summary['privacy']}")
         status = "completed"
     except BaseException as error:
         error_text = "".join(traceback.format_exception_only(error)).strip()
         raise
     finally:
-        summary = recorder.finish(status, error_text)
+        summary = recorder.finish(status, error_text, privacy_summary)
         _say(f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}")

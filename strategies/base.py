@@ -75,6 +75,9 @@ class FedRecStrategy(Strategy):
         #: The simulation's collusion channel for attacks crafted from known updates (see
         #: attacks/collusion.py); it rewrites malicious users' updates before `aggregate` sees them.
         self.before_aggregate: Callable[[int, UserUpdates], UserUpdates] | None = None
+        #: Sees each round's good replies as they came over the wire, with the Θ sent for the round
+        #: (epoch 1-based), before anything is aggregated: what a curious server can record.
+        self.on_replies: Callable[[int, list[Message], Theta], None] | None = None
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
         self._epoch_loss = [0.0, 0]
 
@@ -169,6 +172,8 @@ class FedRecStrategy(Strategy):
         good = self._successful(replies, "train", server_round, count_users=True)
         if not good:
             return None, None
+        if self.on_replies is not None:
+            self.on_replies(self.epoch_and_round(server_round)[0] + 1, good, self.theta)
         updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
         if self.before_aggregate is not None:
             updates = self.before_aggregate(server_round, updates)

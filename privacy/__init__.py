@@ -1,0 +1,69 @@
+"""Privacy: what an honest-but-curious server learns from the uploads, and the client-side defenses.
+
+Two families, one registry each (a new member is a new file plus one line here):
+- `privacy-attack`: what the server runs, after training, on the uploads it recorded of
+  `privacy-users` sampled users in the epochs `privacy-epochs` (server_app/curious.py);
+- `privacy-defense`: what each benign user computes and uploads instead of its honest update
+  (client_app/app.py), plus `secure-aggregation`, under which the server sees only each round's sum.
+"""
+
+from typing import Any
+
+from fedrec.registry import Registry
+from fedrec.settings import Setting, positive_int_list
+from privacy.analytic import AnalyticAttack
+from privacy.base import PrivacyAttack
+from privacy.defenses import ClientDefense, NoDefense
+from privacy.dlg import DeepLeakage
+from privacy.ldp import LocalDP
+from privacy.observed import ObservedUpload, Recovered
+from privacy.pseudo_items import PseudoItems
+from privacy.secure_aggregation import check_defense
+
+
+class NoPrivacyAttack(PrivacyAttack):
+    """The server records nothing and attacks nothing."""
+
+    def recover(self, upload: ObservedUpload) -> Recovered:
+        raise RuntimeError("privacy-attack 'none' attacks nothing")
+
+
+RECORDING = (
+    Setting("privacy-users", int, "Benign users whose upload the curious server records and attacks, per recorded epoch.", minimum=1),
+    Setting("privacy-epochs", str, "Epochs (1-based, a comma list) whose uploads the curious server records.", convert=positive_int_list),
+)
+SECURE_AGGREGATION = Setting(
+    "secure-aggregation", bool,
+    "Simulate secure aggregation: the server (strategy and curious recorder alike) sees only each round's sum, dense over the items.",
+)
+
+
+def _secure_aggregation_fits(config: Any, defense: type[ClientDefense]) -> None:
+    if config.secure_aggregation:
+        check_defense(config.defense, config.fedavg_mode)
+
+
+PRIVACY_ATTACKS: Registry[type[PrivacyAttack]] = Registry(
+    "privacy-attack", key="privacy-attack", help="What the honest-but-curious server runs on the uploads it recorded.",
+    settings=RECORDING,
+)
+PRIVACY_ATTACKS.register("none", NoPrivacyAttack)
+PRIVACY_ATTACKS.register("analytic", AnalyticAttack)
+PRIVACY_ATTACKS.register("dlg", DeepLeakage)
+
+PRIVACY_DEFENSES: Registry[type[ClientDefense]] = Registry(
+    "privacy-defense", key="privacy-defense", help="What each benign user uploads instead of its honest update.",
+    settings=(SECURE_AGGREGATION,), check=_secure_aggregation_fits,
+)
+PRIVACY_DEFENSES.register("none", NoDefense)
+PRIVACY_DEFENSES.register("ldp", LocalDP)
+PRIVACY_DEFENSES.register("pseudo-items", PseudoItems)
+
+
+def records_truth(config: Any, epoch: int) -> bool:
+    """Whether benign users report their ground truth in `epoch` (0-based): a recorded epoch of a run
+    with a privacy attack; never under secure aggregation, where the server has no per-user upload."""
+    return config.privacy_attack != "none" and not config.secure_aggregation and epoch + 1 in config.privacy_epochs
+
+
+__all__ = ["PRIVACY_ATTACKS", "PRIVACY_DEFENSES", "PrivacyAttack", "ClientDefense", "records_truth"]

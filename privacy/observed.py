@@ -1,0 +1,56 @@
+"""What a curious server observes of one user in one round, what it recovers, and the truth that scores it.
+
+The server runs the protocol honestly and records, for a sampled user and round, exactly what the wire
+carried (`fedrec.wire.UserUpdates` of that user) plus the Θ it had sent: `ObservedUpload`. A privacy
+attack is a function of an `ObservedUpload` (and the protocol's public settings: model, loss,
+negatives per positive) only; it returns a `Recovered`. The simulation's ground truth (`Truth`: which
+uploaded items are real interactions, the user's p_u when it computed the upload) is used only to
+score the recovery (privacy/scoring.py) and never reaches an attack.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from fedrec.models.base import Theta
+from fedrec.wire import UserUpdates
+
+
+@dataclass(frozen=True)
+class ObservedUpload:
+    """One user's upload in one round, as the server received it, and the Θ the server had sent."""
+
+    theta: Theta
+    item_ids: torch.Tensor  # [n] int64, sorted, unique: positives and sampled negatives, indistinguishable
+    item_rows: torch.Tensor  # [n, d]: the gradient rows of those items
+    dense: dict[str, torch.Tensor]  # name -> gradient of that dense parameter (no user axis)
+    num_samples: int  # samples the user's mean loss ran over (on the wire as `num-samples`)
+
+    @classmethod
+    def of_user(cls, updates: UserUpdates, position: int, theta: Theta) -> "ObservedUpload":
+        """The `position`-th user of a received batch."""
+        start, end = int(updates.item_indptr[position]), int(updates.item_indptr[position + 1])
+        return cls(
+            theta=theta,
+            item_ids=updates.item_ids[start:end],
+            item_rows=updates.item_grads[start:end],
+            dense={name: grads[position] for name, grads in updates.dense_grads.items()},
+            num_samples=int(updates.num_samples[position]),
+        )
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """An attack's answer for one upload."""
+
+    interaction_scores: torch.Tensor  # [n]: higher = more likely a real interaction (for AUC)
+    is_interaction: torch.Tensor  # [n] bool: the attack's decision
+    user_embedding: torch.Tensor | None  # [d] the recovered p_u, or None if the attack does not recover it
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Ground truth of one upload, aligned with its `item_ids`; known to the simulation only."""
+
+    is_interaction: torch.Tensor  # [n] bool
+    user_embedding: torch.Tensor  # [d]: p_u at the moment the user computed this upload

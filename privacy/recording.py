@@ -1,0 +1,96 @@
+"""The curious server's notebook: the uploads of sampled users in chosen epochs, kept with the Θ it sent.
+
+Which users: `privacy-users` real, benign users drawn with the seed once per recorded epoch (each user
+uploads once per epoch, so each drawn user gives one upload). What is kept is exactly what the wire
+carried for them (`ObservedUpload`) plus, apart, the simulation's ground truth for scoring (`Truth`).
+The notebook is saved with `torch.save` before any attack runs, so attacks can be re-run offline on it
+(`python -m privacy.offline <run folder> --attack dlg`) and a crashing attack loses nothing.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fedrec.models.base import Theta
+from fedrec.wire import UserUpdates
+from privacy.observed import ObservedUpload, Truth
+
+_SAMPLE_STREAM = 0x5052
+UPLOADS_FILE = "privacy-uploads.pt"
+
+
+def sample_users(candidates: np.ndarray, count: int, seed: int, epoch: int) -> set[int]:
+    """`count` of the candidate users (all of them if fewer), drawn per (seed, epoch)."""
+    rng = np.random.default_rng([seed, _SAMPLE_STREAM, epoch])
+    chosen = rng.choice(np.sort(candidates), size=min(count, len(candidates)), replace=False)
+    return {int(user) for user in chosen}
+
+
+@dataclass(frozen=True)
+class RecordedUpload:
+    epoch: int  # 1-based
+    user: int
+    observed: ObservedUpload
+    truth: Truth
+
+
+@dataclass
+class UploadRecorder:
+    """Keeps the uploads of `sampled[epoch]` users; epochs are 1-based."""
+
+    sampled: dict[int, set[int]]
+    uploads: list[RecordedUpload] = field(default_factory=list)
+
+    def wants(self, epoch: int) -> bool:
+        return bool(self.sampled.get(epoch))
+
+    def record(self, epoch: int, updates: UserUpdates, truth: "TruthBatch", theta: Theta) -> None:
+        """Keep the sampled users of a received batch. `theta` is the Θ the server sent for this round."""
+        wanted = self.sampled.get(epoch, set())
+        positions = {int(user): k for k, user in enumerate(updates.user_ids.tolist())}
+        snapshot = None
+        for user in sorted(wanted & set(positions) & set(truth.positions)):
+            snapshot = snapshot if snapshot is not None else {name: value.clone() for name, value in theta.items()}
+            observed = ObservedUpload.of_user(updates, positions[user], snapshot)
+            self.uploads.append(RecordedUpload(epoch, user, observed, truth.of_user(user)))
+
+    def save(self, folder: Path) -> Path:
+        path = folder / UPLOADS_FILE
+        torch.save(self.uploads, path)
+        return path
+
+
+def load_uploads(folder: Path) -> list[RecordedUpload]:
+    """A run's recorded uploads (`privacy-uploads.pt`)."""
+    return torch.load(folder / UPLOADS_FILE, weights_only=False)
+
+
+@dataclass(frozen=True)
+class TruthBatch:
+    """Ground truth for a node's batch of users, aligned with their `UserUpdates` rows."""
+
+    user_ids: torch.Tensor  # [U]
+    item_indptr: torch.Tensor  # [U + 1], the batch's CSR layout
+    is_interaction: torch.Tensor  # [nnz] bool: is this uploaded item a real interaction of its user
+    user_embeddings: torch.Tensor  # [U, d]: p_u before the round's local step
+
+    @property
+    def positions(self) -> dict[int, int]:
+        return {int(user): k for k, user in enumerate(self.user_ids.tolist())}
+
+    def of_user(self, user: int) -> Truth:
+        k = self.positions[user]
+        start, end = int(self.item_indptr[k]), int(self.item_indptr[k + 1])
+        return Truth(is_interaction=self.is_interaction[start:end], user_embedding=self.user_embeddings[k])
+
+
+def truth_of(updates: UserUpdates, interactions: list[np.ndarray], user_embeddings: torch.Tensor) -> TruthBatch:
+    """The truth of a batch: `interactions[k]` are user k's real (training) items, `user_embeddings` its p_u."""
+    flags = [
+        np.isin(updates.item_ids[updates.item_indptr[k] : updates.item_indptr[k + 1]].numpy(), own)
+        for k, own in enumerate(interactions)
+    ]
+    is_interaction = torch.from_numpy(np.concatenate(flags)) if flags else torch.zeros(0, dtype=torch.bool)
+    return TruthBatch(updates.user_ids, updates.item_indptr, is_interaction, user_embeddings.detach().clone())
