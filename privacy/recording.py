@@ -3,8 +3,8 @@
 Which users: `privacy-users` real, benign users drawn with the seed once per recorded epoch (each user
 uploads once per epoch, so each drawn user gives one upload). What is kept is exactly what the wire
 carried for them (`ObservedUpload`) plus, apart, the simulation's ground truth for scoring (`Truth`).
-The notebook is saved with `torch.save` before any attack runs, so attacks can be re-run offline on it
-(`python -m privacy.offline <run folder> --attack dlg`) and a crashing attack loses nothing.
+The notebook is saved with `torch.save` before any attack runs, so other attacks can run offline on it
+(experiments/privacy.py does) and a crashing attack loses nothing.
 """
 
 from dataclasses import dataclass, field

@@ -1,0 +1,137 @@
+"""The privacy experiment: leakage to a curious server without and with each defense, and its utility cost.
+
+    python experiments/privacy.py experiments/privacy/ml100k.toml [--data-dir DIR] [--table-only]
+
+The TOML has `[base]` (run-config keys for every run, with a `privacy-attack` so uploads are recorded),
+`seeds`, and `[conditions.<name>]` (the keys of one defense setting; `{}` = no defense). Every condition
+runs once per seed through `flwr run` (experiments/run.py's runner, resumable), into
+`docs/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
+users in `privacy-epochs` (privacy-uploads.pt); this script then runs every attack of `attacks` on
+them offline (`privacy-<attack>.csv`; DLG, which costs seconds per upload, on at most `dlg-uploads`
+of them and only in the `dlg-conditions`) and writes `privacy.md` (mean ± std over seeds, n, beside the chance level and Recall@10) and
+`privacy-utility.png` (interaction-inference F1 and p_u cosine against Recall@10; points = means over
+seeds, bars = min-max over seeds).
+"""
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app_config import SCHEMA, make_config  # noqa: E402
+from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
+from experiments.seeds import format_values, seed_run_name, split_seed_run_name  # noqa: E402
+from fedrec.models import MODELS  # noqa: E402
+from privacy import PRIVACY_ATTACKS  # noqa: E402
+from privacy.evaluation import attack_uploads  # noqa: E402
+from privacy.recording import load_uploads  # noqa: E402
+
+DATA = PROJECT.parent / "shared" / "data"
+SHOWN = ("f1", "chance_f1", "auc", "cosine")
+
+
+def offline_attack(folder: Path, attack_name: str, limit: int | None) -> Path:
+    """`privacy-<attack>.csv` of a finished run: the attack on its recorded uploads (skipped if there)."""
+    out = folder / f"privacy-{attack_name}.csv"
+    if out.exists():
+        return out
+    recorded = json.loads((folder / "config.json").read_text())
+    config = make_config(**{key.replace("-", "_"): value for key, value in recorded.items() if key in SCHEMA.keys})
+    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    uploads = load_uploads(folder)
+    attack = PRIVACY_ATTACKS.get(attack_name)(model, config)
+    attack_uploads(attack, uploads[:limit] if limit else uploads).to_csv(out, index=False)
+    return out
+
+
+def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
+    """One row per (run, attack): the condition, seed, final Recall@10 and the attack's mean scores."""
+    rows = []
+    for folder in sorted(path for path in results.iterdir() if completed(path)):
+        condition, seed = split_seed_run_name(folder.name)
+        recall = json.loads((folder / "summary.json").read_text())["final"]["recall@10"]
+        for attack in attacks:
+            if not (folder / f"privacy-{attack}.csv").exists():
+                continue
+            scores = pd.read_csv(folder / f"privacy-{attack}.csv")
+            rows.append({"condition": condition, "seed": seed, "attack": attack, "recall@10": recall,
+                         "uploads": len(scores), **scores[list(SHOWN)].mean().to_dict()})
+    return pd.DataFrame(rows)
+
+
+def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
+    lines = ["| condition | attack | n | F1 | chance F1 | AUC | p_u cosine | Recall@10 |", "|---|---|---|---|---|---|---|---|"]
+    for condition in conditions:
+        for attack, group in rows[rows["condition"] == condition].groupby("attack", sort=False):
+            cells = [format_values(group[column], 3, with_n=False) for column in (*SHOWN, "recall@10")]
+            lines.append(f"| {condition} | {attack} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
+    panels = (("f1", "interaction-inference F1"), ("cosine", "p_u cosine"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 4.2))
+    for axis, (metric, label) in zip(axes, panels):
+        for attack, marker in zip(rows["attack"].unique(), "os^"):
+            for condition in conditions:
+                group = rows[(rows["condition"] == condition) & (rows["attack"] == attack)]
+                if group.empty or group[metric].isna().all():
+                    continue
+                x, y = group["recall@10"], group[metric]
+                axis.errorbar(x.mean(), y.mean(), xerr=[[x.mean() - x.min()], [x.max() - x.mean()]],
+                              yerr=[[y.mean() - y.min()], [y.max() - y.mean()]], marker=marker, capsize=3,
+                              label=f"{condition} ({attack}, n={len(group)})")
+        if metric == "f1":
+            chance = rows.groupby("condition")["chance_f1"].mean()
+            axis.axhline(chance.mean(), color="grey", linestyle=":", label="chance F1 (mean)")
+        axis.set(xlabel="Recall@10 (final)", ylabel=label)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.suptitle("privacy vs utility (points: mean over seeds; bars: min-max over seeds)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--results-dir", type=Path, default=None)
+    parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the table and figure")
+    args = parser.parse_args()
+    spec = tomllib.loads(args.spec.read_text())
+    base, conditions = spec["base"], spec["conditions"]
+    attacks, limit = spec.get("attacks", ["analytic", "dlg"]), spec.get("dlg-uploads")
+    dlg_conditions = set(spec.get("dlg-conditions", conditions))
+    results = args.results_dir or PROJECT / "docs" / "privacy" / args.spec.stem
+    data_dir = args.data_dir or DATA / base["dataset"]
+    for condition, overrides in conditions.items():
+        for seed in spec["seeds"]:
+            name = seed_run_name(condition, seed)
+            if not args.table_only:
+                settings = {**base, "data-dir": str(data_dir.resolve()), **overrides, "seed": seed}
+                run_overrides(name, settings, results, args.federation_config)
+            if completed(results / name):
+                for attack in attacks:
+                    if attack != "dlg" or condition in dlg_conditions:
+                        offline_attack(results / name, attack, limit if attack == "dlg" else None)
+    rows = run_rows(results, attacks)
+    rows.to_csv(results / "privacy-runs.csv", index=False)
+    (results / "privacy.md").write_text(markdown(rows, list(conditions)) + "\n")
+    print(figure(rows, list(conditions), results / "privacy-utility.png"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The curious server observes exactly what the wire carries; the ground truth travels apart and never
+reaches an attack.
+
+Drives the real ClientApp object with a real Context and Message, then the server's recorder with the
+reply Message, as the ServerApp does (`FedRecStrategy.on_replies`).
+"""
+
+import numpy as np
+import pytest
+import torch
+from flwr.app import Message, RecordDict
+
+from app_config import make_config
+from client_app.app import app
+from client_app.node import node_from_context
+from fedrec.errors import ConfigError
+from fedrec.models import MODELS
+from fedrec.wire import UserUpdates, theta_to_record
+from privacy.evaluation import attack_uploads
+from privacy.observed import ObservedUpload, Recovered
+from privacy.recording import UploadRecorder, sample_users
+from privacy.truth_record import TRUTH_RECORD
+from server_app.curious import record_replies
+from tests.conftest import node_context, train_message
+
+SMALL = {"synthetic_users": 30, "synthetic_items": 60, "privacy_attack": "analytic", "privacy_epochs": "1"}
+
+
+def _round(**overrides: object) -> tuple[Message, list[int], dict, object]:
+    context = node_context(**{**SMALL, **overrides})
+    node = node_from_context(context)
+    model = MODELS.get(node.config.model)(node.config.embedding_dim, node.config.hidden_layers)
+    theta = model.init_theta(node.dataset.num_items, node.config.seed)
+    users = node.user_ids[:4].tolist()
+    before = model.init_user_embeddings(np.array(users), node.config.seed)
+    reply = app(train_message(users, theta_to_record(theta), epoch=0), context)
+    return reply, users, theta, (node, before)
+
+
+def test_a_recorded_epoch_sends_the_truth_apart_and_other_epochs_do_not() -> None:
+    reply, _, _, _ = _round()
+    assert set(reply.content.keys()) == {"updates", "metrics", TRUTH_RECORD}
+    later, _, _, _ = _round(privacy_epochs="2")
+    assert set(later.content.keys()) == {"updates", "metrics"}
+    unattacked, _, _, _ = _round(privacy_attack="none")
+    assert set(unattacked.content.keys()) == {"updates", "metrics"}
+
+
+def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_apart() -> None:
+    reply, users, theta, (node, before) = _round()
+    recorder = UploadRecorder({1: set(users[:3])})
+    record_replies(recorder, 1, [reply], theta)
+    wire = UserUpdates.from_record(reply.content["updates"])
+    assert [upload.user for upload in recorder.uploads] == users[:3]
+    for upload in recorder.uploads:
+        k = wire.user_ids.tolist().index(upload.user)
+        start, end = int(wire.item_indptr[k]), int(wire.item_indptr[k + 1])
+        seen = upload.observed
+        assert torch.equal(seen.item_ids, wire.item_ids[start:end])
+        assert torch.equal(seen.item_rows, wire.item_grads[start:end])
+        assert all(torch.equal(seen.dense[name], grads[k]) for name, grads in wire.dense_grads.items())
+        assert seen.num_samples == int(wire.num_samples[k])
+        assert all(torch.equal(seen.theta[name], theta[name]) for name in theta)
+        # The truth: the user's real training items among the uploaded ones, and p_u before the step.
+        own = set(node.dataset.train_items(upload.user).tolist())
+        assert upload.truth.is_interaction.tolist() == [item in own for item in seen.item_ids.tolist()]
+        assert torch.allclose(upload.truth.user_embedding, before[users.index(upload.user)])
+    assert set(vars(recorder.uploads[0].observed)) == {"theta", "item_ids", "item_rows", "dense", "num_samples"}
+
+
+def test_an_attack_is_handed_the_observed_upload_only() -> None:
+    reply, users, theta, _ = _round()
+    recorder = UploadRecorder({1: set(users)})
+    record_replies(recorder, 1, [reply], theta)
+    handed = []
+
+    class Spy:
+        def recover(self, upload: object) -> Recovered:
+            handed.append(upload)
+            assert isinstance(upload, ObservedUpload)
+            n = len(upload.item_ids)
+            return Recovered(torch.zeros(n), torch.zeros(n, dtype=torch.bool), None)
+
+    table = attack_uploads(Spy(), recorder.uploads)  # type: ignore[arg-type]
+    assert handed == [upload.observed for upload in recorder.uploads] and len(table) == len(users)
+    assert table["chance_f1"].between(0, 1).all() and (table["f1"] == 0).all()
+
+
+def test_a_changed_reply_is_what_the_recorder_sees() -> None:
+    """The recorder reads the reply, not the client's state: tamper with the wire, and it records the tampering."""
+    reply, users, theta, _ = _round()
+    tampered = UserUpdates.from_record(reply.content["updates"])
+    tampered.item_grads[:] = 7.0
+    content = RecordDict({"updates": tampered.to_record(), "metrics": reply.content["metrics"],
+                          TRUTH_RECORD: reply.content[TRUTH_RECORD]})
+    recorder = UploadRecorder({1: {users[0]}})
+    record_replies(recorder, 1, [Message(content, reply_to=train_message(users, theta_to_record(theta)))], theta)
+    assert (recorder.uploads[0].observed.item_rows == 7.0).all()
+
+
+def test_users_are_sampled_per_seed_and_epoch() -> None:
+    candidates = np.arange(100)
+    assert sample_users(candidates, 10, seed=1, epoch=1) == sample_users(candidates, 10, seed=1, epoch=1)
+    assert sample_users(candidates, 10, seed=1, epoch=1) != sample_users(candidates, 10, seed=1, epoch=2)
+    assert len(sample_users(candidates[:5], 10, seed=1, epoch=1)) == 5
+
+
+def test_secure_aggregation_refuses_per_user_defenses_at_start() -> None:
+    with pytest.raises(ConfigError, match="defense 'krum' needs per-user updates"):
+        make_config(secure_aggregation=True, defense="krum")
+    assert make_config(secure_aggregation=True).secure_aggregation
