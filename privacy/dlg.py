@@ -1,17 +1,22 @@
 """Deep Leakage from Gradients (Zhu et al., 2019) adapted to a federated recommender's upload.
 
 DLG treats the private inputs as unknowns and fits them so that the gradient they would produce matches
-the observed one. Here the unknowns are a dummy p_u (d values) and a relaxed label y_i = σ(ℓ_i) per
-uploaded item; the item embeddings and dense weights are the Θ the server sent. The predicted upload is
-autograd of the model's own BCE loss (its `logits`, mean over the observed N samples) with respect to
-the uploaded items' embeddings and the dense weights; L-BFGS (the paper's optimiser) minimises the
-squared distance to the observed upload, each tensor normalised by its observed norm so that item rows
-and every dense layer weigh alike whatever their scale. Random restarts keep the best match.
+the observed one. Here the unknowns are a dummy p_u (d values) and a relaxed label y_i per uploaded item
+(a sigmoid of a free logit, `relaxed_labels`); the item embeddings and dense weights are the Θ the server
+sent. The predicted upload is autograd of the model's own BCE loss (its `logits`, mean over the observed
+N samples) with respect to the uploaded items' embeddings and the dense weights. L-BFGS (the paper's
+optimiser) minimises the squared distance to the observed upload, each tensor normalised by its observed
+norm so that the item rows and every dense layer weigh alike whatever their scale; random restarts keep
+the best match. Labels are read off the optimum (top N/(1+r) relaxed labels, or y > 1/2), and MF's exact
+mirror (−p, 1 − y) is resolved with the same count prior.
 
-Approximation: every uploaded item is taken as one sample, so a negative drawn c > 1 times (merged into
-one row by the client) is fitted as one sample with a c-fold gradient; its relaxed label then saturates
-at 0, which is still the right label.
+Approximation: every uploaded item is taken as one sample. A negative drawn c > 1 times (its rows
+merged into one by the client) is then one sample with label (1 − c)σ(s) < 0, which the relaxed labels'
+range admits down to −1, so the fit stays exact while c ≤ 1 + 1/σ(s); the dense gradients see the same
+c-fold weight, so they agree.
 """
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,8 +32,23 @@ _DLG_STREAM = 0x444C
 # Two fits are the same solution up to float error when their normalised objectives differ by less.
 _EQUIVALENT = 1e-9
 
+#: Relaxed labels live in (−LABEL_MARGIN, 1 + LABEL_MARGIN); see `relaxed_labels`.
+LABEL_MARGIN = 1.0
+
 DLG_ITERATIONS = Setting("dlg-iterations", int, "L-BFGS iterations per restart of the DLG attack.", minimum=1)
 DLG_RESTARTS = Setting("dlg-restarts", int, "Random restarts of the DLG attack; the best gradient match is kept.", minimum=1)
+
+
+def relaxed_labels(label_logits: torch.Tensor) -> torch.Tensor:
+    """y = (1 + 2m)σ(ℓ) − m: a sigmoid box (−m, 1 + m) around the labels 0 and 1, m = LABEL_MARGIN.
+
+    With a plain σ(ℓ) the true labels sit at ℓ = ±∞, where the gradient vanishes and L-BFGS stalls short
+    of them; inside the box they are ordinary stationary points. The room below 0 also fits a negative
+    drawn c times exactly: its merged row equals one sample's with label (1 − c)σ(s) ≥ −1 while
+    c ≤ 1 + 1/σ(s) (3 copies at initialisation, more as negatives' scores fall). The box is symmetric
+    about 1/2, so ℓ -> −ℓ maps y to 1 − y (the MF mirror below stays representable).
+    """
+    return (1.0 + 2.0 * LABEL_MARGIN) * torch.sigmoid(label_logits) - LABEL_MARGIN
 
 
 class GradientMatch:
@@ -42,7 +62,7 @@ class GradientMatch:
         self.dense = {name: upload.theta[name].double() for name in dense_names(upload.theta)}
         observed = [upload.item_rows, *(upload.dense[name] for name in self.dense)]
         self.observed = [tensor.double() for tensor in observed]
-        # A tensor observed as all zeros still constrains the fit; it is weighed as if of norm 1.
+        # A tensor observed as all zeros has no scale to normalise by: its raw squared error counts.
         self.weights = [1.0 / float((tensor * tensor).sum()) if tensor.any() else 1.0 for tensor in self.observed]
 
     def __call__(self, user_emb: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -61,36 +81,40 @@ class DeepLeakage(PrivacyAttack):
 
     settings = (DLG_ITERATIONS, DLG_RESTARTS)
 
-    def __init__(self, model: RecModel, config: object) -> None:
+    def __init__(self, model: RecModel, config: Any) -> None:
         super().__init__(model, config)
         if config.loss != "bce":
             raise ConfigError(f"the dlg attack needs loss 'bce' (BPR's positive-negative pairing is not modelled), not {config.loss!r}")
 
     def recover(self, upload: ObservedUpload) -> Recovered:
         match = GradientMatch(self.model, upload)
-        rng = np.random.default_rng([self.config.seed, _DLG_STREAM])
-        # A data-free prior on p_u's scale: users and items are trained alike, so p_u is sized like Θ's items.
+        # p_u = scale · u with u ~ N(0, 1): users and items are trained alike, so Θ's item scale is a
+        # data-free guess of |p_u|; it puts u on the labels' O(1) scale, which L-BFGS's single step size needs.
         scale = float(upload.theta[ITEM_EMBEDDING].double().pow(2).mean().sqrt())
+        rng = np.random.default_rng([self.config.seed, _DLG_STREAM])
         best = None
         for _ in range(self.config.dlg_restarts):
-            user_emb = torch.from_numpy(rng.normal(0.0, scale, self.model.embedding_dim)).requires_grad_()
+            unit_user = torch.from_numpy(rng.normal(0.0, 1.0, self.model.embedding_dim)).requires_grad_()
             label_logits = torch.from_numpy(rng.uniform(-1.0, 1.0, len(upload.item_ids))).requires_grad_()
-            objective = self._fit(match, user_emb, label_logits)
+            objective = self._fit(match, scale, unit_user, label_logits)
             if best is None or objective < best[0]:
-                best = (objective, user_emb.detach(), label_logits.detach())
-        objective, user_emb, label_logits = best
-        user_emb, labels = self._resolve_mirror(match, objective, user_emb, label_logits, upload)
+                best = (objective, scale * unit_user.detach(), relaxed_labels(label_logits.detach()))
+        objective, user_emb, labels = best
+        user_emb, labels = self._resolve_mirror(match, objective, user_emb, labels, upload)
         return Recovered(
             interaction_scores=labels.float(),
             is_interaction=decide_interactions(labels, labels > 0.5, upload, self.config.negatives),
             user_embedding=user_emb.float(),
         )
 
-    def _fit(self, match: GradientMatch, user_emb: torch.Tensor, label_logits: torch.Tensor) -> float:
-        """Run L-BFGS in place on the two unknowns; the objective reached."""
+    def _fit(self, match: GradientMatch, scale: float, unit_user: torch.Tensor, label_logits: torch.Tensor) -> float:
+        """Run L-BFGS in place on the two unknowns; the objective reached (inf if it diverged)."""
         optimizer = torch.optim.LBFGS(
-            [user_emb, label_logits],
+            [unit_user, label_logits],
             max_iter=self.config.dlg_iterations,
+            # A strong-Wolfe line search here takes 2-5 evaluations; torch's default cap (1.25 per
+            # iteration) would end the fit after ~30 iterations, so the iteration count is the budget.
+            max_eval=5 * self.config.dlg_iterations,
             history_size=50,
             tolerance_grad=1e-12,
             tolerance_change=1e-16,
@@ -99,27 +123,25 @@ class DeepLeakage(PrivacyAttack):
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            value = match(user_emb, label_logits)
+            value = match(scale * unit_user, relaxed_labels(label_logits))
             value.backward()
             return value
 
         optimizer.step(closure)
-        value = float(match(user_emb, label_logits))
+        value = float(match(scale * unit_user, relaxed_labels(label_logits)).detach())
         return value if np.isfinite(value) else np.inf
 
     def _resolve_mirror(
-        self, match: GradientMatch, objective: float, user_emb: torch.Tensor, label_logits: torch.Tensor,
-        upload: ObservedUpload,
+        self, match: GradientMatch, objective: float, user_emb: torch.Tensor, labels: torch.Tensor, upload: ObservedUpload
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(p, y) or (−p, 1 − y), whichever the count prior fits, when both match the upload equally.
 
         For MF (score p·q) the two give identical BCE gradients, so the gradients cannot tell them
         apart; the positives are the N/(1+r) items. For NCF the mirror matches worse and is never taken.
         """
-        labels, mirrored = torch.sigmoid(label_logits), torch.sigmoid(-label_logits)
-        if float(match(-user_emb, -label_logits)) > objective + _EQUIVALENT:
+        if float(match(-user_emb, 1.0 - labels).detach()) > objective + _EQUIVALENT:
             return user_emb, labels
         expected = expected_positives(upload.num_samples, self.config.negatives)
-        if abs(int((mirrored > 0.5).sum()) - expected) < abs(int((labels > 0.5).sum()) - expected):
-            return -user_emb, mirrored
+        if abs(int((labels < 0.5).sum()) - expected) < abs(int((labels > 0.5).sum()) - expected):
+            return -user_emb, 1.0 - labels
         return user_emb, labels
