@@ -51,7 +51,13 @@ def train_epoch(
 
 
 def observe(
-    model: RecModel, theta: Theta, user_emb: torch.Tensor, dataset: RecDataset, config: RunConfig, users: np.ndarray, epoch: int
+    model: RecModel,
+    theta: Theta,
+    user_emb: torch.Tensor,
+    dataset: RecDataset,
+    config: RunConfig,
+    users: np.ndarray,
+    epoch: int,
 ) -> list[tuple[ObservedUpload, Truth]]:
     """The uploads `users` would send in `epoch` on the current Θ and p_u, with their truth."""
     samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
@@ -82,7 +88,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"))
     parser.add_argument("--epochs", default="0,3", help="comma list: measure after this many training epochs")
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=0.001, help="server lr (the paper's 0.001 barely moves Θ in a few epochs)")
+    parser.add_argument("--lr", type=float, default=0.001, help="server lr (the paper's 0.001 barely moves Θ)")
     parser.add_argument("--user-lr", type=float, default=0.001)
     parser.add_argument("--dlg-iterations", type=int, default=100)
     parser.add_argument("--dlg-restarts", type=int, default=4)
@@ -97,7 +103,8 @@ def main() -> None:
     theta = model.init_theta(dataset.num_items, config.seed)
     user_emb = model.init_user_embeddings(np.arange(dataset.num_users), config.seed)
     attacks = {"analytic": AnalyticAttack(model, config), "dlg": DeepLeakage(model, config)}
-    users = np.sort(np.random.default_rng([config.seed, _PROBE_STREAM]).choice(dataset.num_users, args.users, replace=False))
+    rng = np.random.default_rng([config.seed, _PROBE_STREAM])
+    users = np.sort(rng.choice(dataset.num_users, args.users, replace=False))
     print(
         f"{config.model} d={config.embedding_dim} hidden={config.hidden_layers} r={config.negatives} "
         f"lr={config.lr} user-lr={config.user_lr} users={users.tolist()}"

@@ -8,9 +8,10 @@ runs once per seed through `flwr run` (experiments/run.py's runner, resumable), 
 `docs/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
 users in `privacy-epochs` (privacy-uploads.pt); this script then runs every attack of `attacks` on
 them offline (`privacy-<attack>.csv`; DLG, which costs seconds per upload, on at most `dlg-uploads`
-of them and only in the `dlg-conditions`) and writes `privacy.md` (mean ± std over seeds, n, beside the chance level and Recall@10) and
-`privacy-utility.png` (interaction-inference F1 and p_u cosine against Recall@10; points = means over
-seeds, bars = min-max over seeds).
+of them and only in the `dlg-conditions`) and writes `privacy.md` (mean ± std over seeds, n, beside
+the chance level and Recall@10 averaged over the last 5 epochs) and `privacy-utility.png`
+(interaction-inference F1 and p_u cosine against Recall@10; points = means over seeds, bars = min-max
+over seeds).
 """
 
 import argparse
@@ -58,7 +59,8 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
     rows = []
     for folder in sorted(path for path in results.iterdir() if completed(path)):
         condition, seed = split_seed_run_name(folder.name)
-        recall = json.loads((folder / "summary.json").read_text())["final"]["recall@10"]
+        # The mean of the last 5 epochs: a single final epoch of this victim can catch a transient dip.
+        recall = pd.read_csv(folder / "metrics.csv")["recall@10"].tail(5).mean()
         for attack in attacks:
             if not (folder / f"privacy-{attack}.csv").exists():
                 continue
@@ -69,7 +71,10 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
 
 
 def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
-    lines = ["| condition | attack | n | F1 | chance F1 | AUC | p_u cosine | Recall@10 |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| condition | attack | n | F1 | chance F1 | AUC | p_u cosine | Recall@10 (last 5 epochs) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for condition in conditions:
         for attack, group in rows[rows["condition"] == condition].groupby("attack", sort=False):
             cells = [format_values(group[column], 3, with_n=False) for column in (*SHOWN, "recall@10")]
@@ -93,7 +98,7 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
         if metric == "f1":
             chance = rows.groupby("condition")["chance_f1"].mean()
             axis.axhline(chance.mean(), color="grey", linestyle=":", label="chance F1 (mean)")
-        axis.set(xlabel="Recall@10 (final)", ylabel=label)
+        axis.set(xlabel="Recall@10 (mean of the last 5 epochs)", ylabel=label)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=6, ncol=2)
     fig.suptitle("privacy vs utility (points: mean over seeds; bars: min-max over seeds)")

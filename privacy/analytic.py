@@ -3,7 +3,10 @@
 Every uploaded item row is g_i = k_i · J_i with J_i = ∂s_i/∂q_i and one scalar k_i per item:
 under BCE k_i = (c_i/N)(σ(s_i) − y_i) (c_i = copies of item i among the N samples), negative exactly
 for the real interactions; under BPR k_i is negative for positives and positive for negatives too.
-Once p_u is known, J_i follows from Θ and k_i = <g_i, J_i>/|J_i|² labels every item.
+Once p_u is known, J_i follows from Θ and k_i = <g_i, J_i>/|J_i|² labels every item, except one whose
+score does not depend on its embedding there (J_i = 0: every ReLU path off, common at NCF's zero-bias
+initialisation): its row is 0 whatever its label, so it scores a neutral 0 and only the count prior
+places it.
 
 - NCF / NeuMF: p_u enters the first MLP layer linearly, so that layer's weight gradient on the user
   columns is rank one, G_u = a p_u^T with a = the layer's bias gradient: p_u = G_u^T a / |a|², exactly.
@@ -12,6 +15,8 @@ Once p_u is known, J_i follows from Θ and k_i = <g_i, J_i>/|J_i|² labels every
   positive count is closest to the count prior N/(1+r); the norm solves the positives' 1-D equation
   N <g_i, v> = t(σ(t <q_i, v>) − 1) (c_i = 1 for a positive), by least squares over the positives.
 """
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,12 +44,14 @@ def item_coefficients(model: RecModel, theta: Theta, user_emb: torch.Tensor, upl
 class AnalyticAttack(PrivacyAttack):
     """Closed-form label and p_u recovery for NCF, NeuMF (any loss) and MF (BCE)."""
 
-    def __init__(self, model: RecModel, config: object) -> None:
+    def __init__(self, model: RecModel, config: Any) -> None:
         super().__init__(model, config)
         if not isinstance(model, (NeuralCF, MatrixFactorization)):
             raise ConfigError(f"the analytic attack supports the models ncf, neumf and mf, not {type(model).__name__}")
         if isinstance(model, MatrixFactorization) and config.loss != "bce":
-            raise ConfigError(f"the analytic attack on mf needs loss 'bce' (it solves the BCE gradient for |p_u|), not {config.loss!r}")
+            raise ConfigError(
+                f"the analytic attack on mf needs loss 'bce' (it solves BCE's gradient for |p_u|), not {config.loss!r}"
+            )
 
     def recover(self, upload: ObservedUpload) -> Recovered:
         # Double precision: the rows are O(1/N) and the rank-one solves divide small numbers.
@@ -92,6 +99,6 @@ def _fit_norm(sign: float, projected: np.ndarray, scaled_along: np.ndarray) -> f
         t = sign * norm[0]
         return t * (1.0 / (1.0 + np.exp(-t * projected)) - 1.0) - scaled_along
 
-    # Start from the small-score solution σ ≈ 1/2, i.e. t ≈ -2N<g_i, v>, which is what init and early training look like.
+    # Start from the small-score solution σ ≈ 1/2, t ≈ -2N<g_i, v>: what init and early training look like.
     start = max(float(np.mean(-2.0 * sign * scaled_along)), np.finfo(float).tiny)
     return float(least_squares(residuals, [start], bounds=(0.0, np.inf), xtol=1e-15, ftol=1e-15, gtol=1e-15).x[0])

@@ -6,9 +6,9 @@ the observed one. Here the unknowns are a dummy p_u (d values) and a relaxed lab
 sent. The predicted upload is autograd of the model's own BCE loss (its `logits`, mean over the observed
 N samples) with respect to the uploaded items' embeddings and the dense weights. L-BFGS (the paper's
 optimiser) minimises the squared distance to the observed upload, each tensor normalised by its observed
-norm so that the item rows and every dense layer weigh alike whatever their scale; random restarts keep
-the best match. Labels are read off the optimum (top N/(1+r) relaxed labels, or y > 1/2), and MF's exact
-mirror (−p, 1 − y) is resolved with the same count prior.
+norm, the item rows weighing as much as the dense tensors together; random restarts keep the best match.
+Labels are read off the optimum (the top N/(1+r) relaxed labels, or y > 1/2), and MF's exact mirror
+(−p, 1 − y) is resolved with the same count prior.
 
 Approximation: every uploaded item is taken as one sample. A negative drawn c > 1 times (its rows
 merged into one by the client) is then one sample with label (1 − c)σ(s) < 0, which the relaxed labels'
@@ -36,7 +36,9 @@ _EQUIVALENT = 1e-9
 LABEL_MARGIN = 1.0
 
 DLG_ITERATIONS = Setting("dlg-iterations", int, "L-BFGS iterations per restart of the DLG attack.", minimum=1)
-DLG_RESTARTS = Setting("dlg-restarts", int, "Random restarts of the DLG attack; the best gradient match is kept.", minimum=1)
+DLG_RESTARTS = Setting(
+    "dlg-restarts", int, "Random restarts of the DLG attack; the best gradient match is kept.", minimum=1
+)
 
 
 def relaxed_labels(label_logits: torch.Tensor) -> torch.Tensor:
@@ -62,8 +64,12 @@ class GradientMatch:
         self.dense = {name: upload.theta[name].double() for name in dense_names(upload.theta)}
         observed = [upload.item_rows, *(upload.dense[name] for name in self.dense)]
         self.observed = [tensor.double() for tensor in observed]
-        # A tensor observed as all zeros has no scale to normalise by: its raw squared error counts.
+        # Each tensor's error relative to its own norm, so scale does not decide (a tensor observed as all
+        # zeros has none: its raw squared error counts). The item rows, each item's own evidence of its label,
+        # then weigh as much as all dense tensors together: after training they carry ~90% of the upload's
+        # norm, and weighing them as one tensor among many left labels wrong on real uploads.
         self.weights = [1.0 / float((tensor * tensor).sum()) if tensor.any() else 1.0 for tensor in self.observed]
+        self.weights[0] *= max(1, len(self.dense))
 
     def __call__(self, user_emb: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         items = self.items.clone().requires_grad_()
@@ -84,7 +90,9 @@ class DeepLeakage(PrivacyAttack):
     def __init__(self, model: RecModel, config: Any) -> None:
         super().__init__(model, config)
         if config.loss != "bce":
-            raise ConfigError(f"the dlg attack needs loss 'bce' (BPR's positive-negative pairing is not modelled), not {config.loss!r}")
+            raise ConfigError(
+                f"the dlg attack needs loss 'bce' (BPR's positive-negative pairs are not modelled), not {config.loss!r}"
+            )
 
     def recover(self, upload: ObservedUpload) -> Recovered:
         match = GradientMatch(self.model, upload)
@@ -132,7 +140,12 @@ class DeepLeakage(PrivacyAttack):
         return value if np.isfinite(value) else np.inf
 
     def _resolve_mirror(
-        self, match: GradientMatch, objective: float, user_emb: torch.Tensor, labels: torch.Tensor, upload: ObservedUpload
+        self,
+        match: GradientMatch,
+        objective: float,
+        user_emb: torch.Tensor,
+        labels: torch.Tensor,
+        upload: ObservedUpload,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(p, y) or (−p, 1 − y), whichever the count prior fits, when both match the upload equally.
 

@@ -30,11 +30,12 @@ class ObservedUpload:
     def of_user(cls, updates: UserUpdates, position: int, theta: Theta) -> "ObservedUpload":
         """The `position`-th user of a received batch."""
         start, end = int(updates.item_indptr[position]), int(updates.item_indptr[position + 1])
+        # Copies, not views: a view would keep (and `torch.save` would write) the whole batch's storage.
         return cls(
             theta=theta,
-            item_ids=updates.item_ids[start:end],
-            item_rows=updates.item_grads[start:end],
-            dense={name: grads[position] for name, grads in updates.dense_grads.items()},
+            item_ids=updates.item_ids[start:end].clone(),
+            item_rows=updates.item_grads[start:end].clone(),
+            dense={name: grads[position].clone() for name, grads in updates.dense_grads.items()},
             num_samples=int(updates.num_samples[position]),
         )
 
