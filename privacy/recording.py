@@ -8,6 +8,7 @@ The notebook is saved with `torch.save` before any attack runs, so other attacks
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ class TruthBatch:
     is_interaction: torch.Tensor  # [nnz] bool: is this uploaded item a real interaction of its user
     user_embeddings: torch.Tensor  # [U, d]: p_u before the round's local step
 
-    @property
+    @cached_property  # read once per sampled user of a batch; computing it each time is quadratic
     def positions(self) -> dict[int, int]:
         return {int(user): k for k, user in enumerate(self.user_ids.tolist())}
 
