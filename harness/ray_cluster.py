@@ -155,15 +155,14 @@ def stop_ray_head(head: RayHead, grace: float = 10.0) -> list[psutil.Process]:
 
 
 @contextmanager
-def ray_head(num_cpus: int = 2, keep_temp_dir: bool = False) -> Iterator[RayHead]:
-    """A Ray head for the duration of the block; stopped by PID, its temp dir (logs) removed unless kept."""
+def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
+    """A Ray head for the duration of the block; stopped by PID (also on failure), its temp dir removed."""
     head = start_ray_head(num_cpus=num_cpus)
     try:
         yield head
     finally:
         stop_ray_head(head)
-        if not keep_temp_dir:
-            shutil.rmtree(head.temp_dir, ignore_errors=True)
+        shutil.rmtree(head.temp_dir, ignore_errors=True)
 
 
 class ClusterProbe:

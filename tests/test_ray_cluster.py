@@ -10,7 +10,6 @@ SuperLink, simulation) is gone afterwards, stopped by PID.
 """
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import psutil
 import pytest
 
 from harness.flwr_local import flwr_run
-from harness.ray_cluster import ClusterProbe, RayHead, start_ray_head, stop_ray_head
+from harness.ray_cluster import ClusterProbe, RayHead, ray_head, stop_ray_head
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +29,8 @@ SMALL = {"synthetic-users": 60, "synthetic-items": 80, "synthetic-interactions":
 
 @pytest.fixture
 def ray_cluster() -> Iterator[RayHead]:
-    head = start_ray_head(num_cpus=CLUSTER_CPUS)
-    try:
+    with ray_head(num_cpus=CLUSTER_CPUS) as head:  # stopped also when the test fails; a no-op if it already was
         yield head
-    finally:  # also when the test fails; a no-op if the test stopped it already
-        stop_ray_head(head)
-        shutil.rmtree(head.temp_dir, ignore_errors=True)
 
 
 def test_the_simulation_runs_its_clientapps_on_an_external_ray_cluster(ray_cluster: RayHead, tmp_path: Path) -> None:
