@@ -5,6 +5,9 @@ The 5-core file keeps users and items with at least 5 reviews each: 169,781 revi
 string ids (`reviewerID`, `asin`) are mapped to 0-based indices and each user's items are split 80/20
 with `config.seed`.
 
+Each review's `unixReviewTime` becomes the interaction's timestamp (the dataset's `events`) when every
+review has one; the file has no user profiles.
+
 The data dir may hold `Digital_Music_5.json.gz` as published or the uncompressed `Digital_Music_5.json`
 (one JSON object per line). If neither is there, the gzip file is downloaded into the data dir. The
 publisher gives no checksum for it, so none is checked; the downloaded size is logged instead, and a
@@ -13,6 +16,7 @@ truncated or damaged download fails while parsing with the file and line named.
 
 import gzip
 import json
+import math
 import zlib
 from pathlib import Path
 from typing import IO
@@ -31,14 +35,16 @@ FILE_NAMES = ("Digital_Music_5.json.gz", "Digital_Music_5.json")
 
 def load(config: RunConfig) -> RecDataset:
     path = obtain(config.dataset, data_dir_for(config), FILE_NAMES, DIGITAL_MUSIC_URL)
-    users, items = read_reviews(path)
-    return RecDataset.from_interactions(config.dataset, users, items, seed=config.seed)
+    users, items, times = read_reviews(path)
+    return RecDataset.from_interactions(config.dataset, users, items, seed=config.seed, times=times)
 
 
-def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(reviewerID, asin) of every review in a JSON-lines file, gzip-compressed if it ends in `.gz`."""
+def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(reviewerID, asin, unixReviewTime) of every review in a JSON-lines file, gzip-compressed if it
+    ends in `.gz`; the times are None unless every review has one."""
     users: list[str] = []
     items: list[str] = []
+    times: list[int] | None = []
     number = 0
     try:
         with _open_text(path) as lines:
@@ -48,6 +54,7 @@ def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 review = json.loads(line)
                 users.append(str(review["reviewerID"]))
                 items.append(str(review["asin"]))
+                times = _with_time(times, review.get("unixReviewTime"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} line {number}: not a JSON object ({exc.msg})") from None
     except (KeyError, TypeError):
@@ -59,7 +66,15 @@ def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray]:
         ) from None
     if not users:
         raise ConfigError(f"{path} holds no reviews")
-    return np.asarray(users), np.asarray(items)
+    return np.asarray(users), np.asarray(items), None if times is None else np.asarray(times, dtype=np.int64)
+
+
+def _with_time(times: list[int] | None, value: object) -> list[int] | None:
+    """`times` with one more review's time; None from the first review without a usable one on."""
+    if times is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    times.append(int(value))
+    return times
 
 
 def _open_text(path: Path) -> IO[str]:

@@ -4,9 +4,11 @@ Each line is `user item item ...`, space-separated 0-based indices; a line may l
 items, and blank lines are ignored. This is the format of the ML-1M split published with the reference
 implementation of "Poisoning Deep Learning Based Recommender Model in Federated Learning Scenarios"
 (IJCAI 2022); using its split as-is keeps results comparable with the paper. `ml-1m` reuses
-`read_split` when its data dir holds these files.
+`read_split` when its data dir holds these files. The format has no timestamps and no user profiles,
+so such a dataset has neither `events` nor `profiles`.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,4 +89,4 @@ def _with_users(dataset: RecDataset, num_users: int) -> RecDataset:
         indptr = np.concatenate([matrix.indptr, np.full(num_users - matrix.shape[0], matrix.indptr[-1])])
         return sp.csr_array((matrix.data, matrix.indices, indptr), shape=(num_users, matrix.shape[1]))
 
-    return RecDataset(dataset.name, pad(dataset.train), pad(dataset.test))
+    return replace(dataset, train=pad(dataset.train), test=pad(dataset.test))

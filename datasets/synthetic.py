@@ -15,12 +15,19 @@ The defaults give about the skew of MovieLens 1M (the top 10% of items hold 35-4
 and a low-rank model on the training data beats the popularity ranking on the test data. Sampling
 without replacement uses the Gumbel top-k trick, vectorised over blocks of users, so 6,040 x 3,706 takes
 about a second. The 80/20 split per user is `RecDataset.from_interactions` with `config.seed`.
+
+Timestamps (a random order of each user's interactions) and user profiles come from a second stream of
+`seed`, so the interactions and their split are the same as without them. Gender leans on the first
+taste factor (about `FEMALE_SHARE` women overall), so a gender group differs mildly in taste, as real
+demographic groups do; age buckets follow ML-1M's shares and occupations are a few names at random.
 """
 
 import numpy as np
+import pandas as pd
 
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
+from fedrec.profiles import profile_frame
 from fedrec.settings import Setting
 
 SETTINGS = (
@@ -40,18 +47,46 @@ CAPPED_PENALTY = 1e6
 # Bounds the users x items block of scores held at once (about 32 MB of float64).
 BLOCK_CELLS = 4_000_000
 
+# Timestamps and profiles: a stream of their own, so the interactions do not change with them.
+SIDE_STREAM = 0x53494445
+FIRST_TIME = 1_000_000_000
+FEMALE_SHARE = 0.3
+# How strongly gender leans on the first taste factor (0: not at all).
+GENDER_TASTE_LINK = 0.8
+# ML-1M's age codes (the lower bound of each bucket, 1 for under 18) and about its shares of users.
+AGE_CODES = np.array([1, 18, 25, 35, 45, 50, 56])
+AGE_SHARES = np.array([0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06])
+OCCUPATIONS = ("student", "engineer", "educator", "artist", "other")
+
 
 def load(config: RunConfig) -> RecDataset:
-    users, items = generate(
-        config.synthetic_users, config.synthetic_items, config.synthetic_interactions, config.seed
-    )
-    return RecDataset.from_interactions(config.dataset, users, items, seed=config.seed)
+    num_users, seed = config.synthetic_users, config.seed
+    users, items = generate(num_users, config.synthetic_items, config.synthetic_interactions, seed)
+    side = np.random.default_rng([seed, SIDE_STREAM])
+    times = FIRST_TIME + side.permutation(len(users))
+    profiles = draw_profiles(num_users, seed, side)
+    return RecDataset.from_interactions(config.dataset, users, items, seed=seed, times=times, profiles=profiles)
+
+
+def draw_profiles(num_users: int, seed: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Profiles of users 0..num_users-1 (the index); gender leans on the taste that `generate(seed)` gave."""
+    taste = _user_factors(np.random.default_rng(seed), num_users)[:, 0]
+    logit = np.log(FEMALE_SHARE / (1 - FEMALE_SHARE)) + GENDER_TASTE_LINK * taste
+    female = rng.random(num_users) < 1 / (1 + np.exp(-logit))
+    ages = rng.choice(AGE_CODES, size=num_users, p=AGE_SHARES / AGE_SHARES.sum())
+    occupations = np.asarray(OCCUPATIONS)[rng.integers(len(OCCUPATIONS), size=num_users)]
+    return profile_frame(np.where(female, "F", "M"), ages, occupations)
+
+
+def _user_factors(rng: np.random.Generator, num_users: int) -> np.ndarray:
+    """The users' taste factors: the first draw of `generate`'s stream."""
+    return rng.standard_normal((num_users, DIM))
 
 
 def generate(num_users: int, num_items: int, mean_per_user: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(user, item) pairs, 0-based, every user and every item present at least once."""
     rng = np.random.default_rng(seed)
-    user_factors = rng.standard_normal((num_users, DIM))
+    user_factors = _user_factors(rng, num_users)
     item_factors = rng.standard_normal((num_items, DIM))
     bias = -ZIPF_EXPONENT * np.log1p(rng.permutation(num_items))
     cap = max(1, num_items // 2)

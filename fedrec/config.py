@@ -105,6 +105,8 @@ class RunConfig:
 
 
 def _plain(value: Any) -> Any:
+    if value is None:  # an optional setting left empty (e.g. `target-group = ""`), recorded as it was given
+        return ""
     if isinstance(value, tuple):
         return ",".join(map(str, value))
     return value if isinstance(value, (str, int, float, bool)) else str(value)

@@ -43,4 +43,4 @@ def test_a_recorded_run_gives_identical_metrics(tmp_path: Path, name: str) -> No
         config_now.pop(key), config_before.pop(key)
     # Settings added since the recording (the privacy families) are new keys; every recorded one is unchanged.
     assert {key: config_now[key] for key in config_before} == config_before
-    assert all(key.startswith(("privacy-", "dlg-", "ldp-", "pseudo-", "secure-")) for key in set(config_now) - set(config_before))
+    assert all(key.startswith(("privacy-", "dlg-", "ldp-", "pseudo-", "secure-", "target-group", "user-share", "provider-fraction")) for key in set(config_now) - set(config_before))

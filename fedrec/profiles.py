@@ -1,0 +1,109 @@
+"""User profiles (gender, age bucket, occupation): user groups, and a provider/federation split of users.
+
+Profiles come from a dataset's user file (ML-100K's u.user, ML-1M's users.dat; `synthetic` draws them)
+as a `RecDataset.profiles` frame, one row per user index. Ages are bucketed as ML-1M publishes them, so
+a group such as `age=18-24` means the same on every dataset.
+
+A `UserGroup` (`target-group = "gender=F"`) names the users that group-targeted attacks aim at and that
+evaluation reports separately. `provider_split` divides the users into a provider's public share (for
+pre-training outside the federation) and the federation's share, stratified by such a group so both
+shares hold the group in the same proportion.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fedrec.errors import ConfigError
+
+ATTRIBUTES = ("gender", "age", "occupation")
+GENDERS = ("F", "M")
+# ML-1M's age buckets; ML-1M codes them by their lower bound (1 for under 18), ML-100K gives years.
+AGE_BUCKETS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
+_AGE_LOWER_BOUNDS = np.array([18, 25, 35, 45, 50, 56])
+# A stream of its own: the provider split must not shift when other draws from `seed` change.
+_PROVIDER_STREAM = 0x50524F56
+
+
+def age_buckets(ages: np.ndarray) -> np.ndarray:
+    """The bucket label of each age in years (or ML-1M age code), e.g. 17 -> "<18", 30 -> "25-34"."""
+    return np.asarray(AGE_BUCKETS, dtype=object)[np.searchsorted(_AGE_LOWER_BOUNDS, ages, side="right")]
+
+
+def profile_frame(gender: np.ndarray, age: np.ndarray, occupation: np.ndarray) -> pd.DataFrame:
+    """A profiles frame: string columns gender ("M"/"F"), age (bucket label of `age` in years), occupation."""
+    return pd.DataFrame(
+        {
+            "gender": np.asarray(gender, dtype=object),
+            "age": age_buckets(np.asarray(age)),
+            "occupation": np.asarray(occupation, dtype=object),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class UserGroup:
+    """The users whose profile `attribute` equals `value`, e.g. gender=F."""
+
+    attribute: str
+    value: str
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> "UserGroup | None":
+        """`attribute=value` as a run-config value (a `Setting` convert); "" means no group."""
+        text = text.strip()
+        if not text:
+            return None
+        attribute, equals, value = text.partition("=")
+        attribute, value = attribute.strip().lower(), value.strip()
+        example = f"use attribute=value with attribute one of {', '.join(ATTRIBUTES)}, e.g. 'gender=F' or 'age=18-24'"
+        if not equals or not value or attribute not in ATTRIBUTES:
+            raise ConfigError(f"run-config '{name}' = {text!r} is invalid: {example}")
+        if attribute == "gender" and value.upper() not in GENDERS:
+            raise ConfigError(f"run-config '{name}' = {text!r} is invalid: gender is one of {', '.join(GENDERS)}")
+        if attribute == "age" and value not in AGE_BUCKETS:
+            buckets = ", ".join(AGE_BUCKETS)
+            raise ConfigError(f"run-config '{name}' = {text!r} is invalid: age is one of the buckets {buckets}")
+        return cls(attribute, value.upper() if attribute == "gender" else value)
+
+    def members(self, profiles: pd.DataFrame) -> np.ndarray:
+        """A bool per profile row: is this user in the group. A value no user has is an error, not an empty group."""
+        if self.attribute not in profiles.columns:
+            raise ConfigError(f"user group '{self}': the profiles have no {self.attribute} column")
+        column = profiles[self.attribute].astype(str).to_numpy()
+        inside = column == self.value
+        if not inside.any():
+            observed = ", ".join(sorted(set(column.tolist())))
+            raise ConfigError(f"user group '{self}' matches no user; observed {self.attribute} values: {observed}")
+        return inside
+
+    def __str__(self) -> str:
+        return f"{self.attribute}={self.value}"
+
+
+def provider_split(
+    num_users: int, profiles: pd.DataFrame | None, group: UserGroup | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(provider rows, federation rows): disjoint, sorted, together every user 0..num_users-1.
+
+    The provider gets round(fraction * n) of the group's n members and likewise of the other users, so
+    both shares hold the group in the dataset's proportion; without a group the users form one stratum.
+    Seeded by `seed` on a stream of its own, so a seed gives the same split on every machine.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    if group is None:
+        strata = [np.arange(num_users)]
+    else:
+        if profiles is None:
+            raise ValueError(f"user group '{group}' needs profiles")
+        if len(profiles) != num_users:
+            raise ValueError(f"{len(profiles)} profiles for {num_users} users")
+        inside = group.members(profiles)
+        strata = [np.flatnonzero(inside), np.flatnonzero(~inside)]
+    rng = np.random.default_rng([seed, _PROVIDER_STREAM])
+    provider = np.concatenate([rng.permutation(rows)[: round(fraction * len(rows))] for rows in strata])
+    provider = np.sort(provider).astype(np.int64)
+    federation = np.setdiff1d(np.arange(num_users, dtype=np.int64), provider, assume_unique=True)
+    return provider, federation
