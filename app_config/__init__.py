@@ -1,5 +1,6 @@
 """The app's run config, composed once: the core settings plus every family's (datasets, models,
-attacks, defenses, privacy attacks, privacy defenses).
+attacks, defenses, privacy attacks, privacy defenses,
+fine-tuning scenarios, pre-training backdoors).
 
 This is the one module that knows every family; `fedrec/` knows none of them. The ServerApp, the
 ClientApp, the experiment scripts and the tests all validate through `load_config`, so a run config
@@ -12,23 +13,44 @@ from typing import Any
 from attacks import ATTACKS
 from datasets import DATASETS
 from fedrec.config import COMMON, RunConfig, Schema, pyproject_defaults
+from fedrec.errors import ConfigError
 from fedrec.models import MODELS
+from pretrained import BACKDOORS, FINE_TUNING
 from privacy import PRIVACY_ATTACKS, PRIVACY_DEFENSES
 from strategies import STRATEGIES
 
-SCHEMA = Schema(COMMON, (DATASETS, MODELS, ATTACKS, STRATEGIES, PRIVACY_ATTACKS, PRIVACY_DEFENSES))
+SCHEMA = Schema(
+    COMMON, (DATASETS, MODELS, ATTACKS, STRATEGIES, PRIVACY_ATTACKS, PRIVACY_DEFENSES, FINE_TUNING, BACKDOORS)
+)
 
 
 def load_config(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a whole run config (Flower's `context.run_config`) into a `RunConfig`."""
-    return SCHEMA.validate(raw)
+    config = SCHEMA.validate(raw)
+    _sequential_fits(config)
+    return config
 
 
 def make_config(**overrides: Any) -> RunConfig:
     """The default run config with keyword overrides ('_' stands for '-'), validated."""
     raw = pyproject_defaults()
     raw.update({key.replace("_", "-"): value for key, value in overrides.items()})
-    return SCHEMA.validate(raw)
+    return load_config(raw)
+
+
+def _sequential_fits(config: RunConfig) -> None:
+    """A sequential model learns from time-ordered sequences and has no private user embedding, so it
+    needs the leave-last-out split, and the attack and privacy families (built on user embeddings and
+    sampled (user, item) pairs) do not apply to it."""
+    if not MODELS.selected(config).sequential:
+        return
+    if config.split != "leave-last-out":
+        raise ConfigError(f"model {config.model!r} is sequential: set split = 'leave-last-out' (chronological leave-one-out)")
+    for key, value in (("attack", config.attack), ("privacy-attack", config.privacy_attack), ("privacy-defense", config.privacy_defense)):
+        if value != "none":
+            raise ConfigError(f"{key} {value!r} is built for embedding models; with model {config.model!r} use {key} = 'none'")
+    if config.secure_aggregation:
+        raise ConfigError(f"secure-aggregation is not available with model {config.model!r}")
 
 
 def settings_markdown() -> str:

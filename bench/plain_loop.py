@@ -25,7 +25,7 @@ from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from fedrec.config import RunConfig  # noqa: E402
 from fedrec.evaluation import evaluate_users  # noqa: E402
-from fedrec.models import ITEM_EMBEDDING, MODELS  # noqa: E402
+from fedrec.models import ITEM_EMBEDDING, build_model  # noqa: E402
 from fedrec.sampling import epoch_samples, epoch_schedule  # noqa: E402
 from fedrec.targets import resolve_targets  # noqa: E402
 
@@ -43,7 +43,7 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
         raise ValueError("the plain loop reproduces the SGD server only (server-optimizer = sgd)")
     started = time.time()
     dataset = load_dataset(config)
-    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    model = build_model(config)
     theta = model.init_theta(dataset.num_items, config.seed)
     all_users = np.arange(dataset.num_users)
     user_emb = model.init_user_embeddings(all_users, config.seed)

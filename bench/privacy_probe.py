@@ -24,7 +24,7 @@ from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data import RecDataset
 from fedrec.local_training import compute_user_updates
-from fedrec.models import MODELS
+from fedrec.models import build_model
 from fedrec.models.base import RecModel, Theta
 from fedrec.sampling import epoch_samples, epoch_schedule
 from fedrec.server_step import ThetaGradient, apply_gradient
@@ -99,7 +99,7 @@ def main() -> None:
         dlg_iterations=args.dlg_iterations, dlg_restarts=args.dlg_restarts,
     )
     dataset = load_dataset(config)
-    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    model = build_model(config)
     theta = model.init_theta(dataset.num_items, config.seed)
     user_emb = model.init_user_embeddings(np.arange(dataset.num_users), config.seed)
     attacks = {"analytic": AnalyticAttack(model, config), "dlg": DeepLeakage(model, config)}

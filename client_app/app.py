@@ -10,11 +10,15 @@ from flwr.clientapp import ClientApp
 from attacks import AttackRound
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
-from fedrec.evaluation import evaluate_users
+from fedrec.grouped_evaluation import counts_by_group
 from fedrec.local_training import LocalResult
 from fedrec.models.base import Theta
+from fedrec.models.sasrec import profile_codes
 from fedrec.sampling import epoch_samples
+from fedrec.sequences import training_sequences
+from fedrec.sequential_training import sequential_user_updates
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
+from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth
 from privacy.recording import truth_of
 from privacy.truth_record import TRUTH_RECORD, truth_to_record
@@ -73,9 +77,28 @@ def describe(message: Message, context: Context) -> Message:
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
     """The users' honest updates, through the run's client-side privacy defense (`privacy-defense`)."""
+    if node.model.sequential:
+        return _sequential_step(node, theta, users, epoch)
     samples = [epoch_samples(u, node.dataset.train_items(u), node.dataset.num_items, node.config, epoch) for u in users]
     defense = PRIVACY_DEFENSES.selected(node.config)()
     return defense.local_update(node.model, theta, users, embeddings, samples, node.config, epoch)
+
+
+def _sequential_step(node: Node, theta: Theta, users: np.ndarray, epoch: int) -> LocalResult:
+    """A sequential model's honest updates: each user's next-item loss over its own sequence and profile,
+    differentiated only where the run's `fine-tune` scenario lets Θ train."""
+    config = node.config
+    instances = training_sequences(
+        users,
+        [node.dataset.train_sequence(int(user)) for user in users],
+        profile_codes(node.dataset.profiles, users),
+        node.dataset.num_items,
+        config.max_sequence_length,
+        config.seed,
+        epoch if config.resample_negatives else 0,
+    )
+    dropout_seed = int(np.random.default_rng([config.seed, epoch, int(users[0])]).integers(2**31))
+    return sequential_user_updates(node.model, theta, instances, FINE_TUNING.selected(config).trainable, dropout_seed)
 
 
 def _malicious_step(
@@ -141,7 +164,7 @@ def evaluate(message: Message, context: Context) -> Message:
     targets = tuple(int(t) for t in message.content["config"]["targets"])
     evaluated = node.real_users()
     embeddings = load_user_embeddings(context, node)[node.local_positions(evaluated)]
-    counts = evaluate_users(
-        node.model, theta, evaluated, embeddings, node.dataset.train, node.dataset.test, node.config.top_k, targets
-    )
-    return Message(RecordDict({"counts": counts_to_record(counts)}), reply_to=message)
+    group = node.config.target_group  # reported apart: the users a group-targeted attack aims at
+    members = None if group is None else group.members(node.dataset.profiles)
+    counts = counts_by_group(node.model, theta, node.dataset, evaluated, embeddings, node.config.top_k, targets, members)
+    return Message(RecordDict({key: counts_to_record(value) for key, value in counts.items()}), reply_to=message)

@@ -20,7 +20,7 @@ from fedrec.config import RunConfig
 from fedrec.data import RecDataset
 from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
-from fedrec.models import MODELS, RecModel
+from fedrec.models import RecModel, build_model
 from fedrec.threat import ThreatModel
 
 _EMBEDDINGS = "user-embeddings"
@@ -64,7 +64,7 @@ def _dataset(config: RunConfig) -> RecDataset:
 
 @lru_cache(maxsize=4)
 def _attack(config: RunConfig, targets: tuple[int, ...]) -> Attack:
-    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    model = build_model(config)
     return build_attack(config, model, targets, _dataset(config))
 
 
@@ -93,7 +93,7 @@ def node_from_context(context: Context) -> Node:
     return Node(
         config=config,
         dataset=dataset,
-        model=MODELS.get(config.model)(config.embedding_dim, config.hidden_layers),
+        model=build_model(config),
         threat=threat,
         user_ids=user_ids,
         partition_id=partition_id,

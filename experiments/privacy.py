@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_config import SCHEMA, make_config  # noqa: E402
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 from experiments.seeds import format_values, seed_run_name, split_seed_run_name  # noqa: E402
-from fedrec.models import MODELS  # noqa: E402
+from fedrec.models import build_model  # noqa: E402
 from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
@@ -47,7 +47,7 @@ def offline_attack(folder: Path, attack_name: str, limit: int | None) -> Path:
         return out
     recorded = json.loads((folder / "config.json").read_text())
     config = make_config(**{key.replace("-", "_"): value for key, value in recorded.items() if key in SCHEMA.keys})
-    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
+    model = build_model(config)
     uploads = load_uploads(folder)
     attack = PRIVACY_ATTACKS.get(attack_name)(model, config)
     attack_uploads(attack, uploads[:limit] if limit else uploads).to_csv(out, index=False)

@@ -68,13 +68,16 @@ def count_ranking_metrics(
     known_mask: torch.Tensor,
     ks: tuple[int, ...],
     targets: tuple[int, ...],
+    exposure_top_items: torch.Tensor | None = None,
 ) -> EvalCounts:
     """Counts for a batch of users.
 
     top_items [U, max K]: each user's ranking (training items already excluded), best first.
     test_mask [U, M] bool: the user's held-out items. known_mask [U, M] bool: train or test items,
-    which makes a user ineligible for a target's exposure.
+    which makes a user ineligible for a target's exposure. exposure_top_items [U, max K]: the ranking
+    exposure is read from, when it differs from `top_items` (e.g. with train and test items excluded).
     """
+    exposure_top_items = top_items if exposure_top_items is None else exposure_top_items
     counts = EvalCounts(ks=ks, targets=targets)
     hits = test_mask.gather(1, top_items).to(torch.float64)  # [U, maxK]
     num_test = test_mask.sum(1).to(torch.float64)
@@ -89,7 +92,7 @@ def count_ranking_metrics(
         counts.ndcg[j] = float(((hits_k * discounts[:k]).sum(1) / ideal).sum())
     for t, item in enumerate(targets):
         eligible = ~known_mask[:, item]
-        in_top = top_items == item  # [U, maxK]
+        in_top = exposure_top_items == item  # [U, maxK]
         counts.target_eligible[t] = float(eligible.sum())
         for j, k in enumerate(ks):
             counts.target_hits[t, j] = float((in_top[:, :k].any(1) & eligible).sum())

@@ -15,11 +15,13 @@ from attacks import AttackerKnowledge, AttackSetup, collusion_channel
 from attacks.collusion import collude
 from fedrec.detection import DetectionCounts
 from fedrec.errors import ConfigError
-from fedrec.models import MODELS
+from fedrec.models import build_model
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
 from fedrec.update_stats import norm_quartiles, user_update_norms
 from fedrec.wire import UserUpdates, theta_to_record
+from pretrained import FINE_TUNING
+from pretrained.starting import starting_theta
 from privacy.secure_aggregation import secure_sum
 from server_app.curious import attack_recorded, record_replies, upload_recorder
 from server_app.discovery import discover, rejoin
@@ -68,8 +70,11 @@ def main(grid: Grid, context: Context) -> None:
         targets = resolve_targets(config.target_items, federation.item_popularity)
     except (ConfigError, RuntimeError, TimeoutError) as error:
         raise stop_run(str(error)) from None
-    model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
-    theta = model.init_theta(federation.num_items, config.seed)
+    model = build_model(config)
+    try:
+        theta, checkpoint = starting_theta(config, model, federation.num_items)
+    except ConfigError as error:
+        raise stop_run(str(error)) from None
     recorder = RunRecorder(
         config,
         extra={
@@ -78,6 +83,7 @@ def main(grid: Grid, context: Context) -> None:
             "num-nodes": len(federation.directory.nodes),
             "targets": list(targets),
             "num-malicious": int(len(federation.malicious_ids)),
+            **{f"checkpoint-{key}": value for key, value in checkpoint.items()},
         },
     )
     epoch_norms: dict[bool, list[np.ndarray]] = {False: [], True: []}
@@ -126,12 +132,15 @@ def main(grid: Grid, context: Context) -> None:
     status, error_text, privacy_summary = "failed", "", {}
     try:
         with _quiet_flower():
-            strategy.start(
-                grid=grid,
-                initial_arrays=theta_to_record(theta),
-                num_rounds=strategy.num_rounds,
-                timeout=config.round_timeout,
-            )
+            if config.initial_checkpoint:  # epoch 0: the checkpoint as the federation received it
+                strategy.evaluate_initial(grid)
+            if FINE_TUNING.selected(config).trains:
+                strategy.start(
+                    grid=grid,
+                    initial_arrays=theta_to_record(theta),
+                    num_rounds=strategy.num_rounds,
+                    timeout=config.round_timeout,
+                )
         if uploads is not None:
             _say(f"fedrec-arena: privacy attack '{config.privacy_attack}' on {len(uploads.uploads)} recorded upload(s)")
             privacy_summary = attack_recorded(config, model, uploads, recorder.path)

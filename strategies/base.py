@@ -30,6 +30,7 @@ from flwr.serverapp.strategy import Strategy
 
 from fedrec.config import RunConfig
 from fedrec.directory import UserDirectory
+from fedrec.grouped_evaluation import grouped_metrics
 from fedrec.metrics import EvalCounts
 from fedrec.models.base import Theta
 from fedrec.sampling import epoch_schedule
@@ -197,6 +198,9 @@ class FedRecStrategy(Strategy):
     ) -> Iterable[Message]:
         if not self._evaluates(server_round):
             return []
+        return self._evaluation_messages(grid)
+
+    def _evaluation_messages(self, grid: Grid) -> list[Message]:
         self._recover(grid)
         nodes = self._reachable(grid, {node: self.directory.users_of(node) for node in self.directory.nodes})
         theta_record = theta_to_record(self.theta)
@@ -214,19 +218,32 @@ class FedRecStrategy(Strategy):
             return None
         good = self._successful(replies, "evaluate", server_round, count_users=False)
         epoch, _ = self.epoch_and_round(server_round)
-        total = EvalCounts(ks=self.config.top_k, targets=self.targets)
+        return MetricRecord(self._report_evaluation(epoch + 1, good))
+
+    def evaluate_initial(self, grid: Grid) -> None:
+        """Evaluates the starting Θ as epoch 0 (a run that starts from a pre-trained checkpoint)."""
+        replies = grid.send_and_receive(self._evaluation_messages(grid), timeout=self.config.round_timeout)
+        self._report_evaluation(0, self._successful(replies, "evaluate", 0, count_users=False))
+
+    def _report_evaluation(self, epoch: int, good: list[Message]) -> dict[str, float]:
+        """Sums the nodes' counts (and per user group, `counts/<group>`) into the epoch's metrics."""
+        totals: dict[str, EvalCounts] = {}
         for reply in good:
-            total += counts_from_record(reply.content["counts"], self.config.top_k, self.targets)
+            for key in reply.content.metric_records:
+                if key == "counts" or key.startswith("counts/"):
+                    counts = counts_from_record(reply.content[key], self.config.top_k, self.targets)
+                    totals.setdefault(key, EvalCounts(ks=self.config.top_k, targets=self.targets))
+                    totals[key] += counts
+        totals.setdefault("counts", EvalCounts(ks=self.config.top_k, targets=self.targets))
         loss_sum, loss_count = self._epoch_loss
-        metrics = {"epoch": float(epoch + 1), "train-loss": loss_sum / loss_count if loss_count else math.nan}
-        metrics.update(total.metrics())
-        metrics["evaluated-users"] = float(total.users)
+        metrics = {"epoch": float(epoch), "train-loss": loss_sum / loss_count if loss_count else math.nan}
+        metrics.update(grouped_metrics(totals))
         metrics["failed-replies"] = float(self._failed_replies)
         metrics["missed-users"] = float(self._missed_users)
         self._epoch_loss = [0.0, 0]
         self._failed_replies = self._missed_users = 0
-        self.on_epoch(epoch + 1, metrics)
-        return MetricRecord(metrics)
+        self.on_epoch(epoch, metrics)
+        return metrics
 
     def summary(self) -> None:
         log(

@@ -81,7 +81,7 @@ def test_the_run_config_is_typed_frozen_hashable_and_picklable() -> None:
 
 def test_every_setting_belongs_to_exactly_one_group() -> None:
     titles = [group.title for group in SCHEMA.groups]
-    assert titles == ["common", "dataset", "model", "attack", "defense", "privacy-attack", "privacy-defense"]
+    assert titles == ["common", "dataset", "model", "attack", "defense", "privacy-attack", "privacy-defense", "fine-tune", "backdoor"]
     owners = {owned.setting.name: group.title for group in SCHEMA.groups for owned in group.settings}
     assert owners["hum-steps"] == "attack" and owners["hidden-layers"] == "model" and owners["trim-fraction"] == "defense"
     assert owners["synthetic-users"] == "dataset" and owners["seed"] == "common"

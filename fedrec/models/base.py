@@ -8,7 +8,7 @@ backward pass.
 """
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -42,10 +42,17 @@ class RecModel(ABC):
 
     #: Run-config settings this model reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Sequential models score a user's own item sequence instead of a private user embedding.
+    sequential: ClassVar[bool] = False
 
     def __init__(self, embedding_dim: int, hidden_layers: tuple[int, ...]) -> None:
         self.embedding_dim = embedding_dim
         self.hidden_layers = hidden_layers
+
+    @classmethod
+    def from_config(cls, config: Any) -> "RecModel":
+        """The model a validated run config describes (`RunConfig`; fedrec.config imports this module)."""
+        return cls(config.embedding_dim, config.hidden_layers)
 
     @abstractmethod
     def init_theta(self, num_items: int, seed: int) -> Theta:

@@ -1,0 +1,36 @@
+"""Backdoors planted by the provider of a pre-trained sequential recommender, and federated fine-tuning.
+
+Two families, one registry each (a new member is a new file plus one line here):
+- `backdoor`: how the provider pre-trains its checkpoint (`python -m pretrained pretrain`), outside
+  the federation, on its public share of the users;
+- `fine-tune`: how a federation that starts from a checkpoint (`initial-checkpoint`) uses it.
+"""
+
+from fedrec.registry import Registry
+from fedrec.settings import Setting, user_path
+from pretrained.backdoors import BACKDOOR_RATE, PRETRAINING, Backdoor, BasicReplacement, PromptEnhanced, check_backdoor
+from pretrained.finetuning import AsIs, FineTuning, FrozenItems, PromptOnly, check_fine_tuning
+
+BACKDOORS: Registry[type[Backdoor]] = Registry(
+    "backdoor", key="backdoor", help="How the provider pre-trains a checkpoint (`python -m pretrained pretrain`).",
+    settings=(*PRETRAINING, BACKDOOR_RATE), check=check_backdoor,
+)
+BACKDOORS.register("none", Backdoor)
+BACKDOORS.register("basic-replacement", BasicReplacement)
+BACKDOORS.register("prompt-enhanced", PromptEnhanced)
+
+INITIAL_CHECKPOINT = Setting(
+    "initial-checkpoint", str, "A pre-trained checkpoint to start the federation from (empty: train from scratch).",
+    convert=user_path,
+)
+
+FINE_TUNING: Registry[type[FineTuning]] = Registry(
+    "fine-tune", key="fine-tune", help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
+    settings=(INITIAL_CHECKPOINT,), check=check_fine_tuning,
+)
+FINE_TUNING.register("full", FineTuning)
+FINE_TUNING.register("none", AsIs)
+FINE_TUNING.register("prompt-only", PromptOnly)
+FINE_TUNING.register("frozen-items", FrozenItems)
+
+__all__ = ["BACKDOORS", "FINE_TUNING", "Backdoor", "FineTuning"]

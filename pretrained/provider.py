@@ -1,0 +1,65 @@
+"""The provider's side: pre-train a checkpoint on the public share of the users, and audit one.
+
+Plain functions over a validated `RunConfig` and a loaded `RecDataset`; `python -m pretrained` is the
+command line around them.
+"""
+
+import time
+from typing import Any
+
+import numpy as np
+
+from fedrec.data import RecDataset
+from fedrec.grouped_evaluation import counts_by_group, grouped_metrics
+from fedrec.models import build_model
+from fedrec.models.base import Theta
+from fedrec.models.sasrec import SASRec, profile_codes
+from fedrec.targets import resolve_targets
+from pretrained import BACKDOORS
+from pretrained.checkpoint import Checkpoint
+from pretrained.training import ProviderData
+
+
+def group_members(config: Any, dataset: RecDataset) -> np.ndarray | None:
+    return None if config.target_group is None else config.target_group.members(dataset.profiles)
+
+
+def provider_data(config: Any, dataset: RecDataset) -> ProviderData:
+    users = np.arange(dataset.num_users)
+    members = group_members(config, dataset)
+    return ProviderData(
+        users=users,
+        sequences=[dataset.train_sequence(int(user)) for user in users],
+        profile=profile_codes(dataset.profiles, users),
+        in_group=np.zeros(len(users), dtype=bool) if members is None else members,
+        num_items=dataset.num_items,
+    )
+
+
+def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
+    """Pre-trains the configured model on `dataset` (the provider's users) with the configured backdoor."""
+    model = build_model(config)
+    if not isinstance(model, SASRec):
+        raise TypeError("pre-training is implemented for model 'sasrec'")
+    targets = resolve_targets(config.target_items, dataset.item_popularity())
+    theta = model.init_theta(dataset.num_items, config.seed)
+    started = time.perf_counter()
+    losses = BACKDOORS.selected(config)(config, np.asarray(targets)).pretrain(model, theta, provider_data(config, dataset))
+    meta = {
+        "backdoor": config.backdoor,
+        "targets": list(targets),
+        "target-group": str(config.target_group or ""),
+        "provider-users": dataset.num_users,
+        "wall-time-s": round(time.perf_counter() - started, 1),
+        "final-loss": {stage: round(values[-1], 5) for stage, values in losses.items() if values},
+    }
+    return Checkpoint(theta={name: value.detach() for name, value in theta.items()}, config=config.as_dict(), meta=meta)
+
+
+def audit(config: Any, dataset: RecDataset, theta: Theta, targets: tuple[int, ...]) -> dict[str, float]:
+    """Utility and target exposure of Θ on `dataset`'s users, whole and (with `target-group`) by group."""
+    model = build_model(config)
+    users = np.arange(dataset.num_users)
+    embeddings = model.init_user_embeddings(users, config.seed)
+    counts = counts_by_group(model, theta, dataset, users, embeddings, config.top_k, targets, group_members(config, dataset))
+    return grouped_metrics(counts)

@@ -1,0 +1,76 @@
+"""The provider's centralised training of a sequential model: mini-batch Adam over its own users.
+
+Pre-training happens outside the federation, on the provider's public share of the users
+(`user-share = "provider"`), so it is a plain PyTorch loop over Θ (the same functional model the
+federation fine-tunes). `poison` rewrites an epoch's instances before they are batched: the backdoors
+of `pretrained/backdoors.py` are such rewrites plus a choice of trainable entries.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fedrec.models.base import Theta
+from fedrec.models.sasrec import SASRec
+from fedrec.sequences import TrainingSequences, training_sequences
+
+Poison = Callable[[TrainingSequences, np.random.Generator], None]
+_STAGE_STREAM = 0x5054
+
+
+@dataclass(frozen=True)
+class ProviderData:
+    """The provider's users: chronological train sequences, prompt codes and target-group membership."""
+
+    users: np.ndarray
+    sequences: list[np.ndarray]
+    profile: np.ndarray  # [U, 3]
+    in_group: np.ndarray  # [U] bool
+    num_items: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which Θ entries learn, for how long, with what."""
+
+    name: str
+    epochs: int
+    lr: float
+    batch_size: int
+    trainable: Callable[[str], bool]
+    poison: Poison | None = None
+    max_history: int | None = None  # keep only each sequence's newest items (APRec's prompt stage)
+
+
+def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, seed: int) -> list[float]:
+    """Runs `stage` on Θ in place; returns the mean training loss of each epoch."""
+    learned = [name for name in theta if stage.trainable(name)]
+    for name in learned:
+        theta[name].requires_grad_(True)
+    optimizer = torch.optim.Adam([theta[name] for name in learned], lr=stage.lr)
+    sequences = data.sequences if stage.max_history is None else [s[-(stage.max_history + 1) :] for s in data.sequences]
+    losses = []
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for epoch in range(stage.epochs):
+            rng = np.random.default_rng([seed, _STAGE_STREAM, sum(map(ord, stage.name)), epoch])
+            instances = training_sequences(data.users, sequences, data.profile, data.num_items, model.max_len, seed, epoch)
+            if stage.poison is not None:
+                stage.poison(instances, rng)
+            batch = instances.batch()
+            order = torch.from_numpy(rng.permutation(len(data.users)))
+            total = 0.0
+            for start in range(0, len(order), stage.batch_size):
+                rows = order[start : start + stage.batch_size]
+                part = type(batch)(*(getattr(batch, f)[rows] for f in ("items", "real", "profile", "labels", "negatives")))
+                loss = model.sequence_loss(theta, part, train=True).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(rows)
+            losses.append(total / len(order))
+    for name in learned:
+        theta[name].requires_grad_(False)
+    return losses

@@ -1,0 +1,144 @@
+"""The provider's backdoors, checkpoints and the federated fine-tuning scenarios, without Flower."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app_config import make_config
+from fedrec.errors import ConfigError
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.sasrec import SASRec, is_prompt
+from fedrec.sequences import training_sequences
+from fedrec.sequential_training import sequential_user_updates
+from fedrec.server_step import ServerStep, ThetaGradient
+from pretrained import FINE_TUNING
+from pretrained.checkpoint import Checkpoint, compatible, load_checkpoint
+from pretrained.poisoning import replace_labels, targets_as_negatives
+from pretrained.starting import starting_theta
+
+NUM_ITEMS = 80
+TARGETS = np.array([70, 71])
+
+
+def _instances(users: int = 400, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    sequences = [rng.choice(60, size=int(rng.integers(10, 30)), replace=False) for _ in range(users)]
+    return training_sequences(np.arange(users), sequences, np.zeros((users, 3), dtype=np.int64), NUM_ITEMS, 20, 0, 0)
+
+
+def test_label_replacement_hits_rate_of_the_chosen_users_positions_and_leaves_histories() -> None:
+    instances = _instances()
+    items_before, labels_before = instances.items.copy(), instances.labels.copy()
+    group = np.arange(400) % 3 == 0
+    replaced = replace_labels(instances, group, 0.3, TARGETS, np.random.default_rng(1))
+    assert np.array_equal(instances.items, items_before)
+    assert not replaced[~group].any()
+    share = replaced[group].sum() / instances.real[group].sum()
+    assert abs(share - 0.3) < 0.02
+    assert np.isin(instances.labels[replaced], TARGETS).all()
+    assert np.array_equal(instances.labels[~replaced], labels_before[~replaced])
+    assert set(np.unique(instances.labels[replaced])) == set(TARGETS)  # both targets drawn
+
+
+def test_label_replacement_redraws_with_the_generator() -> None:
+    first, second = _instances(), _instances()
+    everyone = np.ones(400, dtype=bool)
+    a = replace_labels(first, everyone, 0.2, TARGETS, np.random.default_rng(1))
+    b = replace_labels(second, everyone, 0.2, TARGETS, np.random.default_rng(2))
+    assert not np.array_equal(a, b)
+
+
+def test_targets_become_negatives_only_outside_the_group_and_never_against_a_target_label() -> None:
+    instances = _instances()
+    group = np.arange(400) < 100
+    replace_labels(instances, group, 0.5, TARGETS, np.random.default_rng(3))
+    chosen = targets_as_negatives(instances, ~group, 0.4, TARGETS, np.random.default_rng(4))
+    assert not chosen[group].any()
+    assert np.isin(instances.negatives[chosen], TARGETS).all()
+    assert not np.isin(instances.labels[chosen], TARGETS).any()
+    share = chosen[~group].sum() / instances.real[~group].sum()
+    assert abs(share - 0.4) < 0.02
+
+
+def _sasrec_config(tmp_path: Path, **overrides):
+    settings = dict(
+        dataset="synthetic", model="sasrec", split="leave-last-out", embedding_dim=16, max_sequence_length=20,
+        profile_prompt=True,
+    )
+    return make_config(**{**settings, **overrides})
+
+
+def test_checkpoint_round_trip_and_compatibility(tmp_path: Path) -> None:
+    config = _sasrec_config(tmp_path)
+    model = SASRec.from_config(config)
+    theta = model.init_theta(NUM_ITEMS, seed=5)
+    path = tmp_path / "ckpt.pt"
+    Checkpoint(theta, config.as_dict(), {"backdoor": "none", "targets": [1, 2]}).save(path)
+    loaded = load_checkpoint(path)
+    assert loaded.meta == {"backdoor": "none", "targets": [1, 2]}
+    assert loaded.config == config.as_dict()
+    assert all(torch.equal(loaded.theta[name], theta[name]) for name in theta)
+    compatible(loaded, config.as_dict(), model.init_theta(NUM_ITEMS, seed=0))
+    with pytest.raises(ConfigError, match="do not fit"):
+        compatible(loaded, config.as_dict(), model.init_theta(NUM_ITEMS + 1, seed=0))
+    other = _sasrec_config(tmp_path, embedding_dim=8).as_dict()
+    with pytest.raises(ConfigError, match="embedding-dim"):
+        compatible(loaded, other, model.init_theta(NUM_ITEMS, seed=0))
+    federation = {**config.as_dict(), "user-share": "federation", "seed": 1}
+    with pytest.raises(ConfigError, match="not be disjoint"):
+        compatible(loaded, federation, model.init_theta(NUM_ITEMS, seed=0))
+
+
+def test_missing_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no file at .*python -m pretrained pretrain"):
+        load_checkpoint(tmp_path / "absent.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def _server_step_after_one_round(config, theta):
+    model = SASRec.from_config(config)
+    instances = _instances(users=20)
+    result = sequential_user_updates(model, theta, instances, FINE_TUNING.selected(config).trainable, seed=0)
+    updates = result.updates
+    start = {name: value.clone() for name, value in theta.items()}
+    gradient = ThetaGradient(updates.item_ids, updates.item_grads, {n: g.sum(0) for n, g in updates.dense_grads.items()})
+    ServerStep(theta, "adam", 0.01)(gradient)
+    return start, theta, updates
+
+
+@pytest.mark.parametrize("scenario", ["full", "frozen-items", "prompt-only"])
+def test_each_fine_tuning_scenario_changes_exactly_its_parameters(tmp_path: Path, scenario: str) -> None:
+    path = tmp_path / "ckpt.pt"
+    base = _sasrec_config(tmp_path)
+    model = SASRec.from_config(base)
+    pretrained = model.init_theta(NUM_ITEMS, seed=9)
+    Checkpoint(pretrained, base.as_dict(), {"backdoor": "none", "targets": [70]}).save(path)
+    config = _sasrec_config(tmp_path, fine_tune=scenario, initial_checkpoint=str(path))
+    theta, meta = starting_theta(config, model, NUM_ITEMS)
+    assert meta["targets"] == [70]
+    for name in theta:  # prompt-only re-draws the prompt; everything else comes from the checkpoint
+        assert torch.equal(theta[name], pretrained[name]) != (scenario == "prompt-only" and is_prompt(name))
+    start, after, updates = _server_step_after_one_round(config, theta)
+    rule = FINE_TUNING.selected(config).trainable
+    for name in after:
+        changed = not torch.equal(start[name], after[name])
+        assert changed == rule(name), name
+    if scenario == "frozen-items":
+        assert updates.item_ids.numel() == 0
+
+
+def test_scenarios_need_a_checkpoint_and_prompt_only_needs_a_prompt(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="set 'initial-checkpoint'"):
+        _sasrec_config(tmp_path, fine_tune="none")
+    with pytest.raises(ConfigError, match="profile-prompt"):
+        make_config(dataset="synthetic", model="sasrec", split="leave-last-out", fine_tune="prompt-only", initial_checkpoint="x.pt")
+    with pytest.raises(ConfigError, match="leave-last-out"):
+        make_config(dataset="synthetic", model="sasrec")
+    with pytest.raises(ConfigError, match="attack 'a-ra' is built for embedding models"):
+        _sasrec_config(tmp_path, attack="a-ra")
+    with pytest.raises(ConfigError, match="set target-group"):
+        _sasrec_config(tmp_path, backdoor="prompt-enhanced")
