@@ -15,7 +15,7 @@ from fedrec.local_training import LocalResult
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import profile_codes
 from fedrec.sampling import epoch_samples
-from fedrec.sequences import training_sequences
+from fedrec.sequences import history_batch, training_sequences
 from fedrec.sequential_training import sequential_user_updates
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
 from pretrained import FINE_TUNING
@@ -73,6 +73,26 @@ def describe(message: Message, context: Context) -> Message:
         ),
         reply_to=message,
     )
+
+
+@app.query("activations")
+@_clear_errors
+def activations(message: Message, context: Context) -> Message:
+    """Fine-pruning's statistic: the summed feed-forward activity of this node's users on Θ
+    (server_app/pruning.py); only the per-unit sums leave the node."""
+    node = node_from_context(context)
+    theta = theta_from_record(message.content["theta"])
+    users = node.real_users()
+    sequences = [node.dataset.train_sequence(int(user)) for user in users]
+    batch = history_batch(sequences, profile_codes(node.dataset.profiles, users), node.model.max_len)
+    activity, positions = node.model.feedforward_activity(theta, batch)
+    content = RecordDict(
+        {
+            "activity": ArrayRecord({"sum": Array(activity.numpy())}),
+            "activity-positions": MetricRecord({"positions": positions}),
+        }
+    )
+    return Message(content, reply_to=message)
 
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:

@@ -76,12 +76,8 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
             name = seed_run_name(kind, seed)
             checkpoints[kind] = _checkpoint(name, settings, data_dir, out)
             _audit(name, settings, data_dir, out, checkpoints[kind])
-        for kind in spec.get("rate-checkpoints", []):
-            for rate in spec.get("rates", []):
-                settings = {**base, **spec["checkpoints"][kind], "backdoor-rate": rate, "seed": seed}
-                name = seed_run_name(f"{kind}-rate{rate}", seed)
-                _audit(name, settings, data_dir, out, _checkpoint(name, settings, data_dir, out))
-        for kind, path in checkpoints.items():
+        for kind in spec.get("fine-tuned", list(checkpoints)):
+            path = checkpoints[kind]
             targets = ",".join(map(str, load_checkpoint(path).meta["targets"]))
             for scenario, overrides in spec["scenarios"].items():
                 settings = {
@@ -89,6 +85,12 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
                     "initial-checkpoint": str(path.resolve()), "target-items": targets,
                 }
                 run_overrides(seed_run_name(f"{kind}-{scenario}", seed), settings, out / "runs", federation)
+    for seed in spec["seeds"]:
+        for kind in spec.get("rate-checkpoints", []):
+            for rate in spec.get("rates", []):
+                settings = {**base, **spec["checkpoints"][kind], "backdoor-rate": rate, "seed": seed}
+                name = seed_run_name(f"{kind}-rate{rate}", seed)
+                _audit(name, settings, data_dir, out, _checkpoint(name, settings, data_dir, out))
 
 
 def _audit_rows(out: Path) -> pd.DataFrame:

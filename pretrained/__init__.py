@@ -24,9 +24,15 @@ INITIAL_CHECKPOINT = Setting(
     convert=user_path,
 )
 
+FINE_PRUNING = Setting(
+    "fine-pruning", float,
+    "Fine-pruning: share of each block's feed-forward units, least active on the federation's data (gathered from the nodes), removed from the checkpoint before fine-tuning (0: off).",
+    minimum=0.0, maximum=0.95,
+)
+
 FINE_TUNING: Registry[type[FineTuning]] = Registry(
     "fine-tune", key="fine-tune", help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
-    settings=(INITIAL_CHECKPOINT,), check=check_fine_tuning,
+    settings=(INITIAL_CHECKPOINT, FINE_PRUNING), check=check_fine_tuning,
 )
 FINE_TUNING.register("full", FineTuning)
 FINE_TUNING.register("none", AsIs)

@@ -4,6 +4,7 @@ import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,9 +14,11 @@ from flwr.serverapp import Grid, ServerApp
 from app_config import load_config
 from attacks import AttackerKnowledge, AttackSetup, collusion_channel
 from attacks.collusion import collude
+from fedrec.config import RunConfig
 from fedrec.detection import DetectionCounts
 from fedrec.errors import ConfigError
-from fedrec.models import build_model
+from fedrec.models import RecModel, build_model
+from fedrec.models.base import Theta
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
 from fedrec.update_stats import norm_quartiles, user_update_norms
@@ -24,8 +27,9 @@ from pretrained import FINE_TUNING
 from pretrained.starting import starting_theta
 from privacy.secure_aggregation import secure_sum
 from server_app.curious import attack_recorded, record_replies, upload_recorder
-from server_app.discovery import discover, rejoin
+from server_app.discovery import Federation, discover, rejoin
 from server_app.grid import PromptGrid
+from server_app.pruning import fine_prune
 from server_app.stopping import stop_run
 from strategies import STRATEGIES
 
@@ -58,6 +62,24 @@ def _progress_line(epoch: int, epochs: int, metrics: dict[str, float], elapsed: 
     return " | ".join(parts)
 
 
+def _starting_point(
+    grid: Grid, config: RunConfig, model: RecModel, federation: Federation, targets: tuple[int, ...]
+) -> tuple[Theta, dict[str, Any], tuple[int, ...]]:
+    """Θ to start from (fresh, or a checkpoint as `fine-tune` uses it, fine-pruned if asked), what the
+    checkpoint says about itself, and the targets to track (a checkpoint's own unless listed)."""
+    try:
+        theta, checkpoint = starting_theta(config, model, federation.num_items)
+        if config.fine_pruning:
+            theta, pruned = fine_prune(grid, federation.directory, theta, config.fine_pruning, config.round_timeout)
+            _say(f"fedrec-arena: fine-pruning removed {pruned} feed-forward unit(s) per block")
+    except (ConfigError, RuntimeError) as error:
+        raise stop_run(str(error)) from None
+    if checkpoint.get("targets") and config.target_items.least_popular:
+        targets = tuple(checkpoint["targets"])  # a backdoor's own targets are the ones worth tracking
+        _say(f"fedrec-arena: tracking the checkpoint's target items {list(targets)} (target-items is not explicit)")
+    return theta, checkpoint, targets
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     try:
@@ -71,10 +93,7 @@ def main(grid: Grid, context: Context) -> None:
     except (ConfigError, RuntimeError, TimeoutError) as error:
         raise stop_run(str(error)) from None
     model = build_model(config)
-    try:
-        theta, checkpoint = starting_theta(config, model, federation.num_items)
-    except ConfigError as error:
-        raise stop_run(str(error)) from None
+    theta, checkpoint, targets = _starting_point(grid, config, model, federation, targets)
     recorder = RunRecorder(
         config,
         extra={

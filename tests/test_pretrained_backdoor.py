@@ -142,3 +142,39 @@ def test_scenarios_need_a_checkpoint_and_prompt_only_needs_a_prompt(tmp_path: Pa
         _sasrec_config(tmp_path, attack="a-ra")
     with pytest.raises(ConfigError, match="set target-group"):
         _sasrec_config(tmp_path, backdoor="prompt-enhanced")
+
+
+def test_fine_pruning_removes_the_least_active_units_and_fine_tuning_never_revives_them() -> None:
+    from fedrec.sequences import history_batch
+    from pretrained.pruning import dormant_units, prune_units
+
+    model = SASRec(16, max_len=20, layers=2, dropout=0.0, prompt=True)
+    theta = model.init_theta(NUM_ITEMS, seed=11)
+    instances = _instances(users=30)
+    batch = history_batch([row[row > 0] for row in instances.items], instances.profile, 20)
+    activity, positions = model.feedforward_activity(theta, batch)
+    assert activity.shape == (2, 16) and positions == int(batch.real.sum())
+    units = dormant_units(activity, positions, 0.25)
+    assert [len(u) for u in units] == [4, 4]
+    for layer, chosen in enumerate(units):
+        kept = torch.ones(16, dtype=torch.bool)
+        kept[chosen] = False
+        assert activity[layer, chosen].max() <= activity[layer, kept].min()
+    pruned = prune_units(theta, units)
+    after, _ = model.feedforward_activity(pruned, batch)
+    assert all(torch.count_nonzero(after[layer, chosen]) == 0 for layer, chosen in enumerate(units))
+    assert torch.equal(theta["blocks.0.linear1.weight"], model.init_theta(NUM_ITEMS, seed=11)["blocks.0.linear1.weight"])
+
+    result = sequential_user_updates(model, pruned, instances, lambda name: True, seed=0)
+    gradient = ThetaGradient(
+        result.updates.item_ids, result.updates.item_grads, {n: g.sum(0) for n, g in result.updates.dense_grads.items()}
+    )
+    before_step = {name: value.clone() for name, value in pruned.items()}
+    ServerStep(pruned, "adam", 0.05)(gradient)
+    for layer, chosen in enumerate(units):
+        assert torch.count_nonzero(pruned[f"blocks.{layer}.linear1.weight"][chosen]) == 0
+        assert torch.count_nonzero(pruned[f"blocks.{layer}.linear1.bias"][chosen]) == 0
+        assert torch.count_nonzero(pruned[f"blocks.{layer}.linear2.weight"][:, chosen]) == 0
+        kept = torch.ones(16, dtype=torch.bool)
+        kept[chosen] = False
+        assert not torch.equal(pruned[f"blocks.{layer}.linear1.weight"][kept], before_step[f"blocks.{layer}.linear1.weight"][kept])

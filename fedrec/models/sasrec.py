@@ -201,6 +201,22 @@ class SASRec(RecModel):
         params = {module_name(name): value for name, value in theta.items()}
         return functional_call(net, params, (batch.items, batch.real, batch.profile))
 
+    def feedforward_activity(self, theta: Theta, batch: SequenceBatch) -> tuple[torch.Tensor, int]:
+        """(Sum over the batch's real item positions of each block's feed-forward units' ReLU outputs
+        [layers, d], the number of positions): what fine-pruning ranks units by."""
+        net = self.net(theta[ITEM_EMBEDDING].shape[0])
+        captured: list[torch.Tensor] = []
+        hooks = [block.linear1.register_forward_hook(lambda _m, _i, out: captured.append(out)) for block in net.blocks]
+        try:
+            with torch.no_grad():
+                self.hidden(theta, batch)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        offset = 1 if self.prompt else 0  # the prompt token is not an item position
+        sums = torch.stack([torch.relu(out[:, offset:])[batch.real].sum(0) for out in captured])
+        return sums, int(batch.real.sum())
+
     def user_states(self, theta: Theta, batch: SequenceBatch) -> torch.Tensor:
         """[B, d]: each user's state after its newest item."""
         return self.hidden(theta, batch)[:, -1]
