@@ -80,6 +80,9 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
             path = checkpoints[kind]
             targets = ",".join(map(str, load_checkpoint(path).meta["targets"]))
             for scenario, overrides in spec["scenarios"].items():
+                overrides = dict(overrides)
+                if kind not in overrides.pop("checkpoints", [kind]):
+                    continue
                 settings = {
                     **base, **spec["federation"], **overrides, "seed": seed, "user-share": "federation",
                     "initial-checkpoint": str(path.resolve()), "target-items": targets,
