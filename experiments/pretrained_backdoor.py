@@ -34,7 +34,9 @@ from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from experiments.run import run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
+from fedrec.models import build_model  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402
+from pretrained.exposure_scan import exposure_scan, scan_recall  # noqa: E402
 from pretrained.provider import audit, pretrain  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -96,9 +98,46 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
                 _audit(name, settings, data_dir, out, _checkpoint(name, settings, data_dir, out))
 
 
+def _scan(name: str, overrides: dict, data_dir: Path, out: Path) -> dict:
+    """The target-blind exposure scan of a checkpoint on the federation's users (cached next to its audit)."""
+    path = out / "audits" / f"{name}.scan.json"
+    if not path.exists():
+        checkpoint = load_checkpoint(out / "checkpoints" / f"{name}.pt")
+        config = _config(overrides, data_dir, **{"user-share": "federation"})
+        scan = exposure_scan(build_model(config), checkpoint.theta, load_dataset(config))
+        targets = tuple(checkpoint.meta["targets"])
+        path.write_text(json.dumps({
+            "targets-among-top-10": scan_recall(scan, targets),
+            "targets-among-top-5": scan_recall(scan, targets, inspected=5),
+            "most-suspicious": scan.head(10).reset_index().to_dict(orient="records"),
+        }, indent=1, default=float))
+    return json.loads(path.read_text())
+
+
+def _scan_rows(spec: dict, data_dir: Path, out: Path) -> pd.DataFrame:
+    base = tomllib.loads((PROJECT / spec["base"]).read_text())
+    rows = []
+    for path in sorted((out / "audits").glob("*__seed*.json")):
+        if path.name.endswith(".scan.json") or not (out / "checkpoints" / f"{path.stem}.pt").exists():
+            continue
+        kind, seed = split_seed_run_name(path.stem)
+        if kind not in spec["checkpoints"]:
+            continue
+        scan = _scan(path.stem, {**base, **spec["checkpoints"][kind], "seed": seed}, data_dir, out)
+        top = scan["most-suspicious"][0]
+        rows.append({
+            "checkpoint": kind, "seed": seed, "targets among the top 5": scan["targets-among-top-5"],
+            "targets among the top 10": scan["targets-among-top-10"],
+            "top suspect": f"item {int(top['item'])} in {top['group']} ({int(top['exposed'])} exposed, {int(top['popularity'])} interactions)",
+        })
+    return pd.DataFrame(rows)
+
+
 def _audit_rows(out: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((out / "audits").glob("*.json")):
+        if path.name.endswith(".scan.json"):
+            continue
         name, seed = split_seed_run_name(path.stem)
         stored = json.loads(path.read_text())
         rows.append({"checkpoint": name, "seed": seed, "targets": len(stored["targets"]), **stored["metrics"]})
@@ -139,7 +178,7 @@ def _table(rows: pd.DataFrame, by: list[str], columns: list[str], digits: dict[s
     return "\n".join(lines)
 
 
-def report(spec: dict, out: Path) -> None:
+def report(spec: dict, data_dir: Path, out: Path) -> None:
     clean = spec.get("clean", "clean")
     audits = _audit_rows(out)
     if audits.empty:
@@ -159,6 +198,16 @@ def report(spec: dict, out: Path) -> None:
         "Per seed, group ER@10 and lift@10:",
         _per_seed(main, ["checkpoint"], ["group/er@10", "lift@10"]),
     ]
+    scans = _scan_rows(spec, data_dir, out)
+    if len(scans):
+        sections += [
+            "## Exposure audit before deployment (does not know the targets)",
+            "pretrained/exposure_scan.py ranks items by (users exposed + 1) / (interactions + 1) in every profile group "
+            "of the federation's users; share of the checkpoint's targets among the most suspicious items:",
+            _table(scans, ["checkpoint"], ["targets among the top 5", "targets among the top 10"], {}),
+            "Most suspicious item per seed:",
+            _per_seed_text(scans, "top suspect"),
+        ]
     rated = audits[audits["checkpoint"].str.contains("-rate")]
     if len(rated):
         sections += ["## Backdoor rate (as is)", _table(rated, ["checkpoint"], er_columns, digits)]
@@ -186,6 +235,13 @@ def report(spec: dict, out: Path) -> None:
         _plot(runs, spec, out / "persistence.png")
     (out / "report.md").write_text("\n\n".join(sections) + "\n")
     print(f"report -> {out / 'report.md'}")
+
+
+def _per_seed_text(rows: pd.DataFrame, column: str) -> str:
+    return "\n".join(
+        f"- {kind}: " + "; ".join(f"seed {int(r['seed'])}: {r[column]}" for _, r in group.sort_values("seed").iterrows())
+        for kind, group in rows.groupby("checkpoint", sort=False)
+    )
 
 
 def _per_seed(rows: pd.DataFrame, by: list[str], columns: list[str]) -> str:
@@ -232,7 +288,7 @@ def main() -> None:
     out = args.out or PROJECT / "docs" / "pretrained" / args.spec.stem
     if not args.table_only:
         run_spec(spec, args.data_dir, out, args.federation_config)
-    report(spec, out)
+    report(spec, args.data_dir, out)
 
 
 if __name__ == "__main__":

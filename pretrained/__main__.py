@@ -7,7 +7,9 @@ SETTINGS.toml holds run-config overrides (the README's keys; the same files `flw
 takes). `pretrain` trains on the provider's share of the users (`user-share = "provider"` is set for
 it) and writes the checkpoint; `audit` measures a checkpoint's utility and target exposure, by user
 group, on the users the settings select (by default the federation's share, i.e. data held out from
-the provider) and prints them as JSON. Bad input prints one line and exits with status 2.
+the provider) and prints them as JSON, with an exposure scan that
+does not know the targets (pretrained/exposure_scan.py): the ten most suspicious items, and how many
+of the checkpoint's own targets are among them. Bad input prints one line and exits with status 2.
 """
 
 import argparse
@@ -19,7 +21,9 @@ from pathlib import Path
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.errors import ConfigError
+from fedrec.models import build_model
 from pretrained.checkpoint import load_checkpoint
+from pretrained.exposure_scan import exposure_scan, scan_recall
 from pretrained.provider import audit, pretrain
 
 
@@ -52,10 +56,17 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint.save(args.out)
             print(json.dumps({"checkpoint": str(args.out), **checkpoint.meta}))
         else:
-            checkpoint = load_checkpoint(args.checkpoint)
+            checkpoint = load_checkpoint(args.checkpoint, source="--checkpoint")
             config = _config(args.settings, args.data_dir, user_share=args.user_share)
-            metrics = audit(config, load_dataset(config), checkpoint.theta, tuple(checkpoint.meta["targets"]))
-            print(json.dumps({"checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics}))
+            dataset = load_dataset(config)
+            targets = tuple(checkpoint.meta["targets"])
+            metrics = audit(config, dataset, checkpoint.theta, targets)
+            scan = exposure_scan(build_model(config), checkpoint.theta, dataset)
+            suspects = scan.head(10).reset_index().to_dict(orient="records")
+            print(json.dumps({
+                "checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics,
+                "exposure-scan": {"most-suspicious": suspects, "targets-among-top-10": scan_recall(scan, targets)},
+            }, default=float))
     except (ConfigError, OSError, tomllib.TOMLDecodeError) as error:
         print(f"python -m pretrained: {error}", file=sys.stderr)
         raise SystemExit(2) from None

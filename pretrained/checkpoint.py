@@ -33,17 +33,16 @@ class Checkpoint:
         torch.save({"format": FORMAT, "theta": self.theta, "config": self.config, "meta": self.meta}, path)
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
+def load_checkpoint(path: Path, source: str = "initial-checkpoint") -> Checkpoint:
+    """The checkpoint at `path`; errors name `source`, where the path came from (a setting or an option)."""
     if not path.is_file():
-        raise ConfigError(
-            f"initial-checkpoint: no file at {path}; make one with `python -m pretrained pretrain --out {path}`"
-        )
+        raise ConfigError(f"{source}: no file at {path}; make one with `python -m pretrained pretrain --out {path}`")
     try:
         stored = torch.load(path, weights_only=True)
     except Exception as error:  # a truncated or foreign file: say what it is not
-        raise ConfigError(f"initial-checkpoint: {path} is not a readable checkpoint ({type(error).__name__})") from None
+        raise ConfigError(f"{source}: {path} is not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(stored, dict) or stored.get("format") != FORMAT:
-        raise ConfigError(f"initial-checkpoint: {path} is not a {FORMAT!r} file")
+        raise ConfigError(f"{source}: {path} is not a {FORMAT!r} file")
     return Checkpoint(theta=stored["theta"], config=stored["config"], meta=stored["meta"])
 
 

@@ -178,3 +178,34 @@ def test_fine_pruning_removes_the_least_active_units_and_fine_tuning_never_reviv
         kept = torch.ones(16, dtype=torch.bool)
         kept[chosen] = False
         assert not torch.equal(pruned[f"blocks.{layer}.linear1.weight"][kept], before_step[f"blocks.{layer}.linear1.weight"][kept])
+
+
+def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets import load_dataset
+    from pretrained.exposure_scan import exposure_scan, scan_recall
+
+    config = make_config(dataset="synthetic", model="sasrec", split="leave-last-out", embedding_dim=8)
+    dataset = load_dataset(config)
+    model = SASRec.from_config(config)
+    theta = model.init_theta(dataset.num_items, seed=0)
+    popularity = dataset.item_popularity()
+    target = int(np.argmin(popularity))
+    women = (dataset.profiles["gender"] == "F").to_numpy()
+    row_of = {}
+
+    def scores(theta, batch):  # a popularity ranking for everyone, plus the target on top for women
+        base = torch.from_numpy(popularity.astype(np.float32)).repeat(len(batch), 1)
+        codes = batch.profile[:, 0]
+        base[codes == row_of["F"], target] = 1e6
+        return base
+
+    from fedrec.models.sasrec import profile_codes
+
+    row_of["F"] = int(profile_codes(dataset.profiles, np.flatnonzero(women)[:1])[0, 0])
+    monkeypatch.setattr(model, "score_sequences", scores)
+    scan = exposure_scan(model, theta, dataset, k=10)
+    assert scan.index[0] == target
+    assert scan.iloc[0]["group"] == "gender=F"
+    known = (dataset.train + dataset.test).tocsr()[:, [target]].toarray().ravel() > 0
+    assert scan.iloc[0]["exposed"] == int((women & ~known).sum())
+    assert scan_recall(scan, (target,)) == 1.0
