@@ -87,6 +87,7 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
                     continue
                 settings = {
                     **base, **spec["federation"], **overrides, "seed": seed, "user-share": "federation",
+                    "data-dir": str(data_dir.resolve()),
                     "initial-checkpoint": str(path.resolve()), "target-items": targets,
                 }
                 run_overrides(seed_run_name(f"{kind}-{scenario}", seed), settings, out / "runs", federation)
