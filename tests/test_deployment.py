@@ -80,6 +80,7 @@ def test_three_supernodes_with_an_attacker_node_run_an_attack(federation_factory
     assert listing.returncode == 0 and "finished" in listing.stdout, listing.stdout + listing.stderr
 
 
+@pytest.mark.slow
 def test_the_same_run_over_tls_with_generated_certificates_and_node_authentication(federation_factory) -> None:
     federation = federation_factory(supernodes=3, attackers=1, tls=True, authenticate_nodes=True)
     connection = (federation.flwr_home / "config.toml").read_text()
@@ -106,6 +107,7 @@ def _wait_for_epoch(folder: Path, epoch: int, run: subprocess.Popen, timeout: fl
     raise TimeoutError(f"epoch {epoch} not written within {timeout}s")
 
 
+@pytest.mark.slow
 def test_a_killed_supernode_is_a_counted_failure_and_a_restarted_one_rejoins(federation_factory) -> None:
     federation = federation_factory(supernodes=3)
     overrides = {
