@@ -1,4 +1,10 @@
-"""Federated evaluation on one node: rank every item for each hosted user and count hits."""
+"""Federated evaluation on one node: rank every item for each hosted user and count hits.
+
+Utility (Recall/Precision/NDCG@K) ranks every item with the user's training items masked. A target's
+exposure (ER@K) ranks it among the items the user never interacted with, training and test items
+both masked, as the reference code (PoisonFedDLRS) and APRec do: a held-out item above the target
+would otherwise push it down for a user who cannot be shown it as new.
+"""
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,8 +16,22 @@ from fedrec.models.base import RecModel, Theta
 _USERS_PER_BATCH = 512
 
 
-def _dense_rows(matrix: sp.csr_array, rows: np.ndarray) -> torch.Tensor:
+def dense_rows(matrix: sp.csr_array, rows: np.ndarray) -> torch.Tensor:
+    """The users' rows of a binary CSR matrix as a dense bool tensor [len(rows), M]."""
     return torch.from_numpy(matrix[rows].toarray() > 0)
+
+
+def ranking_counts(
+    scores: torch.Tensor, train_mask: torch.Tensor, test_mask: torch.Tensor, ks: tuple[int, ...], targets: tuple[int, ...]
+) -> EvalCounts:
+    """Counts of a batch of users from their scores [U, M] of every item (see the module docstring)."""
+    max_k = min(max(ks), scores.shape[1])
+    top_items = torch.topk(scores.masked_fill(train_mask, float("-inf")), max_k, dim=1).indices
+    known = train_mask | test_mask
+    exposure_top = top_items
+    if targets:
+        exposure_top = torch.topk(scores.masked_fill(known, float("-inf")), max_k, dim=1).indices
+    return count_ranking_metrics(top_items, test_mask, known, ks, targets, exposure_top)
 
 
 def evaluate_users(
@@ -24,16 +44,11 @@ def evaluate_users(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
 ) -> EvalCounts:
-    """Full-ranking metrics of `user_ids` (rows of train/test), training items masked out."""
+    """Full-ranking metrics of `user_ids` (rows of train/test)."""
     total = EvalCounts(ks=ks, targets=targets)
-    max_k = min(max(ks), train.shape[1])
     with torch.no_grad():
         for start in range(0, len(user_ids), _USERS_PER_BATCH):
             rows = user_ids[start : start + _USERS_PER_BATCH]
-            train_mask = _dense_rows(train, rows)
-            test_mask = _dense_rows(test, rows)
             scores = model.score_all_items(theta, user_emb[start : start + _USERS_PER_BATCH])
-            scores.masked_fill_(train_mask, float("-inf"))
-            top_items = torch.topk(scores, max_k, dim=1).indices
-            total += count_ranking_metrics(top_items, test_mask, train_mask | test_mask, ks, targets)
+            total += ranking_counts(scores, dense_rows(train, rows), dense_rows(test, rows), ks, targets)
     return total

@@ -5,8 +5,9 @@ Utility (over users with at least one test item), for each K:
   Precision@K = |top-K ∩ test| / K
   NDCG@K = sum_{hits at rank r} 1/log2(r + 2) / sum_{r < min(|test|, K)} 1/log2(r + 2)
 Exposure of each target item t (over users with t in neither their train nor test items):
-  ER@K = share of those users whose top-K contains t.
-Training items are excluded from each user's ranking before taking the top-K.
+  ER@K = share of those users whose top-K of the items they never interacted with contains t.
+The utility ranking excludes each user's training items; the exposure ranking excludes its training
+and test items (as the reference code and APRec do), see `fedrec.evaluation.ranking_counts`.
 """
 
 from dataclasses import dataclass, field

@@ -50,3 +50,17 @@ def test_counts_add_up_across_nodes() -> None:
                    ndcg=np.array([0.25]), target_hits=np.array([[0.0]]), target_eligible=np.array([2.0]))
     a += b
     assert a.metrics() == pytest.approx({"recall@5": 0.5, "precision@5": 0.2, "ndcg@5": 0.25, "er@5": 0.25})
+
+
+def test_exposure_ranks_targets_among_items_the_user_never_interacted_with() -> None:
+    """A held-out (test) item scored above the target takes no top-K slot from it in ER@K; it still
+    counts for Recall@K (the reference code's and APRec's exposure)."""
+    from fedrec.evaluation import ranking_counts
+
+    # Scores: item 3 (the user's test item) first, then the target 2, then 1; item 0 is a training item.
+    scores = torch.tensor([[9.0, 1.0, 2.0, 3.0]])
+    train = torch.tensor([[True, False, False, False]])
+    test = torch.tensor([[False, False, False, True]])
+    metrics = ranking_counts(scores, train, test, (1,), (2,)).metrics()
+    assert metrics["recall@1"] == 1.0  # the test item is first once training items are masked
+    assert metrics["er@1"] == 1.0  # and the target is first once train and test are masked
