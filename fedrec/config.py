@@ -55,6 +55,11 @@ COMMON: tuple[Setting, ...] = (
     Setting("loss", str, "Training loss.", ("bce", "bpr")),
     Setting("negatives", int, "Negatives sampled per positive (r).", minimum=1),
     Setting("resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."),
+    Setting(
+        "repeated-items", str,
+        "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient) or `last-kept` (only the last sample's row: the reference code's behaviour, from `grad[items] += g` with repeated ids in its server; a bug, for reproducing its numbers).",
+        ("summed", "last-kept"),
+    ),
     Setting("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
     Setting("clients-per-round", int, "Users sampled per round.", minimum=1),
     Setting("lr", float, "Server learning rate (with `sgd`: theta <- theta - lr * aggregate).", minimum=0.0),

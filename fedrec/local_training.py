@@ -64,8 +64,14 @@ def compute_user_updates(
     user_emb: torch.Tensor,
     samples: list[UserSamples],
     loss: str,
+    repeated_items: str = "summed",
 ) -> LocalResult:
-    """Each user's gradient of its mean loss w.r.t. p_u and Θ; item rows deduplicated per user."""
+    """Each user's gradient of its mean loss w.r.t. p_u and Θ; item rows deduplicated per user.
+
+    A user's sampled negatives may repeat an item; `repeated_items` says how its rows merge: `summed`
+    (the gradient) or `last-kept` (only the row of its last sample, what the reference code's server
+    ends up with: `grad[items] += g` with repeated ids writes once per id).
+    """
     num_users, num_items = len(user_ids), theta[ITEM_EMBEDDING].shape[0]
     dense_params = dense_names(theta)
     user_emb_grad = torch.zeros_like(user_emb)
@@ -86,10 +92,15 @@ def compute_user_updates(
             dense_grads[name][index] = grad
         keys.append((index.unsqueeze(1) * num_items + items)[mask])
         rows.append(grads[1][mask])
-    # A user's sampled negatives may repeat an item: its rows must add up, not overwrite each other.
     unique_keys, inverse = torch.unique(torch.cat(keys), sorted=True, return_inverse=True)
     flat_rows = torch.cat(rows)
-    item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
+    if repeated_items == "last-kept":
+        # A (user, item) key's samples sit in one padded row, in sample order: keep the latest.
+        positions = torch.arange(len(inverse))
+        last = torch.zeros(len(unique_keys), dtype=torch.int64).scatter_reduce_(0, inverse, positions, "amax")
+        item_grads = flat_rows[last]
+    else:
+        item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
     owners = unique_keys // num_items
     updates = UserUpdates(
         user_ids=torch.as_tensor(user_ids, dtype=torch.int64),

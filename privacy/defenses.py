@@ -54,4 +54,4 @@ class NoDefense(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        return compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss)
+        return compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)

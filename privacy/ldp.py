@@ -152,5 +152,5 @@ class LocalDP(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss)
+        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
         return replace(honest, updates=privatise(honest.updates, config, epoch))

@@ -125,8 +125,8 @@ class PseudoItems(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss)
+        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
         num_items = theta[ITEM_EMBEDDING].shape[0]
         uploaded = [pseudo_upload(own, user, num_items, config, epoch) for user, own in zip(user_ids.tolist(), samples)]
-        upload = compute_user_updates(model, theta, user_ids, user_emb, uploaded, config.loss)
+        upload = compute_user_updates(model, theta, user_ids, user_emb, uploaded, config.loss, config.repeated_items)
         return LocalResult(updates=upload.updates, user_emb_grad=honest.user_emb_grad, losses=honest.losses)

@@ -8,7 +8,6 @@ import torch
 
 from app_config import make_config
 from fedrec.errors import ConfigError
-from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.sasrec import SASRec, is_prompt
 from fedrec.sequences import training_sequences
 from fedrec.sequential_training import sequential_user_updates

@@ -31,7 +31,7 @@ def _family(check=None) -> Registry:  # type: ignore[no-untyped-def]
 
 
 def _raw(**values: object) -> dict[str, object]:
-    common = {"loss": "bce", "negatives": 4, "resample-negatives": True, "epochs": 1, "clients-per-round": 2,
+    common = {"loss": "bce", "negatives": 4, "resample-negatives": True, "repeated-items": "summed", "epochs": 1, "clients-per-round": 2,
               "lr": 0.1, "server-optimizer": "sgd", "user-lr": 0.1, "eval-every": 1, "top-k": "10",
               "target-items": "least-popular:1", "seed": 1, "results-dir": "/tmp", "run-name": "",
               "round-timeout": 5.0}

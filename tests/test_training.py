@@ -119,3 +119,26 @@ def test_user_updates_round_trip_through_flower_records_and_concat() -> None:
     assert torch.equal(joined.item_owner(), torch.repeat_interleave(torch.arange(3), joined.item_indptr.diff()))
     for name in first.dense_grads:
         assert torch.equal(joined.dense_grads[name][:2], first.dense_grads[name])
+
+
+def test_repeated_items_are_summed_or_the_last_sample_kept_as_the_reference_code_does() -> None:
+    from fedrec.sampling import UserSamples
+
+    model = NeuralCF(4, (6, 3))
+    theta = model.init_theta(20, seed=1)
+    theta[ITEM_EMBEDDING] *= 30
+    user_emb = model.init_user_embeddings(np.array([0, 1]), seed=0) * 30
+    # User 0: positive 2, negatives 7, 7, 9 (7 repeated); user 1: positive 7, negative 3.
+    samples = [
+        UserSamples(np.array([2, 7, 7, 9]), np.array([1, 0, 0, 0], dtype=np.float32), np.array([-1, 0, 0, 0])),
+        UserSamples(np.array([7, 3]), np.array([1, 0], dtype=np.float32), np.array([-1, 0])),
+    ]
+    summed = compute_user_updates(model, theta, np.array([0, 1]), user_emb, samples, "bce").updates
+    kept = compute_user_updates(model, theta, np.array([0, 1]), user_emb, samples, "bce", "last-kept").updates
+    assert torch.equal(summed.item_ids, kept.item_ids) and summed.item_ids.tolist() == [2, 7, 9, 3, 7]
+    # Both samples of item 7 have the same input, so each carries half of the summed row.
+    torch.testing.assert_close(kept.item_grads[1], summed.item_grads[1] / 2)
+    others = [0, 2, 3, 4]
+    assert torch.equal(kept.item_grads[others], summed.item_grads[others])
+    for name in summed.dense_grads:
+        assert torch.equal(kept.dense_grads[name], summed.dense_grads[name])
