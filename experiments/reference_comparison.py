@@ -1,0 +1,120 @@
+"""This project's A-ra / A-hum / no-attack runs side by side with the reference code's, over seeds.
+
+    python experiments/run.py experiments/configs/reference-like-*.toml --seeds 20220110 1 2 3 4
+    python experiments/reference_comparison.py --reference-logs ../ref13 [--results-dir docs/experiments]
+
+The reference (../shared/reference/PoisonFedDLRS, run as its README says, one log per attack and seed,
+`<attack>-seed<k>.log` with attack A-ra, A-hum or None and the seed set in its `setup_seed` line)
+prints one line per epoch: (HR@20 = recall@20, Prec@20, NDCG@20) on test and (ER@5, ER@10, ER@20,
+ER@30) of the target. Both sides are summarised the same way per run: final and maximum ER@5 and
+ER@10, the first epoch with ER@10 >= 0.9, final Recall@20; then mean ± std over seeds (n). The two
+codes draw their seeds from different generators, so runs are paired by position only for listing,
+never for a difference. Writes `docs/reference-comparison.md`.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.seeds import format_values, split_seed_run_name  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+#: The reference's attack names and this project's configs for the same condition.
+CONDITIONS = {"A-ra": "reference-like-a-ra-0.001", "A-hum": "reference-like-a-hum-0.001", "None": "reference-like-none"}
+_LINE = re.compile(
+    r"Iteration (\d+)(?:\(init\))?,.*?\(([\d.]+), ([\d.]+), ([\d.]+)\) on test, \(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\) on target"
+)
+COLUMNS = ["epoch", "recall@20", "precision@20", "ndcg@20", "er@5", "er@10", "er@20", "er@30"]
+
+
+def reference_curve(log: Path) -> pd.DataFrame:
+    """One row per evaluated epoch of a reference log (epoch 0 is its evaluation before training)."""
+    rows = [[float(v) for v in match.groups()] for match in _LINE.finditer(log.read_text())]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summary(curve: pd.DataFrame) -> dict[str, float]:
+    trained = curve[curve["epoch"] >= 1]
+    reached = trained.loc[trained["er@10"] >= 0.9, "epoch"]
+    last = trained.iloc[-1]
+    return {
+        "epochs": float(last["epoch"]),
+        "final ER@5": last["er@5"], "final ER@10": last["er@10"],
+        "max ER@5": trained["er@5"].max(), "max ER@10": trained["er@10"].max(),
+        "first epoch ER@10 >= 0.9": float(reached.iloc[0]) if len(reached) else float("nan"),
+        "final Recall@20": last["recall@20"],
+    }
+
+
+def collect(reference_logs: Path, results_dir: Path) -> pd.DataFrame:
+    rows = []
+    for attack, config in CONDITIONS.items():
+        for log in sorted(reference_logs.glob(f"{attack}-seed*.log")):
+            curve = reference_curve(log)
+            if "DONE" in log.read_text() and len(curve):
+                seed = int(log.stem.rsplit("seed", 1)[1])
+                rows.append({"code": "reference", "attack": attack, "seed": seed, **summary(curve)})
+        for folder in sorted(results_dir.glob(f"{config}__seed*")):
+            metrics = folder / "metrics.csv"
+            if (folder / "summary.json").exists() and metrics.exists():
+                _, seed = split_seed_run_name(folder.name)
+                rows.append({"code": "this project", "attack": attack, "seed": seed, **summary(pd.read_csv(metrics))})
+    return pd.DataFrame(rows)
+
+
+def table(runs: pd.DataFrame) -> str:
+    measures = ["final ER@5", "final ER@10", "max ER@5", "max ER@10", "first epoch ER@10 >= 0.9", "final Recall@20"]
+    lines = ["| attack | code | n | " + " | ".join(measures) + " |", "|---|---|---|" + "---|" * len(measures)]
+    for (attack, code), group in runs.groupby(["attack", "code"], sort=False):
+        cells = []
+        for measure in measures:
+            values = group[measure]
+            never = int(values.isna().sum()) if measure.startswith("first") else 0
+            digits = 1 if measure.startswith("first") else 3 if "ER" in measure else 4
+            cell = format_values(values.dropna(), digits, with_n=False)
+            cells.append(f"{cell} (never in {never})" if never else cell)
+        lines.append(f"| {attack} | {code} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_seed(runs: pd.DataFrame) -> str:
+    lines = []
+    for (attack, code), group in runs.groupby(["attack", "code"], sort=False):
+        values = "; ".join(
+            f"seed {int(r['seed'])}: ER@10 {r['final ER@10']:.3f} (max {r['max ER@10']:.3f}), Recall@20 {r['final Recall@20']:.4f}"
+            for _, r in group.sort_values("seed").iterrows()
+        )
+        lines.append(f"- {attack}, {code}: {values}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reference-logs", type=Path, required=True)
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
+    parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "reference-comparison.md")
+    args = parser.parse_args()
+    runs = collect(args.reference_logs, args.results_dir)
+    if runs.empty:
+        raise SystemExit(f"no finished runs in {args.reference_logs} or {args.results_dir}")
+    runs = runs.sort_values(["attack", "code", "seed"], kind="stable")
+    text = [
+        "# A-ra and A-hum: the reference code and this project, over seeds (ML-1M, rho = 0.1%)",
+        f"Generated by `python experiments/reference_comparison.py --reference-logs <logs>` from {len(runs)} finished runs. "
+        "Mean ± sample std over seeds; n per row. The two codes draw from different random generators, "
+        "so seeds are not paired across codes.",
+        table(runs),
+        "Per seed:",
+        per_seed(runs),
+    ]
+    args.out.write_text("\n\n".join(text) + "\n")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Reading the reference code's logs and summarising runs for the side-by-side comparison."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.reference_comparison import reference_curve, summary
+
+LOG = """Arguments: attack=A-hum,dim=8
+Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, (0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]
+Iteration 1, loss = 0.52 [6.0s], (0.0100000, 0.0200000, 0.0300000) on test, (0.1000000, 0.5000000, 0.9000000, 1.0000000) on target. [5.1s]
+Iteration 2, loss = 0.50 [6.0s], (0.0110000, 0.0210000, 0.0310000) on test, (0.3000000, 0.9500000, 1.0000000, 1.0000000) on target. [5.1s]
+Iteration 3, loss = 0.49 [6.0s], (0.0120000, 0.0220000, 0.0320000) on test, (0.2000000, 0.8000000, 1.0000000, 1.0000000) on target. [5.1s]
+DONE
+"""
+
+
+def test_a_reference_log_becomes_a_curve_and_a_summary(tmp_path: Path) -> None:
+    log = tmp_path / "A-hum-seed1.log"
+    log.write_text(LOG)
+    curve = reference_curve(log)
+    assert curve["epoch"].tolist() == [0, 1, 2, 3]
+    assert curve.loc[2, "er@10"] == 0.95 and curve.loc[3, "recall@20"] == 0.012
+    result = summary(curve)
+    assert result["final ER@10"] == 0.8 and result["max ER@10"] == 0.95 and result["max ER@5"] == 0.3
+    assert result["first epoch ER@10 >= 0.9"] == 2.0 and result["final Recall@20"] == 0.012
+
+
+def test_a_project_curve_that_never_reaches_the_threshold_says_so() -> None:
+    curve = pd.DataFrame({"epoch": [1, 2], "er@5": [0.0, 0.1], "er@10": [0.2, 0.4], "recall@20": [0.01, 0.02]})
+    result = summary(curve)
+    assert pd.isna(result["first epoch ER@10 >= 0.9"]) and result["final ER@10"] == 0.4
