@@ -328,6 +328,12 @@ def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Run
     return lines + (_norms_section(norms) if len(norms) else [""])
 
 
+def _before_exposure_change(folders: dict[int, Path]) -> bool:
+    """Whether a run's seeds predate the exposure ranking with train and test masked (no `repeated-items` key,
+    the setting added with it)."""
+    return any("repeated-items" not in json.loads((folder / "config.json").read_text()) for folder in folders.values())
+
+
 def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
     lines = [
         "# Attack experiments (MovieLens-1M)",
@@ -342,6 +348,10 @@ def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
         "Values are mean ± sample std (ddof = 1) over a run's seeds; the std of a single seed is –. "
         "A comparison states in how many seeds it holds, with the per-seed differences.",
         "",
+        "ER@K definition: runs marked † were made before ER@K ranked a target among the items a user never "
+        "interacted with (their config.json has no `repeated-items` key); they ranked it with training items "
+        "masked only, so their ER@K can be lower. Re-run them for the current definition (README, Metrics).",
+        "",
         "| run | seeds | final Recall@10 | final NDCG@10 | max ER@10 | first epoch ER@10 >= 0.9 | final ER@5 | final ER@10 |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -355,7 +365,8 @@ def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
             _over_seeds(seeds, _final("er@5"), 3),
             _over_seeds(seeds, _final("er@10"), 3),
         ]
-        lines.append(f"| {run} | {_seeds_column(seeds)} | " + " | ".join(cells) + " |")
+        marker = " †" if _before_exposure_change(runs.get(run, {})) else ""
+        lines.append(f"| {run}{marker} | {_seeds_column(seeds)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Figures: {BAND_CAPTION} (no band for a single seed); n per line in the legends.",
