@@ -64,8 +64,7 @@ def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, s
             total = 0.0
             for start in range(0, len(order), stage.batch_size):
                 rows = order[start : start + stage.batch_size]
-                part = type(batch)(*(getattr(batch, f)[rows] for f in ("items", "real", "profile", "labels", "negatives")))
-                loss = model.sequence_loss(theta, part, train=True).mean()
+                loss = model.sequence_loss(theta, batch.select(rows), train=True).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

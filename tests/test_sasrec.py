@@ -87,7 +87,7 @@ def test_per_user_updates_equal_each_users_own_backward_pass() -> None:
     batch = instances.batch()
     for user in range(5):
         leaves = {name: value.clone().requires_grad_() for name, value in theta.items()}
-        one = SequenceBatch(*(getattr(batch, f)[user : user + 1] for f in ("items", "real", "profile", "labels", "negatives")))
+        one = batch.select(slice(user, user + 1))
         model.sequence_loss(leaves, one)[0].backward()
         for name in theta:
             if name != ITEM_EMBEDDING:

@@ -75,6 +75,11 @@ class SequenceBatch:
     def __len__(self) -> int:
         return int(self.items.shape[0])
 
+    def select(self, rows: torch.Tensor | slice) -> "SequenceBatch":
+        """The users `rows` of the batch."""
+        fields = (getattr(self, name) for name in ("items", "real", "profile", "labels", "negatives"))
+        return SequenceBatch(*(None if field is None else field[rows] for field in fields))
+
 
 class ProfilePrompt(nn.Module):
     """Attributes -> one prefix token per layer (APRec's prompt generator)."""
