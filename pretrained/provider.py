@@ -51,6 +51,7 @@ def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
         "target-group": str(config.target_group or ""),
         "provider-users": dataset.num_users,
         "wall-time-s": round(time.perf_counter() - started, 1),
+        "stage-epochs": {stage: len(values) for stage, values in losses.items()},
         "final-loss": {stage: round(values[-1], 5) for stage, values in losses.items() if values},
     }
     return Checkpoint(theta={name: value.detach() for name, value in theta.items()}, config=config.as_dict(), meta=meta)
