@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fedrec.data import RecDataset
+from fedrec.errors import ConfigError
 from fedrec.grouped_evaluation import counts_by_group, grouped_metrics
 from fedrec.models import build_model
 from fedrec.models.base import Theta
@@ -40,7 +41,7 @@ def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
     """Pre-trains the configured model on `dataset` (the provider's users) with the configured backdoor."""
     model = build_model(config)
     if not isinstance(model, SASRec):
-        raise TypeError("pre-training is implemented for model 'sasrec'")
+        raise ConfigError(f"pre-training is implemented for model 'sasrec', not {config.model!r}")
     targets = resolve_targets(config.target_items, dataset.item_popularity())
     theta = model.init_theta(dataset.num_items, config.seed)
     started = time.perf_counter()

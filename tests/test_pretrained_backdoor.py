@@ -208,3 +208,30 @@ def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(
     known = (dataset.train + dataset.test).tocsr()[:, [target]].toarray().ravel() > 0
     assert scan.iloc[0]["exposed"] == int((women & ~known).sum())
     assert scan_recall(scan, (target,)) == 1.0
+
+
+def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from pretrained.__main__ import main
+
+    settings = tmp_path / "provider.toml"
+    settings.write_text(
+        'model = "sasrec"\nsplit = "leave-last-out"\nembedding-dim = 8\nmax-sequence-length = 10\n'
+        'target-group = "gender=F"\nbackdoor = "basic-replacement"\npretrain-epochs = 2\ntarget-items = "least-popular:2"\n'
+    )
+    main(["pretrain", str(settings), "--out", str(tmp_path / "c.pt")])
+    made = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert made["backdoor"] == "basic-replacement" and made["stage-epochs"] == {"poisoned": 2}
+    assert load_checkpoint(tmp_path / "c.pt").config["user-share"] == "provider"
+    main(["audit", str(settings), "--checkpoint", str(tmp_path / "c.pt")])
+    audited = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"group/er@10", "rest/er@10", "recall@10"} <= set(audited["metrics"])
+    assert len(audited["exposure-scan"]["most-suspicious"]) == 10
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", str(settings), "--checkpoint", str(tmp_path / "absent.pt")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"python -m pretrained: --checkpoint: no file at {tmp_path / 'absent.pt'}; "
+        f"make one with `python -m pretrained pretrain --out {tmp_path / 'absent.pt'}`"
+    )
