@@ -165,6 +165,7 @@ def _with_lift(rows: pd.DataFrame, by: list[str], clean: str, k: int) -> pd.Data
     rows = rows.copy()
     rows[f"lift@{k}"] = rows[f"group/er@{k}"] / pd.concat([pd.Series(clean_er), floor.reset_index(drop=True)], axis=1).max(axis=1).to_numpy()
     rows[f"specificity@{k}"] = rows[f"group/er@{k}"] / pd.concat([rows[f"rest/er@{k}"], rest_floor], axis=1).max(axis=1)
+    rows.loc[rows["checkpoint"] == clean, f"lift@{k}"] = float("nan")  # the clean checkpoint is the reference
     rows["floor"] = floor
     return rows
 
