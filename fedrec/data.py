@@ -109,7 +109,7 @@ class RecDataset:
         users, items, times = self._event_arrays()
         order = _chronological(users, items, times)
         users, items = users[order], items[order]
-        in_train = _contains(self.train, users, items)
+        in_train = np.asarray(self.train[users, items]).ravel() != 0
         users, items = users[in_train], items[in_train]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=self.num_users))])
         return indptr, items
@@ -208,7 +208,7 @@ class RecDataset:
             events = kept.assign(user=np.searchsorted(rows, kept["user"].to_numpy())).reset_index(drop=True)
         if self.profiles is not None:
             profiles = self.profiles.iloc[rows].reset_index(drop=True)
-        return RecDataset(self.name, _rows_of(self.train, rows), _rows_of(self.test, rows), events, profiles)
+        return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles)
 
     @classmethod
     def _split_at_random(
@@ -238,24 +238,3 @@ class RecDataset:
             events,
             profiles,
         )
-
-
-def _contains(matrix: sp.csr_array, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """A bool per (user, item) pair: is it an entry of the sorted CSR `matrix`."""
-    counts = np.diff(matrix.indptr)
-    stored = np.repeat(np.arange(len(counts), dtype=np.int64), counts) * matrix.shape[1] + matrix.indices
-    wanted = users * matrix.shape[1] + items
-    if len(stored) == 0:
-        return np.zeros(len(wanted), dtype=bool)
-    at = np.minimum(np.searchsorted(stored, wanted), len(stored) - 1)
-    return stored[at] == wanted
-
-
-def _rows_of(matrix: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
-    """The given rows of a CSR matrix, in that order, as a CSR matrix (row order of entries kept)."""
-    counts = np.diff(matrix.indptr)[rows]
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    positions = np.repeat(matrix.indptr[rows] - indptr[:-1], counts) + np.arange(indptr[-1])
-    return sp.csr_array(
-        (matrix.data[positions], matrix.indices[positions], indptr), shape=(len(rows), matrix.shape[1])
-    )
