@@ -35,6 +35,7 @@ from datasets import load_dataset  # noqa: E402
 from experiments.run import run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
 from fedrec.models import build_model  # noqa: E402
+from fedrec.results import plot_metrics  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402
 from pretrained.exposure_scan import exposure_scan, scan_recall  # noqa: E402
 from pretrained.provider import audit, pretrain  # noqa: E402
@@ -146,10 +147,12 @@ def _audit_rows(out: Path) -> pd.DataFrame:
 
 
 def _run_rows(out: Path) -> pd.DataFrame:
+    """Every fine-tuning run's metrics; each run's own figures are redrawn (per group) on the way."""
     frames = []
     for metrics in sorted((out / "runs").glob("*/metrics.csv")):
         name, seed = split_seed_run_name(metrics.parent.name)
         frame = pd.read_csv(metrics)
+        plot_metrics(frame, metrics.parent, KS)
         frame["run"], frame["seed"] = name, seed
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -100,9 +100,12 @@ def _append_row(path: Path, columns: list[str], row: dict[str, Any]) -> None:
 
 
 def plot_metrics(table: pd.DataFrame, folder: Path, ks: tuple[int, ...]) -> list[Path]:
-    """`exposure.png` (ER@K over epochs) and `utility.png` (Recall@K and NDCG@K over epochs)."""
+    """`exposure.png` (ER@K over epochs; per user group when the run has `target-group`: the group solid,
+    the rest dashed) and `utility.png` (Recall@K and NDCG@K over epochs)."""
     written = []
-    panels = [("exposure.png", [("er", "ER@K of target items")]), ("utility.png", [("recall", "Recall@K"), ("ndcg", "NDCG@K")])]
+    grouped = any(f"group/er@{k}" in table for k in ks)
+    exposure = ("er", "ER@K of target items" + (": target group (solid), the rest (dashed)" if grouped else ""))
+    panels = [("exposure.png", [exposure]), ("utility.png", [("recall", "Recall@K"), ("ndcg", "NDCG@K")])]
     for filename, metrics in panels:
         if not any(f"{metric}@{k}" in table for metric, _ in metrics for k in ks):
             continue
@@ -110,7 +113,10 @@ def plot_metrics(table: pd.DataFrame, folder: Path, ks: tuple[int, ...]) -> list
         for axis, (metric, title) in zip(axes[0], metrics):
             for k in ks:
                 column = f"{metric}@{k}"
-                if column in table:
+                if metric == "er" and grouped:
+                    (line,) = axis.plot(table["epoch"], table[f"group/{column}"], marker="o", markersize=3, label=f"K={k}")
+                    axis.plot(table["epoch"], table[f"rest/{column}"], linestyle="--", color=line.get_color())
+                elif column in table:
                     axis.plot(table["epoch"], table[column], marker="o", markersize=3, label=f"K={k}")
             axis.set(title=title, xlabel="epoch", ylabel=metric)
             axis.grid(alpha=0.3)
