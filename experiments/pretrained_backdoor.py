@@ -262,20 +262,30 @@ def _per_seed(rows: pd.DataFrame, by: list[str], columns: list[str]) -> str:
 
 def _plot(runs: pd.DataFrame, spec: dict, path: Path) -> None:
     scenarios = list(spec["scenarios"])
-    figure, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 3.6), sharey=True, squeeze=False)
-    for axis, scenario in zip(axes[0], scenarios):
-        for color, kind in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], spec["checkpoints"]):
+    columns = 3
+    rows = -(-len(scenarios) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), sharey=True, squeeze=False)
+    colors = dict(zip(spec["checkpoints"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for axis, scenario in zip(axes.flat, scenarios):
+        for kind in spec["checkpoints"]:
             part = runs[(runs["scenario"] == scenario) & (runs["checkpoint"] == kind)]
-            if part.empty:
-                continue
             for group, style in (("group", "-"), ("rest", ":")):
-                curves = part.pivot(index="epoch", columns="seed", values=f"{group}/er@10")
-                plot_mean_band(axis, curves, f"{kind}: {group}", linestyle=style, color=color)
-        axis.set_title(f"fine-tune = {scenario}")
-        axis.set_xlabel("federated epoch (0 = checkpoint as received)")
-    axes[0][0].set_ylabel("ER@10 of the targets")
-    axes[0][-1].legend(fontsize=7)
-    figure.suptitle(f"Backdoor persistence under federated fine-tuning ({BAND_CAPTION})", fontsize=9)
+                if len(part):
+                    curves = part.pivot(index="epoch", columns="seed", values=f"{group}/er@10")
+                    plot_mean_band(axis, curves, f"{kind}: {group}", linestyle=style, color=colors[kind])
+        axis.set_title(f"fine-tune = {scenario}", fontsize=10)
+        axis.set_xlabel("federated epoch (0 = checkpoint as received)", fontsize=8)
+        axis.grid(alpha=0.3)
+    for axis in axes.flat[len(scenarios) :]:
+        axis.axis("off")
+    for axis in axes[:, 0]:
+        axis.set_ylabel("ER@10 of the targets")
+    labels = {}
+    for axis in axes.flat:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            labels.setdefault(label, handle)
+    figure.legend(labels.values(), labels.keys(), loc="lower right", fontsize=8, ncol=2, bbox_to_anchor=(0.98, 0.08))
+    figure.suptitle(f"Backdoor persistence under federated fine-tuning: target group (solid), the rest (dotted); {BAND_CAPTION}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
