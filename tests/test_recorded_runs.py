@@ -33,13 +33,13 @@ RUNS = {
                     "user-lr": 0.05},
 }
 UNRECORDED = ("results-dir", "run-name")
-#: Settings added after the recording, by family: privacy, user groups and shares, sasrec, fine-tuning, backdoors.
+#: Settings added after the recording: privacy, user groups and shares, repeated items, sasrec, fine-tuning, backdoors.
 ADDED_SINCE = set(SCHEMA.keys) - {
     owned.setting.name
     for group in SCHEMA.groups
     if group.title not in ("privacy-attack", "privacy-defense", "fine-tune", "backdoor")
     for owned in group.settings
-} | {"target-group", "user-share", "provider-fraction", *(s.name for s in SASRec.settings)}
+} | {"target-group", "user-share", "provider-fraction", "repeated-items", *(s.name for s in SASRec.settings)}
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
