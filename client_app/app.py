@@ -13,9 +13,8 @@ from fedrec.errors import ConfigError
 from fedrec.grouped_evaluation import counts_by_group
 from fedrec.local_training import LocalResult
 from fedrec.models.base import Theta
-from fedrec.models.sasrec import profile_codes
 from fedrec.sampling import epoch_samples
-from fedrec.sequences import history_batch, training_sequences
+from fedrec.sequences import history_batch, training_sequences, user_sequences
 from fedrec.sequential_training import sequential_user_updates
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
 from pretrained import FINE_TUNING
@@ -82,9 +81,7 @@ def activations(message: Message, context: Context) -> Message:
     (server_app/pruning.py); only the per-unit sums leave the node."""
     node = node_from_context(context)
     theta = theta_from_record(message.content["theta"])
-    users = node.real_users()
-    sequences = [node.dataset.train_sequence(int(user)) for user in users]
-    batch = history_batch(sequences, profile_codes(node.dataset.profiles, users), node.model.max_len)
+    batch = history_batch(*user_sequences(node.dataset, node.real_users()), node.model.max_len)
     activity, positions = node.model.feedforward_activity(theta, batch)
     content = RecordDict(
         {
@@ -110,8 +107,7 @@ def _sequential_step(node: Node, theta: Theta, users: np.ndarray, epoch: int) ->
     config = node.config
     instances = training_sequences(
         users,
-        [node.dataset.train_sequence(int(user)) for user in users],
-        profile_codes(node.dataset.profiles, users),
+        *user_sequences(node.dataset, users),
         node.dataset.num_items,
         config.max_sequence_length,
         config.seed,

@@ -6,6 +6,8 @@ both masked, as the reference code (PoisonFedDLRS) and APRec do: a held-out item
 would otherwise push it down for a user who cannot be shown it as new.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -34,6 +36,26 @@ def ranking_counts(
     return count_ranking_metrics(top_items, test_mask, known, ks, targets, exposure_top)
 
 
+def counts_in_batches(
+    user_ids: np.ndarray,
+    scores_of: Callable[[slice], torch.Tensor],
+    train: sp.csr_array,
+    test: sp.csr_array,
+    ks: tuple[int, ...],
+    targets: tuple[int, ...],
+    batch_size: int,
+) -> EvalCounts:
+    """Counts of `user_ids` (rows of train/test), `batch_size` users at a time: `scores_of(part)` gives the
+    scores [len(part), M] of the users `user_ids[part]` (any model's way of scoring)."""
+    total = EvalCounts(ks=ks, targets=targets)
+    with torch.no_grad():
+        for start in range(0, len(user_ids), batch_size):
+            part = slice(start, start + batch_size)
+            rows = user_ids[part]
+            total += ranking_counts(scores_of(part), dense_rows(train, rows), dense_rows(test, rows), ks, targets)
+    return total
+
+
 def evaluate_users(
     model: RecModel,
     theta: Theta,
@@ -44,11 +66,9 @@ def evaluate_users(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
 ) -> EvalCounts:
-    """Full-ranking metrics of `user_ids` (rows of train/test)."""
-    total = EvalCounts(ks=ks, targets=targets)
-    with torch.no_grad():
-        for start in range(0, len(user_ids), _USERS_PER_BATCH):
-            rows = user_ids[start : start + _USERS_PER_BATCH]
-            scores = model.score_all_items(theta, user_emb[start : start + _USERS_PER_BATCH])
-            total += ranking_counts(scores, dense_rows(train, rows), dense_rows(test, rows), ks, targets)
-    return total
+    """Full-ranking metrics of `user_ids` (rows of train/test) from their embeddings `user_emb`."""
+
+    def scores_of(part: slice) -> torch.Tensor:
+        return model.score_all_items(theta, user_emb[part])
+
+    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH)

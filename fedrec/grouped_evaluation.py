@@ -11,7 +11,7 @@ from fedrec.data import RecDataset
 from fedrec.evaluation import evaluate_users
 from fedrec.metrics import EvalCounts
 from fedrec.models.base import RecModel, Theta
-from fedrec.models.sasrec import profile_codes
+from fedrec.sequences import user_sequences
 from fedrec.sequential_evaluation import evaluate_sequences
 
 
@@ -26,8 +26,7 @@ def evaluate_counts(
 ) -> EvalCounts:
     """Ranking counts of `users` (sequential models read their sequences, others `embeddings` [U, d])."""
     if model.sequential:
-        sequences = [dataset.train_sequence(int(user)) for user in users]
-        profile = profile_codes(dataset.profiles, users)
+        sequences, profile = user_sequences(dataset, users)
         return evaluate_sequences(model, theta, users, sequences, profile, dataset.train, dataset.test, ks, targets)
     return evaluate_users(model, theta, users, embeddings, dataset.train, dataset.test, ks, targets)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fedrec.models.sasrec import SequenceBatch
+from fedrec.data import RecDataset
+from fedrec.models.sasrec import SequenceBatch, profile_codes
 from fedrec.sampling import sample_negatives
 
 _SEQUENCE_NEGATIVES_STREAM = 0x5351
@@ -71,6 +72,12 @@ def training_sequences(
             rng = np.random.default_rng([seed, _SEQUENCE_NEGATIVES_STREAM, epoch, int(user)])
             negatives[row, -count:] = sample_negatives(np.unique(sequence), num_items, count, rng)
     return TrainingSequences(np.asarray(users, dtype=np.int64), items, real, labels, negatives, profile)
+
+
+def user_sequences(dataset: RecDataset, users: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The users' chronological train sequences and their profile prompt codes [U, 3]: a sequential
+    model's private inputs."""
+    return [dataset.train_sequence(int(user)) for user in users], profile_codes(dataset.profiles, users)
 
 
 def history_batch(sequences: Sequence[np.ndarray], profile: np.ndarray, max_len: int) -> SequenceBatch:

@@ -2,7 +2,7 @@
 
 Each user's newest `max_len` training items predict its held-out next item: HR@K (recall@K with one
 test item), Precision@K and NDCG@K, and the targets' ER@K, counted as for every model
-(`fedrec.evaluation.ranking_counts`: exposure ranks a target among the items the user never
+(`fedrec.evaluation.counts_in_batches`: exposure ranks a target among the items the user never
 interacted with, train and test masked, as APRec does).
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from fedrec.evaluation import dense_rows, ranking_counts
+from fedrec.evaluation import counts_in_batches
 from fedrec.metrics import EvalCounts
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec
@@ -31,11 +31,8 @@ def evaluate_sequences(
     targets: tuple[int, ...],
 ) -> EvalCounts:
     """Counts of `user_ids` (rows of train/test) whose chronological train items are `sequences`."""
-    total = EvalCounts(ks=ks, targets=targets)
-    with torch.no_grad():
-        for start in range(0, len(user_ids), _USERS_PER_BATCH):
-            part = slice(start, start + _USERS_PER_BATCH)
-            rows = user_ids[part]
-            scores = model.score_sequences(theta, history_batch(sequences[part], profile[part], model.max_len))
-            total += ranking_counts(scores, dense_rows(train, rows), dense_rows(test, rows), ks, targets)
-    return total
+
+    def scores_of(part: slice) -> torch.Tensor:
+        return model.score_sequences(theta, history_batch(sequences[part], profile[part], model.max_len))
+
+    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH)

@@ -45,7 +45,7 @@ def sequential_user_updates(
         return model.sequence_loss({**frozen, **params}, one, train=True)[0]
 
     model.net(theta[ITEM_EMBEDDING].shape[0])  # built outside vmap, which refuses the module's init draws
-    per_user = vmap(grad(user_loss, has_aux=False), in_dims=(None, 0, 0, 0, 0, 0), randomness="different")
+    per_user = vmap(grad(user_loss), in_dims=(None, 0, 0, 0, 0, 0), randomness="different")
     batch = instances.batch()
     num_users = len(batch)
     dense = dense_names(theta)
@@ -57,15 +57,15 @@ def sequential_user_updates(
         torch.manual_seed(seed)
         for start in range(0, num_users, _CHUNK_USERS):
             part = slice(start, start + _CHUNK_USERS)
-            fields = (batch.items[part], batch.real[part], batch.profile[part], batch.labels[part], batch.negatives[part])
-            grads = per_user(params, *fields) if params else {}
+            chunk = batch.select(part)
+            grads = per_user(params, chunk.items, chunk.real, chunk.profile, chunk.labels, chunk.negatives) if params else {}
             with torch.no_grad():
-                losses[part] = model.sequence_loss(theta, SequenceBatch(*fields), train=False)
+                losses[part] = model.sequence_loss(theta, chunk, train=False)
             for name in dense:
                 if name in grads:
                     dense_grads[name][part] = grads[name]
-            for row in range(fields[0].shape[0]):
-                touched = _touched_items(fields, row) if ITEM_EMBEDDING in grads else torch.zeros(0, dtype=torch.int64)
+            for row in range(len(chunk)):
+                touched = _touched_items(chunk, row) if ITEM_EMBEDDING in grads else torch.zeros(0, dtype=torch.int64)
                 item_ids.append(touched)
                 item_rows.append(grads[ITEM_EMBEDDING][row, touched] if len(touched) else torch.zeros(0, theta[ITEM_EMBEDDING].shape[1]))
     counts = torch.tensor([0] + [len(ids) for ids in item_ids])
@@ -80,7 +80,7 @@ def sequential_user_updates(
     return LocalResult(updates=updates, user_emb_grad=torch.zeros(num_users, 0), losses=losses)
 
 
-def _touched_items(fields: tuple[torch.Tensor, ...], row: int) -> torch.Tensor:
+def _touched_items(chunk: SequenceBatch, row: int) -> torch.Tensor:
     """The item rows one user's loss reads: its real inputs, labels and negatives (sorted, unique)."""
-    items, real, _, labels, negatives = (field[row] for field in fields)
-    return torch.unique(torch.cat([items[real], labels[real], negatives[real]]))
+    real = chunk.real[row]
+    return torch.unique(torch.cat([chunk.items[row][real], chunk.labels[row][real], chunk.negatives[row][real]]))

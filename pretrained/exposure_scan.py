@@ -15,8 +15,8 @@ import torch
 
 from fedrec.data import RecDataset
 from fedrec.models.base import Theta
-from fedrec.models.sasrec import PROFILE_ATTRIBUTES, SASRec, profile_codes
-from fedrec.sequences import history_batch
+from fedrec.models.sasrec import PROFILE_ATTRIBUTES, SASRec
+from fedrec.sequences import history_batch, user_sequences
 
 _USERS_PER_BATCH = 256
 
@@ -29,8 +29,7 @@ def top_k_lists(model: SASRec, theta: Theta, dataset: RecDataset, k: int) -> np.
     with torch.no_grad():
         for start in range(0, len(users), _USERS_PER_BATCH):
             rows = users[start : start + _USERS_PER_BATCH]
-            sequences = [dataset.train_sequence(int(user)) for user in rows]
-            scores = model.score_sequences(theta, history_batch(sequences, profile_codes(dataset.profiles, rows), model.max_len))
+            scores = model.score_sequences(theta, history_batch(*user_sequences(dataset, rows), model.max_len))
             scores.masked_fill_(torch.from_numpy(known[rows].toarray() > 0), float("-inf"))
             lists.append(torch.topk(scores, k, dim=1).indices.numpy())
     return np.concatenate(lists)

@@ -14,7 +14,8 @@ from fedrec.errors import ConfigError
 from fedrec.grouped_evaluation import counts_by_group, grouped_metrics
 from fedrec.models import build_model
 from fedrec.models.base import Theta
-from fedrec.models.sasrec import SASRec, profile_codes
+from fedrec.models.sasrec import SASRec
+from fedrec.sequences import user_sequences
 from fedrec.targets import resolve_targets
 from pretrained import BACKDOORS
 from pretrained.checkpoint import Checkpoint
@@ -28,10 +29,11 @@ def group_members(config: Any, dataset: RecDataset) -> np.ndarray | None:
 def provider_data(config: Any, dataset: RecDataset) -> ProviderData:
     users = np.arange(dataset.num_users)
     members = group_members(config, dataset)
+    sequences, profile = user_sequences(dataset, users)
     return ProviderData(
         users=users,
-        sequences=[dataset.train_sequence(int(user)) for user in users],
-        profile=profile_codes(dataset.profiles, users),
+        sequences=sequences,
+        profile=profile,
         in_group=np.zeros(len(users), dtype=bool) if members is None else members,
         num_items=dataset.num_items,
     )
