@@ -31,9 +31,11 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     return config
 
 
-def make_config(**overrides: Any) -> RunConfig:
-    """The default run config with keyword overrides ('_' stands for '-'), validated."""
+def make_config(settings: Mapping[str, Any] | None = None, /, **overrides: Any) -> RunConfig:
+    """The default run config with `settings` (run-config keys, as in a settings file) and then keyword
+    overrides ('_' stands for '-') applied, validated."""
     raw = pyproject_defaults()
+    raw.update(settings or {})
     raw.update({key.replace("_", "-"): value for key, value in overrides.items()})
     return load_config(raw)
 

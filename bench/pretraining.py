@@ -36,7 +36,7 @@ def main() -> None:
     base = tomllib.loads(BASE.read_text())
     for backdoor in args.backdoors:
         settings = {**base, "backdoor": backdoor, "user-share": "provider", "data-dir": str(args.data_dir)}
-        config = make_config(**{key.replace("-", "_"): value for key, value in settings.items()})
+        config = make_config(settings)
         dataset = load_dataset(config)
         started = time.perf_counter()
         checkpoint = pretrain(config, dataset)

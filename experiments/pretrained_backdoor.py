@@ -46,7 +46,7 @@ KS = (5, 10, 20)
 
 def _config(overrides: dict, data_dir: Path, **forced: object):  # noqa: ANN202 (RunConfig)
     merged = {**overrides, "data-dir": str(data_dir.resolve()), **forced}
-    return make_config(**{key.replace("-", "_"): value for key, value in merged.items()})
+    return make_config(merged)
 
 
 def _checkpoint(name: str, overrides: dict, data_dir: Path, out: Path) -> Path:

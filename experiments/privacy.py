@@ -46,7 +46,7 @@ def offline_attack(folder: Path, attack_name: str, limit: int | None) -> Path:
     if out.exists():
         return out
     recorded = json.loads((folder / "config.json").read_text())
-    config = make_config(**{key.replace("-", "_"): value for key, value in recorded.items() if key in SCHEMA.keys})
+    config = make_config({key: value for key, value in recorded.items() if key in SCHEMA.keys})
     model = build_model(config)
     uploads = load_uploads(folder)
     attack = PRIVACY_ATTACKS.get(attack_name)(model, config)

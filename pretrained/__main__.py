@@ -31,7 +31,7 @@ def _config(settings: Path | None, data_dir: Path | None, **forced: str):  # noq
     overrides = tomllib.loads(settings.read_text()) if settings else {}
     if data_dir is not None:
         overrides["data-dir"] = str(data_dir)
-    return make_config(**{key.replace("-", "_"): value for key, value in {**overrides, **forced}.items()})
+    return make_config(overrides, **forced)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,7 +51,7 @@ def test_a_run_writes_its_results_and_is_reproducible(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_metric_columns(table), _metric_columns(pd.read_csv(again / "metrics.csv")), check_exact=True)
 
     # The plain single-process loop with identical math lands on the same metrics.
-    plain = run_plain(make_config(**{k.replace("-", "_"): v for k, v in SMALL.items()}), log=False)
+    plain = run_plain(make_config(SMALL), log=False)
     last = table.iloc[-1]
     for metric in ("recall@10", "ndcg@10", "recall@20", "er@20"):
         assert last[metric] == pytest.approx(plain[metric], abs=1e-4), metric
@@ -100,7 +100,7 @@ def test_one_user_per_node_gives_the_same_numbers(tmp_path: Path) -> None:
     assert (folder / "summary.json").exists(), run.output[-3000:]
     assert json.loads((folder / "config.json").read_text())["num-nodes"] == 12
     last = pd.read_csv(folder / "metrics.csv").iloc[-1]
-    plain = run_plain(make_config(**{k.replace("-", "_"): v for k, v in tiny.items()}), log=False)
+    plain = run_plain(make_config(tiny), log=False)
     for metric in ("recall@10", "ndcg@10", "precision@5", "er@5"):
         assert last[metric] == pytest.approx(plain[metric], abs=1e-4), metric
 

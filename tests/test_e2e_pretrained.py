@@ -28,7 +28,7 @@ PROVIDER = {"backdoor": "prompt-enhanced", "pretrain-epochs": 4, "prompt-epochs"
 
 
 def _config(**extra: object):  # type: ignore[no-untyped-def]
-    return make_config(**{key.replace("-", "_"): value for key, value in {**SETTINGS, **extra}.items()})
+    return make_config({**SETTINGS, **extra})
 
 
 def test_a_checkpoint_starts_the_federation_and_fine_tuning_changes_what_it_may(tmp_path: Path) -> None:

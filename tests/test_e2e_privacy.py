@@ -33,7 +33,7 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
     run = flwr_run({**SMALL, "results-dir": str(tmp_path / "results"), "run-name": "curious"}, tmp_path / "flwr-home")
     folder = tmp_path / "results" / "curious"
     assert (folder / "privacy-uploads.pt").exists(), run.output[-3000:]
-    config = make_config(**{key.replace("-", "_"): value for key, value in SMALL.items()})
+    config = make_config(SMALL)
     dataset = load_dataset(config)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
     uploads = load_uploads(folder)
