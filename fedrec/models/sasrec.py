@@ -183,17 +183,18 @@ class SASRec(RecModel):
         the meta device: it holds no weights of its own and draws no random numbers)."""
         if num_items not in self._nets:
             with torch.device("meta"):
-                self._nets[num_items] = SASRecNet(
-                    num_items, self.embedding_dim, self.max_len, self.layers, self.heads, self.dropout, self.prompt
-                )
+                self._nets[num_items] = self._new_net(num_items)
         return self._nets[num_items]
+
+    def _new_net(self, num_items: int) -> SASRecNet:
+        return SASRecNet(num_items, self.embedding_dim, self.max_len, self.layers, self.heads, self.dropout, self.prompt)
 
     def init_theta(self, num_items: int, seed: int) -> Theta:
         """Xavier-normal matrices (the common PyTorch SASRec's init; N(0, 1) embeddings scaled by sqrt(d)
         would saturate the loss), PyTorch's defaults for biases and layer norms."""
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            fresh = SASRecNet(num_items, self.embedding_dim, self.max_len, self.layers, self.heads, self.dropout, self.prompt)
+            fresh = self._new_net(num_items)
             for value in fresh.parameters():
                 if value.dim() > 1:
                     nn.init.xavier_normal_(value)
