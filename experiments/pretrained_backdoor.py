@@ -5,7 +5,7 @@
 
 For every seed of the spec: the provider pre-trains each checkpoint of `[checkpoints]` on its share of
 the users (`python -m pretrained pretrain`, in-process), the deployer audits it on the federation's
-users (the "as is" usage), the `rates` sweep pre-trains and audits more checkpoints, and each
+users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and audits more checkpoints, and each
 checkpoint x `[scenarios]` fine-tunes through `flwr run` on the federation's users (evaluated at epoch
 0 and after every epoch). Everything is written under `--out` and resumes: existing checkpoints,
 audits and completed runs are kept. The report (tables in `report.md`, `persistence.png`) is rebuilt
@@ -37,7 +37,7 @@ from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_
 from fedrec.models import build_model  # noqa: E402
 from fedrec.results import plot_metrics  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402
-from pretrained.exposure_scan import exposure_scan, scan_recall  # noqa: E402
+from pretrained.exposure_scan import exposure_scan, scan_report  # noqa: E402
 from pretrained.provider import audit, pretrain  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -60,14 +60,19 @@ def _checkpoint(name: str, overrides: dict, data_dir: Path, out: Path) -> Path:
 
 
 def _audit(name: str, overrides: dict, data_dir: Path, out: Path, checkpoint_path: Path) -> None:
-    path = out / "audits" / f"{name}.json"
-    if path.exists():
+    """The checkpoint on the federation's users: metrics (`<name>.json`) and the target-blind exposure
+    scan (`<name>.scan.json`)."""
+    path, scan_path = out / "audits" / f"{name}.json", out / "audits" / f"{name}.scan.json"
+    if path.exists() and scan_path.exists():
         return
     checkpoint = load_checkpoint(checkpoint_path)
     config = _config(overrides, data_dir, **{"user-share": "federation"})
-    metrics = audit(config, load_dataset(config), checkpoint.theta, tuple(checkpoint.meta["targets"]))
+    dataset, targets = load_dataset(config), tuple(checkpoint.meta["targets"])
+    metrics = audit(config, dataset, checkpoint.theta, targets)
+    scan = scan_report(exposure_scan(build_model(config), checkpoint.theta, dataset), targets)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**checkpoint.meta, "metrics": metrics}, indent=1))
+    scan_path.write_text(json.dumps(scan, indent=1, default=float))
 
 
 def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
@@ -100,32 +105,13 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
                 _audit(name, settings, data_dir, out, _checkpoint(name, settings, data_dir, out))
 
 
-def _scan(name: str, overrides: dict, data_dir: Path, out: Path) -> dict:
-    """The target-blind exposure scan of a checkpoint on the federation's users (cached next to its audit)."""
-    path = out / "audits" / f"{name}.scan.json"
-    if not path.exists():
-        checkpoint = load_checkpoint(out / "checkpoints" / f"{name}.pt")
-        config = _config(overrides, data_dir, **{"user-share": "federation"})
-        scan = exposure_scan(build_model(config), checkpoint.theta, load_dataset(config))
-        targets = tuple(checkpoint.meta["targets"])
-        path.write_text(json.dumps({
-            "targets-among-top-10": scan_recall(scan, targets),
-            "targets-among-top-5": scan_recall(scan, targets, inspected=5),
-            "most-suspicious": scan.head(10).reset_index().to_dict(orient="records"),
-        }, indent=1, default=float))
-    return json.loads(path.read_text())
-
-
-def _scan_rows(spec: dict, data_dir: Path, out: Path) -> pd.DataFrame:
-    base = tomllib.loads((PROJECT / spec["base"]).read_text())
+def _scan_rows(spec: dict, out: Path) -> pd.DataFrame:
     rows = []
-    for path in sorted((out / "audits").glob("*__seed*.json")):
-        if path.name.endswith(".scan.json") or not (out / "checkpoints" / f"{path.stem}.pt").exists():
-            continue
-        kind, seed = split_seed_run_name(path.stem)
+    for path in sorted((out / "audits").glob("*__seed*.scan.json")):
+        kind, seed = split_seed_run_name(path.name.removesuffix(".scan.json"))
         if kind not in spec["checkpoints"]:
             continue
-        scan = _scan(path.stem, {**base, **spec["checkpoints"][kind], "seed": seed}, data_dir, out)
+        scan = json.loads(path.read_text())
         top = scan["most-suspicious"][0]
         rows.append({
             "checkpoint": kind, "seed": seed, "targets among the top 5": scan["targets-among-top-5"],
@@ -183,7 +169,7 @@ def _table(rows: pd.DataFrame, by: list[str], columns: list[str], digits: dict[s
     return "\n".join(lines)
 
 
-def report(spec: dict, data_dir: Path, out: Path) -> None:
+def report(spec: dict, out: Path) -> None:
     clean = spec.get("clean", "clean")
     audits = _audit_rows(out)
     if audits.empty:
@@ -203,7 +189,7 @@ def report(spec: dict, data_dir: Path, out: Path) -> None:
         "Per seed, group ER@10 and lift@10:",
         _per_seed(main, ["checkpoint"], ["group/er@10", "lift@10"]),
     ]
-    scans = _scan_rows(spec, data_dir, out)
+    scans = _scan_rows(spec, out)
     if len(scans):
         sections += [
             "## Exposure audit before deployment (does not know the targets)",
@@ -303,7 +289,7 @@ def main() -> None:
     out = args.out or PROJECT / "docs" / "pretrained" / args.spec.stem
     if not args.table_only:
         run_spec(spec, args.data_dir, out, args.federation_config)
-    report(spec, args.data_dir, out)
+    report(spec, out)
 
 
 if __name__ == "__main__":

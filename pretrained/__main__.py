@@ -23,7 +23,7 @@ from datasets import load_dataset
 from fedrec.errors import ConfigError
 from fedrec.models import build_model
 from pretrained.checkpoint import load_checkpoint
-from pretrained.exposure_scan import exposure_scan, scan_recall
+from pretrained.exposure_scan import exposure_scan, scan_report
 from pretrained.provider import audit, pretrain
 
 
@@ -61,12 +61,11 @@ def main(argv: list[str] | None = None) -> None:
             dataset = load_dataset(config)
             targets = tuple(checkpoint.meta["targets"])
             metrics = audit(config, dataset, checkpoint.theta, targets)
-            scan = exposure_scan(build_model(config), checkpoint.theta, dataset)
-            suspects = scan.head(10).reset_index().to_dict(orient="records")
-            print(json.dumps({
-                "checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics,
-                "exposure-scan": {"most-suspicious": suspects, "targets-among-top-10": scan_recall(scan, targets)},
-            }, default=float))
+            scan = scan_report(exposure_scan(build_model(config), checkpoint.theta, dataset), targets)
+            print(json.dumps(
+                {"checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics, "exposure-scan": scan},
+                default=float,
+            ))
     except (ConfigError, OSError, tomllib.TOMLDecodeError) as error:
         print(f"python -m pretrained: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -61,3 +61,13 @@ def exposure_scan(model: SASRec, theta: Theta, dataset: RecDataset, k: int = 10,
 def scan_recall(scan: pd.DataFrame, targets: tuple[int, ...], inspected: int = 10) -> float:
     """Share of the targets among the `inspected` most suspicious items."""
     return float(np.isin(np.asarray(targets), scan.index[:inspected]).mean())
+
+
+def scan_report(scan: pd.DataFrame, targets: tuple[int, ...], shown: int = 10) -> dict:
+    """What an audit reports of a scan: its `shown` most suspicious items and the share of the targets
+    among the top 5 and the top 10 (the targets are known to the simulation, not to the auditor)."""
+    return {
+        "most-suspicious": scan.head(shown).reset_index().to_dict(orient="records"),
+        "targets-among-top-5": scan_recall(scan, targets, inspected=5),
+        "targets-among-top-10": scan_recall(scan, targets),
+    }
