@@ -5,8 +5,8 @@
 
 For every seed of the spec: the provider pre-trains each checkpoint of `[checkpoints]` on its share of
 the users (`python -m pretrained pretrain`, in-process), the deployer audits it on the federation's
-users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and audits more checkpoints, and each
-checkpoint x `[scenarios]` fine-tunes through `flwr run` on the federation's users (evaluated at epoch
+users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and
+audits more checkpoints, and each checkpoint x `[scenarios]` fine-tunes through `flwr run` on the federation's users (evaluated at epoch
 0 and after every epoch). Everything is written under `--out` and resumes: existing checkpoints,
 audits and completed runs are kept. The report (tables in `report.md`, `persistence.png`) is rebuilt
 at the end, or alone with `--table-only`.
