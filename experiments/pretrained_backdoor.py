@@ -5,11 +5,12 @@
 
 For every seed of the spec: the provider pre-trains each checkpoint of `[checkpoints]` on its share of
 the users (`python -m pretrained pretrain`, in-process), the deployer audits it on the federation's
-users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and
-audits more checkpoints, and each checkpoint x `[scenarios]` fine-tunes through `flwr run` on the federation's users (evaluated at epoch
-0 and after every epoch). Everything is written under `--out` and resumes: existing checkpoints,
-audits and completed runs are kept. The report (tables in `report.md`, `persistence.png`) is rebuilt
-at the end, or alone with `--table-only`.
+users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and audits
+more checkpoints, and each fine-tuned checkpoint x `[scenarios]` (a scenario's `checkpoints` list limits
+it) fine-tunes through `flwr run` on the federation's users (evaluated at epoch 0 and after every
+epoch). Everything is written under `--out` and resumes: existing checkpoints, audits and completed runs
+are kept. The report (tables in `report.md`, `persistence.png`) is rebuilt at the end, or alone with
+`--table-only`.
 
 Lift = ER@K(backdoored) / max(ER@K(clean), floor), paired with the clean checkpoint of the same seed;
 the floor is one exposure among the group's user-target pairs, 1 / (targets x group users), since a
