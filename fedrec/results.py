@@ -22,6 +22,7 @@ from fedrec.config import RunConfig  # noqa: E402
 
 METRICS_CSV = "metrics.csv"
 UPDATE_NORMS_CSV = "update-norms.csv"
+TARGET_PUSHES_CSV = "target-pushes.csv"
 SUMMARY_JSON = "summary.json"
 #: Per-epoch counts of what the federation lost (see strategies/base.py); the summary carries their totals.
 FAILURE_COLUMNS = ("failed-replies", "missed-users")
@@ -62,6 +63,11 @@ class RunRecorder:
         """One row of `update-norms.csv`: quartiles of the L2 norms of a group's updates in an epoch."""
         row = {"epoch": epoch, "group": group, "updates": count, **stats}
         _append_row(self.path / UPDATE_NORMS_CSV, list(row), row)
+
+    def record_target_push(self, epoch: int, push: dict[str, Any]) -> None:
+        """One row of `target-pushes.csv`: how one group's uploads moved the target rows in an epoch."""
+        row = {"epoch": epoch, **push}
+        _append_row(self.path / TARGET_PUSHES_CSV, list(row), row)
 
     def finish(self, status: str, error: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write `summary.json` (status, epochs, wall time, final metrics, failure totals, `extra`) and the plots."""

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
@@ -21,7 +20,7 @@ from fedrec.models import RecModel, build_model
 from fedrec.models.base import Theta
 from fedrec.results import RunRecorder
 from fedrec.targets import resolve_targets
-from fedrec.update_stats import norm_quartiles, user_update_norms
+from fedrec.update_stats import EpochUpdateStats
 from fedrec.wire import UserUpdates, theta_to_record
 from pretrained import FINE_TUNING
 from pretrained.starting import starting_theta
@@ -105,25 +104,22 @@ def main(grid: Grid, context: Context) -> None:
             **{f"checkpoint-{key}": value for key, value in checkpoint.items()},
         },
     )
-    epoch_norms: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    epoch_stats = EpochUpdateStats(targets, federation.malicious_ids)
     detection = DetectionCounts()
 
     def on_updates(epoch: int, updates: UserUpdates, flagged: torch.Tensor | None) -> None:
-        norms = user_update_norms(updates).numpy()
-        is_malicious = np.isin(updates.user_ids.numpy(), federation.malicious_ids)
-        for flag in (False, True):
-            epoch_norms[flag].append(norms[is_malicious == flag])
+        is_malicious = epoch_stats.add(updates)
         if flagged is not None:
             detection.add(flagged.numpy(), is_malicious)
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         recorder.record_epoch(epoch, {**metrics, **detection.metrics()})
         detection.reset()
-        for flag, group in ((False, "benign"), (True, "malicious")):
-            norms = np.concatenate(epoch_norms[flag]) if epoch_norms[flag] else np.zeros(0)
-            if len(norms):
-                recorder.record_update_norms(epoch, group, norm_quartiles(norms), len(norms))
-            epoch_norms[flag].clear()
+        for group, stats, count in epoch_stats.norm_rows():
+            recorder.record_update_norms(epoch, group, stats, count)
+        for row in epoch_stats.push_rows():
+            recorder.record_target_push(epoch, row)
+        epoch_stats.reset()
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)

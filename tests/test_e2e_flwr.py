@@ -113,6 +113,10 @@ def test_an_attack_runs_through_flower_and_reports_update_norms(tmp_path: Path) 
     norms = pd.read_csv(folder / "update-norms.csv")
     assert set(norms["group"]) == {"benign", "malicious"}
     assert norms.groupby("epoch")["updates"].sum().tolist() == [126, 126]
+    pushes = pd.read_csv(folder / "target-pushes.csv").set_index(["epoch", "group"])
+    attackers = pushes.xs("malicious", level="group")
+    assert attackers["target-rows"].tolist() == [6, 6], "each attacker uploads its target row once per epoch"
+    assert (attackers["push-norm"] > 0).all()
     table = pd.read_csv(folder / "metrics.csv")
     assert table["evaluated-users"].iloc[-1] <= 120
     clean = pd.read_csv(_run(tmp_path, "clean", epochs=2)[0] / "metrics.csv")
