@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.reference_comparison import reference_curve, summary
+from experiments.reference_comparison import collect, plot_curves, rank_tests, reference_curve, summary
 
 LOG = """Arguments: attack=A-hum,dim=8
 Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, (0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]
@@ -30,3 +30,37 @@ def test_a_project_curve_that_never_reaches_the_threshold_says_so() -> None:
     curve = pd.DataFrame({"epoch": [1, 2], "er@5": [0.0, 0.1], "er@10": [0.2, 0.4], "recall@20": [0.01, 0.02]})
     result = summary(curve)
     assert pd.isna(result["first epoch ER@10 >= 0.9"]) and result["final ER@10"] == 0.4
+
+
+def _log(er10: list[float]) -> str:
+    lines = [
+        f"Iteration {epoch}, loss = 0.5 [1.0s], (0.0200000, 0.0300000, 0.0400000) on test, "
+        f"(0.1000000, {value:.7f}, 1.0000000, 1.0000000) on target. [1.0s]"
+        for epoch, value in enumerate(er10, start=1)
+    ]
+    return "\n".join(lines) + "\nDONE\n"
+
+
+def test_collect_rank_tests_and_figure_from_both_codes(tmp_path: Path) -> None:
+    logs, results = tmp_path / "logs", tmp_path / "results"
+    logs.mkdir()
+    for seed, er10 in ((1, [0.2, 0.95]), (2, [0.1, 0.5]), (3, [0.3, 0.4])):
+        (logs / f"A-ra-seed{seed}.log").write_text(_log(er10))
+    (logs / "A-ra-seed4.log").write_text(_log([0.9]).replace("DONE", ""))  # unfinished: left out
+    for seed, er10 in ((1, [0.9, 1.0]), (2, [0.95, 1.0]), (3, [0.92, 0.97])):
+        folder = results / f"reference-like-a-ra-0.001__seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text("{}")
+        pd.DataFrame({"epoch": [1, 2], "er@5": [0.1, 0.2], "er@10": er10, "recall@20": [0.02, 0.03]}).to_csv(
+            folder / "metrics.csv", index=False
+        )
+    runs, curves = collect(logs, results)
+    assert sorted(runs.groupby("code")["seed"].apply(list).to_dict().items()) == [
+        ("reference", [1, 2, 3]), ("this project", [1, 2, 3])
+    ]
+    assert len(curves) == 6 * 2
+    rows = {line.split(" | ")[1]: line for line in rank_tests(runs).splitlines()[2:]}
+    # first epoch ER@10 >= 0.9: reference 2, never, never (ranked as epoch 3) vs project 1, 1, 1.
+    assert rows["first epoch ER@10 >= 0.9"].endswith("| 0.059 |"), "U = 9 of 9, ties: normal approximation"
+    assert "| 2–3 (3) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
+    assert plot_curves(curves, tmp_path / "figure.png").stat().st_size > 0
