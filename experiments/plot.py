@@ -328,6 +328,33 @@ def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Run
     return lines + (_norms_section(norms) if len(norms) else [""])
 
 
+def _rq_claims(tables: Tables) -> list[str]:
+    """The reference paper's RQ1-RQ3 claims, each with the seeds it holds in. Runs of one seed share the data,
+    the initial model, the negatives and the schedule, so they are paired by seed."""
+    lines = ["## The paper's claims over seeds", ""]
+    exposure_area = _mean("er@10")  # how early and how long the target sits in users' top 10
+
+    def claim(text: str, a: str, b: str, statistic: Statistic) -> None:
+        if a in tables and b in tables:
+            evidence = paired(_per_seed(tables[a], statistic), _per_seed(tables[b], statistic)).evidence(3)
+            lines.append(f"- {text} {evidence}.")
+
+    for attack in ("rq1-a-ra", "rq1-a-hum"):
+        for baseline in ("rq1-random", "rq1-bandwagon", "rq1-eb"):
+            claim(f"RQ1 (rho 0.5%): {_label(attack)} ends with a higher ER@10 than {_label(baseline)}",
+                  attack, baseline, _final("er@10"))
+    for attack in ("a-ra", "a-hum"):
+        for low, high in zip(RHOS, RHOS[1:]):
+            claim(f"RQ2: {attack}'s mean ER@10 over the epochs is higher at rho {high * 100:.1f}% than at {low * 100:.1f}%",
+                  _rq2_run(attack, high), _rq2_run(attack, low), exposure_area)
+    for rho in RHOS:
+        for what, statistic in (("final ER@5", _final("er@5")), ("final ER@10", _final("er@10")),
+                                ("mean ER@10 over the epochs", exposure_area)):
+            claim(f"RQ3 (rho {rho * 100:.1f}%): A-hum's {what} is higher than A-ra's",
+                  _rq2_run("a-hum", rho), _rq2_run("a-ra", rho), statistic)
+    return lines + [""]
+
+
 def _before_exposure_change(folders: dict[int, Path]) -> bool:
     """Whether a run's seeds predate the exposure ranking with train and test masked (no `repeated-items` key,
     the setting added with it)."""
@@ -373,6 +400,7 @@ def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
         "",
         *[f"![{path.stem}](figures/{path.name})" for path in figures],
         "",
+        *_rq_claims(tables),
     ]
     for setting, names in FEDATTACK.items():
         if not set(names) <= set(tables):

@@ -96,12 +96,18 @@ class Paired:
         return int((self.differences > 0).sum())
 
     @property
+    def ties(self) -> int:
+        """Seeds in which a == b (e.g. both attacks saturated at ER = 1): neither holds nor contradicts a > b."""
+        return int((self.differences == 0).sum())
+
+    @property
     def mean(self) -> float:
         """Mean paired difference (NaN without a shared seed)."""
         return float(self.differences.mean())
 
     def evidence(self, digits: int = 4) -> str:
-        """`in 2 of 3 seeds (seed 1 +0.0100, seed 2 -0.0020, seed 3 +0.0300; mean +0.0127)`.
+        """`in 2 of 3 seeds (seed 1 +0.0100, seed 2 -0.0020, seed 3 +0.0300; mean +0.0127)`; seeds where a == b
+        are counted apart (`in 1 of 3 seeds, equal in 2 (...)`).
 
         Completes a sentence stating a > b; with one seed it says n=1, so a single run is never
         read as a settled result.
@@ -111,7 +117,8 @@ class Paired:
         per_seed = ", ".join(f"seed {seed} {value:+.{digits}f}" for seed, value in self.differences.items())
         if self.n == 1:
             return f"in {self.holds} of 1 seed (n=1: {per_seed})"
-        return f"in {self.holds} of {self.n} seeds ({per_seed}; mean {self.mean:+.{digits}f})"
+        tied = f", equal in {self.ties}" if self.ties else ""
+        return f"in {self.holds} of {self.n} seeds{tied} ({per_seed}; mean {self.mean:+.{digits}f})"
 
 
 def paired(a: pd.Series, b: pd.Series) -> Paired:

@@ -69,6 +69,9 @@ def test_paired_comparison_of_one_seed_says_n_1_and_nan_counts_as_not_run() -> N
     one = paired(pd.Series({42: 0.2, 7: float("nan")}), pd.Series({42: 0.25, 7: 0.1}))
     assert (one.holds, one.n) == (0, 1)
     assert one.evidence() == "in 0 of 1 seed (n=1: seed 42 -0.0500)"
+    saturated = paired(pd.Series({1: 1.0, 2: 1.0, 3: 0.9}), pd.Series({1: 1.0, 2: 0.5, 3: 1.0}))
+    assert (saturated.holds, saturated.ties) == (1, 1)
+    assert saturated.evidence(1).startswith("in 1 of 3 seeds, equal in 1 (seed 1 +0.0, seed 2 +0.5, seed 3 -0.1")
     none = paired(pd.Series({1: 0.2}), pd.Series({2: 0.1}))
     assert none.n == 0 and math.isnan(none.mean) and none.evidence() == "in no seed (no seed has both conditions)"
 
@@ -172,3 +175,21 @@ def test_defense_report_compares_attacks_seed_by_seed() -> None:
     assert "0.1000 ± 0.0000 (n=3) without attack" in line
     assert "`fang-trim` lowers it more than `gaussian` in 2 of 3 seeds (seed 1 +0.0300, seed 2 -0.0400, seed 3 +0.0100" in line
     assert defense_report.compare(frame, "krum", "fang-trim") == "- `krum` under `fang-trim`: not run."
+
+
+def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
+    def er(curves: dict[int, list[float]]) -> dict[int, pd.DataFrame]:
+        return {seed: pd.DataFrame({"er@5": values, "er@10": values}) for seed, values in curves.items()}
+
+    tables = {
+        "rq2-a-ra-0.001": er({1: [0.2, 0.4], 2: [0.5, 1.0]}),
+        "rq2-a-hum-0.001": er({1: [0.3, 0.6], 2: [0.5, 1.0]}),
+        "rq1-a-hum": er({1: [1.0, 1.0], 2: [1.0, 1.0]}),
+        "rq1-eb": er({1: [0.0, 0.1], 2: [0.0, 1.0]}),
+    }
+    claims = plot._rq_claims(tables)
+    rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
+    assert rq3 == ["- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
+                   "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
+    assert any("RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims)
+    assert not any("RQ2" in line or "random" in line for line in claims), "claims need both runs"
