@@ -1,11 +1,14 @@
-"""Reading the reference code's logs and summarising runs for the side-by-side comparison."""
+"""Running the reference code over seeds, reading its logs and summarising runs for the side-by-side comparison."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.reference_comparison import collect, plot_curves, rank_tests, reference_curve, summary
+from experiments.reference_comparison import PROJECT, collect, plot_curves, rank_tests, reference_curve, summary
 
+RUNNER = PROJECT / "experiments" / "reference_runs.py"
 LOG = """Arguments: attack=A-hum,dim=8
 Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, (0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]
 Iteration 1, loss = 0.52 [6.0s], (0.0100000, 0.0200000, 0.0300000) on test, (0.1000000, 0.5000000, 0.9000000, 1.0000000) on target. [5.1s]
@@ -64,3 +67,23 @@ def test_collect_rank_tests_and_figure_from_both_codes(tmp_path: Path) -> None:
     assert rows["first epoch ER@10 >= 0.9"].endswith("| 0.059 |"), "U = 9 of 9, ties: normal approximation"
     assert "| 2–3 (3) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
     assert plot_curves(curves, tmp_path / "figure.png").stat().st_size > 0
+
+
+def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path) -> None:
+    # A stand-in for the reference's main.py (the real one trains for minutes): it prints its seed and attack.
+    reference, data = tmp_path / "reference", tmp_path / "data"
+    reference.mkdir()
+    data.mkdir()
+    (data / "train.dat").write_text("0 1\n")
+    (reference / "main.py").write_text(
+        "import sys\ndef setup_seed(seed):\n    print('seed', seed)\n"
+        "setup_seed(20220110)\nprint(sys.argv[2])\nopen('Data/ML/train.dat').read()\n"
+    )
+    (reference / "main.py").chmod(0o444)
+    logs = tmp_path / "logs"
+    command = [sys.executable, str(RUNNER), "--reference", str(reference), "--data-dir", str(data),
+               "--work", str(tmp_path / "work"), "--logs", str(logs), "--seeds", "7", "--attacks", "A-ra", "--jobs", "2"]
+    subprocess.run(command, check=True, capture_output=True)
+    assert (logs / "A-ra-seed7.log").read_text() == "seed 7\n--attack=A-ra\nDONE\n"
+    again = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "0 reference run(s) to do" in again.stdout
