@@ -3,8 +3,11 @@
 import math
 
 import numpy as np
+import pandas as pd
+import pytest
 import torch
 
+from experiments.plot_target_pushes import plot
 from fedrec.update_stats import EpochUpdateStats, target_row_sum, user_update_norms
 from fedrec.wire import UserUpdates
 
@@ -57,3 +60,16 @@ def test_epoch_stats_without_attackers_or_targets():
     untargeted = EpochUpdateStats((), malicious_ids=np.array([1]))
     untargeted.add(updates)
     assert untargeted.push_rows() == []
+
+
+def test_target_push_figure_reads_a_run_and_names_a_missing_file(tmp_path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"epoch": [1, 2], "er@10": [0.5, 1.0], "recall@20": [0.01, 0.02]}).to_csv(run / "metrics.csv", index=False)
+    with pytest.raises(SystemExit, match="target-pushes.csv not found"):
+        plot([run], tmp_path / "figure.png")
+    pd.DataFrame({
+        "epoch": [1, 1, 2, 2], "group": ["benign", "malicious"] * 2, "target-rows": [30, 6, 31, 6],
+        "push-norm": [0.1, 0.3, 0.2, 0.1], "cosine-to-other": [-0.9, -0.9, -0.5, -0.5],
+    }).to_csv(run / "target-pushes.csv", index=False)
+    assert plot([run], tmp_path / "figure.png").stat().st_size > 0
