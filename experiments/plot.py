@@ -34,6 +34,7 @@ from experiments.seeds import (  # noqa: E402
     n_seeds,
     paired,
     plot_mean_band,
+    save_figure,
     seed_curves,
     split_seed_run_name,
 )
@@ -137,13 +138,6 @@ def _seeds_column(tables: dict[int, pd.DataFrame]) -> str:
     return f"{', '.join(map(str, sorted(tables)))} (n={len(tables)})"
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
 def _over_epochs(axis: plt.Axes, tables: Tables, runs: list[tuple[str, str]], column: str, title: str) -> None:
     """One line per (run, label) present in `tables`: `column` against the epoch, mean and min–max band over seeds.
 
@@ -163,7 +157,7 @@ def plot_rq1(tables: Tables, out: Path) -> Path:
         _over_epochs(axis, tables, [(run, _label(run)) for run in RQ1], f"er@{k}", f"ER@{k}, rho = 0.5%")
     axes[0].set_ylabel("exposure ratio of the target")
     axes[-1].legend(fontsize=8)
-    return _save(figure, out / "rq1-exposure.png")
+    return save_figure(figure, out / "rq1-exposure.png")
 
 
 def plot_rq2(tables: Tables, out: Path) -> Path:
@@ -180,7 +174,7 @@ def plot_rq2(tables: Tables, out: Path) -> Path:
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("exposure ratio at epoch 30")
     axes[-1].legend()
-    return _save(figure, out / "rq2-exposure-vs-rho.png")
+    return save_figure(figure, out / "rq2-exposure-vs-rho.png")
 
 
 def plot_rq3(tables: Tables, out: Path) -> Path:
@@ -191,7 +185,7 @@ def plot_rq3(tables: Tables, out: Path) -> Path:
         _over_epochs(axis, tables, runs, f"er@{k}", f"ER@{k}, rho = {rho * 100:.1f}%")
     axes[0].set_ylabel("exposure ratio of the target")
     axes[-1].legend()
-    return _save(figure, out / "rq3-ara-vs-ahum.png")
+    return save_figure(figure, out / "rq3-ara-vs-ahum.png")
 
 
 def plot_fedattack(tables: Tables, out: Path) -> Path:
@@ -201,7 +195,7 @@ def plot_fedattack(tables: Tables, out: Path) -> Path:
             _over_epochs(axis, tables, [(run, _label(run)) for run in runs], metric, f"{metric}: {setting}")
             axis.set_title(textwrap.fill(f"{metric}: {setting}", 70), fontsize=8)
         row[-1].legend(fontsize=8)
-    return _save(figure, out / "fedattack-utility.png")
+    return save_figure(figure, out / "fedattack-utility.png")
 
 
 def _norms(seeds: dict[int, Path]) -> pd.DataFrame:
@@ -237,7 +231,7 @@ def plot_fedattack_norms(runs: Runs, out: Path) -> Path | None:
         axis.set_title(textwrap.fill(setting, 60), fontsize=8)
     axes[0][0].set_ylabel("L2 norm of a user's update")
     axes[0][-1].legend(fontsize=8)
-    return _save(figure, out / "fedattack-update-norms.png")
+    return save_figure(figure, out / "fedattack-update-norms.png")
 
 
 def _first_epoch_at_least(table: pd.DataFrame, column: str, level: float) -> str:

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments.seeds import save_figure  # noqa: E402
 from fedrec.results import METRICS_CSV, TARGET_PUSHES_CSV  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -55,11 +56,7 @@ def plot(folders: list[Path], out: Path) -> Path:
         cosine.set_title("cosine(benign push, malicious push)", fontsize=9)
         for axis in row:
             axis.set_xlabel("epoch")
-    figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
-    return out
+    return save_figure(figure, out)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.seeds import format_values, split_seed_run_name  # noqa: E402
+from experiments.seeds import format_values, save_figure, split_seed_run_name  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: The reference's attack names and this project's configs for the same condition.
@@ -140,11 +140,7 @@ def plot_curves(curves: pd.DataFrame, out: Path) -> Path:
             axis.set_title(f"{attack}: {label}")
             axis.set_xlabel("epoch")
             axis.legend(fontsize=7)
-    figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-    return out
+    return save_figure(figure, out)
 
 
 def main() -> None:

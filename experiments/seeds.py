@@ -12,9 +12,12 @@ Plain functions on pandas frames; `plot_mean_band` draws on a matplotlib axis it
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 #: A run folder of one seed is `<name>__seed<k>`; a folder without the suffix is one run of its config's seed.
 SEED_SUFFIX = "__seed"
@@ -143,3 +146,12 @@ def plot_mean_band(axis: Axes, curves: pd.DataFrame, label: str, **style: object
     if curves.shape[1] > 1:
         low, high = curves.min(axis=1), curves.max(axis=1)
         axis.fill_between(curves.index, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
+    """Lay out, write (creating its folder) and close a figure; returns where it went."""
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path
