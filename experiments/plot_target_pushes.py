@@ -44,7 +44,7 @@ def plot(folders: list[Path], out: Path) -> Path:
         exposure.set_ylim(-0.02, 1.02)
         utility = exposure.twinx()
         utility.plot(metrics["epoch"], metrics["recall@20"], color="tab:gray", linestyle="--", label="Recall@20")
-        exposure.set_title(f"{folder.name}: ER@10 (red), Recall@20 (grey, right)", fontsize=9)
+        exposure.set_title(f"{folder.name}\nER@10 (red), Recall@20 (grey, right axis)", fontsize=9)
         for group, color in (("benign", "tab:blue"), ("malicious", "tab:red")):
             norms.plot(pushes.index, pushes[("push-norm", group)], color=color, label=f"{group} push")
         norms.set_yscale("log")
