@@ -101,6 +101,12 @@ def find_runs(results: Path) -> Runs:
             print(f"skipped {folder.name}: seed {seed} of {name} is already read from {runs[name][seed].name}")
             continue
         runs.setdefault(name, {})[seed] = folder
+    for name, seeds in runs.items():
+        current = {seed: folder for seed, folder in seeds.items() if not _before_exposure_change({seed: folder})}
+        if current and len(current) < len(seeds):  # never average two definitions of ER@K
+            stale = sorted(set(seeds) - set(current))
+            print(f"{name}: left out seed(s) {stale}, made before the current ER@K definition; seeds {sorted(current)} are")
+            runs[name] = current
     return runs
 
 

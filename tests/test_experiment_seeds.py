@@ -154,6 +154,12 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
         (tmp_path / name / "config.json").write_text(json.dumps({"seed": 42 if seed is None else seed}))
     runs = plot.find_runs(tmp_path)
     assert {name: sorted(seeds) for name, seeds in runs.items()} == {"rq1-none": [42], "ctl": [1, 2]}
+    # A config re-run over seeds after the ER@K change: its older run (no `repeated-items` key) is left out.
+    for name, config in (("ctl__seed1", {"seed": 1, "repeated-items": "summed"}), ("ctl__seed3", {"seed": 3})):
+        if not (tmp_path / name).exists():
+            _write_run(tmp_path / name, [0.1, 0.2])
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+    assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1]
 
     def tables(finals: list[float]) -> dict[int, pd.DataFrame]:
         return {seed: pd.DataFrame({"recall@10": [0.3, f], "ndcg@10": [0.3, f]}) for seed, f in zip((1, 2, 3), finals)}
