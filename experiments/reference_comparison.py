@@ -29,7 +29,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.seeds import format_values, save_figure, split_seed_run_name  # noqa: E402
+from experiments.seeds import format_values, paired, save_figure, split_seed_run_name  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: The reference's attack names and this project's configs for the same condition.
@@ -121,6 +121,19 @@ def rank_tests(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def hum_over_ra(runs: pd.DataFrame) -> str:
+    """Within each code, A-hum against A-ra of the same seed (same data, initial model and negatives)."""
+    lines = []
+    for code, group in runs.groupby("code", sort=False):
+        by_attack = {attack: rows.set_index("seed") for attack, rows in group.groupby("attack")}
+        if not {"A-hum", "A-ra"} <= set(by_attack):
+            continue
+        for measure in ("final ER@5", "final ER@10"):
+            evidence = paired(by_attack["A-hum"][measure], by_attack["A-ra"][measure]).evidence(3)
+            lines.append(f"- {code}: A-hum's {measure} is higher than A-ra's {evidence}.")
+    return "\n".join(lines)
+
+
 def plot_curves(curves: pd.DataFrame, out: Path) -> Path:
     """ER@5, ER@10 and Recall@20 per epoch for each attack: each code's mean over seeds, min-max band."""
     attacks = list(dict.fromkeys(curves["attack"]))
@@ -164,6 +177,8 @@ def main() -> None:
         "p-value (a run that never reaches ER@10 >= 0.9 ranks after every epoch; with 5 runs a side the "
         "smallest possible p is 0.008).",
         rank_tests(runs),
+        "Within each code, A-hum against A-ra of the same seed (the paper's RQ3 claim at this rho):",
+        hum_over_ra(runs),
         f"![reference-comparison]({figure.relative_to(args.out.parent).as_posix()})",
         "Per seed:",
         per_seed(runs),

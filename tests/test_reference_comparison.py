@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.reference_comparison import PROJECT, collect, plot_curves, rank_tests, reference_curve, summary
+from experiments.reference_comparison import (
+    PROJECT,
+    collect,
+    hum_over_ra,
+    plot_curves,
+    rank_tests,
+    reference_curve,
+    summary,
+)
 
 RUNNER = PROJECT / "experiments" / "reference_runs.py"
 LOG = """Arguments: attack=A-hum,dim=8
@@ -87,3 +95,15 @@ def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path
     assert (logs / "A-ra-seed7.log").read_text() == "seed 7\n--attack=A-ra\nDONE\n"
     again = subprocess.run(command, check=True, capture_output=True, text=True)
     assert "0 reference run(s) to do" in again.stdout
+
+
+def test_hum_over_ra_pairs_the_attacks_of_one_code_by_seed() -> None:
+    runs = pd.DataFrame({
+        "code": ["reference"] * 4, "attack": ["A-hum", "A-hum", "A-ra", "A-ra"], "seed": [1, 2, 1, 2],
+        "final ER@5": [0.9, 0.5, 0.4, 0.5], "final ER@10": [1.0, 1.0, 0.6, 1.0],
+    })
+    lines = hum_over_ra(runs).splitlines()
+    assert lines == [
+        "- reference: A-hum's final ER@5 is higher than A-ra's in 1 of 2 seeds, equal in 1 (seed 1 +0.500, seed 2 +0.000; mean +0.250).",
+        "- reference: A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 (seed 1 +0.400, seed 2 +0.000; mean +0.200).",
+    ]
