@@ -8,7 +8,8 @@ The reference (../shared/reference/PoisonFedDLRS, run by experiments/reference_r
 and seed, `<attack>-seed<k>.log` with attack A-ra, A-hum or None and the seed set in its `setup_seed` line)
 prints one line per epoch: (HR@20 = recall@20, Prec@20, NDCG@20) on test and (ER@5, ER@10, ER@20,
 ER@30) of the target. Both sides are summarised the same way per run: final and maximum ER@5 and
-ER@10, the first epoch with ER@10 >= 0.9, final Recall@20; then mean ± std over seeds (n). The two
+ER@10, the first epoch with ER@10 >= 0.9, the mean ER@10 over the epochs (how early and how long the
+target is exposed), final and mean Recall@20; then mean ± std over seeds (n). The two
 codes draw their seeds from different generators, so seeds are never paired across codes: each measure
 is compared as two independent samples (range of each, two-sided Mann-Whitney U). Writes
 `docs/reference-comparison.md` and its figure `docs/figures/reference-comparison.png` (per-epoch ER@5,
@@ -37,7 +38,10 @@ CONDITIONS = {"A-ra": "reference-like-a-ra-0.001", "A-hum": "reference-like-a-hu
 _LINE = re.compile(
     r"Iteration (\d+)(?:\(init\))?,.*?\(([\d.]+), ([\d.]+), ([\d.]+)\) on test, \(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\) on target"
 )
-MEASURES = ["final ER@5", "final ER@10", "max ER@5", "max ER@10", "first epoch ER@10 >= 0.9", "final Recall@20"]
+MEASURES = [
+    "final ER@5", "final ER@10", "max ER@5", "max ER@10", "first epoch ER@10 >= 0.9", "mean ER@10 over epochs",
+    "final Recall@20", "mean Recall@20 over epochs",
+]
 COLUMNS = ["epoch", "recall@20", "precision@20", "ndcg@20", "er@5", "er@10", "er@20", "er@30"]
 
 
@@ -57,6 +61,7 @@ def summary(curve: pd.DataFrame) -> dict[str, float]:
         "max ER@5": trained["er@5"].max(), "max ER@10": trained["er@10"].max(),
         "first epoch ER@10 >= 0.9": float(reached.iloc[0]) if len(reached) else float("nan"),
         "final Recall@20": last["recall@20"],
+        "mean ER@10 over epochs": trained["er@10"].mean(), "mean Recall@20 over epochs": trained["recall@20"].mean(),
     }
 
 

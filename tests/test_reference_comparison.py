@@ -35,6 +35,7 @@ def test_a_reference_log_becomes_a_curve_and_a_summary(tmp_path: Path) -> None:
     result = summary(curve)
     assert result["final ER@10"] == 0.8 and result["max ER@10"] == 0.95 and result["max ER@5"] == 0.3
     assert result["first epoch ER@10 >= 0.9"] == 2.0 and result["final Recall@20"] == 0.012
+    assert result["mean ER@10 over epochs"] == (0.5 + 0.95 + 0.8) / 3, "epoch 0 (before training) is not counted"
 
 
 def test_a_project_curve_that_never_reaches_the_threshold_says_so() -> None:
