@@ -328,16 +328,18 @@ def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Run
     return lines + (_norms_section(norms) if len(norms) else [""])
 
 
-def _rq_claims(tables: Tables) -> list[str]:
+def _rq_claims(tables: Tables, runs: Runs) -> list[str]:
     """The reference paper's RQ1-RQ3 claims, each with the seeds it holds in. Runs of one seed share the data,
-    the initial model, the negatives and the schedule, so they are paired by seed."""
+    the initial model, the negatives and the schedule, so they are paired by seed. A claim resting on a run
+    made before the current ER@K definition is marked †."""
     lines = ["## The paper's claims over seeds", ""]
     exposure_area = _mean("er@10")  # how early and how long the target sits in users' top 10
 
     def claim(text: str, a: str, b: str, statistic: Statistic) -> None:
         if a in tables and b in tables:
             evidence = paired(_per_seed(tables[a], statistic), _per_seed(tables[b], statistic)).evidence(3)
-            lines.append(f"- {text} {evidence}.")
+            stale = " †" if any(_before_exposure_change(runs.get(run, {})) for run in (a, b)) else ""
+            lines.append(f"- {text} {evidence}.{stale}")
 
     for attack in ("rq1-a-ra", "rq1-a-hum"):
         for baseline in ("rq1-random", "rq1-bandwagon", "rq1-eb"):
@@ -400,7 +402,7 @@ def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
         "",
         *[f"![{path.stem}](figures/{path.name})" for path in figures],
         "",
-        *_rq_claims(tables),
+        *_rq_claims(tables, runs),
     ]
     for setting, names in FEDATTACK.items():
         if not set(names) <= set(tables):

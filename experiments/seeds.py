@@ -118,9 +118,9 @@ class Paired:
         if self.n == 0:
             return "in no seed (no seed has both conditions)"
         per_seed = ", ".join(f"seed {seed} {value:+.{digits}f}" for seed, value in self.differences.items())
-        if self.n == 1:
-            return f"in {self.holds} of 1 seed (n=1: {per_seed})"
         tied = f", equal in {self.ties}" if self.ties else ""
+        if self.n == 1:
+            return f"in {self.holds} of 1 seed{tied} (n=1: {per_seed})"
         return f"in {self.holds} of {self.n} seeds{tied} ({per_seed}; mean {self.mean:+.{digits}f})"
 
 

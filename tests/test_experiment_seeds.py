@@ -193,7 +193,7 @@ def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
         "rq1-a-hum": er({1: [1.0, 1.0], 2: [1.0, 1.0]}),
         "rq1-eb": er({1: [0.0, 0.1], 2: [0.0, 1.0]}),
     }
-    claims = plot._rq_claims(tables)
+    claims = plot._rq_claims(tables, {})
     rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
     assert rq3 == ["- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
                    "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
