@@ -199,3 +199,16 @@ def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
                    "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
     assert any("RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims)
     assert not any("RQ2" in line or "random" in line for line in claims), "claims need both runs"
+    assert not any(line.endswith("†") for line in claims)
+
+
+def test_rq_claims_mark_a_claim_resting_on_a_run_before_the_exposure_change(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, config in ((old, {"seed": 1}), (new, {"seed": 1, "repeated-items": "summed"})):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(config))
+    table = {1: pd.DataFrame({"er@5": [0.5], "er@10": [0.5]})}
+    tables = {"rq2-a-ra-0.001": table, "rq2-a-hum-0.001": table}
+    claims = plot._rq_claims(tables, {"rq2-a-ra-0.001": {1: new}, "rq2-a-hum-0.001": {1: old}})
+    rq3 = [line for line in claims if line.startswith("- RQ3")]
+    assert len(rq3) == 3 and all(line.endswith(". †") for line in rq3)
