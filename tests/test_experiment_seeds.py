@@ -193,7 +193,7 @@ def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
         "rq1-a-hum": er({1: [1.0, 1.0], 2: [1.0, 1.0]}),
         "rq1-eb": er({1: [0.0, 0.1], 2: [0.0, 1.0]}),
     }
-    claims = plot._rq_claims(tables, {})
+    claims = plot._rq_claims(tables, stale=set())
     rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
     assert rq3 == ["- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
                    "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
@@ -202,13 +202,15 @@ def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
     assert not any(line.endswith("†") for line in claims)
 
 
-def test_rq_claims_mark_a_claim_resting_on_a_run_before_the_exposure_change(tmp_path: Path) -> None:
-    old, new = tmp_path / "old", tmp_path / "new"
+def test_a_claim_resting_on_a_run_before_the_exposure_change_is_marked(tmp_path: Path) -> None:
+    old, new = tmp_path / "rq2-a-hum-0.001", tmp_path / "rq2-a-ra-0.001"
     for folder, config in ((old, {"seed": 1}), (new, {"seed": 1, "repeated-items": "summed"})):
-        folder.mkdir()
+        _write_run(folder, [0.1])
         (folder / "config.json").write_text(json.dumps(config))
-    table = {1: pd.DataFrame({"er@5": [0.5], "er@10": [0.5]})}
-    tables = {"rq2-a-ra-0.001": table, "rq2-a-hum-0.001": table}
-    claims = plot._rq_claims(tables, {"rq2-a-ra-0.001": {1: new}, "rq2-a-hum-0.001": {1: old}})
-    rq3 = [line for line in claims if line.startswith("- RQ3")]
+    runs = plot.find_runs(tmp_path)
+    tables = {name: {1: pd.DataFrame({"epoch": [1], "er@5": [0.5], "er@10": [0.5], "recall@10": [0.1], "ndcg@10": [0.2]})}
+              for name in runs}
+    text = plot.report(tables, runs, [])
+    assert "| rq2-a-hum-0.001 † |" in text and "| rq2-a-ra-0.001 |" in text
+    rq3 = [line for line in text.splitlines() if line.startswith("- RQ3")]
     assert len(rq3) == 3 and all(line.endswith(". †") for line in rq3)
