@@ -168,6 +168,11 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
     # FedAttack's final drop minus the control's, per seed: +0.1, -0.1, +0.05.
     assert "FedAttack lowers it more than the control in 2 of 3 seeds (seed 1 +0.1000, seed 2 -0.1000, seed 3 +0.0500" in claims[0]
     assert "below no attack in 3 of 3 seeds" in claims[0]
+    # No attack run only with another seed than the attacks (its older seed left out): said, not NaN.
+    unpaired = plot._drop_claims({"none": {7: tables([0.5])[1]}, "ctl": tables([0.4]), "fa": tables([0.3])}, "none", "ctl", "fa")
+    assert unpaired[0] == ("\nFinal recall@10: no drop below no attack to compare, the runs share no seed "
+                           "(none: seeds 7; ctl: seeds 1; fa: seeds 1).")
+    assert not any("nan" in line for line in unpaired)
 
 
 def test_defense_report_compares_attacks_seed_by_seed() -> None:
@@ -214,3 +219,15 @@ def test_a_claim_resting_on_a_run_before_the_exposure_change_is_marked(tmp_path:
     assert "| rq2-a-hum-0.001 † |" in text and "| rq2-a-ra-0.001 |" in text
     rq3 = [line for line in text.splitlines() if line.startswith("- RQ3")]
     assert len(rq3) == 3 and all(line.endswith(". †") for line in rq3)
+
+
+def test_defaults_are_compared_with_the_reference_like_runs_seed_by_seed() -> None:
+    def er(finals: dict[int, float]) -> dict[int, pd.DataFrame]:
+        return {seed: pd.DataFrame({"er@10": [0.5, final]}) for seed, final in finals.items()}
+
+    tables = {"rq2-a-hum-0.001": er({1: 1.0, 2: 0.2, 5: 1.0}), "reference-like-a-hum-0.001": er({1: 0.4, 2: 0.6, 20220110: 1.0})}
+    lines = plot._default_vs_reference_like(tables, stale=set())
+    assert ("- a-hum, rho 0.1%: the final ER@10 with the defaults is higher than reference-like in 1 of 2 seeds "
+            "(seed 1 +0.600, seed 2 -0.400; mean +0.100).") in lines
+    assert not any(line.startswith("- a-ra") for line in lines)  # no A-ra run: no claim
+    assert plot._default_vs_reference_like({"rq2-a-hum-0.001": tables["rq2-a-hum-0.001"]}, stale=set()) == []
