@@ -5,7 +5,7 @@
 Writes `<out>/figures/*.png` and `<out>/attack-experiments.md`: the reference paper's RQ1 (ER@K over
 epochs per attack at rho = 0.5%), RQ2 (final ER@K against rho for A-ra and A-hum), RQ3 (A-ra vs
 A-hum at rho = 0.1% and 0.2%), and FedAttack vs its random-sampling control and no attack (Recall@10
-and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Missing runs are skipped.
+and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Missing runs, and runs not (yet) completed, are skipped.
 
 A run may have several seeds (`python experiments/run.py --seeds ...` writes `<config>__seed<k>`; a
 folder without the suffix is the one run of its config's seed). Tables give mean ± std over seeds
@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments.run import completed  # noqa: E402
 from experiments.seeds import (  # noqa: E402
     BAND_CAPTION,
     format_values,
@@ -88,11 +89,14 @@ def find_runs(results: Path) -> Runs:
     """Every run folder with metrics under `results`, grouped by run name over seeds.
 
     `<name>__seed<k>` is seed k of `name`; a folder without the suffix (the shipped single-seed runs)
-    is the run of the seed its config.json records.
+    is the run of the seed its config.json records. A run still going, or one that failed, is left out.
     """
     runs: Runs = {}
     for folder in sorted(results.iterdir()) if results.exists() else []:
         if not (folder / METRICS_CSV).exists():
+            continue
+        if not completed(folder):  # still running, or failed: its last epoch is not the run's end
+            print(f"skipped {folder.name}: not a completed run (no summary.json with status 'completed')")
             continue
         name, seed = split_seed_run_name(folder.name)
         if seed is None:

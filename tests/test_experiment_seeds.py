@@ -160,6 +160,9 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
             _write_run(tmp_path / name, [0.1, 0.2])
         (tmp_path / name / "config.json").write_text(json.dumps(config))
     assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1]
+    _write_run(tmp_path / "ctl__seed4", [0.1], status="failed")  # or still running: its final row is not the end
+    (tmp_path / "ctl__seed4" / "config.json").write_text(json.dumps({"seed": 4, "repeated-items": "summed"}))
+    assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1]
 
     def tables(finals: list[float]) -> dict[int, pd.DataFrame]:
         return {seed: pd.DataFrame({"recall@10": [0.3, f], "ndcg@10": [0.3, f]}) for seed, f in zip((1, 2, 3), finals)}
