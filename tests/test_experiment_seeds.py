@@ -96,7 +96,7 @@ def test_the_band_spans_min_to_max_around_the_mean_line() -> None:
     plot_mean_band(axis, curves, "fedavg")
     plot_mean_band(axis, curves[[1]], "single")
     (mean_line, single_line) = axis.lines
-    assert mean_line.get_label() == "fedavg (n=3)" and single_line.get_label() == "single (n=1)"
+    assert mean_line.get_label() == "fedavg (n=2–3)" and single_line.get_label() == "single (n=1)"  # seed 3 lacks epoch 3
     assert mean_line.get_ydata().tolist() == pytest.approx([0.2, 0.5, 0.4])
     (band,) = axis.collections  # none for the single seed
     top = band.get_paths()[0].vertices[:, 1]
