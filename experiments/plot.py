@@ -5,7 +5,8 @@
 Writes `<out>/figures/*.png` and `<out>/attack-experiments.md`: the reference paper's RQ1 (ER@K over
 epochs per attack at rho = 0.5%), RQ2 (final ER@K against rho for A-ra and A-hum), RQ3 (A-ra vs
 A-hum at rho = 0.1% and 0.2%), and FedAttack vs its random-sampling control and no attack (Recall@10
-and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Missing runs, and runs not (yet) completed, are skipped.
+and NDCG@10 over epochs, and the L2 norms of benign and malicious updates). Missing runs, and runs not
+(yet) completed, are skipped.
 
 A run may have several seeds (`python experiments/run.py --seeds ...` writes `<config>__seed<k>`; a
 folder without the suffix is the one run of its config's seed). Tables give mean ± std over seeds
