@@ -106,13 +106,26 @@ def find_runs(results: Path) -> Runs:
             print(f"skipped {folder.name}: seed {seed} of {name} is already read from {runs[name][seed].name}")
             continue
         runs.setdefault(name, {})[seed] = folder
+    return runs
+
+
+def current_definition(runs: Runs) -> Runs:
+    """`runs` without the seeds made before the current ER@K definition, where a run has seeds made after it:
+    never average two definitions of ER@K. (Recall and NDCG did not change, so utility-only sections read all.)"""
+    kept: Runs = {}
     for name, seeds in runs.items():
         current = {seed: folder for seed, folder in seeds.items() if not _before_exposure_change({seed: folder})}
-        if current and len(current) < len(seeds):  # never average two definitions of ER@K
+        if current and len(current) < len(seeds):
             stale = sorted(set(seeds) - set(current))
             print(f"{name}: left out seed(s) {stale}, made before the current ER@K definition; seeds {sorted(current)} are")
-            runs[name] = current
-    return runs
+        kept[name] = current or seeds
+    return kept
+
+
+def shared_seeds(tables: Tables, names: list[str]) -> Tables:
+    """The runs `names` restricted to the seeds all of them ran, so that their means compare like with like."""
+    shared = set.intersection(*(set(tables[name]) for name in names))
+    return {name: {seed: tables[name][seed] for seed in sorted(shared)} for name in names}
 
 
 def load(runs: Runs) -> Tables:
@@ -199,11 +212,28 @@ def plot_rq3(tables: Tables, out: Path) -> Path:
     return save_figure(figure, out / "rq3-ara-vs-ahum.png")
 
 
-def plot_fedattack(tables: Tables, out: Path) -> Path:
-    figure, axes = plt.subplots(len(FEDATTACK), 2, figsize=(10, 3.8 * len(FEDATTACK)), squeeze=False)
-    for row, (setting, runs) in zip(axes, FEDATTACK.items()):
+def fedattack_settings(utility: Tables) -> dict[str, Tables]:
+    """Each FedAttack setting whose three runs all exist, restricted to the seeds the three share (utility only,
+    so runs from before the ER@K change count)."""
+    settings = {}
+    for setting, names in FEDATTACK.items():
+        if not set(names) <= set(utility):
+            continue
+        tables = shared_seeds(utility, names)
+        if not tables[names[0]]:
+            print(f"skipped '{setting}': its runs share no seed")
+        elif len({len(table) for run in names for table in tables[run].values()}) != 1:
+            print(f"skipped '{setting}': its runs have different numbers of evaluated epochs (one is unfinished?)")
+        else:
+            settings[setting] = tables
+    return settings
+
+
+def plot_fedattack(settings: dict[str, Tables], out: Path) -> Path:
+    figure, axes = plt.subplots(len(settings), 2, figsize=(10, 3.8 * len(settings)), squeeze=False)
+    for row, (setting, tables) in zip(axes, settings.items()):
         for axis, metric in zip(row, ("recall@10", "ndcg@10")):
-            _over_epochs(axis, tables, [(run, _label(run)) for run in runs], metric, f"{metric}: {setting}")
+            _over_epochs(axis, tables, [(run, _label(run)) for run in tables], metric, f"{metric}: {setting}")
             axis.set_title(textwrap.fill(f"{metric}: {setting}", 70), fontsize=8)
         row[-1].legend(fontsize=8)
     return save_figure(figure, out / "fedattack-utility.png")
@@ -310,9 +340,14 @@ def _norms_section(norms: pd.DataFrame) -> list[str]:
     ]
 
 
-def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Runs) -> list[str]:
+def _fedattack_section(setting: str, tables: Tables, runs: Runs) -> list[str]:
+    names = list(tables)
     none, control, fedattack = names
     lines = [f"## FedAttack vs its random-sampling control: {setting}", ""]
+    more = {run: sorted(set(runs[run]) - set(tables[run])) for run in names if set(runs[run]) - set(tables[run])}
+    if more:
+        extra = "; ".join(f"{run} also ran seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}" for run, seeds in more.items())
+        lines += [f"Compared on the seeds all three runs share ({extra}).", ""]
     lines += [
         "| run | seeds | final Recall@10 | final NDCG@10 | mean Recall@10 over epochs | mean NDCG@10 over epochs |",
         "|---|---|---|---|---|---|",
@@ -333,7 +368,7 @@ def _fedattack_section(setting: str, names: list[str], tables: Tables, runs: Run
         f"\nLargest gap of the mean Recall@10 (over {n_seeds(len(shared))}) below the control's: {gap.max():+.4f} at epoch "
         f"{worst:.0f} ({gap.max() / control_mean[worst]:.0%} of the control's value)."
     )
-    norms = _norms(runs[fedattack])
+    norms = _norms({seed: runs[fedattack][seed] for seed in tables[fedattack]})
     return lines + (_norms_section(norms) if len(norms) else [""])
 
 
@@ -394,7 +429,11 @@ def _before_exposure_change(folders: dict[int, Path]) -> bool:
     return any("repeated-items" not in json.loads((folder / "config.json").read_text()) for folder in folders.values())
 
 
-def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
+def report(
+    tables: Tables, runs: Runs, figures: list[Path], settings: dict[str, Tables] | None = None, every_seed: Runs | None = None
+) -> str:
+    """The results document: `tables`/`runs` (current ER@K definition) for the tables and claims, `settings`
+    (fedattack_settings) and `every_seed` (find_runs) for the FedAttack sections."""
     stale = {name for name, seeds in runs.items() if _before_exposure_change(seeds)}  # each config read once
     lines = [
         "# Attack experiments (MovieLens-1M)",
@@ -437,13 +476,8 @@ def report(tables: Tables, runs: Runs, figures: list[Path]) -> str:
         *_rq_claims(tables, stale),
         *_default_vs_reference_like(tables, stale),
     ]
-    for setting, names in FEDATTACK.items():
-        if not set(names) <= set(tables):
-            continue
-        if len({len(table) for run in names for table in tables[run].values()}) != 1:
-            print(f"skipped '{setting}': its runs have different numbers of evaluated epochs (one is unfinished?)")
-            continue
-        lines += _fedattack_section(setting, names, tables, runs)
+    for setting, setting_tables in (settings or {}).items():
+        lines += _fedattack_section(setting, setting_tables, every_seed or runs)
     return "\n".join(lines)
 
 
@@ -452,14 +486,16 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs")
     args = parser.parse_args()
-    runs = find_runs(args.results_dir)
+    every_seed = find_runs(args.results_dir)
+    runs = current_definition(every_seed)
     tables = load(runs)
+    settings = fedattack_settings(load(every_seed))
     figure_dir = args.out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3, plot_fedattack)]
-    norms_figure = plot_fedattack_norms(runs, figure_dir)
+    figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3)] + [plot_fedattack(settings, figure_dir)]
+    norms_figure = plot_fedattack_norms(every_seed, figure_dir)
     figures += [norms_figure] if norms_figure else []
-    text = report(tables, runs, figures)
+    text = report(tables, runs, figures, settings, every_seed)
     (args.out / "attack-experiments.md").write_text(text)
     print(text)
 

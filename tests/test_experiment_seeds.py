@@ -159,10 +159,11 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
         if not (tmp_path / name).exists():
             _write_run(tmp_path / name, [0.1, 0.2])
         (tmp_path / name / "config.json").write_text(json.dumps(config))
-    assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1]
+    assert sorted(plot.current_definition(plot.find_runs(tmp_path))["ctl"]) == [1]
+    assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1, 2, 3]  # Recall/NDCG unchanged: utility sections read them all
     _write_run(tmp_path / "ctl__seed4", [0.1], status="failed")  # or still running: its final row is not the end
     (tmp_path / "ctl__seed4" / "config.json").write_text(json.dumps({"seed": 4, "repeated-items": "summed"}))
-    assert sorted(plot.find_runs(tmp_path)["ctl"]) == [1]
+    assert sorted(plot.current_definition(plot.find_runs(tmp_path))["ctl"]) == [1]
 
     def tables(finals: list[float]) -> dict[int, pd.DataFrame]:
         return {seed: pd.DataFrame({"recall@10": [0.3, f], "ndcg@10": [0.3, f]}) for seed, f in zip((1, 2, 3), finals)}
@@ -176,6 +177,28 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
     assert unpaired[0] == ("\nFinal recall@10: no drop below no attack to compare, the runs share no seed "
                            "(none: seeds 7; ctl: seeds 1; fa: seeds 1).")
     assert not any("nan" in line for line in unpaired)
+
+
+def test_fedattack_sections_compare_the_seeds_all_three_runs_share(tmp_path: Path) -> None:
+    # The paper's victim: no attack re-run over seeds 1-2 after the ER@K change, the attacks only seed 42 from before it.
+    folders = {("rq1-none", 42): [0.1, 0.5], ("rq1-none", 1): [0.1, 0.9], ("rq1-none", 2): [0.1, 0.9],
+               ("random-samples-0.05", 42): [0.1, 0.4], ("fedattack-0.05", 42): [0.1, 0.2]}
+    for (name, seed), recall in folders.items():
+        folder = tmp_path / (name if seed == 42 else f"{name}__seed{seed}")
+        _write_run(folder, recall)
+        (folder / "config.json").write_text(json.dumps({"seed": seed} | ({} if seed == 42 else {"repeated-items": "summed"})))
+    every_seed = plot.find_runs(tmp_path)
+    assert sorted(plot.current_definition(every_seed)["rq1-none"]) == [1, 2]
+    settings = plot.fedattack_settings(plot.load(every_seed))
+    assert list(settings) == ["MovieLens-1M, the paper's victim (lr 0.001)"]
+    (setting, tables), = settings.items()
+    assert {run: sorted(seeds) for run, seeds in tables.items()} == {"rq1-none": [42], "random-samples-0.05": [42], "fedattack-0.05": [42]}
+    lines = plot._fedattack_section(setting, tables, every_seed)
+    assert "Compared on the seeds all three runs share (rq1-none also ran seeds 1, 2)." in lines
+    # Seed 42's final Recall@10 drop below no attack: FedAttack 0.5 - 0.2 = 0.3, the control 0.5 - 0.4 = 0.1.
+    final = next(line for line in lines if line.startswith("\nFinal recall@10"))
+    assert "FedAttack +0.3000, control +0.1000" in final and "more than the control in 1 of 1 seed (n=1: seed 42 +0.2000)" in final
+    assert plot.plot_fedattack(settings, tmp_path).stat().st_size > 0
 
 
 def test_defense_report_compares_attacks_seed_by_seed() -> None:
