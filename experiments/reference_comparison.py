@@ -110,6 +110,14 @@ def per_seed(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _range(values: pd.Series) -> str:
+    """min–max (n) of the runs' values; NaN (never reached) is counted, not shown as a number."""
+    reached = values.dropna()
+    never = len(values) - len(reached)
+    span = f"{reached.min():.4g}–{reached.max():.4g}" if len(reached) else "never"
+    return f"{span} ({len(values)}{f', never in {never}' if never and len(reached) else ''})"
+
+
 def rank_tests(runs: pd.DataFrame) -> str:
     """Per attack and measure: each code's range and the two-sided Mann-Whitney U p-value of reference vs
     this project. A run that never reaches ER@10 >= 0.9 ranks after every epoch that does."""
@@ -120,7 +128,7 @@ def rank_tests(runs: pd.DataFrame) -> str:
             continue
         for measure in MEASURES:
             samples = {code: codes[code][measure].fillna(codes[code]["epochs"] + 1) for code in codes}
-            cells = [f"{values.min():.4g}–{values.max():.4g} ({len(values)})" for values in samples.values()]
+            cells = [_range(codes[code][measure]) for code in samples]
             p_value = mannwhitneyu(samples["reference"], samples["this project"], alternative="two-sided").pvalue
             lines.append(f"| {attack} | {measure} | {cells[0]} | {cells[1]} | {p_value:.3f} |")
     return "\n".join(lines)

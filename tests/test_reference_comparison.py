@@ -8,6 +8,7 @@ import pandas as pd
 
 from experiments.reference_comparison import (
     PROJECT,
+    _range,
     collect,
     hum_over_ra,
     plot_curves,
@@ -74,8 +75,9 @@ def test_collect_rank_tests_and_figure_from_both_codes(tmp_path: Path) -> None:
     rows = {line.split(" | ")[1]: line for line in rank_tests(runs).splitlines()[2:]}
     # first epoch ER@10 >= 0.9: reference 2, never, never (ranked as epoch 3) vs project 1, 1, 1.
     assert rows["first epoch ER@10 >= 0.9"].endswith("| 0.059 |"), "U = 9 of 9, ties: normal approximation"
-    assert "| 2–3 (3) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
+    assert "| 2–2 (3, never in 2) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
     assert plot_curves(curves, tmp_path / "figure.png").stat().st_size > 0
+    assert _range(pd.Series([float("nan")] * 2)) == "never (2)"
 
 
 def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path) -> None:
