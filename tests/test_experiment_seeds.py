@@ -216,19 +216,24 @@ def test_defense_report_compares_attacks_seed_by_seed() -> None:
 
 def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
     def er(curves: dict[int, list[float]]) -> dict[int, pd.DataFrame]:
-        return {seed: pd.DataFrame({"er@5": values, "er@10": values}) for seed, values in curves.items()}
+        return {seed: pd.DataFrame({"er@5": values, "er@10": values, "recall@10": 0.01}) for seed, values in curves.items()}
 
     tables = {
         "rq2-a-ra-0.001": er({1: [0.2, 0.4], 2: [0.5, 1.0]}),
         "rq2-a-hum-0.001": er({1: [0.3, 0.6], 2: [0.5, 1.0]}),
         "rq1-a-hum": er({1: [1.0, 1.0], 2: [1.0, 1.0]}),
         "rq1-eb": er({1: [0.0, 0.1], 2: [0.0, 1.0]}),
+        "rq1-none": {seed: pd.DataFrame({"recall@10": [0.1, 0.0123]}) for seed in (1, 2)},
     }
+    tables["rq1-eb"][1]["recall@10"] = [0.1, 0.0101]
+    tables["rq1-eb"][2]["recall@10"] = [0.1, 0.0125]
     claims = plot._rq_claims(tables, stale=set())
     rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
     assert rq3 == ["- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
                    "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
     assert any("RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims)
+    assert ("- RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under eb in 1 of 2 seeds "
+            "(seed 1 +0.0022, seed 2 -0.0002; mean +0.0010).") in claims, "utility differences need 4 digits"
     assert not any("RQ2" in line or "random" in line for line in claims), "claims need both runs"
     assert not any(line.endswith("†") for line in claims)
 
