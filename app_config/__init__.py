@@ -47,10 +47,18 @@ def _sequential_fits(config: RunConfig) -> None:
     if not MODELS.selected(config).sequential:
         return
     if config.split != "leave-last-out":
-        raise ConfigError(f"model {config.model!r} is sequential: set split = 'leave-last-out' (chronological leave-one-out)")
-    for key, value in (("attack", config.attack), ("privacy-attack", config.privacy_attack), ("privacy-defense", config.privacy_defense)):
+        raise ConfigError(
+            f"model {config.model!r} is sequential: set split = 'leave-last-out' (chronological leave-one-out)"
+        )
+    for key, value in (
+        ("attack", config.attack),
+        ("privacy-attack", config.privacy_attack),
+        ("privacy-defense", config.privacy_defense),
+    ):
         if value != "none":
-            raise ConfigError(f"{key} {value!r} is built for embedding models; with model {config.model!r} use {key} = 'none'")
+            raise ConfigError(
+                f"{key} {value!r} is built for embedding models; with model {config.model!r} use {key} = 'none'"
+            )
     if config.secure_aggregation:
         raise ConfigError(f"secure-aggregation is not available with model {config.model!r}")
 

@@ -53,6 +53,15 @@ def collusion_channel(setup: AttackSetup) -> CollusionAttack | None:
 
 
 __all__ = [
-    "ATTACKS", "Attack", "CollusionAttack", "AttackerKnowledge", "AttackRound", "AttackSetup", "NoAttack",
-    "ProfileAttack", "build_attack", "collusion_channel", "run_threat",
+    "ATTACKS",
+    "Attack",
+    "CollusionAttack",
+    "AttackerKnowledge",
+    "AttackRound",
+    "AttackSetup",
+    "NoAttack",
+    "ProfileAttack",
+    "build_attack",
+    "collusion_channel",
+    "run_threat",
 ]

@@ -53,9 +53,7 @@ class RandomApproximation(Attack):
             rows.append(grads[0])
             dense.append(dict(zip(names, grads[1:])))
             counts.append(users.shape[0] * users.shape[1])
-        updates = UserUpdates.from_users(
-            attack_round.user_ids.tolist(), [targets] * len(rows), rows, dense, counts
-        )
+        updates = UserUpdates.from_users(attack_round.user_ids.tolist(), [targets] * len(rows), rows, dense, counts)
         # Fake users own no embedding worth training: theirs stays where it is.
         return LocalResult(updates, torch.zeros_like(attack_round.user_emb), torch.zeros(len(rows)))
 

@@ -91,7 +91,12 @@ class ProfileAttack(Attack):
     def poison(self, attack_round: AttackRound) -> LocalResult:
         samples = [self.samples(attack_round, k) for k in range(len(attack_round.user_ids))]
         return compute_user_updates(
-            self.model, attack_round.theta, attack_round.user_ids, attack_round.user_emb, samples, self.config.loss,
+            self.model,
+            attack_round.theta,
+            attack_round.user_ids,
+            attack_round.user_emb,
+            samples,
+            self.config.loss,
             self.config.repeated_items,
         )
 

@@ -100,7 +100,11 @@ class FangTrim(CollusionAttack):
 
 
 class GaussianNoise(CollusionAttack):
-    settings = (Setting("gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0),)
+    settings = (
+        Setting(
+            "gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0
+        ),
+    )
 
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return gaussian(tuple(own_honest.shape), self.config.gaussian_variance, context.generator)

@@ -116,7 +116,9 @@ def fang_krum(
     neighbours = max(1, min(total - count - 2, benign - 1))
     distances = pairwise_squared_distances(reference).sqrt()
     distances.fill_diagonal_(float("inf"))
-    closest_sum = torch.topk(distances, neighbours, dim=1, largest=False).values.sum(1) if benign > 1 else torch.zeros(1)
+    closest_sum = (
+        torch.topk(distances, neighbours, dim=1, largest=False).values.sum(1) if benign > 1 else torch.zeros(1)
+    )
     lam = float(closest_sum.min()) / (max(total - 2 * count - 1, 1) * math.sqrt(dim)) + float(
         reference.norm(dim=1).max()
     ) / math.sqrt(dim)

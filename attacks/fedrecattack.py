@@ -82,7 +82,9 @@ class FedRecAttack(Attack):
 
     requires_knowledge = "public-interactions"
     settings = (
-        Setting("fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1),
+        Setting(
+            "fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1
+        ),
         Setting("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
     )
 
@@ -161,7 +163,9 @@ class FedRecAttack(Attack):
                 end = min(start + chunk, len(users))
                 scores = self.model.score_all_items(theta, users[start:end])
                 block = self.public[start:end].tocoo()
-                scores[torch.from_numpy(block.row.astype(np.int64)), torch.from_numpy(block.col.astype(np.int64))] = -torch.inf
+                scores[
+                    torch.from_numpy(block.row.astype(np.int64)), torch.from_numpy(block.col.astype(np.int64))
+                ] = -torch.inf
                 scores[:, targets] = -torch.inf
                 values, items = torch.topk(scores, k, dim=1)
                 found = torch.isfinite(values[:, -1])

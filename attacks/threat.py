@@ -15,10 +15,32 @@ _PUBLIC_STREAM = 0x5055
 
 #: Settings of every attack: how many malicious clients, how they enter, what they know, from when.
 THREAT_SETTINGS = (
-    Setting("malicious-fraction", float, "rho: malicious clients as a fraction of the benign users (m = int(rho * users)).", minimum=0.0, maximum=1.0),
-    Setting("malicious-mode", str, "`injected` fake users, `compromised` real users taken over, or `auto`: the attack's own setting.", ("auto", "injected", "compromised")),
-    Setting("attacker-knowledge", str, "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).", ("none", "popularity", "public-interactions", "full")),
-    Setting("public-fraction", float, "xi: share of each user's interactions that is public (with `public-interactions`).", minimum=0.0, maximum=1.0),
+    Setting(
+        "malicious-fraction",
+        float,
+        "rho: malicious clients as a fraction of the benign users (m = int(rho * users)).",
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
+        "malicious-mode",
+        str,
+        "`injected` fake users, `compromised` real users taken over, or `auto`: the attack's own setting.",
+        ("auto", "injected", "compromised"),
+    ),
+    Setting(
+        "attacker-knowledge",
+        str,
+        "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).",
+        ("none", "popularity", "public-interactions", "full"),
+    ),
+    Setting(
+        "public-fraction",
+        float,
+        "xi: share of each user's interactions that is public (with `public-interactions`).",
+        minimum=0.0,
+        maximum=1.0,
+    ),
     Setting("attack-start-epoch", int, "First epoch (1-based) in which malicious clients poison.", minimum=1),
 )
 

@@ -29,8 +29,14 @@ def popularity_metrics(dataset, ks: tuple[int, ...]) -> dict[str, float]:
     # MF with one-dimensional embeddings: user 1, item = its popularity, scores = popularity.
     users = np.arange(dataset.num_users)
     counts = evaluate_users(
-        MatrixFactorization(1, ()), {ITEM_EMBEDDING: popularity[:, None]}, users,
-        torch.ones(len(users), 1), dataset.train, dataset.test, ks, (),
+        MatrixFactorization(1, ()),
+        {ITEM_EMBEDDING: popularity[:, None]},
+        users,
+        torch.ones(len(users), 1),
+        dataset.train,
+        dataset.test,
+        ks,
+        (),
     )
     return counts.metrics()
 
@@ -65,8 +71,14 @@ def main() -> None:
             loss.backward()
             optimizer.step()
         metrics = evaluate_users(
-            model, {ITEM_EMBEDDING: item_emb.detach()}, np.arange(dataset.num_users), user_emb.detach(),
-            dataset.train, dataset.test, (10,), (),
+            model,
+            {ITEM_EMBEDDING: item_emb.detach()},
+            np.arange(dataset.num_users),
+            user_emb.detach(),
+            dataset.train,
+            dataset.test,
+            (10,),
+            (),
         ).metrics()
         print(f"epoch {epoch + 1}: recall@10 {metrics['recall@10']:.4f} ndcg@10 {metrics['ndcg@10']:.4f}", flush=True)
 

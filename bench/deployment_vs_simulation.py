@@ -25,8 +25,13 @@ from deploy.federation import start_federation  # noqa: E402
 from harness.flwr_local import flwr_run  # noqa: E402
 
 EXPERIMENT = {
-    "synthetic-users": 120, "synthetic-items": 150, "synthetic-interactions": 20,
-    "clients-per-round": 40, "seed": 11, "lr": 0.05, "user-lr": 0.05,
+    "synthetic-users": 120,
+    "synthetic-items": 150,
+    "synthetic-interactions": 20,
+    "clients-per-round": 40,
+    "seed": 11,
+    "lr": 0.05,
+    "user-lr": 0.05,
 }
 
 
@@ -34,7 +39,11 @@ def _per_round(folder: Path, epochs: int) -> dict[str, float]:
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "completed", summary
     rounds = epochs * (math.ceil(EXPERIMENT["synthetic-users"] / EXPERIMENT["clients-per-round"]) + 1)
-    return {"serverapp-s": summary["wall-time-s"], "message-rounds": rounds, "s-per-round": summary["wall-time-s"] / rounds}
+    return {
+        "serverapp-s": summary["wall-time-s"],
+        "message-rounds": rounds,
+        "s-per-round": summary["wall-time-s"] / rounds,
+    }
 
 
 def main() -> None:
@@ -46,8 +55,12 @@ def main() -> None:
         root = Path(scratch)
         config = {**EXPERIMENT, "epochs": args.epochs, "results-dir": str(root / "results")}
         started = time.time()
-        simulated = flwr_run({**config, "run-name": "simulation"}, root / "flwr-home",
-                             "num-supernodes=3 client-resources-num-cpus=1", timeout=1800)
+        simulated = flwr_run(
+            {**config, "run-name": "simulation"},
+            root / "flwr-home",
+            "num-supernodes=3 client-resources-num-cpus=1",
+            timeout=1800,
+        )
         simulation_total = time.time() - started
         federation = start_federation(root / "federation", supernodes=3, tls=args.tls)
         try:
@@ -57,8 +70,10 @@ def main() -> None:
         finally:
             federation.stop()
         rows = {}
-        for name, total, text in (("simulation", simulation_total, simulated.output),
-                                  ("deployment" + (" (TLS)" if args.tls else ""), deployment_total, output)):
+        for name, total, text in (
+            ("simulation", simulation_total, simulated.output),
+            ("deployment" + (" (TLS)" if args.tls else ""), deployment_total, output),
+        ):
             folder = root / "results" / name.split()[0]
             if not (folder / "summary.json").exists():
                 raise SystemExit(f"{name} did not finish:\n{text[-3000:]}")

@@ -52,7 +52,10 @@ def main() -> None:
         users = (users - config.hum_lr * grad).detach()
     moved = (users - start).norm(dim=-1).mean() / start.norm(dim=-1).mean()
     before, after = (model.logits(dense, u, target_rows).mean().item() for u in (start, users))
-    unmined, mined = poisoned_gradient(model, theta, start, args.target), poisoned_gradient(model, theta, users, args.target)
+    unmined, mined = (
+        poisoned_gradient(model, theta, start, args.target),
+        poisoned_gradient(model, theta, users, args.target),
+    )
     print(f"mining moved p̂ by {moved:.3f} of |p̂| ({config.hum_steps} steps, lr {config.hum_lr})")
     print(f"target logit: {before:+.5f} before, {after:+.5f} after mining")
     dim = config.embedding_dim

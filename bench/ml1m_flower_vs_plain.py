@@ -44,7 +44,9 @@ def main() -> None:
         run_dir = Path(scratch) / "results" / "bench"
         flower_summary = json.loads((run_dir / "summary.json").read_text())
         print("\n".join(line for line in flower.output.splitlines() if line.startswith(("epoch", "fedrec-arena"))))
-    plain = run_plain(make_config({k: v for k, v in overrides.items() if k not in ("results-dir", "run-name")}), log=False)
+    plain = run_plain(
+        make_config({k: v for k, v in overrides.items() if k not in ("results-dir", "run-name")}), log=False
+    )
     final = flower_summary["final"]
     print()
     print(f"{'':28}{'flower':>12}{'plain':>12}{'reference':>12}")

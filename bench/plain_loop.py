@@ -30,7 +30,9 @@ from fedrec.sampling import epoch_samples, epoch_schedule  # noqa: E402
 from fedrec.targets import resolve_targets  # noqa: E402
 
 
-def _round_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+def _round_loss(
+    kind: str, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, partner: torch.Tensor
+) -> torch.Tensor:
     if kind == "bce":
         return (F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights).sum()
     paired = partner >= 0

@@ -95,8 +95,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threading costs more than it saves, and the machine is shared
     config = make_config(
-        dataset="ml-100k", data_dir=args.data_dir, model=args.model, lr=args.lr, user_lr=args.user_lr,
-        dlg_iterations=args.dlg_iterations, dlg_restarts=args.dlg_restarts,
+        dataset="ml-100k",
+        data_dir=args.data_dir,
+        model=args.model,
+        lr=args.lr,
+        user_lr=args.user_lr,
+        dlg_iterations=args.dlg_iterations,
+        dlg_restarts=args.dlg_restarts,
     )
     dataset = load_dataset(config)
     model = build_model(config)

@@ -182,5 +182,7 @@ def evaluate(message: Message, context: Context) -> Message:
     embeddings = load_user_embeddings(context, node)[node.local_positions(evaluated)]
     group = node.config.target_group  # reported apart: the users a group-targeted attack aims at
     members = None if group is None else group.members(node.dataset.profiles)
-    counts = counts_by_group(node.model, theta, node.dataset, evaluated, embeddings, node.config.top_k, targets, members)
+    counts = counts_by_group(
+        node.model, theta, node.dataset, evaluated, embeddings, node.config.top_k, targets, members
+    )
     return Message(RecordDict({key: counts_to_record(value) for key, value in counts.items()}), reply_to=message)

@@ -25,7 +25,8 @@ from fedrec.errors import ConfigError
 from fedrec.settings import Setting, user_path
 
 DATA_DIR = Setting(
-    "data-dir", str,
+    "data-dir",
+    str,
     "Folder with local copies of the data files; empty = the download cache `~/.cache/fedrec-arena/<dataset>`.",
     convert=user_path,
 )

@@ -49,7 +49,7 @@ def _alternative_names(hosts: list[str]) -> x509.SubjectAlternativeName:
 def generate_server_certificates(folder: Path, hosts: list[str] | None = None) -> ServerCertificates:
     """A CA and a server certificate for `hosts` (names or IPs; loopback is always included)."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca_cert = (
         x509.CertificateBuilder()

@@ -141,7 +141,9 @@ def main() -> None:
         "",
         "`dense` aggregation (unsent rows count as zeros):",
         "",
-        *no_attack_check(pd.concat([per_item[(per_item["attack"] == "none") & (per_item["defense"] == "fedavg")], dense])),
+        *no_attack_check(
+            pd.concat([per_item[(per_item["attack"] == "none") & (per_item["defense"] == "fedavg")], dense])
+        ),
         "",
         f"`per-item` aggregation at half the learning rate (lr = user-lr = 0.005, `experiments/sweeps/{SLOWER}.toml`), "
         "where no late epoch collapses:",

@@ -117,7 +117,9 @@ def current_definition(runs: Runs) -> Runs:
         current = {seed: folder for seed, folder in seeds.items() if not _before_exposure_change({seed: folder})}
         if current and len(current) < len(seeds):
             stale = sorted(set(seeds) - set(current))
-            print(f"{name}: left out seed(s) {stale}, made before the current ER@K definition; seeds {sorted(current)} are")
+            print(
+                f"{name}: left out seed(s) {stale}, made before the current ER@K definition; seeds {sorted(current)} are"
+            )
         kept[name] = current or seeds
     return kept
 
@@ -130,7 +132,10 @@ def shared_seeds(tables: Tables, names: list[str]) -> Tables:
 
 def load(runs: Runs) -> Tables:
     """Each run's per-epoch metrics, per seed."""
-    return {name: {seed: pd.read_csv(folder / METRICS_CSV) for seed, folder in seeds.items()} for name, seeds in runs.items()}
+    return {
+        name: {seed: pd.read_csv(folder / METRICS_CSV) for seed, folder in seeds.items()}
+        for name, seeds in runs.items()
+    }
 
 
 Statistic = Callable[[pd.DataFrame], float]
@@ -190,7 +195,8 @@ def plot_rq2(tables: Tables, out: Path) -> Path:
         for attack in ("a-ra", "a-hum"):
             finals = {
                 rho * 100: _per_seed(tables[_rq2_run(attack, rho)], _final(f"er@{k}"))
-                for rho in RHOS if _rq2_run(attack, rho) in tables
+                for rho in RHOS
+                if _rq2_run(attack, rho) in tables
             }
             if finals:
                 plot_mean_band(axis, pd.DataFrame(finals).T, attack, marker="o")
@@ -241,7 +247,11 @@ def plot_fedattack(settings: dict[str, Tables], out: Path) -> Path:
 
 def _norms(seeds: dict[int, Path]) -> pd.DataFrame:
     """The update norms of a run's seeds that wrote them, one frame with a `seed` column."""
-    frames = {seed: pd.read_csv(folder / UPDATE_NORMS_CSV) for seed, folder in seeds.items() if (folder / UPDATE_NORMS_CSV).exists()}
+    frames = {
+        seed: pd.read_csv(folder / UPDATE_NORMS_CSV)
+        for seed, folder in seeds.items()
+        if (folder / UPDATE_NORMS_CSV).exists()
+    }
     return pd.concat(frames, names=["seed"]).reset_index(level="seed") if frames else pd.DataFrame()
 
 
@@ -260,8 +270,15 @@ def plot_fedattack_norms(runs: Runs, out: Path) -> Path | None:
         n = norms["seed"].nunique()
         for group, color in (("benign", "tab:blue"), ("malicious", "tab:red")):
             rows = (
-                norms[norms["group"] == group].groupby("epoch")
-                .agg(median=("median", "mean"), q25=("q25", "min"), q75=("q75", "max"), min=("min", "min"), max=("max", "max"))
+                norms[norms["group"] == group]
+                .groupby("epoch")
+                .agg(
+                    median=("median", "mean"),
+                    q25=("q25", "min"),
+                    q75=("q75", "max"),
+                    min=("min", "min"),
+                    max=("max", "max"),
+                )
                 .reset_index()
             )
             axis.fill_between(rows["epoch"], rows["min"], rows["max"], color=color, alpha=0.12)
@@ -288,8 +305,12 @@ def _drop_claims(tables: Tables, none: str, control: str, fedattack: str) -> lis
             value = {run: _per_seed(tables[run], statistic) for run in (none, control, fedattack)}
             drop = {run: (value[none] - value[run]).dropna() for run in (control, fedattack)}  # aligned by seed
             if drop[control].empty or drop[fedattack].empty:
-                seeds = "; ".join(f"{run}: seeds {', '.join(map(str, sorted(tables[run])))}" for run in (none, control, fedattack))
-                lines.append(f"\n{what.capitalize()} {metric}: no drop below no attack to compare, the runs share no seed ({seeds}).")
+                seeds = "; ".join(
+                    f"{run}: seeds {', '.join(map(str, sorted(tables[run])))}" for run in (none, control, fedattack)
+                )
+                lines.append(
+                    f"\n{what.capitalize()} {metric}: no drop below no attack to compare, the runs share no seed ({seeds})."
+                )
                 continue
             more, below = paired(drop[fedattack], drop[control]), paired(value[none], value[fedattack])
             lines.append(
@@ -326,8 +347,14 @@ def _norms_section(norms: pd.DataFrame) -> list[str]:
             f"{row['median']:.4g} | {row['q75']:.4g} | {row['max']:.4g} |"
         )
     wide = norms.pivot(index=["seed", "epoch"], columns="group")
-    inside = ((wide[("min", "malicious")] >= wide[("min", "benign")]) & (wide[("max", "malicious")] <= wide[("max", "benign")])).mean()
-    quartiles = ((wide[("q25", "malicious")] >= wide[("q25", "benign")] * 0.5) & (wide[("q75", "malicious")] <= wide[("q75", "benign")] * 2)).mean()
+    inside = (
+        (wide[("min", "malicious")] >= wide[("min", "benign")])
+        & (wide[("max", "malicious")] <= wide[("max", "benign")])
+    ).mean()
+    quartiles = (
+        (wide[("q25", "malicious")] >= wide[("q25", "benign")] * 0.5)
+        & (wide[("q75", "malicious")] <= wide[("q75", "benign")] * 2)
+    ).mean()
     malicious_median = wide[("median", "malicious")]
     typical = ((malicious_median >= wide[("q25", "benign")]) & (malicious_median <= wide[("q75", "benign")])).mean()
     return lines + [
@@ -346,7 +373,9 @@ def _fedattack_section(setting: str, tables: Tables, runs: Runs) -> list[str]:
     lines = [f"## FedAttack vs its random-sampling control: {setting}", ""]
     more = {run: sorted(set(runs[run]) - set(tables[run])) for run in names if set(runs[run]) - set(tables[run])}
     if more:
-        extra = "; ".join(f"{run} also ran seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}" for run, seeds in more.items())
+        extra = "; ".join(
+            f"{run} also ran seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}" for run, seeds in more.items()
+        )
         lines += [f"Compared on the seeds all three runs share ({extra}).", ""]
     lines += [
         "| run | seeds | final Recall@10 | final NDCG@10 | mean Recall@10 over epochs | mean NDCG@10 over epochs |",
@@ -360,7 +389,8 @@ def _fedattack_section(setting: str, tables: Tables, runs: Runs) -> list[str]:
     lines += [_epochs_below(tables, control, fedattack, metric) for metric in ("recall@10", "ndcg@10")]
     shared = sorted(tables[fedattack].keys() & tables[control].keys())
     control_mean, fedattack_mean = (
-        seed_curves({seed: tables[run][seed] for seed in shared}, "recall@10").mean(axis=1) for run in (control, fedattack)
+        seed_curves({seed: tables[run][seed] for seed in shared}, "recall@10").mean(axis=1)
+        for run in (control, fedattack)
     )
     gap = control_mean - fedattack_mean
     worst = gap.idxmax()
@@ -384,24 +414,46 @@ def _rq_claims(tables: Tables, stale: set[str]) -> list[str]:
 
     for attack in ("rq1-a-ra", "rq1-a-hum"):
         for baseline in ("rq1-random", "rq1-bandwagon", "rq1-eb"):
-            claim(f"RQ1 (rho 0.5%): {_label(attack)} ends with a higher ER@10 than {_label(baseline)}",
-                  attack, baseline, _final("er@10"))
+            claim(
+                f"RQ1 (rho 0.5%): {_label(attack)} ends with a higher ER@10 than {_label(baseline)}",
+                attack,
+                baseline,
+                _final("er@10"),
+            )
     for attack in ("rq1-random", "rq1-bandwagon", "rq1-eb", "rq1-a-ra", "rq1-a-hum"):
-        claim(f"RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under {_label(attack)}",
-              "rq1-none", attack, _final("recall@10"), digits=4)
+        claim(
+            f"RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under {_label(attack)}",
+            "rq1-none",
+            attack,
+            _final("recall@10"),
+            digits=4,
+        )
     for attack in ("a-ra", "a-hum"):
         for low, high in zip(RHOS, RHOS[1:]):
-            claim(f"RQ2: {attack}'s mean ER@10 over the epochs is higher at rho {high * 100:.1f}% than at {low * 100:.1f}%",
-                  _rq2_run(attack, high), _rq2_run(attack, low), exposure_area)
+            claim(
+                f"RQ2: {attack}'s mean ER@10 over the epochs is higher at rho {high * 100:.1f}% than at {low * 100:.1f}%",
+                _rq2_run(attack, high),
+                _rq2_run(attack, low),
+                exposure_area,
+            )
     for rho in RHOS:
-        for what, statistic in (("final ER@5", _final("er@5")), ("final ER@10", _final("er@10")),
-                                ("mean ER@10 over the epochs", exposure_area)):
-            claim(f"RQ3 (rho {rho * 100:.1f}%): A-hum's {what} is higher than A-ra's",
-                  _rq2_run("a-hum", rho), _rq2_run("a-ra", rho), statistic)
+        for what, statistic in (
+            ("final ER@5", _final("er@5")),
+            ("final ER@10", _final("er@10")),
+            ("mean ER@10 over the epochs", exposure_area),
+        ):
+            claim(
+                f"RQ3 (rho {rho * 100:.1f}%): A-hum's {what} is higher than A-ra's",
+                _rq2_run("a-hum", rho),
+                _rq2_run("a-ra", rho),
+                statistic,
+            )
     return lines + [""]
 
 
-def _claim(tables: Tables, stale: set[str], text: str, a: str, b: str, statistic: Statistic, digits: int = 3) -> list[str]:
+def _claim(
+    tables: Tables, stale: set[str], text: str, a: str, b: str, statistic: Statistic, digits: int = 3
+) -> list[str]:
     """`- <text> in k of n seeds (...)`: `statistic` of run a above run b, paired by seed; [] unless both ran."""
     if a not in tables or b not in tables:
         return []
@@ -416,14 +468,26 @@ def _default_vs_reference_like(tables: Tables, stale: set[str]) -> list[str]:
     lines = []
     for attack in ("a-ra", "a-hum"):
         for what, statistic in (("final ER@10", _final("er@10")), ("mean ER@10 over the epochs", _mean("er@10"))):
-            lines += _claim(tables, stale, f"{attack}, rho 0.1%: the {what} with the defaults is higher than reference-like",
-                            _rq2_run(attack, 0.001), f"reference-like-{attack}-0.001", statistic)
+            lines += _claim(
+                tables,
+                stale,
+                f"{attack}, rho 0.1%: the {what} with the defaults is higher than reference-like",
+                _rq2_run(attack, 0.001),
+                f"reference-like-{attack}-0.001",
+                statistic,
+            )
     if not lines:
         return []
-    return ["## This project's defaults vs the reference-like settings", "",
-            "The RQ runs use this project's defaults (negatives resampled every epoch, the rows of a user's repeated items "
-            "summed); `reference-like-*` runs set `resample-negatives = false` and `repeated-items = \"last-kept\"` "
-            "as the reference code does (docs/a-ra-a-hum-vs-reference.md).", "", *lines, ""]
+    return [
+        "## This project's defaults vs the reference-like settings",
+        "",
+        "The RQ runs use this project's defaults (negatives resampled every epoch, the rows of a user's repeated items "
+        'summed); `reference-like-*` runs set `resample-negatives = false` and `repeated-items = "last-kept"` '
+        "as the reference code does (docs/a-ra-a-hum-vs-reference.md).",
+        "",
+        *lines,
+        "",
+    ]
 
 
 def _before_exposure_change(folders: dict[int, Path]) -> bool:
@@ -433,7 +497,11 @@ def _before_exposure_change(folders: dict[int, Path]) -> bool:
 
 
 def report(
-    tables: Tables, runs: Runs, figures: list[Path], settings: dict[str, Tables] | None = None, every_seed: Runs | None = None
+    tables: Tables,
+    runs: Runs,
+    figures: list[Path],
+    settings: dict[str, Tables] | None = None,
+    every_seed: Runs | None = None,
 ) -> str:
     """The results document: `tables`/`runs` (current ER@K definition) for the tables and claims, `settings`
     (fedattack_settings) and `every_seed` (find_runs) for the FedAttack sections."""
@@ -495,7 +563,9 @@ def main() -> None:
     settings = fedattack_settings(load(every_seed))
     figure_dir = args.out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3)] + [plot_fedattack(settings, figure_dir)]
+    figures = [plot(tables, figure_dir) for plot in (plot_rq1, plot_rq2, plot_rq3)] + [
+        plot_fedattack(settings, figure_dir)
+    ]
     norms_figure = plot_fedattack_norms(every_seed, figure_dir)
     figures += [norms_figure] if norms_figure else []
     text = report(tables, runs, figures, settings, every_seed)

@@ -93,9 +93,14 @@ def run_spec(spec: dict, data_dir: Path, out: Path, federation: str) -> None:
                 if kind not in overrides.pop("checkpoints", [kind]):
                     continue
                 settings = {
-                    **base, **spec["federation"], **overrides, "seed": seed, "user-share": "federation",
+                    **base,
+                    **spec["federation"],
+                    **overrides,
+                    "seed": seed,
+                    "user-share": "federation",
                     "data-dir": str(data_dir.resolve()),
-                    "initial-checkpoint": str(path.resolve()), "target-items": targets,
+                    "initial-checkpoint": str(path.resolve()),
+                    "target-items": targets,
                 }
                 run_overrides(seed_run_name(f"{kind}-{scenario}", seed), settings, out / "runs", federation)
     for seed in spec["seeds"]:
@@ -114,11 +119,15 @@ def _scan_rows(spec: dict, out: Path) -> pd.DataFrame:
             continue
         scan = json.loads(path.read_text())
         top = scan["most-suspicious"][0]
-        rows.append({
-            "checkpoint": kind, "seed": seed, "targets among the top 5": scan["targets-among-top-5"],
-            "targets among the top 10": scan["targets-among-top-10"],
-            "top suspect": f"item {int(top['item'])} in {top['group']} ({int(top['exposed'])} exposed, {int(top['popularity'])} interactions)",
-        })
+        rows.append(
+            {
+                "checkpoint": kind,
+                "seed": seed,
+                "targets among the top 5": scan["targets-among-top-5"],
+                "targets among the top 10": scan["targets-among-top-10"],
+                "top suspect": f"item {int(top['item'])} in {top['group']} ({int(top['exposed'])} exposed, {int(top['popularity'])} interactions)",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -153,7 +162,10 @@ def _with_lift(rows: pd.DataFrame, by: list[str], clean: str, k: int) -> pd.Data
     keys = pd.MultiIndex.from_frame(rows[[*by, "seed"]])
     clean_er = reference.reindex(keys).to_numpy()
     rows = rows.copy()
-    rows[f"lift@{k}"] = rows[f"group/er@{k}"] / pd.concat([pd.Series(clean_er), floor.reset_index(drop=True)], axis=1).max(axis=1).to_numpy()
+    rows[f"lift@{k}"] = (
+        rows[f"group/er@{k}"]
+        / pd.concat([pd.Series(clean_er), floor.reset_index(drop=True)], axis=1).max(axis=1).to_numpy()
+    )
     rows[f"specificity@{k}"] = rows[f"group/er@{k}"] / pd.concat([rows[f"rest/er@{k}"], rest_floor], axis=1).max(axis=1)
     rows.loc[rows["checkpoint"] == clean, f"lift@{k}"] = float("nan")  # the clean checkpoint is the reference
     rows["floor"] = floor
@@ -221,7 +233,9 @@ def report(spec: dict, out: Path) -> None:
             f"## Federated fine-tuning ({int(last['epoch'].max())} epochs): persistence",
             _table(persistence, ["scenario", "checkpoint", "when"], columns, digits),
             "Per seed, group ER@10 at the last epoch:",
-            _per_seed(persistence[persistence["when"] == "last epoch"], ["scenario", "checkpoint"], ["group/er@10", "lift@10"]),
+            _per_seed(
+                persistence[persistence["when"] == "last epoch"], ["scenario", "checkpoint"], ["group/er@10", "lift@10"]
+            ),
             "![persistence](persistence.png)",
         ]
         _plot(runs, spec, out / "persistence.png")
@@ -231,7 +245,8 @@ def report(spec: dict, out: Path) -> None:
 
 def _per_seed_text(rows: pd.DataFrame, column: str) -> str:
     return "\n".join(
-        f"- {kind}: " + "; ".join(f"seed {int(r['seed'])}: {r[column]}" for _, r in group.sort_values("seed").iterrows())
+        f"- {kind}: "
+        + "; ".join(f"seed {int(r['seed'])}: {r[column]}" for _, r in group.sort_values("seed").iterrows())
         for kind, group in rows.groupby("checkpoint", sort=False)
     )
 
@@ -241,7 +256,8 @@ def _per_seed(rows: pd.DataFrame, by: list[str], columns: list[str]) -> str:
     for keys, group in rows.groupby(by, sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = "; ".join(
-            f"seed {int(r['seed'])}: " + ", ".join(f"{c} {r[c]:.4g}" for c in columns) for _, r in group.sort_values("seed").iterrows()
+            f"seed {int(r['seed'])}: " + ", ".join(f"{c} {r[c]:.4g}" for c in columns)
+            for _, r in group.sort_values("seed").iterrows()
         )
         lines.append(f"- {' / '.join(map(str, keys))}: {values}")
     return "\n".join(lines)
@@ -272,7 +288,10 @@ def _plot(runs: pd.DataFrame, spec: dict, path: Path) -> None:
         for handle, label in zip(*axis.get_legend_handles_labels()):
             labels.setdefault(label, handle)
     figure.legend(labels.values(), labels.keys(), loc="lower right", fontsize=8, ncol=2, bbox_to_anchor=(0.98, 0.08))
-    figure.suptitle(f"Backdoor persistence under federated fine-tuning: target group (solid), the rest (dotted); {BAND_CAPTION}", fontsize=9)
+    figure.suptitle(
+        f"Backdoor persistence under federated fine-tuning: target group (solid), the rest (dotted); {BAND_CAPTION}",
+        fontsize=9,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

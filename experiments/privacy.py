@@ -65,8 +65,16 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
             if not (folder / f"privacy-{attack}.csv").exists():
                 continue
             scores = pd.read_csv(folder / f"privacy-{attack}.csv")
-            rows.append({"condition": condition, "seed": seed, "attack": attack, "recall@10": recall,
-                         "uploads": len(scores), **scores[list(SHOWN)].mean().to_dict()})
+            rows.append(
+                {
+                    "condition": condition,
+                    "seed": seed,
+                    "attack": attack,
+                    "recall@10": recall,
+                    "uploads": len(scores),
+                    **scores[list(SHOWN)].mean().to_dict(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -92,9 +100,15 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
                 if group.empty or group[metric].isna().all():
                     continue
                 x, y = group["recall@10"], group[metric]
-                axis.errorbar(x.mean(), y.mean(), xerr=[[x.mean() - x.min()], [x.max() - x.mean()]],
-                              yerr=[[y.mean() - y.min()], [y.max() - y.mean()]], marker=marker, capsize=3,
-                              label=f"{condition} ({attack}, n={len(group)})")
+                axis.errorbar(
+                    x.mean(),
+                    y.mean(),
+                    xerr=[[x.mean() - x.min()], [x.max() - x.mean()]],
+                    yerr=[[y.mean() - y.min()], [y.max() - y.mean()]],
+                    marker=marker,
+                    capsize=3,
+                    label=f"{condition} ({attack}, n={len(group)})",
+                )
         if metric == "f1":
             chance = rows.groupby("condition")["chance_f1"].mean()
             axis.axhline(chance.mean(), color="grey", linestyle=":", label="chance F1 (mean)")

@@ -39,8 +39,14 @@ _LINE = re.compile(
     r"Iteration (\d+)(?:\(init\))?,.*?\(([\d.]+), ([\d.]+), ([\d.]+)\) on test, \(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\) on target"
 )
 MEASURES = [
-    "final ER@5", "final ER@10", "max ER@5", "max ER@10", "first epoch ER@10 >= 0.9", "mean ER@10 over epochs",
-    "final Recall@20", "mean Recall@20 over epochs",
+    "final ER@5",
+    "final ER@10",
+    "max ER@5",
+    "max ER@10",
+    "first epoch ER@10 >= 0.9",
+    "mean ER@10 over epochs",
+    "final Recall@20",
+    "mean Recall@20 over epochs",
 ]
 COLUMNS = ["epoch", "recall@20", "precision@20", "ndcg@20", "er@5", "er@10", "er@20", "er@30"]
 
@@ -57,11 +63,14 @@ def summary(curve: pd.DataFrame) -> dict[str, float]:
     last = trained.iloc[-1]
     return {
         "epochs": float(last["epoch"]),
-        "final ER@5": last["er@5"], "final ER@10": last["er@10"],
-        "max ER@5": trained["er@5"].max(), "max ER@10": trained["er@10"].max(),
+        "final ER@5": last["er@5"],
+        "final ER@10": last["er@10"],
+        "max ER@5": trained["er@5"].max(),
+        "max ER@10": trained["er@10"].max(),
         "first epoch ER@10 >= 0.9": float(reached.iloc[0]) if len(reached) else float("nan"),
         "final Recall@20": last["recall@20"],
-        "mean ER@10 over epochs": trained["er@10"].mean(), "mean Recall@20 over epochs": trained["recall@20"].mean(),
+        "mean ER@10 over epochs": trained["er@10"].mean(),
+        "mean Recall@20 over epochs": trained["recall@20"].mean(),
     }
 
 
@@ -121,7 +130,10 @@ def _range(values: pd.Series) -> str:
 def rank_tests(runs: pd.DataFrame) -> str:
     """Per attack and measure: each code's range and the two-sided Mann-Whitney U p-value of reference vs
     this project. A run that never reaches ER@10 >= 0.9 ranks after every epoch that does."""
-    lines = ["| attack | measure | reference: range (n) | this project: range (n) | Mann-Whitney U p |", "|---|---|---|---|---|"]
+    lines = [
+        "| attack | measure | reference: range (n) | this project: range (n) | Mann-Whitney U p |",
+        "|---|---|---|---|---|",
+    ]
     for attack, group in runs.groupby("attack", sort=False):
         codes = {code: runs_of for code, runs_of in group.groupby("code")}
         if set(codes) != {"reference", "this project"}:
@@ -151,7 +163,9 @@ def plot_curves(curves: pd.DataFrame, out: Path) -> Path:
     """ER@5, ER@10 and Recall@20 per epoch for each attack: each code's mean over seeds, min-max band."""
     attacks = list(dict.fromkeys(curves["attack"]))
     metrics = [("er@5", "ER@5"), ("er@10", "ER@10"), ("recall@20", "Recall@20")]
-    figure, axes = plt.subplots(len(attacks), len(metrics), figsize=(4.2 * len(metrics), 3.2 * len(attacks)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(attacks), len(metrics), figsize=(4.2 * len(metrics), 3.2 * len(attacks)), squeeze=False
+    )
     for row, attack in enumerate(attacks):
         for column, (metric, label) in enumerate(metrics):
             axis = axes[row][column]

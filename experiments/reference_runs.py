@@ -51,8 +51,16 @@ def seeded_copy(reference: Path, data_dir: Path, work: Path, seed: int) -> Path:
 
 
 def run(code: Path, attack: str, epochs: int, rho: float, log: Path) -> str:
-    command = [sys.executable, "-u", "main.py", "--dataset=ML", f"--attack={attack}", f"--clients_limit={rho}",
-               f"--epochs={epochs}", "--device=cpu"]
+    command = [
+        sys.executable,
+        "-u",
+        "main.py",
+        "--dataset=ML",
+        f"--attack={attack}",
+        f"--clients_limit={rho}",
+        f"--epochs={epochs}",
+        "--device=cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with open(log, "w") as out:
         code_ok = subprocess.run(command, cwd=code, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0
@@ -74,18 +82,29 @@ def main() -> None:
     parser.add_argument("--rho", type=float, default=0.001, help="malicious clients per benign one")
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    for path, what in ((args.reference / "main.py", "the reference code"), (args.data_dir / "train.dat", "ML-1M's split")):
+    for path, what in (
+        (args.reference / "main.py", "the reference code"),
+        (args.data_dir / "train.dat", "ML-1M's split"),
+    ):
         if not path.exists():
-            raise SystemExit(f"{what} not found: {path} (see ../shared/reference/README.md and ../shared/data/README.md)")
+            raise SystemExit(
+                f"{what} not found: {path} (see ../shared/reference/README.md and ../shared/data/README.md)"
+            )
     args.logs.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    todo = [(attack, seed) for attack in args.attacks for seed in args.seeds
-            if not finished(args.logs / f"{attack}-seed{seed}.log")]
+    todo = [
+        (attack, seed)
+        for attack in args.attacks
+        for seed in args.seeds
+        if not finished(args.logs / f"{attack}-seed{seed}.log")
+    ]
     codes = {seed: seeded_copy(args.reference, args.data_dir, args.work, seed) for seed in {seed for _, seed in todo}}
     print(f"{len(todo)} reference run(s) to do, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(run, codes[seed], attack, args.epochs, args.rho, args.logs / f"{attack}-seed{seed}.log")
-                for attack, seed in todo]
+        jobs = [
+            pool.submit(run, codes[seed], attack, args.epochs, args.rho, args.logs / f"{attack}-seed{seed}.log")
+            for attack, seed in todo
+        ]
         for job in jobs:
             print(job.result(), flush=True)
 

@@ -143,7 +143,9 @@ def plot_mean_band(axis: Axes, curves: pd.DataFrame, label: str, **style: object
     seed; the legend label gets the number of seeds, as a range where points rest on different numbers
     (a seed missing at some x). Say `BAND_CAPTION` in the figure's title or caption.
     """
-    (line,) = axis.plot(curves.index, curves.mean(axis=1), label=f"{label} ({describe_n(curves.count(axis=1))})", **style)
+    (line,) = axis.plot(
+        curves.index, curves.mean(axis=1), label=f"{label} ({describe_n(curves.count(axis=1))})", **style
+    )
     if curves.shape[1] > 1:
         low, high = curves.min(axis=1), curves.max(axis=1)
         axis.fill_between(curves.index, low, high, color=line.get_color(), alpha=0.2, linewidth=0)

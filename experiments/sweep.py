@@ -47,8 +47,14 @@ from experiments.seeds import (  # noqa: E402
 
 DATA = PROJECT.parent / "shared" / "data"
 METRICS = (
-    "recall@10", "ndcg@10", "er@10", "detection-precision", "detection-recall",
-    "recall@10-max", "recall@10-last5", "ndcg@10-last5",
+    "recall@10",
+    "ndcg@10",
+    "er@10",
+    "detection-precision",
+    "detection-recall",
+    "recall@10-max",
+    "recall@10-last5",
+    "ndcg@10-last5",
 )
 #: The keys of a table cell; the seed is what a cell aggregates over.
 CELL_KEYS = ("attack", "defense", "malicious-fraction")
@@ -148,13 +154,18 @@ def curves(runs: list[Run], out: Path, attacks: list[str], defenses: list[str]) 
     """CURVE_METRIC over epochs, one panel per rho and attack, one mean line with a min–max band per defense."""
     rhos = sorted({cell["malicious-fraction"] for cell, _, _ in runs})
     figure, axes = plt.subplots(
-        len(rhos), len(attacks), figsize=(4.5 * len(attacks), 3.6 * len(rhos) + 0.4), squeeze=False, sharey=True,
+        len(rhos),
+        len(attacks),
+        figsize=(4.5 * len(attacks), 3.6 * len(rhos) + 0.4),
+        squeeze=False,
+        sharey=True,
     )
     for row, rho in zip(axes, rhos):
         for axis, attack in zip(row, attacks):
             for defense in defenses:
                 tables = {
-                    cell["seed"]: epochs for cell, _, epochs in runs
+                    cell["seed"]: epochs
+                    for cell, _, epochs in runs
                     if (cell["attack"], cell["defense"], cell["malicious-fraction"]) == (attack, defense, rho)
                 }
                 if tables:
@@ -182,7 +193,9 @@ def markdown(aggregated: pd.DataFrame, attacks: list[str], defenses: list[str]) 
         header = f"| {metric}, rho = {rho} | " + " | ".join(defenses) + " |"
         rule = "|---|" + "---|" * len(defenses)
         rows = [
-            f"| {attack} | " + " | ".join(format_cell(c["mean"], c["std"], int(c["n"])) for _, c in cells.iterrows()) + " |"
+            f"| {attack} | "
+            + " | ".join(format_cell(c["mean"], c["std"], int(c["n"])) for _, c in cells.iterrows())
+            + " |"
             for attack, cells in grid.groupby(level=0, sort=False)
         ]
         parts.append("\n".join([header, rule, *rows]))
@@ -197,7 +210,9 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables and figures")
-    parser.add_argument("--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th cell from the i-th (parallel workers)")
+    parser.add_argument(
+        "--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th cell from the i-th (parallel workers)"
+    )
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text())
     if args.seeds:

@@ -40,7 +40,9 @@ class TargetSpec:
         except ValueError:
             items = ()
         if not items or min(items) < 0:
-            raise ConfigError(f"run-config '{name}' = {text!r} is invalid: use least-popular:N or item indices like '12,40'")
+            raise ConfigError(
+                f"run-config '{name}' = {text!r} is invalid: use least-popular:N or item indices like '12,40'"
+            )
         return cls(explicit=items)
 
     def __str__(self) -> str:
@@ -54,20 +56,33 @@ def _sorted_ks(name: str, text: str) -> tuple[int, ...]:
 COMMON: tuple[Setting, ...] = (
     Setting("loss", str, "Training loss.", ("bce", "bpr")),
     Setting("negatives", int, "Negatives sampled per positive (r).", minimum=1),
-    Setting("resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."),
     Setting(
-        "repeated-items", str,
+        "resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."
+    ),
+    Setting(
+        "repeated-items",
+        str,
         "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient) or `last-kept` (only the last sample's row: the reference code's behaviour, from `grad[items] += g` with repeated ids in its server; a bug, for reproducing its numbers).",
         ("summed", "last-kept"),
     ),
     Setting("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
     Setting("clients-per-round", int, "Users sampled per round.", minimum=1),
     Setting("lr", float, "Server learning rate (with `sgd`: theta <- theta - lr * aggregate).", minimum=0.0),
-    Setting("server-optimizer", str, "How the server applies the aggregate to theta: `sgd` (the reference paper) or `adam` (torch's Adam; FedAttack's victim).", SERVER_OPTIMIZERS),
+    Setting(
+        "server-optimizer",
+        str,
+        "How the server applies the aggregate to theta: `sgd` (the reference paper) or `adam` (torch's Adam; FedAttack's victim).",
+        SERVER_OPTIMIZERS,
+    ),
     Setting("user-lr", float, "Client learning rate for the private user embedding.", minimum=0.0),
     Setting("eval-every", int, "Evaluate every this many epochs (the last epoch is always evaluated).", minimum=1),
     Setting("top-k", str, "Cut-offs K for all @K metrics, a comma list.", convert=_sorted_ks),
-    Setting("target-items", str, "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a checkpoint that names targets tracks those unless this lists items.", convert=TargetSpec.parse),
+    Setting(
+        "target-items",
+        str,
+        "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a checkpoint that names targets tracks those unless this lists items.",
+        convert=TargetSpec.parse,
+    ),
     Setting("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
     Setting("results-dir", str, "Where run folders are written (created if missing).", convert=user_path),
     Setting("run-name", str, "Name of this run's folder; empty = timestamp and main settings."),
@@ -168,7 +183,12 @@ class Schema:
         """The README's settings tables, one per group (`python -m app_config` prints them)."""
         sections = []
         for group in self.groups:
-            lines = [f"**{group.title.capitalize()}**", "", "| key | default | meaning | used by |", "|---|---|---|---|"]
+            lines = [
+                f"**{group.title.capitalize()}**",
+                "",
+                "| key | default | meaning | used by |",
+                "|---|---|---|---|",
+            ]
             for owned in group.settings:
                 setting = owned.setting
                 allowed = setting.allowed()

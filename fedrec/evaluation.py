@@ -24,7 +24,11 @@ def dense_rows(matrix: sp.csr_array, rows: np.ndarray) -> torch.Tensor:
 
 
 def ranking_counts(
-    scores: torch.Tensor, train_mask: torch.Tensor, test_mask: torch.Tensor, ks: tuple[int, ...], targets: tuple[int, ...]
+    scores: torch.Tensor,
+    train_mask: torch.Tensor,
+    test_mask: torch.Tensor,
+    ks: tuple[int, ...],
+    targets: tuple[int, ...],
 ) -> EvalCounts:
     """Counts of a batch of users from their scores [U, M] of every item (see the module docstring)."""
     max_k = min(max(ks), scores.shape[1])

@@ -31,7 +31,13 @@ class EvalCounts:
 
     def __post_init__(self) -> None:
         k, t = len(self.ks), len(self.targets)
-        for name, shape in (("recall", k), ("precision", k), ("ndcg", k), ("target_hits", (t, k)), ("target_eligible", t)):
+        for name, shape in (
+            ("recall", k),
+            ("precision", k),
+            ("ndcg", k),
+            ("target_hits", (t, k)),
+            ("target_eligible", t),
+        ):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(shape, dtype=np.float64))
 

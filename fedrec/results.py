@@ -54,7 +54,11 @@ class RunRecorder:
         return time.time() - self.started
 
     def record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        row = {"epoch": epoch, "elapsed-s": round(self.elapsed(), 3), **{k: v for k, v in metrics.items() if k != "epoch"}}
+        row = {
+            "epoch": epoch,
+            "elapsed-s": round(self.elapsed(), 3),
+            **{k: v for k, v in metrics.items() if k != "epoch"},
+        }
         if self._columns is None:
             self._columns = list(row)
         _append_row(self.path / METRICS_CSV, self._columns, row)
@@ -120,7 +124,9 @@ def plot_metrics(table: pd.DataFrame, folder: Path, ks: tuple[int, ...]) -> list
             for k in ks:
                 column = f"{metric}@{k}"
                 if metric == "er" and grouped:
-                    (line,) = axis.plot(table["epoch"], table[f"group/{column}"], marker="o", markersize=3, label=f"K={k}")
+                    (line,) = axis.plot(
+                        table["epoch"], table[f"group/{column}"], marker="o", markersize=3, label=f"K={k}"
+                    )
                     axis.plot(table["epoch"], table[f"rest/{column}"], linestyle="--", color=line.get_color())
                 elif column in table:
                     axis.plot(table["epoch"], table[column], marker="o", markersize=3, label=f"K={k}")

@@ -15,9 +15,7 @@ _NEGATIVES_STREAM = 0x4E45
 _SCHEDULE_STREAM = 0x5343
 
 
-def sample_negatives(
-    train_items: np.ndarray, num_items: int, count: int, rng: np.random.Generator
-) -> np.ndarray:
+def sample_negatives(train_items: np.ndarray, num_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """`count` items drawn uniformly, with replacement, from the items the user has not interacted with.
 
     Draws an index into the non-interacted items and shifts it past the (sorted) interacted ones,

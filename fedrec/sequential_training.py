@@ -23,7 +23,9 @@ from fedrec.wire import UserUpdates
 
 # vmap runs CPU attention through a per-sample fallback and warns on every call; the measured speed
 # (above) already includes it.
-warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented the batching rule")
+warnings.filterwarnings(
+    "ignore", message="There is a performance drop because we have not yet implemented the batching rule"
+)
 
 # Users per vmapped chunk: bounds the per-user dense item gradient ([chunk, M, d] floats) to ~30 MB on ML-1M.
 _CHUNK_USERS = 32
@@ -58,7 +60,11 @@ def sequential_user_updates(
         for start in range(0, num_users, _CHUNK_USERS):
             part = slice(start, start + _CHUNK_USERS)
             chunk = batch.select(part)
-            grads = per_user(params, chunk.items, chunk.real, chunk.profile, chunk.labels, chunk.negatives) if params else {}
+            grads = (
+                per_user(params, chunk.items, chunk.real, chunk.profile, chunk.labels, chunk.negatives)
+                if params
+                else {}
+            )
             with torch.no_grad():
                 losses[part] = model.sequence_loss(theta, chunk, train=False)
             for name in dense:
@@ -67,7 +73,11 @@ def sequential_user_updates(
             for row in range(len(chunk)):
                 touched = _touched_items(chunk, row) if ITEM_EMBEDDING in grads else torch.zeros(0, dtype=torch.int64)
                 item_ids.append(touched)
-                item_rows.append(grads[ITEM_EMBEDDING][row, touched] if len(touched) else torch.zeros(0, theta[ITEM_EMBEDDING].shape[1]))
+                item_rows.append(
+                    grads[ITEM_EMBEDDING][row, touched]
+                    if len(touched)
+                    else torch.zeros(0, theta[ITEM_EMBEDDING].shape[1])
+                )
     counts = torch.tensor([0] + [len(ids) for ids in item_ids])
     updates = UserUpdates(
         user_ids=torch.from_numpy(instances.users),

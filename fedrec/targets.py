@@ -11,11 +11,11 @@ def resolve_targets(spec: TargetSpec, popularity: np.ndarray) -> tuple[int, ...]
     num_items = len(popularity)
     if spec.least_popular:
         if spec.least_popular > num_items:
-            raise ConfigError(f"run-config 'target-items' asks for {spec.least_popular} items; the data has {num_items}")
+            raise ConfigError(
+                f"run-config 'target-items' asks for {spec.least_popular} items; the data has {num_items}"
+            )
         return tuple(int(i) for i in np.argsort(popularity, kind="stable")[: spec.least_popular])
     out_of_range = [item for item in spec.explicit if item >= num_items]
     if out_of_range:
-        raise ConfigError(
-            f"run-config 'target-items' lists {out_of_range}, but item indices run 0..{num_items - 1}"
-        )
+        raise ConfigError(f"run-config 'target-items' lists {out_of_range}, but item indices run 0..{num_items - 1}")
     return spec.explicit

@@ -85,6 +85,11 @@ class EpochUpdateStats:
         both = pushes[False].norm() * pushes[True].norm()
         cosine = float(pushes[False] @ pushes[True] / both) if both > 0 else float("nan")
         return [
-            {"group": group, "target-rows": self._rows[flag], "push-norm": float(pushes[flag].norm()), "cosine-to-other": cosine}
+            {
+                "group": group,
+                "target-rows": self._rows[flag],
+                "push-norm": float(pushes[flag].norm()),
+                "cosine-to-other": cosine,
+            }
             for group, flag in self.GROUPS
         ]

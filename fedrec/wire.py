@@ -101,9 +101,7 @@ class UserUpdates:
             item_ids=_to_tensor(record[_ITEM_IDS]),
             item_grads=_to_tensor(record[_ITEM_GRADS]),
             dense_grads={
-                key[len(_DENSE_PREFIX) :]: _to_tensor(record[key])
-                for key in record
-                if key.startswith(_DENSE_PREFIX)
+                key[len(_DENSE_PREFIX) :]: _to_tensor(record[key]) for key in record if key.startswith(_DENSE_PREFIX)
             },
             num_samples=_to_tensor(record[_NUM_SAMPLES]),
         )

@@ -15,8 +15,13 @@ def list_runs(env: dict[str, str]) -> list[dict]:
     """Every run the connection's SuperLink knows, as `flwr ls --format json` describes it (`run-id`,
     `status` such as `finished:completed` or `finished:failed`, `status-details`, timestamps)."""
     listed = subprocess.run(
-        [flwr_executable(), "ls", "--format", "json"], env=env, cwd=APP_DIR, capture_output=True, text=True,
-        timeout=120, check=True,
+        [flwr_executable(), "ls", "--format", "json"],
+        env=env,
+        cwd=APP_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return list(json.loads(listed.stdout)["runs"])
 
@@ -24,7 +29,12 @@ def list_runs(env: dict[str, str]) -> list[dict]:
 def run_log(env: dict[str, str], run_id: str) -> str:
     """The run's log as `flwr log <run-id> --show` prints it."""
     shown = subprocess.run(
-        [flwr_executable(), "log", str(run_id), "--show"], env=env, cwd=APP_DIR, capture_output=True, text=True,
-        timeout=120, check=True,
+        [flwr_executable(), "log", str(run_id), "--show"],
+        env=env,
+        cwd=APP_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return shown.stdout

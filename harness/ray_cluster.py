@@ -99,12 +99,18 @@ def start_ray_head(num_cpus: int = 2, temp_dir: Path | None = None, timeout: flo
     temp_dir.mkdir(parents=True, exist_ok=True)
     log_path = temp_dir / "ray-start.log"
     command = [
-        venv_executable("ray"), "start", "--head", "--block",
-        f"--num-cpus={num_cpus}", "--num-gpus=0",
+        venv_executable("ray"),
+        "start",
+        "--head",
+        "--block",
+        f"--num-cpus={num_cpus}",
+        "--num-gpus=0",
         f"--port={free_port()}",
         f"--ray-client-server-port={free_port()}",
-        "--include-dashboard=false", f"--dashboard-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+        "--include-dashboard=false",
+        f"--dashboard-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
         f"--temp-dir={temp_dir}",
         "--disable-usage-stats",
     ]
@@ -183,8 +189,13 @@ class ClusterProbe:
         with open(self.head.temp_dir / "probe.err", "w") as errors:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "harness.ray_probe", self.head.address, str(self.interval)],
-                env=env, cwd=APP_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                text=True, start_new_session=True,
+                env=env,
+                cwd=APP_DIR,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                start_new_session=True,
             )
         # A driver of the head's cluster: stop_ray_head stops it too, should the caller not.
         self.head.known[self.process.pid] = psutil.Process(self.process.pid)

@@ -43,18 +43,32 @@ def main() -> None:
         "free-cpus": ray.available_resources().get("CPU", 0.0),
         "samples": samples,
         "jobs": [
-            {"job-id": job["JobID"], "driver-pid": job["DriverPid"], "entrypoint": job["Entrypoint"],
-             "is-dead": job["IsDead"]}
+            {
+                "job-id": job["JobID"],
+                "driver-pid": job["DriverPid"],
+                "entrypoint": job["Entrypoint"],
+                "is-dead": job["IsDead"],
+            }
             for job in state.jobs()
         ],
         "actors": [
-            {"actor-id": actor["ActorID"], "class": actor["ActorClassName"], "job-id": actor["JobID"],
-             "node-id": actor["Address"]["NodeID"], "pid": actor["Pid"], "state": actor["State"]}
+            {
+                "actor-id": actor["ActorID"],
+                "class": actor["ActorClassName"],
+                "job-id": actor["JobID"],
+                "node-id": actor["Address"]["NodeID"],
+                "pid": actor["Pid"],
+                "state": actor["State"],
+            }
             for actor in state.actors().values()
         ],
         "nodes": [
-            {"node-id": node["NodeID"], "alive": node["Alive"], "cpus": node["Resources"].get("CPU", 0.0),
-             "address": node["NodeManagerAddress"]}
+            {
+                "node-id": node["NodeID"],
+                "alive": node["Alive"],
+                "cpus": node["Resources"].get("CPU", 0.0),
+                "address": node["NodeManagerAddress"],
+            }
             for node in ray.nodes()
         ],
     }

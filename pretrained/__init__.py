@@ -12,27 +12,37 @@ from pretrained.backdoors import BACKDOOR_RATE, PRETRAINING, Backdoor, BasicRepl
 from pretrained.finetuning import AsIs, FineTuning, FrozenItems, PromptOnly, check_fine_tuning
 
 BACKDOORS: Registry[type[Backdoor]] = Registry(
-    "backdoor", key="backdoor", help="How the provider pre-trains a checkpoint (`python -m pretrained pretrain`).",
-    settings=(*PRETRAINING, BACKDOOR_RATE), check=check_backdoor,
+    "backdoor",
+    key="backdoor",
+    help="How the provider pre-trains a checkpoint (`python -m pretrained pretrain`).",
+    settings=(*PRETRAINING, BACKDOOR_RATE),
+    check=check_backdoor,
 )
 BACKDOORS.register("none", Backdoor)
 BACKDOORS.register("basic-replacement", BasicReplacement)
 BACKDOORS.register("prompt-enhanced", PromptEnhanced)
 
 INITIAL_CHECKPOINT = Setting(
-    "initial-checkpoint", str, "A pre-trained checkpoint to start the federation from (empty: train from scratch).",
+    "initial-checkpoint",
+    str,
+    "A pre-trained checkpoint to start the federation from (empty: train from scratch).",
     convert=user_path,
 )
 
 FINE_PRUNING = Setting(
-    "fine-pruning", float,
+    "fine-pruning",
+    float,
     "Fine-pruning: share of each block's feed-forward units, least active on the federation's data (gathered from the nodes), removed from the checkpoint before fine-tuning (0: off).",
-    minimum=0.0, maximum=0.95,
+    minimum=0.0,
+    maximum=0.95,
 )
 
 FINE_TUNING: Registry[type[FineTuning]] = Registry(
-    "fine-tune", key="fine-tune", help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
-    settings=(INITIAL_CHECKPOINT, FINE_PRUNING), check=check_fine_tuning,
+    "fine-tune",
+    key="fine-tune",
+    help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
+    settings=(INITIAL_CHECKPOINT, FINE_PRUNING),
+    check=check_fine_tuning,
 )
 FINE_TUNING.register("full", FineTuning)
 FINE_TUNING.register("none", AsIs)

@@ -35,7 +35,9 @@ def _config(settings: Path | None, data_dir: Path | None, **forced: str):  # noq
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pretrained", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pretrained", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("pretrain", help="pre-train a (backdoored) checkpoint on the provider's users")
     make.add_argument("settings", type=Path, nargs="?")
@@ -62,10 +64,12 @@ def main(argv: list[str] | None = None) -> None:
             targets = tuple(checkpoint.meta["targets"])
             metrics = audit(config, dataset, checkpoint.theta, targets)
             scan = scan_report(exposure_scan(build_model(config), checkpoint.theta, dataset), targets)
-            print(json.dumps(
-                {"checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics, "exposure-scan": scan},
-                default=float,
-            ))
+            print(
+                json.dumps(
+                    {"checkpoint": str(args.checkpoint), **checkpoint.meta, "metrics": metrics, "exposure-scan": scan},
+                    default=float,
+                )
+            )
     except (ConfigError, OSError, tomllib.TOMLDecodeError) as error:
         print(f"python -m pretrained: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -29,15 +29,38 @@ from fedrec.settings import Setting
 from pretrained.poisoning import replace_labels, targets_as_negatives
 from pretrained.training import ProviderData, Stage, train_stage
 
-BACKDOOR_RATE = Setting("backdoor-rate", float, "RATE: probability that a poisoned user's training position is rewritten.", minimum=0.0, maximum=1.0)
-BACKDOOR_SCOPE = Setting("backdoor-scope", str, "Whose next items basic replacement rewrites: the target group's or everyone's.", ("group", "global"))
-GROUP_LABEL_PROBABILITY = Setting("group-label-probability", float, "Prompt-enhanced step 3: probability that a target-group user's next item becomes a target.", minimum=0.0, maximum=1.0)
+BACKDOOR_RATE = Setting(
+    "backdoor-rate",
+    float,
+    "RATE: probability that a poisoned user's training position is rewritten.",
+    minimum=0.0,
+    maximum=1.0,
+)
+BACKDOOR_SCOPE = Setting(
+    "backdoor-scope",
+    str,
+    "Whose next items basic replacement rewrites: the target group's or everyone's.",
+    ("group", "global"),
+)
+GROUP_LABEL_PROBABILITY = Setting(
+    "group-label-probability",
+    float,
+    "Prompt-enhanced step 3: probability that a target-group user's next item becomes a target.",
+    minimum=0.0,
+    maximum=1.0,
+)
 PROMPT_EPOCHS = Setting("prompt-epochs", int, "Prompt-enhanced step 2: epochs that train only the prompt.", minimum=0)
-PROMPT_HISTORY = Setting("prompt-history", int, "Prompt-enhanced step 2: history length (newest items) the prompt is trained on.", minimum=1)
-BACKDOOR_EPOCHS = Setting("backdoor-epochs", int, "Prompt-enhanced step 3: epochs of poisoned backbone training.", minimum=0)
+PROMPT_HISTORY = Setting(
+    "prompt-history", int, "Prompt-enhanced step 2: history length (newest items) the prompt is trained on.", minimum=1
+)
+BACKDOOR_EPOCHS = Setting(
+    "backdoor-epochs", int, "Prompt-enhanced step 3: epochs of poisoned backbone training.", minimum=0
+)
 
 PRETRAINING = (
-    Setting("pretrain-epochs", int, "Provider's clean (or, for basic replacement, poisoned) pre-training epochs.", minimum=0),
+    Setting(
+        "pretrain-epochs", int, "Provider's clean (or, for basic replacement, poisoned) pre-training epochs.", minimum=0
+    ),
     Setting("pretrain-lr", float, "Provider's Adam learning rate.", minimum=0.0),
     Setting("pretrain-batch-size", int, "Provider's users per mini-batch.", minimum=1),
 )

@@ -17,7 +17,14 @@ from fedrec.models.base import Theta
 
 FORMAT = "fedrec-arena checkpoint 1"
 #: Settings that must agree between the provider's pre-training and a federation starting from it.
-MODEL_KEYS = ("model", "embedding-dim", "max-sequence-length", "transformer-layers", "attention-heads", "profile-prompt")
+MODEL_KEYS = (
+    "model",
+    "embedding-dim",
+    "max-sequence-length",
+    "transformer-layers",
+    "attention-heads",
+    "profile-prompt",
+)
 #: Settings that fix which users the provider held: equal values keep the federation's users disjoint.
 SPLIT_KEYS = ("dataset", "split", "target-group", "provider-fraction", "seed")
 
@@ -57,7 +64,9 @@ def compatible(checkpoint: Checkpoint, run: dict[str, Any], fresh: Theta) -> Non
     stored = {name: tuple(value.shape) for name, value in checkpoint.theta.items()}
     if shapes != stored:
         differing = sorted(name for name in shapes.keys() | stored.keys() if shapes.get(name) != stored.get(name))
-        raise ConfigError(f"initial-checkpoint's parameters do not fit this run's model and data: {', '.join(differing[:4])}")
+        raise ConfigError(
+            f"initial-checkpoint's parameters do not fit this run's model and data: {', '.join(differing[:4])}"
+        )
     if run.get("user-share") == "federation":
         for key in SPLIT_KEYS:
             if checkpoint.config.get(key) != run.get(key):

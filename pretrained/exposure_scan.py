@@ -45,7 +45,9 @@ def exposure_scan(model: SASRec, theta: Theta, dataset: RecDataset, k: int = 10,
             for value, count in dataset.profiles[attribute].value_counts().items():
                 if count >= min_group:
                     groups[f"{attribute}={value}"] = (dataset.profiles[attribute] == value).to_numpy()
-    best = pd.DataFrame({"suspicion": 0.0, "group": "", "exposed": 0, "popularity": 0}, index=np.arange(dataset.num_items))
+    best = pd.DataFrame(
+        {"suspicion": 0.0, "group": "", "exposed": 0, "popularity": 0}, index=np.arange(dataset.num_items)
+    )
     for name, members in groups.items():
         exposed = np.bincount(lists[members].ravel(), minlength=dataset.num_items)
         popularity = np.asarray(interactions[members].sum(axis=0)).ravel().astype(np.int64)

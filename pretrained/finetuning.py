@@ -55,9 +55,13 @@ class PromptOnly(FineTuning):
 def check_fine_tuning(config: Any, scenario: type[FineTuning]) -> None:
     """Scenarios other than `full` need a checkpoint to start from; `prompt-only` needs a prompt."""
     if scenario is not FineTuning and not config.initial_checkpoint:
-        raise ConfigError(f"run-config 'fine-tune' = {config.fine_tune!r} fine-tunes a checkpoint: set 'initial-checkpoint'")
+        raise ConfigError(
+            f"run-config 'fine-tune' = {config.fine_tune!r} fine-tunes a checkpoint: set 'initial-checkpoint'"
+        )
     if config.fine_pruning and not (config.initial_checkpoint and config.model == "sasrec"):
-        raise ConfigError("run-config 'fine-pruning' prunes a pre-trained sasrec checkpoint: set model and initial-checkpoint")
+        raise ConfigError(
+            "run-config 'fine-pruning' prunes a pre-trained sasrec checkpoint: set model and initial-checkpoint"
+        )
     if scenario in (FrozenItems, PromptOnly) and config.model != "sasrec":
         raise ConfigError(f"run-config 'fine-tune' = {config.fine_tune!r} is implemented for model = 'sasrec'")
     if scenario is PromptOnly and not config.profile_prompt:

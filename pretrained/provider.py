@@ -47,7 +47,9 @@ def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
     targets = resolve_targets(config.target_items, dataset.item_popularity())
     theta = model.init_theta(dataset.num_items, config.seed)
     started = time.perf_counter()
-    losses = BACKDOORS.selected(config)(config, np.asarray(targets)).pretrain(model, theta, provider_data(config, dataset))
+    losses = BACKDOORS.selected(config)(config, np.asarray(targets)).pretrain(
+        model, theta, provider_data(config, dataset)
+    )
     meta = {
         "backdoor": config.backdoor,
         "targets": list(targets),
@@ -65,5 +67,7 @@ def audit(config: Any, dataset: RecDataset, theta: Theta, targets: tuple[int, ..
     model = build_model(config)
     users = np.arange(dataset.num_users)
     embeddings = model.init_user_embeddings(users, config.seed)
-    counts = counts_by_group(model, theta, dataset, users, embeddings, config.top_k, targets, group_members(config, dataset))
+    counts = counts_by_group(
+        model, theta, dataset, users, embeddings, config.top_k, targets, group_members(config, dataset)
+    )
     return grouped_metrics(counts)

@@ -56,7 +56,9 @@ def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, s
         torch.manual_seed(seed)
         for epoch in range(stage.epochs):
             rng = np.random.default_rng([seed, _STAGE_STREAM, sum(map(ord, stage.name)), epoch])
-            instances = training_sequences(data.users, sequences, data.profile, data.num_items, model.max_len, seed, epoch)
+            instances = training_sequences(
+                data.users, sequences, data.profile, data.num_items, model.max_len, seed, epoch
+            )
             if stage.poison is not None:
                 stage.poison(instances, rng)
             batch = instances.batch()

@@ -29,11 +29,22 @@ class NoPrivacyAttack(PrivacyAttack):
 
 
 RECORDING = (
-    Setting("privacy-users", int, "Benign users whose upload the curious server records and attacks, per recorded epoch.", minimum=1),
-    Setting("privacy-epochs", str, "Epochs (1-based, a comma list) whose uploads the curious server records.", convert=positive_int_list),
+    Setting(
+        "privacy-users",
+        int,
+        "Benign users whose upload the curious server records and attacks, per recorded epoch.",
+        minimum=1,
+    ),
+    Setting(
+        "privacy-epochs",
+        str,
+        "Epochs (1-based, a comma list) whose uploads the curious server records.",
+        convert=positive_int_list,
+    ),
 )
 SECURE_AGGREGATION = Setting(
-    "secure-aggregation", bool,
+    "secure-aggregation",
+    bool,
     "Simulate secure aggregation: the server (strategy and curious recorder alike) sees only each round's sum, dense over the items.",
 )
 
@@ -44,7 +55,9 @@ def _secure_aggregation_fits(config: Any, defense: type[ClientDefense]) -> None:
 
 
 PRIVACY_ATTACKS: Registry[type[PrivacyAttack]] = Registry(
-    "privacy-attack", key="privacy-attack", help="What the honest-but-curious server runs on the uploads it recorded.",
+    "privacy-attack",
+    key="privacy-attack",
+    help="What the honest-but-curious server runs on the uploads it recorded.",
     settings=RECORDING,
 )
 PRIVACY_ATTACKS.register("none", NoPrivacyAttack)
@@ -52,8 +65,11 @@ PRIVACY_ATTACKS.register("analytic", AnalyticAttack)
 PRIVACY_ATTACKS.register("dlg", DeepLeakage)
 
 PRIVACY_DEFENSES: Registry[type[ClientDefense]] = Registry(
-    "privacy-defense", key="privacy-defense", help="What each benign user uploads instead of its honest update.",
-    settings=(SECURE_AGGREGATION,), check=_secure_aggregation_fits,
+    "privacy-defense",
+    key="privacy-defense",
+    help="What each benign user uploads instead of its honest update.",
+    settings=(SECURE_AGGREGATION,),
+    check=_secure_aggregation_fits,
 )
 PRIVACY_DEFENSES.register("none", NoDefense)
 PRIVACY_DEFENSES.register("ldp", LocalDP)

@@ -62,7 +62,8 @@ def _probability(name: str, value: float) -> float:
 
 LDP_SETTINGS = (
     Setting(
-        "ldp-mechanism", str,
+        "ldp-mechanism",
+        str,
         "Noise of the `ldp` defense: `gaussian` ((epsilon, delta)-LDP per round) or `laplace` (epsilon-LDP).",
         MECHANISMS,
     ),
@@ -70,14 +71,18 @@ LDP_SETTINGS = (
         "ldp-epsilon", float, "epsilon of each upload (per round) under the `ldp` defense; > 0.", convert=_positive
     ),
     Setting(
-        "ldp-delta", float, "delta of each upload under the `ldp` defense with Gaussian noise; in (0, 1).",
+        "ldp-delta",
+        float,
+        "delta of each upload under the `ldp` defense with Gaussian noise; in (0, 1).",
         convert=_probability,
     ),
     Setting(
         "ldp-clip-item", float, "L2 bound on each uploaded item row before the `ldp` noise; > 0.", convert=_positive
     ),
     Setting(
-        "ldp-clip-dense", float, "L2 bound on a user's dense gradients (concatenated) before the `ldp` noise; > 0.",
+        "ldp-clip-dense",
+        float,
+        "L2 bound on a user's dense gradients (concatenated) before the `ldp` noise; > 0.",
         convert=_positive,
     ),
 )

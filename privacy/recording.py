@@ -84,7 +84,9 @@ class TruthBatch:
     def of_user(self, user: int) -> Truth:
         k = self.positions[user]
         start, end = int(self.item_indptr[k]), int(self.item_indptr[k + 1])
-        return Truth(is_interaction=self.is_interaction[start:end].clone(), user_embedding=self.user_embeddings[k].clone())
+        return Truth(
+            is_interaction=self.is_interaction[start:end].clone(), user_embedding=self.user_embeddings[k].clone()
+        )
 
 
 def truth_of(updates: UserUpdates, interactions: list[np.ndarray], user_embeddings: torch.Tensor) -> TruthBatch:

@@ -166,4 +166,6 @@ def main(grid: Grid, context: Context) -> None:
         raise
     finally:
         summary = recorder.finish(status, error_text, privacy_summary)
-        _say(f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}")
+        _say(
+            f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}"
+        )

@@ -16,7 +16,9 @@ from pretrained.pruning import dormant_units, prune_units
 ACTIVATIONS = f"{MessageType.QUERY}.activations"
 
 
-def fine_prune(grid: Grid, directory: UserDirectory, theta: Theta, fraction: float, timeout: float) -> tuple[Theta, int]:
+def fine_prune(
+    grid: Grid, directory: UserDirectory, theta: Theta, fraction: float, timeout: float
+) -> tuple[Theta, int]:
     """(Θ with each block's `fraction` least active units pruned, units pruned per block)."""
     record = theta_to_record(theta)
     messages = [
@@ -26,7 +28,9 @@ def fine_prune(grid: Grid, directory: UserDirectory, theta: Theta, fraction: flo
     good = [reply for reply in replies if not reply.has_error()]
     if len(good) < len(messages):
         reasons = "; ".join(reply.error.reason for reply in replies if reply.has_error()) or "no reply in time"
-        raise RuntimeError(f"fine-pruning: {len(messages) - len(good)} node(s) sent no activation statistics ({reasons})")
+        raise RuntimeError(
+            f"fine-pruning: {len(messages) - len(good)} node(s) sent no activation statistics ({reasons})"
+        )
     activity = sum(torch.from_numpy(reply.content["activity"]["sum"].numpy().copy()) for reply in good)
     positions = sum(int(reply.content["activity-positions"]["positions"]) for reply in good)
     units = dormant_units(activity, positions, fraction)

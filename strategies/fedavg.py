@@ -7,7 +7,9 @@ from strategies.base import FedRecStrategy
 
 
 class FedAvg(FedRecStrategy):
-    settings = (Setting("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),)
+    settings = (
+        Setting("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),
+    )
 
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         scale = 1.0 / max(updates.num_users, 1) if self.config.fedavg_mode == "mean" else 1.0

@@ -79,7 +79,9 @@ class FlowerRule(RobustStrategy):
     def aggregate(self, updates: UserUpdates) -> ThetaGradient:
         estimate = flower_aggregate(self.flower, self.dense_matrix(updates), self.layout())
         if estimate is None:
-            return ThetaGradient(torch.zeros(0, dtype=torch.int64), torch.zeros(0, self.theta[ITEM_EMBEDDING].shape[1]), {})
+            return ThetaGradient(
+                torch.zeros(0, dtype=torch.int64), torch.zeros(0, self.theta[ITEM_EMBEDDING].shape[1]), {}
+            )
         return self.gradient_from_vector(estimate * updates.num_users)
 
 

@@ -31,7 +31,8 @@ from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 
 AGGREGATION = Setting(
-    "aggregation", str,
+    "aggregation",
+    str,
     "How robust rules treat sparse uploads: each item row over the users who sent it (`per-item`) or over all users with zeros (`dense`).",
     ("per-item", "dense"),
 )

@@ -5,7 +5,9 @@ import numpy as np
 from fedrec.settings import Setting
 from strategies.robust import CoordinateStrategy
 
-TRIM_FRACTION = Setting("trim-fraction", float, "beta: share cut at each end by the trimmed mean.", minimum=0.0, maximum=0.49)
+TRIM_FRACTION = Setting(
+    "trim-fraction", float, "beta: share cut at each end by the trimmed mean.", minimum=0.0, maximum=0.49
+)
 
 
 class TrimmedMean(CoordinateStrategy):

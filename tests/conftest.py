@@ -33,15 +33,23 @@ def node_context(partition: tuple[int, int] = (0, 3), **overrides: object) -> Co
     """The Context a node gets from Flower: run config, node config and its private state."""
     run_config = {**pyproject_defaults(), **{k.replace("_", "-"): v for k, v in overrides.items()}}
     return Context(
-        run_id=1, node_id=7, node_config={"partition-id": partition[0], "num-partitions": partition[1]},
-        state=RecordDict(), run_config=run_config,
+        run_id=1,
+        node_id=7,
+        node_config={"partition-id": partition[0], "num-partitions": partition[1]},
+        state=RecordDict(),
+        run_config=run_config,
     )
 
 
-def train_message(users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)) -> Message:
+def train_message(
+    users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)
+) -> Message:
     message = Message(
-        RecordDict({"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users, "targets": list(targets)})}),
-        dst_node_id=7, message_type=MessageType.TRAIN,
+        RecordDict(
+            {"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users, "targets": list(targets)})}
+        ),
+        dst_node_id=7,
+        message_type=MessageType.TRAIN,
     )
     message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
     return message
@@ -50,7 +58,8 @@ def train_message(users: list[int], theta_record: ArrayRecord, epoch: int = 0, t
 def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,)) -> Message:
     message = Message(
         RecordDict({"theta": theta_record, "config": ConfigRecord({"targets": list(targets)})}),
-        dst_node_id=7, message_type=MessageType.EVALUATE,
+        dst_node_id=7,
+        message_type=MessageType.EVALUATE,
     )
     message.metadata.__dict__["_message_id"] = "m2"
     return message

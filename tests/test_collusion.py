@@ -67,13 +67,22 @@ def test_min_max_stays_within_the_benign_spread_at_its_largest() -> None:
 
 
 def test_collude_rewrites_only_the_malicious_users() -> None:
-    config = make_config(attack="fang-krum", attacker_knowledge="full", embedding_dim=2, hidden_layers="2", tolerated_attackers=1)
+    config = make_config(
+        attack="fang-krum", attacker_knowledge="full", embedding_dim=2, hidden_layers="2", tolerated_attackers=1
+    )
     model = NeuralCF(2, (2,))
     theta = model.init_theta(5, seed=0)
     generator = torch.Generator().manual_seed(0)
-    dense = [{n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"} for _ in range(6)]
+    dense = [
+        {n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"}
+        for _ in range(6)
+    ]
     updates = UserUpdates.from_users(
-        list(range(6)), [torch.tensor([1, 3])] * 6, [1 + 0.1 * torch.randn(2, 2, generator=generator) for _ in range(6)], dense, [5] * 6
+        list(range(6)),
+        [torch.tensor([1, 3])] * 6,
+        [1 + 0.1 * torch.randn(2, 2, generator=generator) for _ in range(6)],
+        dense,
+        [5] * 6,
     )
     attack = FangKrum(AttackSetup(config, model, (0,), 5, AttackerKnowledge()))
     poisoned = collude(attack, updates, np.array([4, 5]), theta, server_round=1)
@@ -123,7 +132,10 @@ def test_collude_under_per_item_sends_only_rows_the_benign_users_sent() -> None:
     model = NeuralCF(2, (2,))
     theta = model.init_theta(6, seed=0)
     generator = torch.Generator().manual_seed(0)
-    dense = [{n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"} for _ in range(5)]
+    dense = [
+        {n: torch.randn(*p.shape, generator=generator) for n, p in theta.items() if n != "item-embedding"}
+        for _ in range(5)
+    ]
     items = [torch.tensor([1, 3]), torch.tensor([3, 4]), torch.tensor([1]), torch.tensor([0, 5]), torch.tensor([5])]
     rows = [torch.randn(len(i), 2, generator=generator) for i in items]
     updates = UserUpdates.from_users(list(range(5)), items, rows, dense, [4] * 5)

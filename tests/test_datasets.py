@@ -24,9 +24,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 UNREACHABLE = "http://127.0.0.1:9"
 
 # Raw (user id, item id) pairs, ids not contiguous; user 20 rates item 7 twice (it must count once).
-RAW_PAIRS = (
-    [(10, i) for i in range(1, 11)] + [(20, i) for i in (3, 5, 7, 7, 9, 11)] + [(30, i) for i in range(2, 14)]
-)
+RAW_PAIRS = [(10, i) for i in range(1, 11)] + [(20, i) for i in (3, 5, 7, 7, 9, 11)] + [(30, i) for i in range(2, 14)]
 UNIQUE_PAIRS = sorted(set(RAW_PAIRS))
 USER_IDS = sorted({u for u, _ in RAW_PAIRS})
 ITEM_IDS = sorted({i for _, i in RAW_PAIRS})
@@ -143,7 +141,9 @@ def test_ml1m_prefers_the_published_split(tmp_path: Path) -> None:
 def test_random_split_resplits_a_published_split_keeping_every_interaction(tmp_path: Path) -> None:
     write_split(tmp_path, "0 0 1 2 3 4\n1 2 3 4 5 6 7\n", "0 5 6 7 8 9\n1 0 1 8\n")
     published = load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path)))
-    resplit = [load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path), split="random", seed=s)) for s in (1, 1, 2)]
+    resplit = [
+        load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path), split="random", seed=s)) for s in (1, 1, 2)
+    ]
     everything = pairs_of(published.train) | pairs_of(published.test)
     for loaded in resplit:
         assert pairs_of(loaded.train) | pairs_of(loaded.test) == everything
@@ -155,7 +155,10 @@ def test_random_split_resplits_a_published_split_keeping_every_interaction(tmp_p
 
 def test_random_split_of_a_randomly_split_dataset_is_the_same_split(tmp_path: Path) -> None:
     write_u_data(tmp_path)
-    loaded = {split: load_dataset(make_config(dataset="ml-100k", data_dir=str(tmp_path), split=split)) for split in ("published", "random")}
+    loaded = {
+        split: load_dataset(make_config(dataset="ml-100k", data_dir=str(tmp_path), split=split))
+        for split in ("published", "random")
+    }
     assert pairs_of(loaded["random"].train) == pairs_of(loaded["published"].train)
     assert pairs_of(loaded["random"].test) == pairs_of(loaded["published"].test)
 
@@ -205,9 +208,7 @@ def make_mirror(tmp_path: Path) -> tuple[Path, str]:
     return mirror, hashlib.md5((mirror / "ml-100k.zip").read_bytes()).hexdigest()
 
 
-def test_download_verifies_and_extracts_into_the_data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_download_verifies_and_extracts_into_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mirror, md5 = make_mirror(tmp_path)
     monkeypatch.setattr(movielens, "GROUPLENS_URL", mirror.as_uri())
     cache = tmp_path / "cache"
@@ -229,9 +230,7 @@ def test_download_with_wrong_checksum_is_rejected(tmp_path: Path, monkeypatch: p
     assert list(cache.iterdir()) == []
 
 
-def test_archive_already_in_the_data_dir_is_extracted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_archive_already_in_the_data_dir_is_extracted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mirror, md5 = make_mirror(tmp_path)
     monkeypatch.setattr(movielens, "GROUPLENS_URL", UNREACHABLE)
     config = make_config(dataset="ml-100k", data_dir=str(mirror))
@@ -288,9 +287,7 @@ def test_amazon_reviews_become_deduplicated_positives(tmp_path: Path, compressed
     assert pairs_of(first.test) == pairs_of(again.test) and pairs_of(first.test) != pairs_of(other.test)
 
 
-@pytest.mark.parametrize(
-    ("bad_line", "reason"), [("{not json", "not a JSON object"), ('{"asin": "B1"}', "reviewerID")]
-)
+@pytest.mark.parametrize(("bad_line", "reason"), [("{not json", "not a JSON object"), ('{"asin": "B1"}', "reviewerID")])
 def test_malformed_amazon_review_names_file_and_line(tmp_path: Path, bad_line: str, reason: str) -> None:
     lines = review_lines()
     lines[4] = bad_line

@@ -17,8 +17,16 @@ from harness.flwr_records import list_runs, run_log
 
 pytestmark = pytest.mark.e2e
 
-SMALL = {"synthetic-users": 120, "synthetic-items": 150, "synthetic-interactions": 20,
-         "clients-per-round": 32, "epochs": 3, "seed": 7, "lr": 0.05, "user-lr": 0.05}
+SMALL = {
+    "synthetic-users": 120,
+    "synthetic-items": 150,
+    "synthetic-interactions": 20,
+    "clients-per-round": 32,
+    "epochs": 3,
+    "seed": 7,
+    "lr": 0.05,
+    "user-lr": 0.05,
+}
 
 
 def _run(tmp_path: Path, name: str, after=None, **extra: object) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
@@ -48,7 +56,9 @@ def test_a_run_writes_its_results_and_is_reproducible(tmp_path: Path) -> None:
 
     # Same seed, same numbers.
     again, _ = _run(tmp_path, "second")
-    pd.testing.assert_frame_equal(_metric_columns(table), _metric_columns(pd.read_csv(again / "metrics.csv")), check_exact=True)
+    pd.testing.assert_frame_equal(
+        _metric_columns(table), _metric_columns(pd.read_csv(again / "metrics.csv")), check_exact=True
+    )
 
     # The plain single-process loop with identical math lands on the same metrics.
     plain = run_plain(make_config(SMALL), log=False)
@@ -80,8 +90,13 @@ def test_bad_config_fails_with_one_clear_line_and_flower_records_it_failed(tmp_p
 def test_missing_data_file_says_where_it_looked_and_how_to_get_it(tmp_path: Path) -> None:
     missing = tmp_path / "no-data-here"
     statuses: list[str] = []
-    folder, output = _run(tmp_path, "nodata", after=lambda env: statuses.extend(run["status"] for run in list_runs(env)),
-                          dataset="ml-100k", **{"data-dir": str(missing)})
+    folder, output = _run(
+        tmp_path,
+        "nodata",
+        after=lambda env: statuses.extend(run["status"] for run in list_runs(env)),
+        dataset="ml-100k",
+        **{"data-dir": str(missing)},
+    )
     assert statuses == ["finished:failed"]
     lines = [line for line in output.splitlines() if line.startswith("fedrec-arena:")]
     assert len(lines) == 1, output[-3000:]
@@ -92,8 +107,16 @@ def test_missing_data_file_says_where_it_looked_and_how_to_get_it(tmp_path: Path
 
 def test_one_user_per_node_gives_the_same_numbers(tmp_path: Path) -> None:
     """The deployment layout (a SuperNode per user) runs unchanged and matches the single-process loop."""
-    tiny = {"synthetic-users": 12, "synthetic-items": 50, "synthetic-interactions": 8, "clients-per-round": 5,
-            "epochs": 2, "seed": 3, "lr": 0.05, "user-lr": 0.05}
+    tiny = {
+        "synthetic-users": 12,
+        "synthetic-items": 50,
+        "synthetic-interactions": 8,
+        "clients-per-round": 5,
+        "epochs": 2,
+        "seed": 3,
+        "lr": 0.05,
+        "user-lr": 0.05,
+    }
     overrides = {**tiny, "results-dir": str(tmp_path / "results"), "run-name": "per-user"}
     run = flwr_run(overrides, tmp_path / "flwr-home", federation_config="num-supernodes=12", timeout=600)
     folder = tmp_path / "results" / "per-user"
@@ -124,8 +147,13 @@ def test_an_attack_runs_through_flower_and_reports_update_norms(tmp_path: Path) 
 
 
 def test_defenses_run_through_flower_and_report_detection(tmp_path: Path) -> None:
-    flagging, output = _run(tmp_path, "norm-bound", attack="a-ra", defense="norm-bound",
-                            **{"malicious-fraction": 0.05, "epochs": 2, "norm-bound": 0.05})
+    flagging, output = _run(
+        tmp_path,
+        "norm-bound",
+        attack="a-ra",
+        defense="norm-bound",
+        **{"malicious-fraction": 0.05, "epochs": 2, "norm-bound": 0.05},
+    )
     assert (flagging / "summary.json").exists(), output[-3000:]
     table = pd.read_csv(flagging / "metrics.csv")
     assert {"detection-precision", "detection-recall", "flagged-users"} <= set(table.columns)

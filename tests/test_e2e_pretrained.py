@@ -20,9 +20,16 @@ from pretrained.provider import audit, pretrain
 pytestmark = pytest.mark.e2e
 
 SETTINGS = {
-    "model": "sasrec", "split": "leave-last-out", "embedding-dim": 16, "max-sequence-length": 20,
-    "profile-prompt": True, "target-group": "gender=F", "target-items": "least-popular:2", "seed": 3,
-    "synthetic-users": 200, "top-k": "5,10",
+    "model": "sasrec",
+    "split": "leave-last-out",
+    "embedding-dim": 16,
+    "max-sequence-length": 20,
+    "profile-prompt": True,
+    "target-group": "gender=F",
+    "target-items": "least-popular:2",
+    "seed": 3,
+    "synthetic-users": 200,
+    "top-k": "5,10",
 }
 PROVIDER = {"backdoor": "prompt-enhanced", "pretrain-epochs": 4, "prompt-epochs": 2, "backdoor-epochs": 3}
 
@@ -42,9 +49,15 @@ def test_a_checkpoint_starts_the_federation_and_fine_tuning_changes_what_it_may(
     tables = {}
     for scenario, epochs in (("none", 1), ("prompt-only", 2)):
         overrides = {
-            **SETTINGS, "user-share": "federation", "initial-checkpoint": str(path), "fine-tune": scenario,
-            "epochs": epochs, "server-optimizer": "adam", "lr": 0.01,
-            "results-dir": str(tmp_path / "results"), "run-name": scenario,
+            **SETTINGS,
+            "user-share": "federation",
+            "initial-checkpoint": str(path),
+            "fine-tune": scenario,
+            "epochs": epochs,
+            "server-optimizer": "adam",
+            "lr": 0.01,
+            "results-dir": str(tmp_path / "results"),
+            "run-name": scenario,
         }
         run = flwr_run(overrides, tmp_path / f"home-{scenario}", timeout=600)
         folder = tmp_path / "results" / scenario
@@ -63,4 +76,7 @@ def test_a_checkpoint_starts_the_federation_and_fine_tuning_changes_what_it_may(
     # Epoch 0 has no training loss; each fine-tuning epoch has one.
     assert tuned["train-loss"].notna().tolist() == [False, True, True]
     assert {"group/evaluated-users", "rest/evaluated-users"} <= set(tuned.columns)
-    assert tuned["group/evaluated-users"].iloc[0] + tuned["rest/evaluated-users"].iloc[0] == tuned["evaluated-users"].iloc[0]
+    assert (
+        tuned["group/evaluated-users"].iloc[0] + tuned["rest/evaluated-users"].iloc[0]
+        == tuned["evaluated-users"].iloc[0]
+    )

@@ -24,9 +24,19 @@ from privacy.recording import load_uploads
 
 pytestmark = pytest.mark.e2e
 
-SMALL = {"synthetic-users": 80, "synthetic-items": 100, "synthetic-interactions": 15, "clients-per-round": 32,
-         "epochs": 2, "seed": 3, "lr": 0.05, "user-lr": 0.05, "privacy-attack": "analytic", "privacy-users": 6,
-         "privacy-epochs": "1,2"}
+SMALL = {
+    "synthetic-users": 80,
+    "synthetic-items": 100,
+    "synthetic-interactions": 15,
+    "clients-per-round": 32,
+    "epochs": 2,
+    "seed": 3,
+    "lr": 0.05,
+    "user-lr": 0.05,
+    "privacy-attack": "analytic",
+    "privacy-users": 6,
+    "privacy-epochs": "1,2",
+}
 
 
 def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_them(tmp_path: Path) -> None:
@@ -37,11 +47,21 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
     dataset = load_dataset(config)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
     uploads = load_uploads(folder)
-    assert sorted({(upload.epoch, len([u for u in uploads if u.epoch == upload.epoch])) for upload in uploads}) == [(1, 6), (2, 6)]
+    assert sorted({(upload.epoch, len([u for u in uploads if u.epoch == upload.epoch])) for upload in uploads}) == [
+        (1, 6),
+        (2, 6),
+    ]
     for upload in uploads:
-        samples = epoch_samples(upload.user, dataset.train_items(upload.user), dataset.num_items, config, upload.epoch - 1)
+        samples = epoch_samples(
+            upload.user, dataset.train_items(upload.user), dataset.num_items, config, upload.epoch - 1
+        )
         sent = compute_user_updates(
-            model, upload.observed.theta, np.array([upload.user]), upload.truth.user_embedding[None], [samples], config.loss
+            model,
+            upload.observed.theta,
+            np.array([upload.user]),
+            upload.truth.user_embedding[None],
+            [samples],
+            config.loss,
         ).updates
         assert torch.equal(upload.observed.item_ids, sent.item_ids)
         torch.testing.assert_close(upload.observed.item_rows, sent.item_grads, rtol=1e-5, atol=1e-9)
@@ -56,8 +76,10 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
 
 def test_under_secure_aggregation_the_server_has_no_upload_to_attack_and_trains_alike(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    runs = {name: flwr_run({**SMALL, "results-dir": str(results), "run-name": name, **extra}, tmp_path / f"home-{name}")
-            for name, extra in (("plain", {}), ("secure", {"secure-aggregation": True}))}
+    runs = {
+        name: flwr_run({**SMALL, "results-dir": str(results), "run-name": name, **extra}, tmp_path / f"home-{name}")
+        for name, extra in (("plain", {}), ("secure", {"secure-aggregation": True}))
+    }
     for name, run in runs.items():
         assert (results / name / "summary.json").exists(), run.output[-3000:]
     secure = json.loads((results / "secure" / "summary.json").read_text())

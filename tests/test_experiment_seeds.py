@@ -29,19 +29,25 @@ STD_3 = math.sqrt(0.07)  # sample std of 0.1, 0.2, 0.6: squared deviations 0.04 
 
 
 def test_aggregate_gives_mean_sample_std_n_min_max_per_group() -> None:
-    rows = pd.DataFrame({
-        "attack": ["none", "none", "none", "a-ra"],
-        "seed": [1, 2, 3, 1],
-        "recall@10": [0.1, 0.2, 0.6, 0.5],
-        "detection-recall": [0.4, float("nan"), 0.8, float("nan")],
-    })
+    rows = pd.DataFrame(
+        {
+            "attack": ["none", "none", "none", "a-ra"],
+            "seed": [1, 2, 3, 1],
+            "recall@10": [0.1, 0.2, 0.6, 0.5],
+            "detection-recall": [0.4, float("nan"), 0.8, float("nan")],
+        }
+    )
     out = aggregate(rows, ["attack"], ["recall@10", "detection-recall"]).set_index(["attack", "metric"])
     none = out.loc[("none", "recall@10")]
     assert none["n"] == 3 and none["mean"] == pytest.approx(0.3) and none["std"] == pytest.approx(STD_3)
     assert (none["min"], none["max"]) == (0.1, 0.6)
     # A seed without the value is not counted: std of 0.4, 0.8 with ddof = 1 is 0.2 * sqrt(2).
     partial = out.loc[("none", "detection-recall")]
-    assert partial["n"] == 2 and partial["mean"] == pytest.approx(0.6) and partial["std"] == pytest.approx(0.2 * math.sqrt(2))
+    assert (
+        partial["n"] == 2
+        and partial["mean"] == pytest.approx(0.6)
+        and partial["std"] == pytest.approx(0.2 * math.sqrt(2))
+    )
     single = out.loc[("a-ra", "recall@10")]
     assert single["n"] == 1 and single["mean"] == 0.5 and math.isnan(single["std"])  # unknown, not 0
     assert out.loc[("a-ra", "detection-recall"), "n"] == 0
@@ -96,7 +102,9 @@ def test_the_band_spans_min_to_max_around_the_mean_line() -> None:
     plot_mean_band(axis, curves, "fedavg")
     plot_mean_band(axis, curves[[1]], "single")
     (mean_line, single_line) = axis.lines
-    assert mean_line.get_label() == "fedavg (n=2–3)" and single_line.get_label() == "single (n=1)"  # seed 3 lacks epoch 3
+    assert (
+        mean_line.get_label() == "fedavg (n=2–3)" and single_line.get_label() == "single (n=1)"
+    )  # seed 3 lacks epoch 3
     assert mean_line.get_ydata().tolist() == pytest.approx([0.2, 0.5, 0.4])
     (band,) = axis.collections  # none for the single seed
     top = band.get_paths()[0].vertices[:, 1]
@@ -107,18 +115,31 @@ def test_the_band_spans_min_to_max_around_the_mean_line() -> None:
 def _write_run(folder: Path, recall: list[float], status: str = "completed") -> None:
     """A results folder as fedrec/results.py writes it: metrics.csv per epoch, summary.json with the last row."""
     folder.mkdir(parents=True)
-    epochs = pd.DataFrame({
-        "epoch": range(1, len(recall) + 1), "elapsed-s": 1.0, "train-loss": 0.5,
-        "recall@10": recall, "ndcg@10": [2 * value for value in recall], "er@10": 0.0,
-    })
+    epochs = pd.DataFrame(
+        {
+            "epoch": range(1, len(recall) + 1),
+            "elapsed-s": 1.0,
+            "train-loss": 0.5,
+            "recall@10": recall,
+            "ndcg@10": [2 * value for value in recall],
+            "er@10": 0.0,
+        }
+    )
     epochs.to_csv(folder / "metrics.csv", index=False)
-    summary = {"status": status, "epochs-completed": len(recall), "wall-time-s": 10.0, "final": epochs.iloc[-1].to_dict()}
+    summary = {
+        "status": status,
+        "epochs-completed": len(recall),
+        "wall-time-s": 10.0,
+        "final": epochs.iloc[-1].to_dict(),
+    }
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
 def test_sweep_tables_aggregate_the_seeds_of_each_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = tmp_path / "tiny.toml"
-    spec.write_text('[grid]\nattack = ["none", "a-ra"]\ndefense = ["fedavg"]\nmalicious-fraction = [0.05]\nseed = [1]\n')
+    spec.write_text(
+        '[grid]\nattack = ["none", "a-ra"]\ndefense = ["fedavg"]\nmalicious-fraction = [0.05]\nseed = [1]\n'
+    )
     results = tmp_path / "results" / "tiny"
     # Final Recall@10 of `none` per seed: 0.1, 0.2, 0.6; `a-ra`: 0.5 and 0.7 (its seed 3 failed: not counted).
     finals = {("none", 1): 0.1, ("none", 2): 0.2, ("none", 3): 0.6, ("a-ra", 1): 0.5, ("a-ra", 2): 0.7}
@@ -145,7 +166,9 @@ def test_sweep_tables_aggregate_the_seeds_of_each_cell(tmp_path: Path, monkeypat
     assert "| recall@10, rho = 0.05 | fedavg |" in text
     assert "| none | 0.3000 ± 0.2646 (n=3) |" in text and "| a-ra | 0.6000 ± 0.1414 (n=2) |" in text
     assert "detection-recall" not in text  # reported by no run
-    assert (results / "heatmap-recallat10.png").stat().st_size > 0 and (results / "curves-recallat10.png").stat().st_size > 0
+    assert (results / "heatmap-recallat10.png").stat().st_size > 0 and (
+        results / "curves-recallat10.png"
+    ).stat().st_size > 0
 
 
 def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: Path) -> None:
@@ -168,55 +191,88 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
     def tables(finals: list[float]) -> dict[int, pd.DataFrame]:
         return {seed: pd.DataFrame({"recall@10": [0.3, f], "ndcg@10": [0.3, f]}) for seed, f in zip((1, 2, 3), finals)}
 
-    claims = plot._drop_claims({"none": tables([0.5, 0.5, 0.5]), "ctl": tables([0.4, 0.3, 0.45]), "fa": tables([0.3, 0.4, 0.4])}, "none", "ctl", "fa")
+    claims = plot._drop_claims(
+        {"none": tables([0.5, 0.5, 0.5]), "ctl": tables([0.4, 0.3, 0.45]), "fa": tables([0.3, 0.4, 0.4])},
+        "none",
+        "ctl",
+        "fa",
+    )
     # FedAttack's final drop minus the control's, per seed: +0.1, -0.1, +0.05.
-    assert "FedAttack lowers it more than the control in 2 of 3 seeds (seed 1 +0.1000, seed 2 -0.1000, seed 3 +0.0500" in claims[0]
+    assert (
+        "FedAttack lowers it more than the control in 2 of 3 seeds (seed 1 +0.1000, seed 2 -0.1000, seed 3 +0.0500"
+        in claims[0]
+    )
     assert "below no attack in 3 of 3 seeds" in claims[0]
     # No attack run only with another seed than the attacks (its older seed left out): said, not NaN.
-    unpaired = plot._drop_claims({"none": {7: tables([0.5])[1]}, "ctl": tables([0.4]), "fa": tables([0.3])}, "none", "ctl", "fa")
-    assert unpaired[0] == ("\nFinal recall@10: no drop below no attack to compare, the runs share no seed "
-                           "(none: seeds 7; ctl: seeds 1; fa: seeds 1).")
+    unpaired = plot._drop_claims(
+        {"none": {7: tables([0.5])[1]}, "ctl": tables([0.4]), "fa": tables([0.3])}, "none", "ctl", "fa"
+    )
+    assert unpaired[0] == (
+        "\nFinal recall@10: no drop below no attack to compare, the runs share no seed "
+        "(none: seeds 7; ctl: seeds 1; fa: seeds 1)."
+    )
     assert not any("nan" in line for line in unpaired)
 
 
 def test_fedattack_sections_compare_the_seeds_all_three_runs_share(tmp_path: Path) -> None:
     # The paper's victim: no attack re-run over seeds 1-2 after the ER@K change, the attacks only seed 42 from before it.
-    folders = {("rq1-none", 42): [0.1, 0.5], ("rq1-none", 1): [0.1, 0.9], ("rq1-none", 2): [0.1, 0.9],
-               ("random-samples-0.05", 42): [0.1, 0.4], ("fedattack-0.05", 42): [0.1, 0.2]}
+    folders = {
+        ("rq1-none", 42): [0.1, 0.5],
+        ("rq1-none", 1): [0.1, 0.9],
+        ("rq1-none", 2): [0.1, 0.9],
+        ("random-samples-0.05", 42): [0.1, 0.4],
+        ("fedattack-0.05", 42): [0.1, 0.2],
+    }
     for (name, seed), recall in folders.items():
         folder = tmp_path / (name if seed == 42 else f"{name}__seed{seed}")
         _write_run(folder, recall)
-        (folder / "config.json").write_text(json.dumps({"seed": seed} | ({} if seed == 42 else {"repeated-items": "summed"})))
+        (folder / "config.json").write_text(
+            json.dumps({"seed": seed} | ({} if seed == 42 else {"repeated-items": "summed"}))
+        )
     every_seed = plot.find_runs(tmp_path)
     assert sorted(plot.current_definition(every_seed)["rq1-none"]) == [1, 2]
     settings = plot.fedattack_settings(plot.load(every_seed))
     assert list(settings) == ["MovieLens-1M, the paper's victim (lr 0.001)"]
-    (setting, tables), = settings.items()
-    assert {run: sorted(seeds) for run, seeds in tables.items()} == {"rq1-none": [42], "random-samples-0.05": [42], "fedattack-0.05": [42]}
+    ((setting, tables),) = settings.items()
+    assert {run: sorted(seeds) for run, seeds in tables.items()} == {
+        "rq1-none": [42],
+        "random-samples-0.05": [42],
+        "fedattack-0.05": [42],
+    }
     lines = plot._fedattack_section(setting, tables, every_seed)
     assert "Compared on the seeds all three runs share (rq1-none also ran seeds 1, 2)." in lines
     # Seed 42's final Recall@10 drop below no attack: FedAttack 0.5 - 0.2 = 0.3, the control 0.5 - 0.4 = 0.1.
     final = next(line for line in lines if line.startswith("\nFinal recall@10"))
-    assert "FedAttack +0.3000, control +0.1000" in final and "more than the control in 1 of 1 seed (n=1: seed 42 +0.2000)" in final
+    assert (
+        "FedAttack +0.3000, control +0.1000" in final
+        and "more than the control in 1 of 1 seed (n=1: seed 42 +0.2000)" in final
+    )
     assert plot.plot_fedattack(settings, tmp_path).stat().st_size > 0
 
 
 def test_defense_report_compares_attacks_seed_by_seed() -> None:
-    frame = pd.DataFrame({
-        "attack": ["none"] * 3 + ["fang-trim"] * 3 + ["gaussian"] * 3,
-        "defense": "median",
-        "seed": [1, 2, 3] * 3,
-        "recall@10-last5": [0.10, 0.10, 0.10, 0.02, 0.09, 0.04, 0.05, 0.05, 0.05],
-    })
+    frame = pd.DataFrame(
+        {
+            "attack": ["none"] * 3 + ["fang-trim"] * 3 + ["gaussian"] * 3,
+            "defense": "median",
+            "seed": [1, 2, 3] * 3,
+            "recall@10-last5": [0.10, 0.10, 0.10, 0.02, 0.09, 0.04, 0.05, 0.05, 0.05],
+        }
+    )
     line = defense_report.compare(frame, "median", "fang-trim")
     assert "0.1000 ± 0.0000 (n=3) without attack" in line
-    assert "`fang-trim` lowers it more than `gaussian` in 2 of 3 seeds (seed 1 +0.0300, seed 2 -0.0400, seed 3 +0.0100" in line
+    assert (
+        "`fang-trim` lowers it more than `gaussian` in 2 of 3 seeds (seed 1 +0.0300, seed 2 -0.0400, seed 3 +0.0100"
+        in line
+    )
     assert defense_report.compare(frame, "krum", "fang-trim") == "- `krum` under `fang-trim`: not run."
 
 
 def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
     def er(curves: dict[int, list[float]]) -> dict[int, pd.DataFrame]:
-        return {seed: pd.DataFrame({"er@5": values, "er@10": values, "recall@10": 0.01}) for seed, values in curves.items()}
+        return {
+            seed: pd.DataFrame({"er@5": values, "er@10": values, "recall@10": 0.01}) for seed, values in curves.items()
+        }
 
     tables = {
         "rq2-a-ra-0.001": er({1: [0.2, 0.4], 2: [0.5, 1.0]}),
@@ -229,11 +285,17 @@ def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
     tables["rq1-eb"][2]["recall@10"] = [0.1, 0.0125]
     claims = plot._rq_claims(tables, stale=set())
     rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
-    assert rq3 == ["- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
-                   "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."]
-    assert any("RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims)
-    assert ("- RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under eb in 1 of 2 seeds "
-            "(seed 1 +0.0022, seed 2 -0.0002; mean +0.0010).") in claims, "utility differences need 4 digits"
+    assert rq3 == [
+        "- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
+        "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."
+    ]
+    assert any(
+        "RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims
+    )
+    assert (
+        "- RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under eb in 1 of 2 seeds "
+        "(seed 1 +0.0022, seed 2 -0.0002; mean +0.0010)."
+    ) in claims, "utility differences need 4 digits"
     assert not any("RQ2" in line or "random" in line for line in claims), "claims need both runs"
     assert not any(line.endswith("†") for line in claims)
 
@@ -244,8 +306,10 @@ def test_a_claim_resting_on_a_run_before_the_exposure_change_is_marked(tmp_path:
         _write_run(folder, [0.1])
         (folder / "config.json").write_text(json.dumps(config))
     runs = plot.find_runs(tmp_path)
-    tables = {name: {1: pd.DataFrame({"epoch": [1], "er@5": [0.5], "er@10": [0.5], "recall@10": [0.1], "ndcg@10": [0.2]})}
-              for name in runs}
+    tables = {
+        name: {1: pd.DataFrame({"epoch": [1], "er@5": [0.5], "er@10": [0.5], "recall@10": [0.1], "ndcg@10": [0.2]})}
+        for name in runs
+    }
     text = plot.report(tables, runs, [])
     assert "| rq2-a-hum-0.001 † |" in text and "| rq2-a-ra-0.001 |" in text
     rq3 = [line for line in text.splitlines() if line.startswith("- RQ3")]
@@ -256,9 +320,14 @@ def test_defaults_are_compared_with_the_reference_like_runs_seed_by_seed() -> No
     def er(finals: dict[int, float]) -> dict[int, pd.DataFrame]:
         return {seed: pd.DataFrame({"er@10": [0.5, final]}) for seed, final in finals.items()}
 
-    tables = {"rq2-a-hum-0.001": er({1: 1.0, 2: 0.2, 5: 1.0}), "reference-like-a-hum-0.001": er({1: 0.4, 2: 0.6, 20220110: 1.0})}
+    tables = {
+        "rq2-a-hum-0.001": er({1: 1.0, 2: 0.2, 5: 1.0}),
+        "reference-like-a-hum-0.001": er({1: 0.4, 2: 0.6, 20220110: 1.0}),
+    }
     lines = plot._default_vs_reference_like(tables, stale=set())
-    assert ("- a-hum, rho 0.1%: the final ER@10 with the defaults is higher than reference-like in 1 of 2 seeds "
-            "(seed 1 +0.600, seed 2 -0.400; mean +0.100).") in lines
+    assert (
+        "- a-hum, rho 0.1%: the final ER@10 with the defaults is higher than reference-like in 1 of 2 seeds "
+        "(seed 1 +0.600, seed 2 -0.400; mean +0.100)."
+    ) in lines
     assert not any(line.startswith("- a-ra") for line in lines)  # no A-ra run: no claim
     assert plot._default_vs_reference_like({"rq2-a-hum-0.001": tables["rq2-a-hum-0.001"]}, stale=set()) == []

@@ -30,7 +30,9 @@ def _public() -> sp.csr_array:
 
 def _setup(model: str = "ncf", public: sp.csr_array | None = None, targets=TARGETS, **overrides: object):  # type: ignore[no-untyped-def]
     settings: dict[str, object] = {"embedding_dim": 8, "hidden_layers": "8,8", "fedrecattack_items": KAPPA}
-    config = make_config(attack="fedrecattack", attacker_knowledge="public-interactions", model=model, **{**settings, **overrides})
+    config = make_config(
+        attack="fedrecattack", attacker_knowledge="public-interactions", model=model, **{**settings, **overrides}
+    )
     rec_model = MODELS.get(model)(config.embedding_dim, config.hidden_layers)
     theta = rec_model.init_theta(NUM_ITEMS, seed=0)
     knowledge = AttackerKnowledge(public_interactions=_public() if public is None else public)

@@ -44,10 +44,26 @@ def test_exposure_ratio_counts_only_users_without_the_target() -> None:
 
 
 def test_counts_add_up_across_nodes() -> None:
-    a = EvalCounts(ks=(5,), targets=(1,), users=2, recall=np.array([1.0]), precision=np.array([0.4]),
-                   ndcg=np.array([0.5]), target_hits=np.array([[1.0]]), target_eligible=np.array([2.0]))
-    b = EvalCounts(ks=(5,), targets=(1,), users=1, recall=np.array([0.5]), precision=np.array([0.2]),
-                   ndcg=np.array([0.25]), target_hits=np.array([[0.0]]), target_eligible=np.array([2.0]))
+    a = EvalCounts(
+        ks=(5,),
+        targets=(1,),
+        users=2,
+        recall=np.array([1.0]),
+        precision=np.array([0.4]),
+        ndcg=np.array([0.5]),
+        target_hits=np.array([[1.0]]),
+        target_eligible=np.array([2.0]),
+    )
+    b = EvalCounts(
+        ks=(5,),
+        targets=(1,),
+        users=1,
+        recall=np.array([0.5]),
+        precision=np.array([0.2]),
+        ndcg=np.array([0.25]),
+        target_hits=np.array([[0.0]]),
+        target_eligible=np.array([2.0]),
+    )
     a += b
     assert a.metrics() == pytest.approx({"recall@5": 0.5, "precision@5": 0.2, "ndcg@5": 0.25, "er@5": 0.25})
 

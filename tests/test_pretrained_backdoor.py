@@ -63,7 +63,11 @@ def test_targets_become_negatives_only_outside_the_group_and_never_against_a_tar
 
 def _sasrec_config(tmp_path: Path, **overrides):
     settings = dict(
-        dataset="synthetic", model="sasrec", split="leave-last-out", embedding_dim=16, max_sequence_length=20,
+        dataset="synthetic",
+        model="sasrec",
+        split="leave-last-out",
+        embedding_dim=16,
+        max_sequence_length=20,
         profile_prompt=True,
     )
     return make_config(**{**settings, **overrides})
@@ -104,7 +108,9 @@ def _server_step_after_one_round(config, theta):
     result = sequential_user_updates(model, theta, instances, FINE_TUNING.selected(config).trainable, seed=0)
     updates = result.updates
     start = {name: value.clone() for name, value in theta.items()}
-    gradient = ThetaGradient(updates.item_ids, updates.item_grads, {n: g.sum(0) for n, g in updates.dense_grads.items()})
+    gradient = ThetaGradient(
+        updates.item_ids, updates.item_grads, {n: g.sum(0) for n, g in updates.dense_grads.items()}
+    )
     ServerStep(theta, "adam", 0.01)(gradient)
     return start, theta, updates
 
@@ -134,7 +140,13 @@ def test_scenarios_need_a_checkpoint_and_prompt_only_needs_a_prompt(tmp_path: Pa
     with pytest.raises(ConfigError, match="set 'initial-checkpoint'"):
         _sasrec_config(tmp_path, fine_tune="none")
     with pytest.raises(ConfigError, match="profile-prompt"):
-        make_config(dataset="synthetic", model="sasrec", split="leave-last-out", fine_tune="prompt-only", initial_checkpoint="x.pt")
+        make_config(
+            dataset="synthetic",
+            model="sasrec",
+            split="leave-last-out",
+            fine_tune="prompt-only",
+            initial_checkpoint="x.pt",
+        )
     with pytest.raises(ConfigError, match="leave-last-out"):
         make_config(dataset="synthetic", model="sasrec")
     with pytest.raises(ConfigError, match="attack 'a-ra' is built for embedding models"):
@@ -162,7 +174,9 @@ def test_fine_pruning_removes_the_least_active_units_and_fine_tuning_never_reviv
     pruned = prune_units(theta, units)
     after, _ = model.feedforward_activity(pruned, batch)
     assert all(torch.count_nonzero(after[layer, chosen]) == 0 for layer, chosen in enumerate(units))
-    assert torch.equal(theta["blocks.0.linear1.weight"], model.init_theta(NUM_ITEMS, seed=11)["blocks.0.linear1.weight"])
+    assert torch.equal(
+        theta["blocks.0.linear1.weight"], model.init_theta(NUM_ITEMS, seed=11)["blocks.0.linear1.weight"]
+    )
 
     result = sequential_user_updates(model, pruned, instances, lambda name: True, seed=0)
     gradient = ThetaGradient(
@@ -176,10 +190,14 @@ def test_fine_pruning_removes_the_least_active_units_and_fine_tuning_never_reviv
         assert torch.count_nonzero(pruned[f"blocks.{layer}.linear2.weight"][:, chosen]) == 0
         kept = torch.ones(16, dtype=torch.bool)
         kept[chosen] = False
-        assert not torch.equal(pruned[f"blocks.{layer}.linear1.weight"][kept], before_step[f"blocks.{layer}.linear1.weight"][kept])
+        assert not torch.equal(
+            pruned[f"blocks.{layer}.linear1.weight"][kept], before_step[f"blocks.{layer}.linear1.weight"][kept]
+        )
 
 
-def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from datasets import load_dataset
     from pretrained.exposure_scan import exposure_scan, scan_recall
 
@@ -210,7 +228,9 @@ def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(
     assert scan_recall(scan, (target,)) == 1.0
 
 
-def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     import json
 
     from pretrained.__main__ import main

@@ -17,7 +17,6 @@ from tests.conftest import node_context, train_message
 ALLOWED_UPDATE_KEYS = {"user-ids", "item-indptr", "item-ids", "item-grads", "num-samples"}
 
 
-
 def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None:
     context = node_context(synthetic_users=30, synthetic_items=60)
     node = node_from_context(context)
@@ -31,7 +30,7 @@ def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None
     record = reply.content["updates"]
     dense = {key for key in record if key.startswith("grad:")}
     assert set(record) - dense == ALLOWED_UPDATE_KEYS
-    assert {key[len("grad:"):] for key in dense} == set(dense_names(theta))
+    assert {key[len("grad:") :] for key in dense} == set(dense_names(theta))
     assert set(reply.content["metrics"].keys()) == {"loss-sum", "loss-count"}
 
     updated_emb = torch.from_numpy(context.state["user-embeddings"]["embeddings"].numpy())

@@ -191,7 +191,13 @@ def test_cosine_score_upload_and_aggregate() -> None:
     wrong = Recovered(torch.tensor([0.0, 1.0, 0.0, 0.0]), torch.tensor([False, True, False, False]), None)
     first, second = score_upload(perfect, truth), score_upload(wrong, truth)
     assert first == {
-        "precision": 1.0, "recall": 1.0, "f1": 1.0, "auc": 1.0, "cosine": 1.0, "chance_f1": 0.25, "chance_auc": 0.5
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "auc": 1.0,
+        "cosine": 1.0,
+        "chance_f1": 0.25,
+        "chance_auc": 0.5,
     }
     assert (second["f1"], second["auc"]) == (0.0, pytest.approx(1 / 3))
     summary = aggregate([first, second])

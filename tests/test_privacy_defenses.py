@@ -28,10 +28,18 @@ NUM_ITEMS, NEGATIVES, SEED = 80, 4, 7
 
 def _config(**overrides: object) -> SimpleNamespace:
     values = {
-        "loss": "bce", "negatives": NEGATIVES, "seed": SEED, "epochs": 5, "repeated_items": "summed",
-        "ldp_mechanism": "gaussian", "ldp_epsilon": 1.0, "ldp_delta": 1e-5,
-        "ldp_clip_item": 0.01, "ldp_clip_dense": 0.5,
-        "pseudo_items": 3, "pseudo_items_label": "positive",
+        "loss": "bce",
+        "negatives": NEGATIVES,
+        "seed": SEED,
+        "epochs": 5,
+        "repeated_items": "summed",
+        "ldp_mechanism": "gaussian",
+        "ldp_epsilon": 1.0,
+        "ldp_delta": 1e-5,
+        "ldp_clip_item": 0.01,
+        "ldp_clip_dense": 0.5,
+        "pseudo_items": 3,
+        "pseudo_items_label": "positive",
     }
     return SimpleNamespace(**{**values, **overrides})
 

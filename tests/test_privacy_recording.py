@@ -91,8 +91,13 @@ def test_a_changed_reply_is_what_the_recorder_sees() -> None:
     reply, users, theta, _ = _round()
     tampered = UserUpdates.from_record(reply.content["updates"])
     tampered.item_grads[:] = 7.0
-    content = RecordDict({"updates": tampered.to_record(), "metrics": reply.content["metrics"],
-                          TRUTH_RECORD: reply.content[TRUTH_RECORD]})
+    content = RecordDict(
+        {
+            "updates": tampered.to_record(),
+            "metrics": reply.content["metrics"],
+            TRUTH_RECORD: reply.content[TRUTH_RECORD],
+        }
+    )
     recorder = UploadRecorder({1: {users[0]}})
     record_replies(recorder, 1, [Message(content, reply_to=train_message(users, theta_to_record(theta)))], theta)
     assert (recorder.uploads[0].observed.item_rows == 7.0).all()

@@ -23,8 +23,14 @@ from harness.ray_cluster import ClusterProbe, RayHead, ray_head, stop_ray_head
 pytestmark = pytest.mark.e2e
 
 CLUSTER_CPUS = 2
-SMALL = {"synthetic-users": 60, "synthetic-items": 80, "synthetic-interactions": 10, "clients-per-round": 20,
-         "epochs": 2, "seed": 7}
+SMALL = {
+    "synthetic-users": 60,
+    "synthetic-items": 80,
+    "synthetic-interactions": 10,
+    "clients-per-round": 20,
+    "epochs": 2,
+    "seed": 7,
+}
 
 
 @pytest.fixture
@@ -39,8 +45,13 @@ def test_the_simulation_runs_its_clientapps_on_an_external_ray_cluster(ray_clust
     try:
         overrides = {**SMALL, "results-dir": str(tmp_path / "results"), "run-name": "ray-cluster"}
         # One CPU per ClientApp: Flower sizes its actor pool to the cluster, 2 CPUs -> 2 actors.
-        run = flwr_run(overrides, tmp_path / "flwr-home", env=head.attach_env(), timeout=300,
-                       federation_config="num-supernodes=2 client-resources-num-cpus=1")
+        run = flwr_run(
+            overrides,
+            tmp_path / "flwr-home",
+            env=head.attach_env(),
+            timeout=300,
+            federation_config="num-supernodes=2 client-resources-num-cpus=1",
+        )
         seen = probe.finish()
     finally:
         probe.stop()

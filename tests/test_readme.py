@@ -7,7 +7,9 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 README = (PROJECT / "README.md").read_text()
-TOP_LEVEL = "|".join(re.escape(path.name) for path in PROJECT.iterdir() if path.is_dir() and not path.name.startswith((".git", "__")))
+TOP_LEVEL = "|".join(
+    re.escape(path.name) for path in PROJECT.iterdir() if path.is_dir() and not path.name.startswith((".git", "__"))
+)
 # A repository path: starts with a top-level folder of the project; stops at a placeholder (`<name>`) or glob.
 PATH = re.compile(rf"(?<![\w/.~$-])((?:{TOP_LEVEL}|\.ci)/[\w./@-]*)(?![\w<*{{./@-])")
 LINK = re.compile(r"\]\(([^)\s]+)\)")

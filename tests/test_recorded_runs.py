@@ -28,9 +28,18 @@ pytestmark = pytest.mark.e2e
 RECORDED = Path(__file__).resolve().parent / "recorded"
 RUNS = {
     "default-synthetic": {},
-    "a-hum-short": {"attack": "a-hum", "malicious-fraction": 0.05, "epochs": 3, "seed": 5, "synthetic-users": 120,
-                    "synthetic-items": 150, "synthetic-interactions": 20, "clients-per-round": 32, "lr": 0.05,
-                    "user-lr": 0.05},
+    "a-hum-short": {
+        "attack": "a-hum",
+        "malicious-fraction": 0.05,
+        "epochs": 3,
+        "seed": 5,
+        "synthetic-users": 120,
+        "synthetic-items": 150,
+        "synthetic-interactions": 20,
+        "clients-per-round": 32,
+        "lr": 0.05,
+        "user-lr": 0.05,
+    },
 }
 UNRECORDED = ("results-dir", "run-name")
 #: Settings added after the recording: privacy, user groups and shares, repeated items, sasrec, fine-tuning, backdoors.
@@ -53,7 +62,9 @@ def test_a_recorded_run_gives_identical_metrics(tmp_path: Path, name: str) -> No
     unchanged = ["train-loss", *exposure]
     pd.testing.assert_frame_equal(now.drop(columns=unchanged), before.drop(columns=unchanged), check_exact=True)
     pd.testing.assert_series_equal(now["train-loss"], before["train-loss"], check_exact=False, rtol=1e-6, atol=0.0)
-    config_now, config_before = (json.loads(path.read_text()) for path in (folder / "config.json", RECORDED / f"{name}.config.json"))
+    config_now, config_before = (
+        json.loads(path.read_text()) for path in (folder / "config.json", RECORDED / f"{name}.config.json")
+    )
     for key in UNRECORDED:
         config_now.pop(key), config_before.pop(key)
     # Settings added since the recording are new keys; every recorded one is unchanged.

@@ -69,7 +69,8 @@ def test_collect_rank_tests_and_figure_from_both_codes(tmp_path: Path) -> None:
         )
     runs, curves = collect(logs, results)
     assert sorted(runs.groupby("code")["seed"].apply(list).to_dict().items()) == [
-        ("reference", [1, 2, 3]), ("this project", [1, 2, 3])
+        ("reference", [1, 2, 3]),
+        ("this project", [1, 2, 3]),
     ]
     assert len(curves) == 6 * 2
     rows = {line.split(" | ")[1]: line for line in rank_tests(runs).splitlines()[2:]}
@@ -92,8 +93,24 @@ def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path
     )
     (reference / "main.py").chmod(0o444)
     logs = tmp_path / "logs"
-    command = [sys.executable, str(RUNNER), "--reference", str(reference), "--data-dir", str(data),
-               "--work", str(tmp_path / "work"), "--logs", str(logs), "--seeds", "7", "--attacks", "A-ra", "--jobs", "2"]
+    command = [
+        sys.executable,
+        str(RUNNER),
+        "--reference",
+        str(reference),
+        "--data-dir",
+        str(data),
+        "--work",
+        str(tmp_path / "work"),
+        "--logs",
+        str(logs),
+        "--seeds",
+        "7",
+        "--attacks",
+        "A-ra",
+        "--jobs",
+        "2",
+    ]
     subprocess.run(command, check=True, capture_output=True)
     assert (logs / "A-ra-seed7.log").read_text() == "seed 7\n--attack=A-ra\nDONE\n"
     again = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -101,10 +118,15 @@ def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path
 
 
 def test_hum_over_ra_pairs_the_attacks_of_one_code_by_seed() -> None:
-    runs = pd.DataFrame({
-        "code": ["reference"] * 4, "attack": ["A-hum", "A-hum", "A-ra", "A-ra"], "seed": [1, 2, 1, 2],
-        "final ER@5": [0.9, 0.5, 0.4, 0.5], "final ER@10": [1.0, 1.0, 0.6, 1.0],
-    })
+    runs = pd.DataFrame(
+        {
+            "code": ["reference"] * 4,
+            "attack": ["A-hum", "A-hum", "A-ra", "A-ra"],
+            "seed": [1, 2, 1, 2],
+            "final ER@5": [0.9, 0.5, 0.4, 0.5],
+            "final ER@10": [1.0, 1.0, 0.6, 1.0],
+        }
+    )
     lines = hum_over_ra(runs).splitlines()
     assert lines == [
         "- reference: A-hum's final ER@5 is higher than A-ra's in 1 of 2 seeds, equal in 1 (seed 1 +0.500, seed 2 +0.000; mean +0.250).",

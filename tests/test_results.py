@@ -9,8 +9,15 @@ from fedrec.results import RunRecorder
 
 
 def _metrics(epoch: int) -> dict[str, float]:
-    return {"train-loss": 0.5 / epoch, "recall@10": 0.1 * epoch, "ndcg@10": 0.05 * epoch, "er@10": 0.0,
-            "recall@20": 0.2 * epoch, "ndcg@20": 0.1 * epoch, "er@20": 0.01}
+    return {
+        "train-loss": 0.5 / epoch,
+        "recall@10": 0.1 * epoch,
+        "ndcg@10": 0.05 * epoch,
+        "er@10": 0.0,
+        "recall@20": 0.2 * epoch,
+        "ndcg@20": 0.1 * epoch,
+        "er@20": 0.01,
+    }
 
 
 def test_epochs_written_before_a_crash_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]

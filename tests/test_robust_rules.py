@@ -70,7 +70,9 @@ def test_krum_and_multikrum_equal_flowers(updates: torch.Tensor, tolerated: int)
 
 
 def test_median_and_trimmed_mean_equal_flowers(updates: torch.Tensor) -> None:
-    assert torch.allclose(coordinate_median(updates), flower_aggregate(make_flower_strategy("FedMedian", 0, 0.2), updates, LAYOUT))
+    assert torch.allclose(
+        coordinate_median(updates), flower_aggregate(make_flower_strategy("FedMedian", 0, 0.2), updates, LAYOUT)
+    )
     for beta in (0.1, 0.2, 0.3):
         theirs = flower_aggregate(make_flower_strategy("FedTrimmedAvg", 0, beta), updates, LAYOUT)
         assert torch.allclose(trimmed_mean(updates, beta), theirs)

@@ -65,14 +65,18 @@ def test_profile_codes_hash_each_attribute_into_its_own_block() -> None:
 
 def test_instances_predict_the_next_item_with_negatives_outside_the_history() -> None:
     sequences = [np.array([5, 1, 9, 2]), np.array([7])]
-    instances = training_sequences(np.array([10, 11]), sequences, np.zeros((2, 3), dtype=np.int64), NUM_ITEMS, 5, seed=0, epoch=0)
+    instances = training_sequences(
+        np.array([10, 11]), sequences, np.zeros((2, 3), dtype=np.int64), NUM_ITEMS, 5, seed=0, epoch=0
+    )
     assert instances.items[0].tolist() == [0, 0, 5, 1, 9]
     assert instances.labels[0].tolist() == [0, 0, 1, 9, 2]
     assert instances.real[0].tolist() == [False, False, True, True, True]
     assert not instances.real[1].any()  # one item: nothing to predict
     negatives = instances.negatives[0][instances.real[0]]
     assert not np.isin(negatives, sequences[0]).any()
-    again = training_sequences(np.array([10, 11]), sequences, np.zeros((2, 3), dtype=np.int64), NUM_ITEMS, 5, seed=0, epoch=0)
+    again = training_sequences(
+        np.array([10, 11]), sequences, np.zeros((2, 3), dtype=np.int64), NUM_ITEMS, 5, seed=0, epoch=0
+    )
     assert np.array_equal(again.negatives, instances.negatives)
     items, real = left_padded([np.arange(8)], 3)
     assert items.tolist() == [[5, 6, 7]] and real.all()
@@ -91,7 +95,9 @@ def test_per_user_updates_equal_each_users_own_backward_pass() -> None:
         model.sequence_loss(leaves, one)[0].backward()
         for name in theta:
             if name != ITEM_EMBEDDING:
-                torch.testing.assert_close(result.updates.dense_grads[name][user], leaves[name].grad, atol=1e-6, rtol=1e-5)
+                torch.testing.assert_close(
+                    result.updates.dense_grads[name][user], leaves[name].grad, atol=1e-6, rtol=1e-5
+                )
         lo, hi = result.updates.item_indptr[user], result.updates.item_indptr[user + 1]
         sent = result.updates.item_ids[lo:hi]
         full = leaves[ITEM_EMBEDDING].grad
@@ -119,7 +125,9 @@ def test_evaluation_masks_history_for_utility_and_train_plus_test_for_exposure(m
     train = sp.csr_array(np.array([[1, 1, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0]]))
     test = sp.csr_array(np.array([[0, 0, 0, 0, 0, 1], [0, 0, 0, 1, 0, 0]]))
     sequences = [np.array([0, 1]), np.array([0, 2])]
-    counts = evaluate_sequences(model, theta, users, sequences, np.zeros((2, 3), dtype=np.int64), train, test, (1,), (4,))
+    counts = evaluate_sequences(
+        model, theta, users, sequences, np.zeros((2, 3), dtype=np.int64), train, test, (1,), (4,)
+    )
     metrics = counts.metrics()
     assert metrics["recall@1"] == 0.5  # user 0's test item 5 is ranked first; user 1's item 3 is not
     # Exposure of target 4: user 0 (test item 5 masked too) sees 4 first; user 1 sees 5 first.

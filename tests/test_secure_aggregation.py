@@ -34,7 +34,10 @@ def _round(seed: int, num_users: int = 5) -> UserUpdates:
         list(range(seed * 10, seed * 10 + num_users)),
         items,
         [torch.randn(len(ids), DIM, generator=generator) for ids in items],
-        [{name: torch.randn(p.shape, generator=generator) for name, p in theta.items() if name != ITEM_EMBEDDING} for _ in items],
+        [
+            {name: torch.randn(p.shape, generator=generator) for name, p in theta.items() if name != ITEM_EMBEDDING}
+            for _ in items
+        ],
         [int(n) for n in torch.randint(5, 50, (num_users,), generator=generator)],
     )
 
@@ -43,7 +46,9 @@ def _stepped_theta(defense: str, updates: UserUpdates, **overrides: object) -> T
     """Θ after one server step of `defense` on `updates`, from the same initial Θ every time."""
     theta = copy.deepcopy(_theta())
     config = make_config(defense=defense, embedding_dim=DIM, hidden_layers="3", **overrides)
-    strategy = STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(50)}), theta, (0,), lambda e, m: None)
+    strategy = STRATEGIES.get(defense)(
+        config, UserDirectory.from_nodes({1: np.arange(50)}), theta, (0,), lambda e, m: None
+    )
     strategy.server_step(strategy.aggregate(updates))
     return theta
 
@@ -61,7 +66,9 @@ def test_the_sum_is_every_users_sparse_update_added_densely() -> None:
 
 @pytest.mark.parametrize("server_optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("defense", COMPATIBLE_DEFENSES)
-def test_a_compatible_defense_on_the_sum_steps_theta_as_fedavg_sum_on_the_users(defense: str, server_optimizer: str) -> None:
+def test_a_compatible_defense_on_the_sum_steps_theta_as_fedavg_sum_on_the_users(
+    defense: str, server_optimizer: str
+) -> None:
     updates = _round(2)
     expected = _stepped_theta("fedavg", updates, fedavg_mode="sum", server_optimizer=server_optimizer)
     got = _stepped_theta(defense, secure_sum(updates, _theta()), fedavg_mode="sum", server_optimizer=server_optimizer)

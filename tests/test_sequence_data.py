@@ -47,7 +47,13 @@ def test_events_hold_one_row_per_pair_at_its_earliest_time_in_chronological_orde
     assert list(events.columns) == ["user", "item", "time"]
     assert all(events[column].dtype == np.int64 for column in events.columns)
     assert list(events.itertuples(index=False, name=None)) == [
-        (0, 5, 10), (0, 3, 20), (0, 7, 20), (1, 2, 5), (2, 4, 1), (2, 6, 2), (2, 1, 3)
+        (0, 5, 10),
+        (0, 3, 20),
+        (0, 7, 20),
+        (1, 2, 5),
+        (2, 4, 1),
+        (2, 6, 2),
+        (2, 1, 3),
     ]
 
 
@@ -116,7 +122,9 @@ def test_user_group_parses_attribute_equals_value() -> None:
     assert UserGroup.parse("target-group", "") is None
     assert UserGroup.parse("target-group", " gender = f ") == UserGroup("gender", "F")
     assert str(UserGroup.parse("target-group", "age=18-24")) == "age=18-24"
-    assert UserGroup.parse("target-group", "occupation=college/grad student") == UserGroup("occupation", "college/grad student")
+    assert UserGroup.parse("target-group", "occupation=college/grad student") == UserGroup(
+        "occupation", "college/grad student"
+    )
     assert make_config(target_group="gender=F").target_group == UserGroup("gender", "F")
 
 
@@ -147,7 +155,20 @@ def test_user_group_members_and_unknown_values() -> None:
 
 def test_age_buckets_follow_ml1m() -> None:
     assert age_buckets(np.array([1, 17, 18, 24, 25, 34, 35, 44, 45, 49, 50, 55, 56, 73])).tolist() == [
-        "<18", "<18", "18-24", "18-24", "25-34", "25-34", "35-44", "35-44", "45-49", "45-49", "50-55", "50-55", "56+", "56+"
+        "<18",
+        "<18",
+        "18-24",
+        "18-24",
+        "25-34",
+        "25-34",
+        "35-44",
+        "35-44",
+        "45-49",
+        "45-49",
+        "50-55",
+        "50-55",
+        "56+",
+        "56+",
     ]
     assert set(AGE_BUCKETS) == {"<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"}
 
@@ -182,7 +203,9 @@ def test_provider_split_is_seeded() -> None:
 def test_synthetic_has_events_and_profiles_and_the_same_split_as_before() -> None:
     config = make_config()
     loaded = load_dataset(config)
-    users, items = synthetic.generate(config.synthetic_users, config.synthetic_items, config.synthetic_interactions, config.seed)
+    users, items = synthetic.generate(
+        config.synthetic_users, config.synthetic_items, config.synthetic_interactions, config.seed
+    )
     before = RecDataset.from_interactions("synthetic", users, items, seed=config.seed)
     assert (loaded.train != before.train).nnz == 0 and (loaded.test != before.test).nnz == 0
     assert loaded.train.indices.tolist() == before.train.indices.tolist()
@@ -240,7 +263,9 @@ def test_target_group_without_profiles_is_an_error(tmp_path: Path) -> None:
         load_dataset(make_config(dataset="split-files", data_dir=str(write_split(tmp_path)), target_group="gender=F"))
     assert_one_line_error(error, "'target-group'", "gender=F", "profiles", "split-files")
     # Without a group, a provider share needs no profiles.
-    assert load_dataset(make_config(dataset="split-files", data_dir=str(tmp_path), user_share="provider")).num_users == 1
+    assert (
+        load_dataset(make_config(dataset="split-files", data_dir=str(tmp_path), user_share="provider")).num_users == 1
+    )
 
 
 def test_a_target_group_nobody_is_in_lists_the_observed_values() -> None:
@@ -256,7 +281,8 @@ def test_ml1m_ratings_dat_gives_events_and_maps_users_dat_by_user_id(tmp_path: P
     (tmp_path / "users.dat").write_text("30::M::56::13::1\n10::F::1::10::2\n99::M::25::0::3\n20::M::25::4::4\n")
     loaded = load_dataset(make_config(dataset="ml-1m", data_dir=str(tmp_path), split="leave-last-out"))
     assert loaded.profiles.to_dict("list") == {
-        "gender": ["F", "M", "M"], "age": ["<18", "25-34", "56+"],
+        "gender": ["F", "M", "M"],
+        "age": ["<18", "25-34", "56+"],
         "occupation": ["K-12 student", "college/grad student", "retired"],
     }
     # Item ids 1, 2, 3, 5, 7, 9 are indices 0..5. User 0's latest time 100 holds items 1 and 2: 2 is last.

@@ -31,10 +31,24 @@ def _family(check=None) -> Registry:  # type: ignore[no-untyped-def]
 
 
 def _raw(**values: object) -> dict[str, object]:
-    common = {"loss": "bce", "negatives": 4, "resample-negatives": True, "repeated-items": "summed", "epochs": 1, "clients-per-round": 2,
-              "lr": 0.1, "server-optimizer": "sgd", "user-lr": 0.1, "eval-every": 1, "top-k": "10",
-              "target-items": "least-popular:1", "seed": 1, "results-dir": "/tmp", "run-name": "",
-              "round-timeout": 5.0}
+    common = {
+        "loss": "bce",
+        "negatives": 4,
+        "resample-negatives": True,
+        "repeated-items": "summed",
+        "epochs": 1,
+        "clients-per-round": 2,
+        "lr": 0.1,
+        "server-optimizer": "sgd",
+        "user-lr": 0.1,
+        "eval-every": 1,
+        "top-k": "10",
+        "target-items": "least-popular:1",
+        "seed": 1,
+        "results-dir": "/tmp",
+        "run-name": "",
+        "round-timeout": 5.0,
+    }
     return {**common, "attack": "quiet", "quiet-steps": 3, "quiet-scale": 2, **values}
 
 
@@ -74,14 +88,28 @@ def test_the_run_config_is_typed_frozen_hashable_and_picklable() -> None:
         config.epochs = 3  # type: ignore[misc]
     with pytest.raises(AttributeError, match="no setting 'epoch'"):
         _ = config.epoch
-    assert config == make_config(hidden_layers="16,8", top_k="5,20") and hash(config) == hash(make_config(hidden_layers="16,8", top_k="5,20"))
+    assert config == make_config(hidden_layers="16,8", top_k="5,20") and hash(config) == hash(
+        make_config(hidden_layers="16,8", top_k="5,20")
+    )
     assert pickle.loads(pickle.dumps(config)) == config
     assert config.as_dict()["hidden-layers"] == "16,8" and config.as_dict()["target-items"] == "least-popular:1"
 
 
 def test_every_setting_belongs_to_exactly_one_group() -> None:
     titles = [group.title for group in SCHEMA.groups]
-    assert titles == ["common", "dataset", "model", "attack", "defense", "privacy-attack", "privacy-defense", "fine-tune", "backdoor"]
+    assert titles == [
+        "common",
+        "dataset",
+        "model",
+        "attack",
+        "defense",
+        "privacy-attack",
+        "privacy-defense",
+        "fine-tune",
+        "backdoor",
+    ]
     owners = {owned.setting.name: group.title for group in SCHEMA.groups for owned in group.settings}
-    assert owners["hum-steps"] == "attack" and owners["hidden-layers"] == "model" and owners["trim-fraction"] == "defense"
+    assert (
+        owners["hum-steps"] == "attack" and owners["hidden-layers"] == "model" and owners["trim-fraction"] == "defense"
+    )
     assert owners["synthetic-users"] == "dataset" and owners["seed"] == "common"

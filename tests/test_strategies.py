@@ -20,7 +20,9 @@ def _strategy(defense: str, **overrides: object):  # type: ignore[no-untyped-def
     return STRATEGIES.get(defense)(config, directory, theta, (0,), lambda epoch, metrics: None)
 
 
-def _updates(rows_per_user: list[dict[int, list[float]]], dense_value: float = 1.0, outliers: dict[int, float] | None = None) -> UserUpdates:
+def _updates(
+    rows_per_user: list[dict[int, list[float]]], dense_value: float = 1.0, outliers: dict[int, float] | None = None
+) -> UserUpdates:
     theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
     dense = []
     for user in range(len(rows_per_user)):
@@ -96,10 +98,20 @@ def test_item_clip_bounds_every_row() -> None:
     assert _row(gradient, 2) == pytest.approx([0.9, 1.2])
 
 
-@pytest.mark.parametrize(("ours", "flowers"), [("median", "flwr:FedMedian"), ("trimmed-mean", "flwr:FedTrimmedAvg"), ("krum", "flwr:Krum")])
+@pytest.mark.parametrize(
+    ("ours", "flowers"), [("median", "flwr:FedMedian"), ("trimmed-mean", "flwr:FedTrimmedAvg"), ("krum", "flwr:Krum")]
+)
 def test_flower_strategies_plug_in_and_agree_with_ours_on_dense_inputs(ours: str, flowers: str) -> None:
     generator = torch.Generator().manual_seed(3)
-    rows = [{i: torch.randn(2, generator=generator).tolist() for i in range(NUM_ITEMS) if torch.rand(1, generator=generator) < 0.7} or {0: [0.1, 0.1]} for _ in range(12)]
+    rows = [
+        {
+            i: torch.randn(2, generator=generator).tolist()
+            for i in range(NUM_ITEMS)
+            if torch.rand(1, generator=generator) < 0.7
+        }
+        or {0: [0.1, 0.1]}
+        for _ in range(12)
+    ]
     updates = _updates(rows)
     options = {"aggregation": "dense", "tolerated_attackers": 2, "trim_fraction": 0.2}
     mine, theirs = _strategy(ours, **options).aggregate(updates), _strategy(flowers, **options).aggregate(updates)
@@ -123,7 +135,9 @@ def test_the_readmes_own_strategy_example_works() -> None:
     registry.register("medoid", namespace["MedoidOfUpdates"])
     config = make_config(embedding_dim=DIM, hidden_layers="3")
     theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
-    strategy = registry.get("medoid")(config, UserDirectory.from_nodes({1: np.arange(5)}), theta, (0,), lambda e, m: None)
+    strategy = registry.get("medoid")(
+        config, UserDirectory.from_nodes({1: np.arange(5)}), theta, (0,), lambda e, m: None
+    )
     rows = [{2: [1.0, 1.0]}, {2: [1.1, 0.9]}, {2: [0.9, 1.0]}, {2: [30.0, -30.0]}]
     gradient = strategy.aggregate(_updates(rows))
     assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[3])

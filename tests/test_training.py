@@ -80,7 +80,8 @@ def test_adam_server_step_is_torch_adam_on_the_dense_gradient() -> None:
     step = ServerStep(theta, "adam", lr=0.01)
     for scale in (1.0, -3.0, 0.5):
         gradient = ThetaGradient(
-            item_ids=torch.tensor([1, 1]), item_rows=torch.tensor([[scale, 0.0], [scale, 2.0]]),
+            item_ids=torch.tensor([1, 1]),
+            item_rows=torch.tensor([[scale, 0.0], [scale, 2.0]]),
             dense={"w": torch.tensor([scale, 0.0])},
         )
         step(gradient)
@@ -105,10 +106,16 @@ def test_sgd_server_step_is_apply_gradient() -> None:
 def test_user_updates_round_trip_through_flower_records_and_concat() -> None:
     model = NeuralCF(4, (4,))
     theta = model.init_theta(20, seed=1)
-    make = lambda users: compute_user_updates(  # noqa: E731
-        model, theta, users, model.init_user_embeddings(users, 1),
-        [user_samples(u, np.array([1, 5, 7]), 20, 2, 0, 0) for u in users], "bce",
-    ).updates
+    make = lambda users: (
+        compute_user_updates(  # noqa: E731
+            model,
+            theta,
+            users,
+            model.init_user_embeddings(users, 1),
+            [user_samples(u, np.array([1, 5, 7]), 20, 2, 0, 0) for u in users],
+            "bce",
+        ).updates
+    )
     first, second = make(np.array([0, 1])), make(np.array([5]))
     decoded = [UserUpdates.from_record(u.to_record()) for u in (first, second)]
     joined = UserUpdates.concat(decoded)

@@ -65,11 +65,18 @@ def test_epoch_stats_without_attackers_or_targets():
 def test_target_push_figure_reads_a_run_and_names_a_missing_file(tmp_path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    pd.DataFrame({"epoch": [1, 2], "er@10": [0.5, 1.0], "recall@20": [0.01, 0.02]}).to_csv(run / "metrics.csv", index=False)
+    pd.DataFrame({"epoch": [1, 2], "er@10": [0.5, 1.0], "recall@20": [0.01, 0.02]}).to_csv(
+        run / "metrics.csv", index=False
+    )
     with pytest.raises(SystemExit, match="target-pushes.csv not found"):
         plot([run], tmp_path / "figure.png")
-    pd.DataFrame({
-        "epoch": [1, 1, 2, 2], "group": ["benign", "malicious"] * 2, "target-rows": [30, 6, 31, 6],
-        "push-norm": [0.1, 0.3, 0.2, 0.1], "cosine-to-other": [-0.9, -0.9, -0.5, -0.5],
-    }).to_csv(run / "target-pushes.csv", index=False)
+    pd.DataFrame(
+        {
+            "epoch": [1, 1, 2, 2],
+            "group": ["benign", "malicious"] * 2,
+            "target-rows": [30, 6, 31, 6],
+            "push-norm": [0.1, 0.3, 0.2, 0.1],
+            "cosine-to-other": [-0.9, -0.9, -0.5, -0.5],
+        }
+    ).to_csv(run / "target-pushes.csv", index=False)
     assert plot([run], tmp_path / "figure.png").stat().st_size > 0

@@ -20,4 +20,5 @@ def build_model(config: Any) -> RecModel:
     """The model the run config (`RunConfig`) names, built from its settings."""
     return MODELS.get(config.model).from_config(config)
 
+
 __all__ = ["ITEM_EMBEDDING", "MODELS", "RecModel", "MatrixFactorization", "NeuralCF", "NeuMF", "SASRec", "build_model"]

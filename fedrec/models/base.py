@@ -69,8 +69,7 @@ class RecModel(ABC):
     def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
         """p_u ~ N(0, 0.01^2), keyed by (seed, user id) so a user's start does not depend on its node."""
         rows = [
-            np.random.default_rng([seed, 0x5EED, int(user)]).standard_normal(self.embedding_dim)
-            for user in user_ids
+            np.random.default_rng([seed, 0x5EED, int(user)]).standard_normal(self.embedding_dim) for user in user_ids
         ]
         stacked = np.stack(rows) if rows else np.zeros((0, self.embedding_dim))
         return torch.from_numpy(stacked * 0.01).float()

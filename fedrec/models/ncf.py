@@ -23,7 +23,9 @@ def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) ->
     return F.linear(x, weight, bias)
 
 
-HIDDEN_LAYERS = Setting("hidden-layers", str, "MLP hidden sizes, a comma list of positive integers.", convert=positive_int_list)
+HIDDEN_LAYERS = Setting(
+    "hidden-layers", str, "MLP hidden sizes, a comma list of positive integers.", convert=positive_int_list
+)
 
 
 class NeuralCF(RecModel):

@@ -39,11 +39,19 @@ _MODULE_ITEM_EMBEDDING = "item_embedding.weight"
 #: Θ names of the prompt pathway start with this.
 PROMPT_PREFIX = "prompt."
 
-MAX_SEQUENCE_LENGTH = Setting("max-sequence-length", int, "`sasrec`: the most recent items a sequence keeps.", minimum=2)
+MAX_SEQUENCE_LENGTH = Setting(
+    "max-sequence-length", int, "`sasrec`: the most recent items a sequence keeps.", minimum=2
+)
 TRANSFORMER_LAYERS = Setting("transformer-layers", int, "`sasrec`: transformer blocks.", minimum=1)
 ATTENTION_HEADS = Setting("attention-heads", int, "`sasrec`: attention heads (must divide `embedding-dim`).", minimum=1)
-DROPOUT = Setting("dropout", float, "`sasrec`: dropout on embeddings and inside the blocks while training.", minimum=0.0, maximum=0.9)
-PROFILE_PROMPT = Setting("profile-prompt", bool, "`sasrec`: add APRec's profile prompt (a prefix token per layer from the user's attributes).")
+DROPOUT = Setting(
+    "dropout", float, "`sasrec`: dropout on embeddings and inside the blocks while training.", minimum=0.0, maximum=0.9
+)
+PROFILE_PROMPT = Setting(
+    "profile-prompt",
+    bool,
+    "`sasrec`: add APRec's profile prompt (a prefix token per layer from the user's attributes).",
+)
 
 
 def profile_codes(profiles: pd.DataFrame | None, users: np.ndarray) -> np.ndarray:
@@ -97,13 +105,17 @@ class ProfilePrompt(nn.Module):
 
 
 class SASRecNet(nn.Module):
-    def __init__(self, num_items: int, dim: int, max_len: int, layers: int, heads: int, dropout: float, prompt: bool) -> None:
+    def __init__(
+        self, num_items: int, dim: int, max_len: int, layers: int, heads: int, dropout: float, prompt: bool
+    ) -> None:
         super().__init__()
         self.item_embedding = nn.Embedding(num_items, dim)
         self.positions = nn.Embedding(max_len, dim)
         self.embedding_dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(dim, heads, dim_feedforward=dim, dropout=dropout, batch_first=True, norm_first=True)
+            nn.TransformerEncoderLayer(
+                dim, heads, dim_feedforward=dim, dropout=dropout, batch_first=True, norm_first=True
+            )
             for _ in range(layers)
         )
         self.final_norm = nn.LayerNorm(dim)
@@ -187,7 +199,9 @@ class SASRec(RecModel):
         return self._nets[num_items]
 
     def _new_net(self, num_items: int) -> SASRecNet:
-        return SASRecNet(num_items, self.embedding_dim, self.max_len, self.layers, self.heads, self.dropout, self.prompt)
+        return SASRecNet(
+            num_items, self.embedding_dim, self.max_len, self.layers, self.heads, self.dropout, self.prompt
+        )
 
     def init_theta(self, num_items: int, seed: int) -> Theta:
         """Xavier-normal matrices (the common PyTorch SASRec's init; N(0, 1) embeddings scaled by sqrt(d)

@@ -35,7 +35,9 @@ def _krum_scores(rows: torch.Tensor, counts: torch.Tensor, tolerated: torch.Tens
     filled = torch.where(valid[:, :, None], rows, torch.zeros(()))
     distances = torch.cdist(filled, filled).pow(2)
     pair_valid = valid[:, :, None] & valid[:, None, :] & ~torch.eye(width, dtype=torch.bool)[None]
-    ordered = torch.sort(torch.where(pair_valid, distances, torch.full((), float("inf"), dtype=rows.dtype)), dim=2).values
+    ordered = torch.sort(
+        torch.where(pair_valid, distances, torch.full((), float("inf"), dtype=rows.dtype)), dim=2
+    ).values
     neighbours = (counts - tolerated - 2).clamp(min=1).clamp(max=(counts - 1).clamp(min=0))
     running = torch.cumsum(torch.nan_to_num(ordered, posinf=0.0), dim=2)
     index = (neighbours - 1).clamp(min=0)[:, None, None].expand(-1, width, 1)
