@@ -7,12 +7,11 @@ from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
-from attacks.threat import THREAT_SETTINGS, attack_mode, knowledge_for, threat_for
+from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.models import RecModel
 from fedrec.registry import Registry
-from fedrec.threat import ThreatModel
 
 ATTACKS: Registry[type[Attack]] = Registry(
     "attack", key="attack", help="Attack run by malicious clients.", settings=THREAT_SETTINGS, check=attack_mode

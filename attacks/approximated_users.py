@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from attacks.base import Attack, AttackRound
-from fedrec.local_training import LocalResult
 from fedrec.models.base import ITEM_EMBEDDING, dense_names
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult
 from fedrec.wire import UserUpdates
 
 _APPROXIMATION_STREAM = 0x4152

@@ -20,10 +20,10 @@ import scipy.sparse as sp
 import torch
 
 from fedrec.config import RunConfig
-from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import RecModel, Theta
-from fedrec.sampling import UserSamples
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.sampling import UserSamples
 
 
 @dataclass(frozen=True)

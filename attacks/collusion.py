@@ -25,10 +25,10 @@ import torch
 
 from attacks.base import AttackRound, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
-from fedrec.dense import from_dense, sent_mask, to_dense
 from fedrec.models.base import ITEM_EMBEDDING, Theta
-from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.robust.dense import from_dense, sent_mask, to_dense
 from fedrec.settings import Setting
+from fedrec.training.sampling import UserSamples, epoch_samples
 from fedrec.wire import UserUpdates
 
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from attacks.base import AttackRound, ProfileAttack
 from fedrec.errors import ConfigError
-from fedrec.sampling import UserSamples, epoch_samples
 from fedrec.settings import Setting
+from fedrec.training.sampling import UserSamples, epoch_samples
 
 _PROFILE_STREAM = 0x5046
 POPULAR_SHARE = 0.10

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from attacks.base import AttackRound, ProfileAttack
-from fedrec.local_training import LocalResult, compute_user_updates
-from fedrec.sampling import UserSamples, epoch_samples
+from fedrec.reporting.update_stats import user_update_norms
 from fedrec.settings import Setting
-from fedrec.update_stats import user_update_norms
+from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.sampling import UserSamples, epoch_samples
 
 _RANDOM_SAMPLES_STREAM = 0x5253
 

@@ -48,9 +48,9 @@ import torch.nn.functional as F
 
 from attacks.base import Attack, AttackRound, AttackSetup
 from fedrec.errors import ConfigError
-from fedrec.local_training import LocalResult
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult
 from fedrec.wire import UserUpdates
 
 #: Full-batch Adam steps fitting the surrogate user embeddings in each `poison` call.

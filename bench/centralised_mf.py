@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
-from fedrec.evaluation import evaluate_users  # noqa: E402
+from fedrec.evaluation.ranking import evaluate_users  # noqa: E402
 from fedrec.models import ITEM_EMBEDDING, MatrixFactorization  # noqa: E402
 
 

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from fedrec.config import RunConfig  # noqa: E402
-from fedrec.evaluation import evaluate_users  # noqa: E402
+from fedrec.evaluation.ranking import evaluate_users  # noqa: E402
 from fedrec.models import ITEM_EMBEDDING, build_model  # noqa: E402
-from fedrec.sampling import epoch_samples, epoch_schedule  # noqa: E402
 from fedrec.targets import resolve_targets  # noqa: E402
+from fedrec.training.sampling import epoch_samples, epoch_schedule  # noqa: E402
 
 
 def _round_loss(

@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
-from fedrec.local_training import compute_user_updates
+from fedrec.data.dataset import RecDataset
 from fedrec.models import build_model
 from fedrec.models.base import RecModel, Theta
-from fedrec.sampling import epoch_samples, epoch_schedule
-from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import epoch_samples, epoch_schedule
+from fedrec.training.server_step import ThetaGradient, apply_gradient
 from privacy.analytic import AnalyticAttack
 from privacy.base import PrivacyAttack
 from privacy.dlg import DeepLeakage

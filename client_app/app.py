@@ -10,12 +10,12 @@ from flwr.clientapp import ClientApp
 from attacks import AttackRound
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
-from fedrec.grouped_evaluation import counts_by_group
-from fedrec.local_training import LocalResult
+from fedrec.evaluation.grouped import counts_by_group
 from fedrec.models.base import Theta
-from fedrec.sampling import epoch_samples
-from fedrec.sequences import history_batch, training_sequences, user_sequences
-from fedrec.sequential_training import sequential_user_updates
+from fedrec.sequential.sequences import history_batch, training_sequences, user_sequences
+from fedrec.sequential.training import sequential_user_updates
+from fedrec.training.local import LocalResult
+from fedrec.training.sampling import epoch_samples
 from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
 from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth

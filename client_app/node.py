@@ -15,13 +15,13 @@ from flwr.app import Array, ArrayRecord, Context
 
 from app_config import load_config
 from attacks import Attack, build_attack, run_threat
+from attacks.threat import ThreatModel
 from datasets import load_dataset
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models import RecModel, build_model
-from fedrec.threat import ThreatModel
 
 _EMBEDDINGS = "user-embeddings"
 

@@ -8,7 +8,7 @@ from (data dir, download cache) is its own business. Adding a dataset is one new
 `load_dataset` then applies the settings every dataset shares, in this order: the split (`split`: the
 loader's own, a seeded random re-split, or the chronological leave-one-out), then which users the run
 serves (`user-share`: all, or one side of a seeded provider/federation split stratified by
-`target-group`, `fedrec.profiles.provider_split`).
+`target-group`, `fedrec.data.profiles.provider_split`).
 
 Note: this top-level package is named `datasets`, so it shadows Hugging Face's `datasets` package
 wherever both are importable (e.g. running from the repo root with HF datasets installed). The
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from datasets import amazon, movielens, split_files, synthetic
 from datasets.download import DATA_DIR, data_dir_for
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
+from fedrec.data.profiles import UserGroup, provider_split
 from fedrec.errors import ConfigError
-from fedrec.profiles import UserGroup, provider_split
 from fedrec.registry import Registry
 from fedrec.settings import Setting
 

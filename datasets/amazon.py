@@ -25,7 +25,7 @@ import numpy as np
 
 from datasets.download import data_dir_for, obtain
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
 
 # Read at call time, so a test can point it at an unreachable address.

@@ -29,9 +29,9 @@ import pandas as pd
 from datasets import split_files
 from datasets.download import data_dir_for, obtain
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
+from fedrec.data.profiles import GENDERS, profile_frame
 from fedrec.errors import ConfigError
-from fedrec.profiles import GENDERS, profile_frame
 
 # Read at call time, so a test can point it at an unreachable address.
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from datasets.download import data_dir_for
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
 
 SPLIT_NAMES = ("train.dat", "test.dat")

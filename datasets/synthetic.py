@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from fedrec.config import RunConfig
-from fedrec.data import RecDataset
-from fedrec.profiles import profile_frame
+from fedrec.data.dataset import RecDataset
+from fedrec.data.profiles import profile_frame
 from fedrec.settings import Setting
 
 SETTINGS = (

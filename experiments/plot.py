@@ -40,7 +40,7 @@ from experiments.seeds import (  # noqa: E402
     seed_curves,
     split_seed_run_name,
 )
-from fedrec.results import METRICS_CSV, UPDATE_NORMS_CSV  # noqa: E402
+from fedrec.reporting.results import METRICS_CSV, UPDATE_NORMS_CSV  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 KS = (5, 10, 20, 30)

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.seeds import save_figure  # noqa: E402
-from fedrec.results import METRICS_CSV, TARGET_PUSHES_CSV  # noqa: E402
+from fedrec.reporting.results import METRICS_CSV, TARGET_PUSHES_CSV  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -36,7 +36,7 @@ from datasets import load_dataset  # noqa: E402
 from experiments.run import run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
 from fedrec.models import build_model  # noqa: E402
-from fedrec.results import plot_metrics  # noqa: E402
+from fedrec.reporting.results import plot_metrics  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402
 from pretrained.exposure_scan import exposure_scan, scan_report  # noqa: E402
 from pretrained.provider import audit, pretrain  # noqa: E402

@@ -16,8 +16,8 @@ from typing import Any
 
 from fedrec.errors import ConfigError
 from fedrec.registry import OwnedSetting, Registry
-from fedrec.server_step import SERVER_OPTIMIZERS
 from fedrec.settings import Setting, positive_int_list, user_path
+from fedrec.training.server_step import SERVER_OPTIMIZERS
 
 
 @dataclass(frozen=True)

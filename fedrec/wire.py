@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, MetricRecord
 
-from fedrec.metrics import EvalCounts
+from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 
 _USER_IDS = "user-ids"

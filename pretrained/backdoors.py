@@ -24,7 +24,7 @@ import numpy as np
 from fedrec.errors import ConfigError
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec, is_prompt
-from fedrec.sequences import TrainingSequences
+from fedrec.sequential.sequences import TrainingSequences
 from fedrec.settings import Setting
 from pretrained.poisoning import replace_labels, targets_as_negatives
 from pretrained.training import ProviderData, Stage, train_stage

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import PROFILE_ATTRIBUTES, SASRec
-from fedrec.sequences import history_batch, user_sequences
+from fedrec.sequential.sequences import history_batch, user_sequences
 
 _USERS_PER_BATCH = 256
 

@@ -6,7 +6,7 @@ afresh, so the poisoned positions change every epoch (APRec re-draws them each e
 
 import numpy as np
 
-from fedrec.sequences import TrainingSequences
+from fedrec.sequential.sequences import TrainingSequences
 
 
 def replace_labels(

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
-from fedrec.grouped_evaluation import counts_by_group, grouped_metrics
+from fedrec.evaluation.grouped import counts_by_group, grouped_metrics
 from fedrec.models import build_model
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec
-from fedrec.sequences import user_sequences
+from fedrec.sequential.sequences import user_sequences
 from fedrec.targets import resolve_targets
 from pretrained import BACKDOORS
 from pretrained.checkpoint import Checkpoint

@@ -14,7 +14,7 @@ import torch
 
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec
-from fedrec.sequences import TrainingSequences, training_sequences
+from fedrec.sequential.sequences import TrainingSequences, training_sequences
 
 Poison = Callable[[TrainingSequences, np.random.Generator], None]
 _STAGE_STREAM = 0x5054

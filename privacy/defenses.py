@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import RecModel, Theta
-from fedrec.sampling import UserSamples
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.sampling import UserSamples
 
 
 class ClientDefense(ABC):

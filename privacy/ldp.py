@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from fedrec.errors import ConfigError
-from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import RecModel, Theta
-from fedrec.sampling import UserSamples
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.sampling import UserSamples
 from fedrec.wire import UserUpdates
 from privacy.accounting import MECHANISMS, gaussian_noise_multiplier
 from privacy.defenses import ClientDefense

@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from fedrec.local_training import LocalResult, compute_user_updates
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
-from fedrec.sampling import UserSamples, sample_negatives
 from fedrec.settings import Setting
+from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.sampling import UserSamples, sample_negatives
 from privacy.defenses import ClientDefense
 
 _PSEUDO_ITEMS_STREAM = 0x5053

@@ -14,13 +14,13 @@ from app_config import load_config
 from attacks import AttackerKnowledge, AttackSetup, collusion_channel
 from attacks.collusion import collude
 from fedrec.config import RunConfig
-from fedrec.detection import DetectionCounts
 from fedrec.errors import ConfigError
 from fedrec.models import RecModel, build_model
 from fedrec.models.base import Theta
-from fedrec.results import RunRecorder
+from fedrec.reporting.detection import DetectionCounts
+from fedrec.reporting.results import RunRecorder
+from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.targets import resolve_targets
-from fedrec.update_stats import EpochUpdateStats
 from fedrec.wire import UserUpdates, theta_to_record
 from pretrained import FINE_TUNING
 from pretrained.starting import starting_theta

@@ -30,12 +30,12 @@ from flwr.serverapp.strategy import Strategy
 
 from fedrec.config import RunConfig
 from fedrec.directory import UserDirectory
-from fedrec.grouped_evaluation import grouped_metrics
-from fedrec.metrics import EvalCounts
+from fedrec.evaluation.grouped import grouped_metrics
+from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import Theta
-from fedrec.sampling import epoch_schedule
-from fedrec.server_step import ServerStep, ThetaGradient
 from fedrec.settings import Setting
+from fedrec.training.sampling import epoch_schedule
+from fedrec.training.server_step import ServerStep, ThetaGradient
 from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
 
 EpochCallback = Callable[[int, dict[str, float]], None]

@@ -1,7 +1,7 @@
 """FedAvg in the reference paper's form: the server sums the users' gradients (`mean` divides by U)."""
 
-from fedrec.server_step import ThetaGradient
 from fedrec.settings import Setting
+from fedrec.training.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 

@@ -16,7 +16,7 @@ from flwr.serverapp.strategy import Strategy
 
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
-from fedrec.server_step import ThetaGradient
+from fedrec.training.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.krum import TOLERATED_ATTACKERS
 from strategies.robust import RobustStrategy

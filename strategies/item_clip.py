@@ -2,8 +2,8 @@
 L2 norm <= item-clip-limit before the sum; the MLP gradients are summed as in FedAvg."""
 
 from fedrec.robust import clip_to_norm
-from fedrec.server_step import ThetaGradient
 from fedrec.settings import Setting
+from fedrec.training.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 

@@ -5,9 +5,9 @@ Users whose update had to be scaled down are reported as flagged (for detection 
 
 import torch
 
-from fedrec.server_step import ThetaGradient
+from fedrec.reporting.update_stats import user_update_norms
 from fedrec.settings import Setting
-from fedrec.update_stats import user_update_norms
+from fedrec.training.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 

@@ -22,11 +22,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from fedrec.dense import dense_names, split_dense, to_dense
 from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.robust.dense import dense_names, split_dense, to_dense
 from fedrec.robust.grouped import apply_by_bucket
-from fedrec.server_step import ThetaGradient
 from fedrec.settings import Setting
+from fedrec.training.server_step import ThetaGradient
 from fedrec.wire import UserUpdates
 from strategies.base import FedRecStrategy
 

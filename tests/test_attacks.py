@@ -8,12 +8,12 @@ from app_config import make_config
 from attacks import ATTACKS, AttackRound, run_threat
 from attacks.base import AttackerKnowledge, AttackSetup
 from fedrec.errors import ConfigError
-from fedrec.local_training import compute_user_updates
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
 from fedrec.models.base import dense_names
-from fedrec.sampling import user_samples
-from fedrec.server_step import ThetaGradient, apply_gradient
-from fedrec.update_stats import user_update_norms
+from fedrec.reporting.update_stats import user_update_norms
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import user_samples
+from fedrec.training.server_step import ThetaGradient, apply_gradient
 
 NUM_ITEMS = 40
 TARGETS = (7,)

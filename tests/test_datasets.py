@@ -17,7 +17,7 @@ from scipy.sparse.linalg import svds
 from app_config import make_config
 from datasets import DATASETS, amazon, data_dir_for, load_dataset, movielens
 from datasets.movielens import Release
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -16,9 +16,9 @@ import torch
 
 from app_config import make_config
 from datasets import load_dataset
-from fedrec.local_training import compute_user_updates
 from fedrec.models import MODELS
-from fedrec.sampling import epoch_samples
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import epoch_samples
 from harness.flwr_local import flwr_run
 from privacy.recording import load_uploads
 

@@ -113,7 +113,7 @@ def test_the_band_spans_min_to_max_around_the_mean_line() -> None:
 
 
 def _write_run(folder: Path, recall: list[float], status: str = "completed") -> None:
-    """A results folder as fedrec/results.py writes it: metrics.csv per epoch, summary.json with the last row."""
+    """A results folder as fedrec/reporting/results.py writes it: metrics.csv per epoch, summary.json with the last row."""
     folder.mkdir(parents=True)
     epochs = pd.DataFrame(
         {

@@ -12,7 +12,7 @@ from attacks.fedrecattack import TOP_K, FedRecAttack
 from fedrec.errors import ConfigError
 from fedrec.models import ITEM_EMBEDDING, MODELS
 from fedrec.models.base import dense_names
-from fedrec.server_step import ThetaGradient, apply_gradient
+from fedrec.training.server_step import ThetaGradient, apply_gradient
 
 NUM_ITEMS = 50
 NUM_USERS = 35  # users 30..34 have no public interaction

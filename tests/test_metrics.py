@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fedrec.metrics import EvalCounts, count_ranking_metrics
+from fedrec.evaluation.metrics import EvalCounts, count_ranking_metrics
 
 
 def _mask(rows: list[list[int]], num_items: int) -> torch.Tensor:
@@ -71,7 +71,7 @@ def test_counts_add_up_across_nodes() -> None:
 def test_exposure_ranks_targets_among_items_the_user_never_interacted_with() -> None:
     """A held-out (test) item scored above the target takes no top-K slot from it in ER@K; it still
     counts for Recall@K (the reference code's and APRec's exposure)."""
-    from fedrec.evaluation import ranking_counts
+    from fedrec.evaluation.ranking import ranking_counts
 
     # Scores: item 3 (the user's test item) first, then the target 2, then 1; item 0 is a training item.
     scores = torch.tensor([[9.0, 1.0, 2.0, 3.0]])

@@ -9,9 +9,9 @@ import torch
 from app_config import make_config
 from fedrec.errors import ConfigError
 from fedrec.models.sasrec import SASRec, is_prompt
-from fedrec.sequences import training_sequences
-from fedrec.sequential_training import sequential_user_updates
-from fedrec.server_step import ServerStep, ThetaGradient
+from fedrec.sequential.sequences import training_sequences
+from fedrec.sequential.training import sequential_user_updates
+from fedrec.training.server_step import ServerStep, ThetaGradient
 from pretrained import FINE_TUNING
 from pretrained.checkpoint import Checkpoint, compatible, load_checkpoint
 from pretrained.poisoning import replace_labels, targets_as_negatives
@@ -156,7 +156,7 @@ def test_scenarios_need_a_checkpoint_and_prompt_only_needs_a_prompt(tmp_path: Pa
 
 
 def test_fine_pruning_removes_the_least_active_units_and_fine_tuning_never_revives_them() -> None:
-    from fedrec.sequences import history_batch
+    from fedrec.sequential.sequences import history_batch
     from pretrained.pruning import dormant_units, prune_units
 
     model = SASRec(16, max_len=20, layers=2, dropout=0.0, prompt=True)

@@ -1,8 +1,8 @@
 """The curious server's attacks on one undefended upload, and the scores that judge them.
 
 Every upload here is a real one: a tiny model's Θ (30 items, d = 4, one hidden layer of 4), a user's
-samples from `fedrec.sampling` (5 positives, r = 4 negatives each, duplicates included) and the gradient
-`fedrec.local_training` computes from them. The truth comes from the samples and the p_u used.
+samples from `fedrec.training.sampling` (5 positives, r = 4 negatives each, duplicates included) and the gradient
+`fedrec.training.local` computes from them. The truth comes from the samples and the p_u used.
 """
 
 import itertools
@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from fedrec.errors import ConfigError
-from fedrec.local_training import compute_user_updates
 from fedrec.models import MODELS
 from fedrec.models.base import RecModel
-from fedrec.sampling import user_samples
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import user_samples
 from privacy.analytic import AnalyticAttack
 from privacy.base import decide_interactions, prior_positives
 from privacy.dlg import DeepLeakage

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from fedrec.local_training import compute_user_updates
 from fedrec.models import MODELS
-from fedrec.sampling import UserSamples, user_samples
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import UserSamples, user_samples
 from fedrec.wire import UserUpdates
 from privacy.accounting import (
     gaussian_delta,

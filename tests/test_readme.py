@@ -37,6 +37,6 @@ def test_every_link_and_image_target_exists(target: str) -> None:
 
 @pytest.mark.parametrize("path", _mentioned_paths())
 def test_every_repository_path_the_readme_names_exists(path: str) -> None:
-    # A module may be named without its suffix (fedrec/dense for fedrec/dense.py).
+    # A module may be named without its suffix (fedrec/dense for fedrec/robust/dense.py).
     exists = (PROJECT / path).exists() or (PROJECT / f"{path}.py").exists()
     assert exists, f"README names {path}, which is not in the repository"

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from app_config import make_config
-from fedrec.results import RunRecorder
+from fedrec.reporting.results import RunRecorder
 
 
 def _metrics(epoch: int) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fedrec.sampling import epoch_schedule, sample_negatives, user_samples
+from fedrec.training.sampling import epoch_schedule, sample_negatives, user_samples
 
 
 def test_negatives_avoid_interacted_items_and_cover_the_rest_uniformly() -> None:

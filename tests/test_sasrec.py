@@ -7,9 +7,9 @@ import torch
 
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.sasrec import SASRec, SequenceBatch, attention_allowed, profile_codes
-from fedrec.sequences import history_batch, left_padded, training_sequences
-from fedrec.sequential_evaluation import evaluate_sequences
-from fedrec.sequential_training import sequential_user_updates
+from fedrec.sequential.evaluation import evaluate_sequences
+from fedrec.sequential.sequences import history_batch, left_padded, training_sequences
+from fedrec.sequential.training import sequential_user_updates
 
 NUM_ITEMS = 60
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from app_config import make_config
-from fedrec.dense import to_dense
 from fedrec.directory import UserDirectory
 from fedrec.errors import ConfigError
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
 from fedrec.models.base import Theta
+from fedrec.robust.dense import to_dense
 from fedrec.wire import UserUpdates
 from privacy.secure_aggregation import COMPATIBLE_DEFENSES, SUM_USER_ID, check_defense, secure_sum
 from strategies import STRATEGIES

@@ -10,9 +10,9 @@ import pytest
 
 from app_config import make_config
 from datasets import load_dataset, synthetic
-from fedrec.data import RecDataset, make_events
+from fedrec.data.dataset import RecDataset, make_events
+from fedrec.data.profiles import AGE_BUCKETS, UserGroup, age_buckets, profile_frame, provider_split
 from fedrec.errors import ConfigError
-from fedrec.profiles import AGE_BUCKETS, UserGroup, age_buckets, profile_frame, provider_split
 
 
 def assert_one_line_error(error: pytest.ExceptionInfo, *parts: str) -> None:

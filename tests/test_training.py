@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fedrec.local_training import compute_user_updates
 from fedrec.models import ITEM_EMBEDDING, MatrixFactorization, NeuralCF
-from fedrec.sampling import user_samples
-from fedrec.server_step import ServerStep, ThetaGradient, apply_gradient
+from fedrec.training.local import compute_user_updates
+from fedrec.training.sampling import user_samples
+from fedrec.training.server_step import ServerStep, ThetaGradient, apply_gradient
 from fedrec.wire import UserUpdates
 
 
@@ -129,7 +129,7 @@ def test_user_updates_round_trip_through_flower_records_and_concat() -> None:
 
 
 def test_repeated_items_are_summed_or_the_last_sample_kept_as_the_reference_code_does() -> None:
-    from fedrec.sampling import UserSamples
+    from fedrec.training.sampling import UserSamples
 
     model = NeuralCF(4, (6, 3))
     theta = model.init_theta(20, seed=1)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from experiments.plot_target_pushes import plot
-from fedrec.update_stats import EpochUpdateStats, target_row_sum, user_update_norms
+from fedrec.reporting.update_stats import EpochUpdateStats, target_row_sum, user_update_norms
 from fedrec.wire import UserUpdates
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fedrec.losses import per_user_loss
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, dense_names
-from fedrec.sampling import UserSamples
+from fedrec.training.losses import per_user_loss
+from fedrec.training.sampling import UserSamples
 from fedrec.wire import UserUpdates
 
 # Padded samples per bucket; small enough for cache-friendly activations, large enough to amortise

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from fedrec.metrics import EvalCounts, count_ranking_metrics
+from fedrec.evaluation.metrics import EvalCounts, count_ranking_metrics
 from fedrec.models.base import RecModel, Theta
 
 _USERS_PER_BATCH = 512

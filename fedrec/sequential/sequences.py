@@ -4,7 +4,7 @@ A user's training sequence s (chronological train items) gives inputs s[:-1] and
 position the model predicts the next item from everything before it (SASRec's objective). Only the
 newest `max_len` positions are kept. One negative per position is drawn uniformly from the items the
 user never trained on, keyed by (seed, epoch, user) like the other models' negatives
-(`fedrec.sampling`), so a user's instance does not depend on which node hosts it.
+(`fedrec.training.sampling`), so a user's instance does not depend on which node hosts it.
 """
 
 from collections.abc import Sequence
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fedrec.data import RecDataset
+from fedrec.data.dataset import RecDataset
 from fedrec.models.sasrec import SequenceBatch, profile_codes
-from fedrec.sampling import sample_negatives
+from fedrec.training.sampling import sample_negatives
 
 _SEQUENCE_NEGATIVES_STREAM = 0x5351
 

@@ -7,7 +7,7 @@ index juggling.
 
 Where a dataset's files have them, a `RecDataset` also carries every interaction with its timestamp
 (`events`, for sequential models and the chronological leave-one-out split) and the users' profiles
-(`profiles`, for user groups: `fedrec.profiles`). Both stay aligned with the user and item indices
+(`profiles`, for user groups: `fedrec.data.profiles`). Both stay aligned with the user and item indices
 through every split and user subset.
 """
 

@@ -7,12 +7,12 @@ provider's offline audit of a checkpoint), so "group" and "rest" mean the same e
 import numpy as np
 import torch
 
-from fedrec.data import RecDataset
-from fedrec.evaluation import evaluate_users
-from fedrec.metrics import EvalCounts
+from fedrec.data.dataset import RecDataset
+from fedrec.evaluation.metrics import EvalCounts
+from fedrec.evaluation.ranking import evaluate_users
 from fedrec.models.base import RecModel, Theta
-from fedrec.sequences import user_sequences
-from fedrec.sequential_evaluation import evaluate_sequences
+from fedrec.sequential.evaluation import evaluate_sequences
+from fedrec.sequential.sequences import user_sequences
 
 
 def evaluate_counts(

@@ -7,7 +7,7 @@ Utility (over users with at least one test item), for each K:
 Exposure of each target item t (over users with t in neither their train nor test items):
   ER@K = share of those users whose top-K of the items they never interacted with contains t.
 The utility ranking excludes each user's training items; the exposure ranking excludes its training
-and test items (as the reference code and APRec do), see `fedrec.evaluation.ranking_counts`.
+and test items (as the reference code and APRec do), see `fedrec.evaluation.ranking.ranking_counts`.
 """
 
 from dataclasses import dataclass, field

@@ -2,7 +2,7 @@
 
 Each user's newest `max_len` training items predict its held-out next item: HR@K (recall@K with one
 test item), Precision@K and NDCG@K, and the targets' ER@K, counted as for every model
-(`fedrec.evaluation.counts_in_batches`: exposure ranks a target among the items the user never
+(`fedrec.evaluation.ranking.counts_in_batches`: exposure ranks a target among the items the user never
 interacted with, train and test masked, as APRec does).
 """
 
@@ -10,11 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from fedrec.evaluation import counts_in_batches
-from fedrec.metrics import EvalCounts
+from fedrec.evaluation.metrics import EvalCounts
+from fedrec.evaluation.ranking import counts_in_batches
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec
-from fedrec.sequences import history_batch
+from fedrec.sequential.sequences import history_batch
 
 _USERS_PER_BATCH = 256
 

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
-from fedrec.local_training import LocalResult
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.models.sasrec import SASRec, SequenceBatch
-from fedrec.sequences import TrainingSequences
+from fedrec.sequential.sequences import TrainingSequences
+from fedrec.training.local import LocalResult
 from fedrec.wire import UserUpdates
 
 # vmap runs CPU attention through a per-sample fallback and warns on every call; the measured speed

@@ -1,0 +1,1 @@
+"""Interaction data: the dataset every loader returns, user profiles and the splits."""

@@ -1,0 +1,1 @@
+"""What a run reports beside the ranking metrics: the results folder, update statistics, detection rates."""
