@@ -8,7 +8,7 @@ from (data dir, download cache) is its own business. Adding a dataset is one new
 `load_dataset` then applies the settings every dataset shares, in this order: the split (`split`: the
 loader's own, a seeded random re-split, or the chronological leave-one-out), then which users the run
 serves (`user-share`: all, or one side of a seeded provider/federation split stratified by
-`target-group`, `fedrec.data.profiles.provider_split`).
+`target-group`, `fedrec.data.splits.provider_split`).
 
 Note: this top-level package is named `datasets`, so it shadows Hugging Face's `datasets` package
 wherever both are importable (e.g. running from the repo root with HF datasets installed). The
@@ -21,7 +21,8 @@ from datasets import amazon, movielens, split_files, synthetic
 from datasets.download import DATA_DIR, data_dir_for
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
-from fedrec.data.profiles import UserGroup, provider_split
+from fedrec.data.profiles import UserGroup
+from fedrec.data.splits import leave_last_out, provider_split, resplit
 from fedrec.errors import ConfigError
 from fedrec.registry import Registry
 from fedrec.settings import Setting
@@ -90,11 +91,11 @@ def load_dataset(config: RunConfig) -> RecDataset:
 
 def _split(config: RunConfig, dataset: RecDataset) -> RecDataset:
     if config.split == "random":
-        return dataset.resplit(config.seed)
+        return resplit(dataset, config.seed)
     if config.split == "leave-last-out":
         if dataset.events is None:
             raise _without_timestamps(config)
-        return dataset.leave_last_out()
+        return leave_last_out(dataset)
     return dataset
 
 

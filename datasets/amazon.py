@@ -26,6 +26,7 @@ import numpy as np
 from datasets.download import data_dir_for, obtain
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
+from fedrec.data.splits import split_interactions
 from fedrec.errors import ConfigError
 
 # Read at call time, so a test can point it at an unreachable address.
@@ -36,7 +37,7 @@ FILE_NAMES = ("Digital_Music_5.json.gz", "Digital_Music_5.json")
 def load(config: RunConfig) -> RecDataset:
     path = obtain(config.dataset, data_dir_for(config), FILE_NAMES, DIGITAL_MUSIC_URL)
     users, items, times = read_reviews(path)
-    return RecDataset.from_interactions(config.dataset, users, items, seed=config.seed, times=times)
+    return split_interactions(config.dataset, users, items, seed=config.seed, times=times)
 
 
 def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -2,7 +2,7 @@
 
 Every rating, whatever its value, counts as one positive interaction (the usual implicit-feedback
 reading, and the one of the reference paper); each user's interactions are split 80/20 at random with
-`config.seed`. Raw ids are 1-based GroupLens ids; `RecDataset.from_interactions` maps them to 0-based
+`config.seed`. Raw ids are 1-based GroupLens ids; `fedrec.data.splits.split_interactions` maps them to 0-based
 indices in increasing id order.
 
 Files are looked up in the data dir, both directly (`<dir>/u.data`) and as unzipped from the official
@@ -31,6 +31,7 @@ from datasets.download import data_dir_for, obtain
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.data.profiles import GENDERS, profile_frame
+from fedrec.data.splits import split_interactions
 from fedrec.errors import ConfigError
 
 # Read at call time, so a test can point it at an unreachable address.
@@ -122,7 +123,7 @@ def load_release(release: Release, config: RunConfig, wanted: str = "") -> RecDa
     profiles = None
     if release.users is not None:
         profiles = profiles_beside(path.parent, release.users, np.unique(users), str(path))
-    return RecDataset.from_interactions(release.name, users, items, seed=config.seed, times=times, profiles=profiles)
+    return split_interactions(release.name, users, items, seed=config.seed, times=times, profiles=profiles)
 
 
 def read_ratings(path: Path, separator: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

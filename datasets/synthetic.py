@@ -14,7 +14,7 @@ from a small latent-factor model plus a Zipf-like popularity bias:
 The defaults give about the skew of MovieLens 1M (the top 10% of items hold 35-45% of interactions),
 and a low-rank model on the training data beats the popularity ranking on the test data. Sampling
 without replacement uses the Gumbel top-k trick, vectorised over blocks of users, so 6,040 x 3,706 takes
-about a second. The 80/20 split per user is `RecDataset.from_interactions` with `config.seed`.
+about a second. The 80/20 split per user is `fedrec.data.splits.split_interactions` with `config.seed`.
 
 Timestamps (a random order of each user's interactions) and user profiles come from a second stream of
 `seed`, so the interactions and their split are the same as without them. Gender leans on the first
@@ -28,6 +28,7 @@ import pandas as pd
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.data.profiles import profile_frame
+from fedrec.data.splits import split_interactions
 from fedrec.settings import Setting
 
 SETTINGS = (
@@ -65,7 +66,7 @@ def load(config: RunConfig) -> RecDataset:
     side = np.random.default_rng([seed, SIDE_STREAM])
     times = FIRST_TIME + side.permutation(len(users))
     profiles = draw_profiles(num_users, seed, side)
-    return RecDataset.from_interactions(config.dataset, users, items, seed=seed, times=times, profiles=profiles)
+    return split_interactions(config.dataset, users, items, seed=seed, times=times, profiles=profiles)
 
 
 def draw_profiles(num_users: int, seed: int, rng: np.random.Generator) -> pd.DataFrame:

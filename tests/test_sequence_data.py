@@ -11,7 +11,8 @@ import pytest
 from app_config import make_config
 from datasets import load_dataset, synthetic
 from fedrec.data.dataset import RecDataset, make_events
-from fedrec.data.profiles import AGE_BUCKETS, UserGroup, age_buckets, profile_frame, provider_split
+from fedrec.data.profiles import AGE_BUCKETS, UserGroup, age_buckets, profile_frame
+from fedrec.data.splits import leave_last_out, provider_split, resplit, split_interactions
 from fedrec.errors import ConfigError
 
 
@@ -59,7 +60,7 @@ def test_events_hold_one_row_per_pair_at_its_earliest_time_in_chronological_orde
 
 def test_leave_last_out_tests_each_users_latest_item_ties_broken_by_the_larger_item() -> None:
     dataset = tiny()
-    split = dataset.leave_last_out()
+    split = leave_last_out(dataset)
     assert pairs_of(split.test) == {(0, 7), (2, 1)}
     assert pairs_of(split.train) == {(0, 5), (0, 3), (1, 2), (2, 4), (2, 6)}
     assert split.test_items(1).size == 0  # one interaction: kept for training
@@ -70,7 +71,7 @@ def test_leave_last_out_tests_each_users_latest_item_ties_broken_by_the_larger_i
 def test_train_sequence_is_chronological_with_ties_by_item_id() -> None:
     dataset = tiny()
     assert [dataset.train_sequence(user).tolist() for user in range(3)] == [[5, 3, 7], [2], [4, 6, 1]]
-    split = dataset.leave_last_out()
+    split = leave_last_out(dataset)
     assert [split.train_sequence(user).tolist() for user in range(3)] == [[5, 3], [2], [4, 6]]
 
 
@@ -79,16 +80,16 @@ def test_sequence_operations_need_events() -> None:
     with pytest.raises(ValueError, match="timestamps"):
         dataset.train_sequence(0)
     with pytest.raises(ValueError, match="timestamps"):
-        dataset.leave_last_out()
+        leave_last_out(dataset)
 
 
 def test_resplit_keeps_events_and_profiles() -> None:
     dataset = tiny()
-    resplit = dataset.resplit(seed=3)
-    assert resplit.events is dataset.events and resplit.profiles is dataset.profiles
+    again = resplit(dataset, seed=3)
+    assert again.events is dataset.events and again.profiles is dataset.profiles
     # The chronological split only depends on the events, not on the split it starts from.
-    assert pairs_of(resplit.leave_last_out().test) == pairs_of(dataset.leave_last_out().test)
-    assert sorted(resplit.train_sequence(2).tolist()) == resplit.train_items(2).tolist()
+    assert pairs_of(leave_last_out(again).test) == pairs_of(leave_last_out(dataset).test)
+    assert sorted(again.train_sequence(2).tolist()) == again.train_items(2).tolist()
 
 
 def test_events_must_match_the_interactions() -> None:
@@ -100,7 +101,7 @@ def test_events_must_match_the_interactions() -> None:
 
 
 def test_subset_users_reindexes_users_and_keeps_items() -> None:
-    dataset = tiny().leave_last_out()
+    dataset = leave_last_out(tiny())
     subset = dataset.subset_users(np.array([0, 2]))
     assert (subset.num_users, subset.num_items) == (2, dataset.num_items)
     assert subset.train_items(1).tolist() == dataset.train_items(2).tolist()
@@ -206,14 +207,14 @@ def test_synthetic_has_events_and_profiles_and_the_same_split_as_before() -> Non
     users, items = synthetic.generate(
         config.synthetic_users, config.synthetic_items, config.synthetic_interactions, config.seed
     )
-    before = RecDataset.from_interactions("synthetic", users, items, seed=config.seed)
+    before = split_interactions("synthetic", users, items, seed=config.seed)
     assert (loaded.train != before.train).nnz == 0 and (loaded.test != before.test).nnz == 0
     assert loaded.train.indices.tolist() == before.train.indices.tolist()
     assert len(loaded.events) == loaded.train.nnz + loaded.test.nnz
     assert loaded.profiles.shape == (config.synthetic_users, 3)
     assert set(loaded.profiles["gender"]) == {"F", "M"} and set(loaded.profiles["age"]) <= set(AGE_BUCKETS)
     assert 0.15 < (loaded.profiles["gender"] == "F").mean() < 0.45
-    chronological = loaded.leave_last_out()
+    chronological = leave_last_out(loaded)
     assert np.all(np.diff(chronological.test.indptr) == 1)
 
 

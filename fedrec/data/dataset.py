@@ -21,7 +21,7 @@ import scipy.sparse as sp
 EVENT_COLUMNS = ("user", "item", "time")
 
 
-def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
+def binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
     matrix = sp.csr_array(
         (np.ones(len(rows), dtype=np.float32), (rows.astype(np.int64), cols.astype(np.int64))),
         shape=shape,
@@ -32,17 +32,17 @@ def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> s
     return matrix
 
 
-def _binary_csr_sum(first: sp.csr_array, second: sp.csr_array) -> sp.csr_array:
+def binary_csr_sum(first: sp.csr_array, second: sp.csr_array) -> sp.csr_array:
     """The union of two binary matrices, as a sorted binary CSR matrix."""
     union = (first + second).tocoo()
-    return _binary_csr(union.row, union.col, union.shape)
+    return binary_csr(union.row, union.col, union.shape)
 
 
 def make_events(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> pd.DataFrame:
     """An `events` frame of 0-based (user, item, time): one row per pair (its earliest time), in
     chronological order per user (users ascending, ties in time by item ascending)."""
     users, items, times = (np.asarray(column, dtype=np.int64) for column in (users, items, times))
-    order = _chronological(users, items, times)
+    order = chronological_order(users, items, times)
     users, items, times = users[order], items[order], times[order]
     # In chronological order the first row of a pair is its earliest (np.unique returns first occurrences).
     _, first = np.unique(users * (int(items.max(initial=0)) + 1) + items, return_index=True)
@@ -50,7 +50,7 @@ def make_events(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> pd.D
     return pd.DataFrame({"user": users[kept], "item": items[kept], "time": times[kept]})
 
 
-def _chronological(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> np.ndarray:
+def chronological_order(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> np.ndarray:
     """The order of events by user, then time, then item id (lexsort's last key sorts first)."""
     return np.lexsort((items, times, users))
 
@@ -106,15 +106,15 @@ class RecDataset:
     @cached_property
     def _train_sequences(self) -> tuple[np.ndarray, np.ndarray]:
         """(indptr, items) of every user's chronological train sequence, built once for all users."""
-        users, items, times = self._event_arrays()
-        order = _chronological(users, items, times)
+        users, items, times = self.event_arrays()
+        order = chronological_order(users, items, times)
         users, items = users[order], items[order]
         in_train = np.asarray(self.train[users, items]).ravel() != 0
         users, items = users[in_train], items[in_train]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=self.num_users))])
         return indptr, items
 
-    def _event_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def event_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.events is None:
             raise ValueError(f"{self.name} has no interaction timestamps (events)")
         users, items, times = (self.events[column].to_numpy(dtype=np.int64) for column in EVENT_COLUMNS)
@@ -139,63 +139,7 @@ class RecDataset:
         num_users = int(max(train_pairs[0].max(initial=-1), test_pairs[0].max(initial=-1))) + 1
         num_items = int(max(train_pairs[1].max(initial=-1), test_pairs[1].max(initial=-1))) + 1
         shape = (num_users, num_items)
-        return cls(name, _binary_csr(*train_pairs, shape), _binary_csr(*test_pairs, shape))
-
-    @classmethod
-    def from_interactions(
-        cls,
-        name: str,
-        users: np.ndarray,
-        items: np.ndarray,
-        seed: int,
-        test_fraction: float = 0.2,
-        times: np.ndarray | None = None,
-        profiles: pd.DataFrame | None = None,
-    ) -> "RecDataset":
-        """Re-index raw ids to 0-based, drop repeated pairs, and split each user's items at random.
-
-        Each user keeps round((1 - test_fraction) * n) items for training (at least one), the rest
-        go to test, so a user with n interactions has a fixed, seeded 80/20 split by default. `times`
-        (one per interaction) become `events`; `profiles`, indexed by raw user id, become one row per
-        user index. Neither changes the split.
-        """
-        user_ids, user_index = np.unique(users, return_inverse=True)
-        item_ids, item_index = np.unique(items, return_inverse=True)
-        pairs = _binary_csr(user_index, item_index, (len(user_ids), len(item_ids)))
-        events = None if times is None else make_events(user_index, item_index, times)
-        if profiles is not None:
-            absent = np.setdiff1d(user_ids, profiles.index.to_numpy())
-            if len(absent):
-                raise ValueError(f"no profile for user id(s) {absent[:5].tolist()}")
-            profiles = profiles.loc[user_ids].reset_index(drop=True)
-        return cls._split_at_random(name, pairs, seed, test_fraction, events, profiles)
-
-    def resplit(self, seed: int, test_fraction: float = 0.2) -> "RecDataset":
-        """Pool train and test and split each user's items at random, as `from_interactions` does.
-
-        Indices, events and profiles are kept. A dataset that `from_interactions` split with the same
-        seed comes back unchanged.
-        """
-        pairs = _binary_csr_sum(self.train, self.test)
-        return self._split_at_random(self.name, pairs, seed, test_fraction, self.events, self.profiles)
-
-    def leave_last_out(self) -> "RecDataset":
-        """Chronological leave-one-out: each user's latest event is test, the rest train.
-
-        Among events of the same latest time the largest item id counts as last. A user with a single
-        interaction keeps it for training and has no test item. Needs `events`.
-        """
-        users, items, times = self._event_arrays()
-        order = _chronological(users, items, times)
-        users, items = users[order], items[order]
-        counts = np.bincount(users, minlength=self.num_users)
-        ends = np.cumsum(counts)
-        is_test = np.zeros(len(users), dtype=bool)
-        is_test[ends[counts >= 2] - 1] = True
-        shape = self.train.shape
-        train = _binary_csr(users[~is_test], items[~is_test], shape)
-        test = _binary_csr(users[is_test], items[is_test], shape)
-        return RecDataset(self.name, train, test, self.events, self.profiles)
+        return cls(name, binary_csr(*train_pairs, shape), binary_csr(*test_pairs, shape))
 
     def subset_users(self, rows: np.ndarray) -> "RecDataset":
         """The users of `rows` (sorted, unique) as users 0..len(rows)-1; items and their indices unchanged."""
@@ -209,32 +153,3 @@ class RecDataset:
         if self.profiles is not None:
             profiles = self.profiles.iloc[rows].reset_index(drop=True)
         return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles)
-
-    @classmethod
-    def _split_at_random(
-        cls,
-        name: str,
-        pairs: sp.csr_array,
-        seed: int,
-        test_fraction: float,
-        events: pd.DataFrame | None = None,
-        profiles: pd.DataFrame | None = None,
-    ) -> "RecDataset":
-        rng = np.random.default_rng(seed)
-        counts = np.diff(pairs.indptr)
-        order_in_row = np.empty(pairs.nnz, dtype=np.int64)
-        # One random permutation of positions inside each user's row decides who goes to test.
-        keys = rng.random(pairs.nnz) + np.repeat(np.arange(len(counts)), counts)
-        ranks = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
-        order_in_row[:] = ranks - np.repeat(pairs.indptr[:-1], counts)
-        n_train = np.maximum(1, np.rint((1.0 - test_fraction) * counts)).astype(np.int64)
-        is_train = order_in_row < np.repeat(n_train, counts)
-        rows = np.repeat(np.arange(len(counts)), counts)
-        shape = pairs.shape
-        return cls(
-            name,
-            _binary_csr(rows[is_train], pairs.indices[is_train], shape),
-            _binary_csr(rows[~is_train], pairs.indices[~is_train], shape),
-            events,
-            profiles,
-        )

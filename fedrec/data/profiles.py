@@ -1,13 +1,11 @@
-"""User profiles (gender, age bucket, occupation): user groups, and a provider/federation split of users.
+"""User profiles (gender, age bucket, occupation) and the user groups they define.
 
 Profiles come from a dataset's user file (ML-100K's u.user, ML-1M's users.dat; `synthetic` draws them)
 as a `RecDataset.profiles` frame, one row per user index. Ages are bucketed as ML-1M publishes them, so
 a group such as `age=18-24` means the same on every dataset.
 
 A `UserGroup` (`target-group = "gender=F"`) names the users that group-targeted attacks aim at and that
-evaluation reports separately. `provider_split` divides the users into a provider's public share (for
-pre-training outside the federation) and the federation's share, stratified by such a group so both
-shares hold the group in the same proportion.
+evaluation reports separately, and that `fedrec.data.splits.provider_split` stratifies by.
 """
 
 from dataclasses import dataclass
@@ -22,8 +20,6 @@ GENDERS = ("F", "M")
 # ML-1M's age buckets; ML-1M codes them by their lower bound (1 for under 18), ML-100K gives years.
 AGE_BUCKETS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
 _AGE_LOWER_BOUNDS = np.array([18, 25, 35, 45, 50, 56])
-# A stream of its own: the provider split must not shift when other draws from `seed` change.
-_PROVIDER_STREAM = 0x50524F56
 
 
 def age_buckets(ages: np.ndarray) -> np.ndarray:
@@ -80,30 +76,3 @@ class UserGroup:
 
     def __str__(self) -> str:
         return f"{self.attribute}={self.value}"
-
-
-def provider_split(
-    num_users: int, profiles: pd.DataFrame | None, group: UserGroup | None, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(provider rows, federation rows): disjoint, sorted, together every user 0..num_users-1.
-
-    The provider gets round(fraction * n) of the group's n members and likewise of the other users, so
-    both shares hold the group in the dataset's proportion; without a group the users form one stratum.
-    Seeded by `seed` on a stream of its own, so a seed gives the same split on every machine.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    if group is None:
-        strata = [np.arange(num_users)]
-    else:
-        if profiles is None:
-            raise ValueError(f"user group '{group}' needs profiles")
-        if len(profiles) != num_users:
-            raise ValueError(f"{len(profiles)} profiles for {num_users} users")
-        inside = group.members(profiles)
-        strata = [np.flatnonzero(inside), np.flatnonzero(~inside)]
-    rng = np.random.default_rng([seed, _PROVIDER_STREAM])
-    provider = np.concatenate([rng.permutation(rows)[: round(fraction * len(rows))] for rows in strata])
-    provider = np.sort(provider).astype(np.int64)
-    federation = np.setdiff1d(np.arange(num_users, dtype=np.int64), provider, assume_unique=True)
-    return provider, federation
