@@ -46,7 +46,8 @@ def _poisoned_samples(positives: np.ndarray, negatives: np.ndarray, per_positive
 FEDATTACK_NORM = Setting(
     "fedattack-norm",
     str,
-    "FedAttack's upload: `free` as computed (the paper) or `honest`, scaled to the L2 norm of the client's honest update of the round (not in the paper).",
+    "FedAttack's upload: `free` as computed (the paper) or `honest`, scaled to the L2 norm of the client's honest "
+    "update of the round (not in the paper).",
     ("free", "honest"),
 )
 

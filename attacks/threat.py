@@ -88,7 +88,8 @@ def attack_mode(config: RunConfig, attack: type[Attack]) -> str:
     mode = attack.default_mode if config.malicious_mode == "auto" else config.malicious_mode
     if attack.needs_own_data and mode == "injected":
         raise ConfigError(
-            f"attack '{config.attack}' needs clients with real data: use run-config malicious-mode='compromised' (or 'auto')"
+            f"attack '{config.attack}' needs clients with real data: use run-config malicious-mode='compromised' (or "
+            "'auto')"
         )
     if attack.requires_knowledge and config.attacker_knowledge != attack.requires_knowledge:
         raise ConfigError(

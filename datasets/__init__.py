@@ -34,7 +34,10 @@ DatasetLoader = Callable[[RunConfig], RecDataset]
 SPLIT = Setting(
     "split",
     str,
-    "Train/test split: `published` uses a dataset's own split where its files have one (ml-1m's train.dat/test.dat, split-files); `random` pools every interaction and splits each user's items 80/20 at random with `seed` (what datasets without a published split always do); `leave-last-out` makes each user's latest interaction the test item (chronological leave-one-out; needs timestamps).",
+    "Train/test split: `published` uses a dataset's own split where its files have one (ml-1m's train.dat/test.dat, "
+    "split-files); `random` pools every interaction and splits each user's items 80/20 at random with `seed` (what "
+    "datasets without a published split always do); `leave-last-out` makes each user's latest interaction the test "
+    "item (chronological leave-one-out; needs timestamps).",
     ("published", "random", "leave-last-out"),
 )
 USER_SHARES = ("all", "provider", "federation")
@@ -49,19 +52,23 @@ def _open_fraction(name: str, value: float) -> float:
 TARGET_GROUP = Setting(
     "target-group",
     str,
-    "The user group that group-targeted attacks aim at and that evaluation reports separately: `attribute=value` with attribute `gender` (M, F), `age` (<18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+) or `occupation`, e.g. `gender=F`; empty = none. Needs user profiles (synthetic, ml-100k, ml-1m).",
+    "The user group that group-targeted attacks aim at and that evaluation reports separately: `attribute=value` with "
+    "attribute `gender` (M, F), `age` (<18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+) or `occupation`, e.g. `gender=F`; "
+    "empty = none. Needs user profiles (synthetic, ml-100k, ml-1m).",
     convert=UserGroup.parse,
 )
 USER_SHARE = Setting(
     "user-share",
     str,
-    "Which users the dataset serves: `all`, or the provider's public share / the federation's share of a `provider-fraction` split stratified by `target-group`, for pre-training outside the federation.",
+    "Which users the dataset serves: `all`, or the provider's public share / the federation's share of a "
+    "`provider-fraction` split stratified by `target-group`, for pre-training outside the federation.",
     USER_SHARES,
 )
 PROVIDER_FRACTION = Setting(
     "provider-fraction",
     float,
-    "Share of the users (of the `target-group` and of the rest alike) that form the provider's public share for `user-share`; in (0, 1).",
+    "Share of the users (of the `target-group` and of the rest alike) that form the provider's public share for "
+    "`user-share`; in (0, 1).",
     convert=_open_fraction,
 )
 

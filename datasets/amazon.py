@@ -49,7 +49,7 @@ def read_reviews(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
     number = 0
     try:
         with _open_text(path) as lines:
-            for number, line in enumerate(lines, start=1):
+            for number, line in enumerate(lines, start=1):  # noqa: B007 (the except clause names the line)
                 if not line.strip():
                     continue
                 review = json.loads(line)

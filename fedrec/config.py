@@ -62,7 +62,9 @@ COMMON: tuple[Setting, ...] = (
     Setting(
         "repeated-items",
         str,
-        "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient) or `last-kept` (only the last sample's row: the reference code's behaviour, from `grad[items] += g` with repeated ids in its server; a bug, for reproducing its numbers).",
+        "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient) or "
+        "`last-kept` (only the last sample's row: the reference code's behaviour, from `grad[items] += g` with "
+        "repeated ids in its server; a bug, for reproducing its numbers).",
         ("summed", "last-kept"),
     ),
     Setting("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
@@ -71,7 +73,8 @@ COMMON: tuple[Setting, ...] = (
     Setting(
         "server-optimizer",
         str,
-        "How the server applies the aggregate to theta: `sgd` (the reference paper) or `adam` (torch's Adam; FedAttack's victim).",
+        "How the server applies the aggregate to theta: `sgd` (the reference paper) or `adam` (torch's Adam; "
+        "FedAttack's victim).",
         SERVER_OPTIMIZERS,
     ),
     Setting("user-lr", float, "Client learning rate for the private user embedding.", minimum=0.0),
@@ -80,7 +83,8 @@ COMMON: tuple[Setting, ...] = (
     Setting(
         "target-items",
         str,
-        "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a checkpoint that names targets tracks those unless this lists items.",
+        "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a "
+        "checkpoint that names targets tracks those unless this lists items.",
         convert=TargetSpec.parse,
     ),
     Setting("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
@@ -194,7 +198,8 @@ class Schema:
                 allowed = setting.allowed()
                 choices = f" One of: {', '.join(f'`{name}`' for name in allowed)}." if allowed else ""
                 lines.append(
-                    f"| `{setting.name}` | {_shown(defaults[setting.name])} | {setting.help}{choices} | {group.users(owned)} |"
+                    f"| `{setting.name}` | {_shown(defaults[setting.name])} | {setting.help}{choices} | "
+                    f"{group.users(owned)} |"
                 )
             sections.append("\n".join(lines))
         return "\n\n".join(sections)

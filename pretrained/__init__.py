@@ -32,7 +32,8 @@ INITIAL_CHECKPOINT = Setting(
 FINE_PRUNING = Setting(
     "fine-pruning",
     float,
-    "Fine-pruning: share of each block's feed-forward units, least active on the federation's data (gathered from the nodes), removed from the checkpoint before fine-tuning (0: off).",
+    "Fine-pruning: share of each block's feed-forward units, least active on the federation's data (gathered from the "
+    "nodes), removed from the checkpoint before fine-tuning (0: off).",
     minimum=0.0,
     maximum=0.95,
 )

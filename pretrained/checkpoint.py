@@ -58,7 +58,8 @@ def compatible(checkpoint: Checkpoint, run: dict[str, Any], fresh: Theta) -> Non
     for key in MODEL_KEYS:
         if checkpoint.config.get(key) != run.get(key):
             raise ConfigError(
-                f"initial-checkpoint was made with {key} = {checkpoint.config.get(key)!r}, this run has {run.get(key)!r}"
+                f"initial-checkpoint was made with {key} = {checkpoint.config.get(key)!r}, this run has "
+                f"{run.get(key)!r}"
             )
     shapes = {name: tuple(value.shape) for name, value in fresh.items()}
     stored = {name: tuple(value.shape) for name, value in checkpoint.theta.items()}

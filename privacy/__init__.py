@@ -45,7 +45,8 @@ RECORDING = (
 SECURE_AGGREGATION = Setting(
     "secure-aggregation",
     bool,
-    "Simulate secure aggregation: the server (strategy and curious recorder alike) sees only each round's sum, dense over the items.",
+    "Simulate secure aggregation: the server (strategy and curious recorder alike) sees only each round's sum, dense "
+    "over the items.",
 )
 
 
