@@ -6,6 +6,7 @@ Values are means over the seeds a sweep ran (with ± std and n where a table has
 states the seeds it holds in, paired by seed (experiments/seeds.py).
 """
 
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -18,7 +19,9 @@ from experiments.seeds import format_values, paired  # noqa: E402
 from experiments.sweep import markdown, seed_table  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
-SWEEPS = PROJECT / "docs" / "sweeps"
+SWEEPS = PROJECT / "results" / "sweeps"
+#: The documentation site shows copies of the heatmaps: its pages can only show files under docs/.
+FIGURES = PROJECT / "docs" / "figures" / "defenses"
 PER_ITEM, DENSE, TRIM_RHO = "ml100k-defenses", "ml100k-dense", "ml100k-trim-rho"
 SLOWER = "ml100k-no-attack-lr0.005"
 FANG_FRACTION = "ml100k-trim-fang-fraction"
@@ -27,6 +30,16 @@ FANG_CHECKS = (("krum", "fang-krum"), ("trimmed-mean", "fang-trim"), ("median", 
 
 #: A defense keeps Recall@10 "within 20% of FedAvg" in a seed where it reaches this share of FedAvg's value.
 WITHIN = 0.8
+
+
+def heatmaps(sweep: str, label: str) -> list[str]:
+    """Image lines for the sweep's heatmaps, copied into the site's figures folder."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for path in sorted((SWEEPS / sweep).glob("heatmap-*.png")):
+        shutil.copyfile(path, FIGURES / f"{sweep}-{path.name}")
+        lines.append(f"![{path.stem}{label}](figures/defenses/{sweep}-{path.name})")
+    return lines
 
 
 def _seeds(frame: pd.DataFrame, attack: str, defense: str, metric: str) -> pd.Series:
@@ -188,8 +201,8 @@ def main() -> None:
         sweep_tables(DENSE, dense),
         "## Heatmaps",
         "",
-        *[f"![{p.stem}](sweeps/{PER_ITEM}/{p.name})" for p in sorted((SWEEPS / PER_ITEM).glob("heatmap-*.png"))],
-        *[f"![{p.stem} dense](sweeps/{DENSE}/{p.name})" for p in sorted((SWEEPS / DENSE).glob("heatmap-*.png"))],
+        *heatmaps(PER_ITEM, ""),
+        *heatmaps(DENSE, " dense"),
         "",
     ]
     (PROJECT / "docs" / "defenses.md").write_text("\n".join(lines))

@@ -301,12 +301,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", type=Path)
     parser.add_argument("--data-dir", type=Path, default=PROJECT.parent / "shared" / "data" / "ml-100k")
-    parser.add_argument("--out", type=Path, help="default: docs/pretrained/<spec name>")
+    parser.add_argument("--out", type=Path, help="default: results/pretrained/<spec name>")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text()) | {"path": str(args.spec)}
-    out = args.out or PROJECT / "docs" / "pretrained" / args.spec.stem
+    out = args.out or PROJECT / "results" / "pretrained" / args.spec.stem
     if not args.table_only:
         run_spec(spec, args.data_dir, out, args.federation_config)
     report(spec, out)

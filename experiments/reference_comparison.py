@@ -1,8 +1,8 @@
 """This project's A-ra / A-hum / no-attack runs side by side with the reference code's, over seeds.
 
     python experiments/run.py experiments/configs/reference-like-*.toml --seeds 20220110 1 2 3 4
-    python experiments/reference_runs.py --seeds 20220110 1 2 3 4 --jobs 2     # -> docs/reference-logs/
-    python experiments/reference_comparison.py [--reference-logs docs/reference-logs] [--results-dir docs/experiments]
+    python experiments/reference_runs.py --seeds 20220110 1 2 3 4 --jobs 2     # -> results/reference-logs/
+    python experiments/reference_comparison.py [--reference-logs results/reference-logs] [--results-dir results/experiments]
 
 The reference (../shared/reference/PoisonFedDLRS, run by experiments/reference_runs.py, one log per attack
 and seed, `<attack>-seed<k>.log` with attack A-ra, A-hum or None and the seed set in its `setup_seed` line)
@@ -185,8 +185,8 @@ def plot_curves(curves: pd.DataFrame, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference-logs", type=Path, default=PROJECT / "docs" / "reference-logs")
-    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
+    parser.add_argument("--reference-logs", type=Path, default=PROJECT / "results" / "reference-logs")
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "reference-comparison.md")
     args = parser.parse_args()
     runs, curves = collect(args.reference_logs, args.results_dir)
