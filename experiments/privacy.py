@@ -5,7 +5,7 @@
 The TOML has `[base]` (run-config keys for every run, with a `privacy-attack` so uploads are recorded),
 `seeds`, and `[conditions.<name>]` (the keys of one defense setting; `{}` = no defense). Every condition
 runs once per seed through `flwr run` (experiments/run.py's runner, resumable), into
-`docs/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
+`results/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
 users in `privacy-epochs` (privacy-uploads.pt); this script then runs every attack of `attacks` on
 them offline (`privacy-<attack>.csv`; DLG, which costs seconds per upload, on at most `dlg-uploads`
 of them and only in the `dlg-conditions`) and writes `privacy.md` (mean ± std over seeds, n, beside
@@ -134,7 +134,7 @@ def main() -> None:
     base, conditions = spec["base"], spec["conditions"]
     attacks, limit = spec.get("attacks", ["analytic", "dlg"]), spec.get("dlg-uploads")
     dlg_conditions = set(spec.get("dlg-conditions", conditions))
-    results = args.results_dir or PROJECT / "docs" / "privacy" / args.spec.stem
+    results = args.results_dir or PROJECT / "results" / "privacy" / args.spec.stem
     data_dir = args.data_dir or DATA / base["dataset"]
     for condition, overrides in conditions.items():
         for seed in spec["seeds"]:

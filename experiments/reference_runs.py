@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=PROJECT.parent / "shared" / "reference" / "PoisonFedDLRS")
     parser.add_argument("--data-dir", type=Path, default=PROJECT.parent / "shared" / "data" / "ml-1m")
     parser.add_argument("--work", type=Path, default=PROJECT.parent / "reference-runs")
-    parser.add_argument("--logs", type=Path, default=PROJECT / "docs" / "reference-logs")
+    parser.add_argument("--logs", type=Path, default=PROJECT / "results" / "reference-logs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[20220110, 1, 2, 3, 4])
     parser.add_argument("--attacks", nargs="+", choices=ATTACKS, default=list(ATTACKS))
     parser.add_argument("--epochs", type=int, default=30)

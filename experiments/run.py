@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="+", type=Path)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "experiments")
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="run every config once per seed (default: once, with its own seed)"

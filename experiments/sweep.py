@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("spec", type=Path)
     parser.add_argument("--seeds", type=int, nargs="+", help="run these seeds instead of the grid's seed list")
     parser.add_argument("--data-dir", type=Path, help="default: the machine's copy of the sweep's dataset")
-    parser.add_argument("--results-dir", type=Path, default=PROJECT / "docs" / "sweeps")
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables and figures")
     parser.add_argument(

@@ -121,16 +121,16 @@ def test_flower_strategies_plug_in_and_agree_with_ours_on_dense_inputs(ours: str
         assert torch.allclose(mine.dense[name], theirs.dense[name], atol=1e-5)
 
 
-def test_the_readmes_own_strategy_example_works() -> None:
+def test_the_docs_own_defense_example_works() -> None:
     import re
     from pathlib import Path
 
     from fedrec.registry import Registry
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = re.search(r"```python\n# strategies/geometric_median.py\n(.*?)```", readme, re.S).group(1)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "defenses.md").read_text()
+    code = re.search(r"```python\n# strategies/geometric_median.py\n(.*?)```", page, re.S).group(1)
     namespace: dict = {}
-    exec(compile(code, "README example", "exec"), namespace)
+    exec(compile(code, "docs/defenses.md example", "exec"), namespace)
     registry: Registry = Registry("defense")
     registry.register("medoid", namespace["MedoidOfUpdates"])
     config = make_config(embedding_dim=DIM, hidden_layers="3")
