@@ -1,4 +1,4 @@
-"""What the scripts' command lines share: their parser, `--data-dir` checked before anything runs, bad input as one line.
+"""What the scripts' command lines share: their parser, `--data-dir` checked up front, bad input as one line.
 
 Every script runs as a module from the project's root (`python -m experiments.run ...`), and its usage
 says so.
@@ -28,10 +28,13 @@ def script_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
 
 
 def existing_dir(text: str) -> str:
-    """An argparse type: `text` as an absolute path, if it is a directory.
+    """An argparse type: `text` as an absolute path, if it is a directory; empty, as in the run config, the
+    download cache (argparse passes the default through here too).
 
     Absolute because `flwr run` reads the run config in other processes and directories.
     """
+    if text == DOWNLOAD_CACHE:
+        return DOWNLOAD_CACHE
     path = Path(text).expanduser()
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: no such directory")
