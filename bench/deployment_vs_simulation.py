@@ -6,23 +6,20 @@ or over TLS. The node-configs are the same (3 partitions of all users), so both 
 same thing; the script checks that the metrics agree and reports the ServerApp's wall time divided
 by the message rounds it ran (train rounds + evaluation rounds).
 
-    python bench/deployment_vs_simulation.py [--epochs 3] [--tls]
+    python -m bench.deployment_vs_simulation [--epochs 3] [--tls]
 """
 
-import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from deploy.federation import start_federation  # noqa: E402
-from harness.flwr_local import flwr_run  # noqa: E402
+from deploy.federation import start_federation
+from harness.arguments import script_parser
+from harness.flwr_local import flwr_run
 
 EXPERIMENT = {
     "synthetic-users": 120,
@@ -47,7 +44,7 @@ def _per_round(folder: Path, epochs: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--tls", action="store_true")
     args = parser.parse_args()

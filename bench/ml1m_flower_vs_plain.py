@@ -2,37 +2,37 @@
 
 NCF (dim 8, MLP 8-8), BCE, 4 negatives, 256 clients per round, server sums gradients, SGD lr 0.001,
 30 epochs with full-ranking evaluation after every epoch, on the published reference split
-(`../shared/data/ml-1m/train.dat`, `test.dat`). Prints both wall times, their ratio, peak memory and
+(`train.dat` and `test.dat` in `--data-dir`). Prints both wall times, their ratio, peak memory and
 the epoch-30 metrics next to the reference implementation's (recall@20 0.0233, NDCG@20 0.0403).
 
-    python bench/ml1m_flower_vs_plain.py [--epochs 30] [--data-dir ../shared/data/ml-1m]
+    python -m bench.ml1m_flower_vs_plain --data-dir DIR [--epochs 30]
 """
 
-import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app_config import make_config  # noqa: E402
-from bench.plain_loop import run_plain  # noqa: E402
-from harness.flwr_local import flwr_run  # noqa: E402
+from app_config import make_config
+from datasets.split_files import SPLIT_NAMES, has_split
+from harness.arguments import add_data_dir, script_parser
+from harness.flwr_local import flwr_run
+from harness.plain_loop import run_plain
 
 REFERENCE = {"recall@20": 0.0233, "ndcg@20": 0.0403}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m"))
+    add_data_dir(parser, required=True, help_text="the folder of ML-1M's published split (train.dat, test.dat)")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     args = parser.parse_args()
+    if not has_split(Path(args.data_dir)):
+        parser.error(f"--data-dir {args.data_dir}: no {' and '.join(SPLIT_NAMES)} (ML-1M's published split)")
     with tempfile.TemporaryDirectory() as scratch:
         overrides = {
             "dataset": "ml-1m",
-            "data-dir": str(Path(args.data_dir).resolve()),
+            "data-dir": args.data_dir,
             "epochs": args.epochs,
             "results-dir": str(Path(scratch) / "results"),
             "run-name": "bench",

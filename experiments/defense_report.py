@@ -1,22 +1,20 @@
 """docs/defense-experiments.md from the shipped sweeps: their tables, heatmaps and the checks computed from them.
 
-    python experiments/defense_report.py      # after experiments/sweep.py has run the sweeps
+    python -m experiments.defense_report      # after experiments/sweep.py has run the sweeps
 
 Values are means over the seeds a sweep ran (with ± std and n where a table has room); every check
 states the seeds it holds in, paired by seed (experiments/seeds.py).
 """
 
 import shutil
-import sys
 import tomllib
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments.seeds import format_values, paired  # noqa: E402
-from experiments.sweep import markdown, seed_table  # noqa: E402
+from experiments.seeds import format_values, paired
+from experiments.sweep import markdown, seed_table
+from harness.arguments import script_parser
 
 PROJECT = Path(__file__).resolve().parents[1]
 SWEEPS = PROJECT / "results" / "sweeps"
@@ -120,6 +118,7 @@ def seeds_text(frame: pd.DataFrame) -> str:
 
 
 def main() -> None:
+    script_parser(__spec__.name, __doc__).parse_args()
     per_item = pd.read_csv(SWEEPS / PER_ITEM / "sweep.csv")
     dense = pd.read_csv(SWEEPS / DENSE / "sweep.csv")
     lines = [

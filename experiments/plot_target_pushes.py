@@ -1,7 +1,6 @@
 """Who moves the target item: the attackers' push against the benign users' pull, epoch by epoch.
 
-    python experiments/plot_target_pushes.py results/target-pushes/<run> [<run> ...]
-        [--out docs/figures/target-pushes.png]
+    python -m experiments.plot_target_pushes results/target-pushes/<run> [<run> ...] [--out docs/figures/target-pushes.png]
 
 Reads each run's `metrics.csv` and `target-pushes.csv` (written by every run with target items) and
 draws one row per run: ER@10 and Recall@20; the norm of the benign and of the malicious net push on the
@@ -9,8 +8,6 @@ target rows per epoch (log scale); and the cosine between the two pushes (−1: 
 the target straight back against the attackers).
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -19,10 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from experiments.seeds import save_figure  # noqa: E402
 from fedrec.reporting.results import METRICS_CSV, TARGET_PUSHES_CSV  # noqa: E402
+from harness.arguments import script_parser  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +57,7 @@ def plot(folders: list[Path], out: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "figures" / "target-pushes.png")
     args = parser.parse_args()

@@ -1,10 +1,11 @@
 """The privacy experiment: leakage to a curious server without and with each defense, and its utility cost.
 
-    python experiments/privacy.py experiments/privacy/ml100k.toml [--data-dir DIR] [--table-only]
+    python -m experiments.privacy experiments/privacy/ml100k.toml [--data-dir DIR] [--table-only]
 
 The TOML has `[base]` (run-config keys for every run, with a `privacy-attack` so uploads are recorded),
 `seeds`, and `[conditions.<name>]` (the keys of one defense setting; `{}` = no defense). Every condition
-runs once per seed through `flwr run` (experiments/run.py's runner, resumable), into
+runs once per seed through `flwr run` (experiments/run.py's runner, resumable; `--data-dir` is the
+folder of the spec's dataset, by default the app's download cache), into
 `results/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
 users in `privacy-epochs` (privacy-uploads.pt); this script then runs every attack of `attacks` on
 them offline (`privacy-<attack>.csv`; DLG, which costs seconds per upload, on at most `dlg-uploads`
@@ -14,9 +15,7 @@ the chance level and Recall@10 averaged over the last 5 epochs) and `privacy-uti
 over seeds).
 """
 
-import argparse
 import json
-import sys
 import tomllib
 from pathlib import Path
 
@@ -26,17 +25,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from app_config import SCHEMA, make_config  # noqa: E402
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 from experiments.seeds import format_values, seed_run_name, split_seed_run_name  # noqa: E402
 from fedrec.models import build_model  # noqa: E402
+from harness.arguments import add_data_dir, script_parser  # noqa: E402
 from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
 
-DATA = PROJECT.parent / "shared" / "data"
 SHOWN = ("f1", "chance_f1", "auc", "cosine")
 
 
@@ -123,9 +120,9 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("spec", type=Path)
-    parser.add_argument("--data-dir", type=Path, default=None)
+    add_data_dir(parser)
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table and figure")
@@ -135,12 +132,11 @@ def main() -> None:
     attacks, limit = spec.get("attacks", ["analytic", "dlg"]), spec.get("dlg-uploads")
     dlg_conditions = set(spec.get("dlg-conditions", conditions))
     results = args.results_dir or PROJECT / "results" / "privacy" / args.spec.stem
-    data_dir = args.data_dir or DATA / base["dataset"]
     for condition, overrides in conditions.items():
         for seed in spec["seeds"]:
             name = seed_run_name(condition, seed)
             if not args.table_only:
-                settings = {**base, "data-dir": str(data_dir.resolve()), **overrides, "seed": seed}
+                settings = {**base, "data-dir": args.data_dir, **overrides, "seed": seed}
                 run_overrides(name, settings, results, args.federation_config)
             if completed(results / name):
                 for attack in attacks:

@@ -1,11 +1,11 @@
 """This project's A-ra / A-hum / no-attack runs side by side with the reference code's, over seeds.
 
-    python experiments/run.py experiments/configs/reference-like-*.toml --seeds 20220110 1 2 3 4
-    python experiments/reference_runs.py --seeds 20220110 1 2 3 4 --jobs 2     # -> results/reference-logs/
-    python experiments/reference_comparison.py [--reference-logs results/reference-logs]
-        [--results-dir results/experiments]
+    python -m experiments.run experiments/configs/reference-like-*.toml --data-dir ML1M --seeds 20220110 1 2 3 4
+    python -m experiments.reference_runs --reference CODE --data-dir ML1M --seeds 20220110 1 2 3 4 --jobs 2
+    python -m experiments.reference_comparison [--reference-logs results/reference-logs] [--results-dir results/experiments]
 
-The reference (../shared/reference/PoisonFedDLRS, run by experiments/reference_runs.py, one log per attack
+ML1M is the folder of ML-1M's published split, CODE the reference's. The reference (PoisonFedDLRS, run by
+experiments/reference_runs.py into results/reference-logs/, one log per attack
 and seed, `<attack>-seed<k>.log` with attack A-ra, A-hum or None and the seed set in its `setup_seed` line)
 prints one line per epoch: (HR@20 = recall@20, Prec@20, NDCG@20) on test and (ER@5, ER@10, ER@20,
 ER@30) of the target. Both sides are summarised the same way per run: final and maximum ER@5 and
@@ -17,9 +17,7 @@ is compared as two independent samples (range of each, two-sided Mann-Whitney U)
 ER@10 and Recall@20 of each code: mean over seeds, min-max band).
 """
 
-import argparse
 import re
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -29,9 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import mannwhitneyu  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from experiments.seeds import format_values, paired, save_figure, split_seed_run_name  # noqa: E402
+from harness.arguments import script_parser  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: The reference's attack names and this project's configs for the same condition.
@@ -185,7 +182,7 @@ def plot_curves(curves: pd.DataFrame, out: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--reference-logs", type=Path, default=PROJECT / "results" / "reference-logs")
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "reference-comparison.md")

@@ -1,18 +1,18 @@
 """Run the reference code of A-ra / A-hum (PoisonFedDLRS) over seeds, one log per attack and seed, resuming.
 
-    python experiments/reference_runs.py --reference ../shared/reference/PoisonFedDLRS \
+    python -m experiments.reference_runs --reference DIR --data-dir DIR \
         --seeds 20220110 1 2 3 4 --attacks A-hum A-ra None --jobs 2
 
-The reference fixes its seed in `main.py` (`setup_seed(20220110)`), so each seed runs from its own
+`--reference` is the reference's code, `--data-dir` the published ML-1M split both codes read. The
+reference fixes its seed in `main.py` (`setup_seed(20220110)`), so each seed runs from its own
 copy of the code, in `--work` (outside the project: the reference is third-party code, read and run
 beside the project, never part of it), with only that line changed and `Data/ML` linked to
-`--data-dir` (the published ML-1M split both codes read). Each run writes `<logs>/<attack>-seed<k>.log`
-as the reference prints it, with a last line `DONE` once it has finished; finished logs are skipped,
-unfinished ones redone from scratch. `--jobs` runs that many at once, each on one thread.
-experiments/reference_comparison.py reads the logs.
+`--data-dir`. Each run writes `<logs>/<attack>-seed<k>.log` as the reference prints it, with a last
+line `DONE` once it has finished; finished logs are skipped, unfinished ones redone from scratch.
+`--jobs` runs that many at once, each on one thread. `python -m experiments.reference_comparison` reads
+the logs.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -21,6 +21,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from harness.arguments import add_data_dir, existing_dir, script_parser
 
 PROJECT = Path(__file__).resolve().parents[1]
 ATTACKS = ("A-hum", "A-ra", "None")
@@ -71,9 +73,9 @@ def run(code: Path, attack: str, epochs: int, rho: float, log: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference", type=Path, default=PROJECT.parent / "shared" / "reference" / "PoisonFedDLRS")
-    parser.add_argument("--data-dir", type=Path, default=PROJECT.parent / "shared" / "data" / "ml-1m")
+    parser = script_parser(__spec__.name, __doc__)
+    parser.add_argument("--reference", type=existing_dir, required=True, metavar="DIR", help="PoisonFedDLRS's code")
+    add_data_dir(parser, required=True, help_text="the folder of ML-1M's published split (train.dat, test.dat)")
     parser.add_argument("--work", type=Path, default=PROJECT.parent / "reference-runs")
     parser.add_argument("--logs", type=Path, default=PROJECT / "results" / "reference-logs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[20220110, 1, 2, 3, 4])
@@ -82,14 +84,13 @@ def main() -> None:
     parser.add_argument("--rho", type=float, default=0.001, help="malicious clients per benign one")
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    for path, what in (
-        (args.reference / "main.py", "the reference code"),
-        (args.data_dir / "train.dat", "ML-1M's split"),
+    reference, data_dir = Path(args.reference), Path(args.data_dir)
+    for option, path, what in (
+        ("--reference", reference / "main.py", "the reference code's main.py"),
+        ("--data-dir", data_dir / "train.dat", "ML-1M's published split"),
     ):
-        if not path.exists():
-            raise SystemExit(
-                f"{what} not found: {path} (see ../shared/reference/README.md and ../shared/data/README.md)"
-            )
+        if not path.is_file():
+            parser.error(f"{option} {path.parent}: no {path.name} ({what})")
     args.logs.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
     todo = [
@@ -98,7 +99,7 @@ def main() -> None:
         for seed in args.seeds
         if not finished(args.logs / f"{attack}-seed{seed}.log")
     ]
-    codes = {seed: seeded_copy(args.reference, args.data_dir, args.work, seed) for seed in {seed for _, seed in todo}}
+    codes = {seed: seeded_copy(reference, data_dir, args.work, seed) for seed in {seed for _, seed in todo}}
     print(f"{len(todo)} reference run(s) to do, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         jobs = [

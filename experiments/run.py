@@ -1,34 +1,32 @@
 """Run shipped experiment configs through `flwr run`, one results folder per config, resuming.
 
-    python experiments/run.py experiments/configs/rq1-a-ra.toml       # one experiment
-    python experiments/run.py experiments/configs/*.toml               # all; finished ones are skipped
-    python experiments/run.py experiments/configs/rq1-a-ra.toml --seeds 1 2 3   # one run per seed
+    python -m experiments.run experiments/configs/rq1-a-ra.toml --data-dir DIR      # one experiment
+    python -m experiments.run experiments/configs/*.toml --data-dir DIR             # all; finished ones are skipped
+    python -m experiments.run experiments/configs/rq1-a-ra.toml --seeds 1 2 3      # one run per seed
 
 Each config holds run-config overrides (any key of the README's table). This script adds the data
-location (`--data-dir`, default: the machine's MovieLens-1M copy beside the project) and the
-results folder, runs the app on a private local SuperLink (two nodes, one CPU each) and stops it.
+location (`--data-dir`, the folder of the configs' dataset, e.g. MovieLens-1M's published split for the
+RQ configs; without it the app's download cache) and the results folder, runs the app on a private
+local SuperLink (two nodes, one CPU each) and stops it. Run it from the project's root: `flwr run`
+builds the app from there.
 Without `--seeds` a config runs once with its own seed (the `seed` key, else the app default) into
 `<results-dir>/<config>`; with `--seeds` it runs once per seed into `<results-dir>/<config>__seed<k>`
-(experiments/plot.py reads both and aggregates over seeds).
+(`python -m experiments.plot` reads both and aggregates over seeds).
 Without the script, the same experiment is
 `flwr run . --stream --run-config experiments/configs/rq1-a-ra.toml` plus `data-dir` in the file.
 """
 
-import argparse
 import json
 import shutil
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments.seeds import seed_run_name  # noqa: E402
-from harness.flwr_local import flwr_run  # noqa: E402
+from experiments.seeds import seed_run_name
+from harness.arguments import add_data_dir, script_parser
+from harness.flwr_local import flwr_run
 
 PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT.parent / "shared" / "data" / "ml-1m"
 
 
 def completed(folder: Path) -> bool:
@@ -56,11 +54,14 @@ def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str
 
 
 def run_one(
-    config_path: Path, data_dir: Path, results_dir: Path, federation: str, seeds: list[int] | None
+    config_path: Path, data_dir: str, results_dir: Path, federation: str, seeds: list[int] | None
 ) -> list[Path]:
-    """The config's runs: one with its own seed, or one per seed of `seeds` (folders `<config>__seed<k>`)."""
+    """The config's runs: one with its own seed, or one per seed of `seeds` (folders `<config>__seed<k>`).
+
+    `data_dir` is the run-config data-dir unless the config sets its own.
+    """
     overrides = tomllib.loads(config_path.read_text())
-    overrides.setdefault("data-dir", str(data_dir.resolve()))
+    overrides.setdefault("data-dir", data_dir)
     if seeds is None:
         return [run_overrides(config_path.stem, overrides, results_dir, federation)]
     return [
@@ -70,9 +71,9 @@ def run_one(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("configs", nargs="+", type=Path)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    add_data_dir(parser)
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument(

@@ -1,10 +1,11 @@
 """Sweep a grid of attacks x defenses x rho x seeds from one TOML file; resumes where it stopped.
 
-    python experiments/sweep.py experiments/sweeps/ml100k-defenses.toml [--seeds 1 2 3] [--data-dir DIR] [--results-dir DIR]
+    python -m experiments.sweep experiments/sweeps/ml100k-defenses.toml [--seeds 1 2 3] [--data-dir DIR] [--results-dir DIR]
 
 The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack, defense,
 malicious-fraction, seed; `--seeds` replaces the seed list) and optional `[attack-settings.<attack>]`
-(keys for that attack's cells). Every cell and seed is one `flwr run` (experiments/run.py's runner)
+(keys for that attack's cells). Every cell and seed is one `flwr run` (experiments/run.py's runner;
+`--data-dir` is the folder of the sweep's dataset, by default the app's download cache)
 into `<results-dir>/<sweep>/<attack>__<defense>__rho<rho>__seed<k>`; finished runs are skipped. The
 sweep writes, in `<results-dir>/<sweep>/`:
 
@@ -18,10 +19,8 @@ sweep writes, in `<results-dir>/<sweep>/`:
   line and their min–max as a band.
 """
 
-import argparse
 import itertools
 import json
-import sys
 import tomllib
 from pathlib import Path
 
@@ -31,8 +30,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 from experiments.seeds import (  # noqa: E402
@@ -44,8 +41,8 @@ from experiments.seeds import (  # noqa: E402
     seed_curves,
     seed_run_name,
 )
+from harness.arguments import add_data_dir, script_parser  # noqa: E402
 
-DATA = PROJECT.parent / "shared" / "data"
 METRICS = (
     "recall@10",
     "ndcg@10",
@@ -203,10 +200,10 @@ def markdown(aggregated: pd.DataFrame, attacks: list[str], defenses: list[str]) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("spec", type=Path)
     parser.add_argument("--seeds", type=int, nargs="+", help="run these seeds instead of the grid's seed list")
-    parser.add_argument("--data-dir", type=Path, help="default: the machine's copy of the sweep's dataset")
+    add_data_dir(parser)
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "sweeps")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables and figures")
@@ -226,9 +223,7 @@ def main() -> None:
         for number, cell in enumerate(all_cells, 1):
             if (number - 1) % shards != shard:
                 continue
-            dataset = cell.get("dataset", "synthetic")
-            data_dir = args.data_dir or (DATA / dataset if dataset != "synthetic" else None)
-            overrides = dict(cell) | ({"data-dir": str(Path(data_dir).resolve())} if data_dir else {})
+            overrides = dict(cell) | ({"data-dir": args.data_dir} if args.data_dir else {})
             print(f"[{number}/{len(all_cells)}] ", end="", flush=True)
             run_overrides(cell_name(cell), overrides, results, args.federation_config)
     runs = load_runs(results, all_cells)

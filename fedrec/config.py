@@ -8,10 +8,12 @@ defenses) declares its own next to its code and hands them to its registry (`fed
 allowed. This module knows no family by name: the app's composition root (`app_config`) passes them.
 """
 
-import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import FrozenInstanceError, dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from fedrec.errors import ConfigError
@@ -211,10 +213,16 @@ def _shown(value: Any) -> str:
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
-PYPROJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
-
-
 def pyproject_defaults() -> dict[str, Any]:
     """The app's run-config defaults as declared in pyproject.toml."""
-    with open(PYPROJECT, "rb") as stream:
+    with _pyproject().open("rb") as stream:
         return dict(tomllib.load(stream)["tool"]["flwr"]["app"]["config"])
+
+
+def _pyproject() -> Traversable:
+    """The app's pyproject.toml: package data of an installed wheel (the build copies it into fedrec/),
+    else the project's own one folder up (a source tree, an editable install, the app Flower unpacks)."""
+    packaged = resources.files("fedrec") / "pyproject.toml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "pyproject.toml"

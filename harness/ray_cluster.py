@@ -19,7 +19,6 @@ The simulation attaches to the cluster through `RAY_ADDRESS` in the environment 
 """
 
 import json
-import os
 import select
 import shutil
 import signal
@@ -185,7 +184,6 @@ class ClusterProbe:
 
     def start(self, timeout: float = 120) -> "ClusterProbe":
         env = environment({"RAY_ADDRESS": self.head.address, "RAY_USAGE_STATS_ENABLED": "0"})
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), env.get("PYTHONPATH", "")]))
         with open(self.head.temp_dir / "probe.err", "w") as errors:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "harness.ray_probe", self.head.address, str(self.interval)],

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from app_config import make_config
-from bench.plain_loop import run_plain
 from harness.flwr_local import flwr_run
 from harness.flwr_records import list_runs, run_log
+from harness.plain_loop import run_plain
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from experiments.reference_comparison import (
     summary,
 )
 
-RUNNER = PROJECT / "experiments" / "reference_runs.py"
+RUNNER = "experiments.reference_runs"
 LOG = """Arguments: attack=A-hum,dim=8
 Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, (0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]
 Iteration 1, loss = 0.52 [6.0s], (0.0100000, 0.0200000, 0.0300000) on test, (0.1000000, 0.5000000, 0.9000000, 1.0000000) on target. [5.1s]
@@ -95,7 +95,8 @@ def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path
     logs = tmp_path / "logs"
     command = [
         sys.executable,
-        str(RUNNER),
+        "-m",
+        RUNNER,
         "--reference",
         str(reference),
         "--data-dir",
@@ -111,9 +112,9 @@ def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path
         "--jobs",
         "2",
     ]
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, cwd=PROJECT)
     assert (logs / "A-ra-seed7.log").read_text() == "seed 7\n--attack=A-ra\nDONE\n"
-    again = subprocess.run(command, check=True, capture_output=True, text=True)
+    again = subprocess.run(command, check=True, capture_output=True, text=True, cwd=PROJECT)
     assert "0 reference run(s) to do" in again.stdout
 
 

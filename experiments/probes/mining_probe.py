@@ -1,6 +1,6 @@
 """How much A-hum's hard user mining changes what an A-ra attacker would upload (issue 13's question).
 
-    python bench/mining_probe.py [--seed 20220110] [--items 3706] [--target 1805]
+    python -m experiments.probes.mining_probe [--seed 20220110] [--items 3706] [--target 1805]
 
 On Θ as the run initialises it (NCF, the paper's setting), draws the attacker's n approximated users
 p̂ ~ N(0, σ²), mines them (β steps of lr ξ on -log(1 - Υ(p̂, q_t))) as attacks/approximated_users.py
@@ -9,18 +9,13 @@ and the relative differences between the poisoned gradients of the target row an
 computed on mined and unmined users. Small differences mean A-hum uploads almost what A-ra uploads.
 """
 
-import argparse
-import sys
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app_config import make_config  # noqa: E402
-from fedrec.models import build_model  # noqa: E402
-from fedrec.models.base import ITEM_EMBEDDING, dense_names  # noqa: E402
+from app_config import make_config
+from fedrec.models import build_model
+from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from harness.arguments import script_parser
 
 
 def poisoned_gradient(model, theta, users: torch.Tensor, target: int) -> torch.Tensor:  # noqa: ANN001
@@ -33,7 +28,7 @@ def poisoned_gradient(model, theta, users: torch.Tensor, target: int) -> torch.T
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--seed", type=int, default=20220110)
     parser.add_argument("--items", type=int, default=3706)
     parser.add_argument("--target", type=int, default=1805)

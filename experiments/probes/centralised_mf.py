@@ -3,24 +3,19 @@
 A yardstick for the federated victims: if a plainly trained MF cannot beat item popularity on a
 split, neither attacks nor defenses can be judged by utility on it.
 
-    python bench/centralised_mf.py --data-dir ../shared/data/ml-1m --split published
-    python bench/centralised_mf.py --data-dir ../shared/data/ml-1m --split random
+    python -m experiments.probes.centralised_mf --data-dir DIR --split published
+    python -m experiments.probes.centralised_mf --data-dir DIR --split random
 """
-
-import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app_config import make_config  # noqa: E402
-from datasets import load_dataset  # noqa: E402
-from fedrec.evaluation.ranking import evaluate_users  # noqa: E402
-from fedrec.models import ITEM_EMBEDDING, MatrixFactorization  # noqa: E402
+from app_config import make_config
+from datasets import load_dataset
+from fedrec.evaluation.ranking import evaluate_users
+from fedrec.models import ITEM_EMBEDDING, MatrixFactorization
+from harness.arguments import add_data_dir, one_line_errors, script_parser
 
 
 def popularity_metrics(dataset, ks: tuple[int, ...]) -> dict[str, float]:
@@ -42,9 +37,9 @@ def popularity_metrics(dataset, ks: tuple[int, ...]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--dataset", default="ml-1m")
-    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m"))
+    add_data_dir(parser)
     parser.add_argument("--split", default="published", choices=("published", "random"))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--dim", type=int, default=64)
@@ -52,7 +47,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    dataset = load_dataset(make_config(dataset=args.dataset, data_dir=args.data_dir, split=args.split, seed=args.seed))
+    with one_line_errors(parser):
+        config = make_config(dataset=args.dataset, data_dir=args.data_dir, split=args.split, seed=args.seed)
+        dataset = load_dataset(config)
     print(dataset.summary(), f"split={args.split}")
     popular = popularity_metrics(dataset, (10,))
     print(f"popularity: recall@10 {popular['recall@10']:.4f} ndcg@10 {popular['ndcg@10']:.4f}")

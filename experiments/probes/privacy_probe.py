@@ -5,19 +5,14 @@ on Θ and on each p_u) in a plain loop, and after each listed number of epochs b
 `--users` users drawn with the seed would send next (their samples of the next epoch on the current Θ and
 p_u), runs each attack on them and prints the mean scores beside the chance level.
 
-    python bench/privacy_probe.py --model ncf --epochs 0,3
-    python bench/privacy_probe.py --model ncf --epochs 20 --lr 0.01 --user-lr 0.01
+    python -m experiments.probes.privacy_probe --model ncf --epochs 0,3 [--data-dir DIR]
+    python -m experiments.probes.privacy_probe --model ncf --epochs 20 --lr 0.01 --user-lr 0.01
 """
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_config import make_config
 from datasets import load_dataset
@@ -28,6 +23,7 @@ from fedrec.models.base import RecModel, Theta
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import epoch_samples, epoch_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient
+from harness.arguments import add_data_dir, one_line_errors, script_parser
 from privacy.analytic import AnalyticAttack
 from privacy.base import PrivacyAttack
 from privacy.dlg import DeepLeakage
@@ -83,9 +79,9 @@ def report(name: str, attack: PrivacyAttack, pairs: list[tuple[ObservedUpload, T
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--model", default="ncf")
-    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"))
+    add_data_dir(parser)
     parser.add_argument("--epochs", default="0,3", help="comma list: measure after this many training epochs")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--lr", type=float, default=0.001, help="server lr (the paper's 0.001 barely moves Θ)")
@@ -94,16 +90,17 @@ def main() -> None:
     parser.add_argument("--dlg-restarts", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threading costs more than it saves, and the machine is shared
-    config = make_config(
-        dataset="ml-100k",
-        data_dir=args.data_dir,
-        model=args.model,
-        lr=args.lr,
-        user_lr=args.user_lr,
-        dlg_iterations=args.dlg_iterations,
-        dlg_restarts=args.dlg_restarts,
-    )
-    dataset = load_dataset(config)
+    with one_line_errors(parser):
+        config = make_config(
+            dataset="ml-100k",
+            data_dir=args.data_dir,
+            model=args.model,
+            lr=args.lr,
+            user_lr=args.user_lr,
+            dlg_iterations=args.dlg_iterations,
+            dlg_restarts=args.dlg_restarts,
+        )
+        dataset = load_dataset(config)
     model = build_model(config)
     theta = model.init_theta(dataset.num_items, config.seed)
     user_emb = model.init_user_embeddings(np.arange(dataset.num_users), config.seed)

@@ -5,29 +5,25 @@ learning rate and evaluation code from `fedrec`, but no Flower, no per-user sepa
 and no nodes. Each round is one forward/backward over all the round's samples, each weighted by
 1/(its user's sample count) so the gradient equals the sum of every user's mean-loss gradient.
 
-    python bench/plain_loop.py --dataset ml-1m --data-dir ../shared/data/ml-1m --epochs 30
+    python -m harness.plain_loop --dataset ml-1m [--data-dir DIR] --epochs 30
 """
 
-import argparse
 import json
 import resource
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app_config import make_config  # noqa: E402
-from datasets import load_dataset  # noqa: E402
-from fedrec.config import RunConfig  # noqa: E402
-from fedrec.evaluation.ranking import evaluate_users  # noqa: E402
-from fedrec.models import ITEM_EMBEDDING, build_model  # noqa: E402
-from fedrec.targets import resolve_targets  # noqa: E402
-from fedrec.training.sampling import epoch_samples, epoch_schedule  # noqa: E402
+from app_config import make_config
+from datasets import load_dataset
+from fedrec.config import RunConfig
+from fedrec.evaluation.ranking import evaluate_users
+from fedrec.models import ITEM_EMBEDDING, build_model
+from fedrec.targets import resolve_targets
+from fedrec.training.sampling import epoch_samples, epoch_schedule
+from harness.arguments import add_data_dir, one_line_errors, script_parser
 
 
 def _round_loss(
@@ -89,13 +85,14 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--dataset", default="ml-1m")
-    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m"))
+    add_data_dir(parser)
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
-    config = make_config(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs)
-    print(json.dumps(run_plain(config), indent=2))
+    with one_line_errors(parser):
+        metrics = run_plain(make_config(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs))
+    print(json.dumps(metrics, indent=2))
 
 
 if __name__ == "__main__":
