@@ -106,7 +106,8 @@ def trim_attack_section(sweep: str, intro: str, defenses: tuple[str, ...]) -> li
 
 
 def sweep_tables(sweep: str, frame: pd.DataFrame) -> str:
-    """The sweep's attack x defense tables (mean ± std over seeds) in its TOML's order, as experiments/sweep.py writes."""
+    """The sweep's attack x defense tables (mean ± std over seeds) in its TOML's order, as experiments/sweep.py
+    writes them."""
     grid = tomllib.loads((PROJECT / "experiments" / "sweeps" / f"{sweep}.toml").read_text())["grid"]
     return markdown(seed_table(frame), grid["attack"], grid["defense"])
 
@@ -140,7 +141,8 @@ def main() -> None:
         "(the expected malicious users per round), trim fraction 0.1, norm bound 1.0, "
         f"{seeds_text(per_item)}. Fang et al.'s attacks use full knowledge. Final values are noisy at this learning "
         "rate: every rule reaches Recall@10 ≈ 0.118 by epoch 8-12, and single epochs later dip (FedAvg at epoch 13, "
-        "trimmed mean at 19, median at 20), so the checks below use the mean over the last 5 epochs; all three are in the tables.",
+        "trimmed mean at 19, median at 20), so the checks below use the mean over the last 5 epochs; all three are in "
+        "the tables.",
         "",
         "## No attack: does each defense keep Recall@10 within 20% of FedAvg?",
         "",

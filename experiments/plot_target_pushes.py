@@ -1,6 +1,7 @@
 """Who moves the target item: the attackers' push against the benign users' pull, epoch by epoch.
 
-    python -m experiments.plot_target_pushes results/target-pushes/<run> [<run> ...] [--out docs/figures/target-pushes.png]
+    python -m experiments.plot_target_pushes results/target-pushes/<run> [<run> ...]
+        [--out docs/figures/target-pushes.png]
 
 Reads each run's `metrics.csv` and `target-pushes.csv` (written by every run with target items) and
 draws one row per run: ER@10 and Recall@20; the norm of the benign and of the malicious net push on the

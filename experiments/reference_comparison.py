@@ -2,7 +2,8 @@
 
     python -m experiments.run experiments/configs/reference-like-*.toml --data-dir ML1M --seeds 20220110 1 2 3 4
     python -m experiments.reference_runs --reference CODE --data-dir ML1M --seeds 20220110 1 2 3 4 --jobs 2
-    python -m experiments.reference_comparison [--reference-logs results/reference-logs] [--results-dir results/experiments]
+    python -m experiments.reference_comparison [--reference-logs results/reference-logs]
+        [--results-dir results/experiments]
 
 ML1M is the folder of ML-1M's published split, CODE the reference's. The reference (PoisonFedDLRS, run by
 experiments/reference_runs.py into results/reference-logs/, one log per attack
@@ -34,7 +35,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 #: The reference's attack names and this project's configs for the same condition.
 CONDITIONS = {"A-ra": "reference-like-a-ra-0.001", "A-hum": "reference-like-a-hum-0.001", "None": "reference-like-none"}
 _LINE = re.compile(
-    r"Iteration (\d+)(?:\(init\))?,.*?\(([\d.]+), ([\d.]+), ([\d.]+)\) on test, \(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\) on target"
+    r"Iteration (\d+)(?:\(init\))?,.*?\(([\d.]+), ([\d.]+), ([\d.]+)\) on test, "
+    r"\(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\) on target"
 )
 MEASURES = [
     "final ER@5",
@@ -110,7 +112,8 @@ def per_seed(runs: pd.DataFrame) -> str:
     lines = []
     for (attack, code), group in runs.groupby(["attack", "code"], sort=False):
         values = "; ".join(
-            f"seed {int(r['seed'])}: ER@10 {r['final ER@10']:.3f} (max {r['max ER@10']:.3f}), Recall@20 {r['final Recall@20']:.4f}"
+            f"seed {int(r['seed'])}: ER@10 {r['final ER@10']:.3f} (max {r['max ER@10']:.3f}), "
+            f"Recall@20 {r['final Recall@20']:.4f}"
             for _, r in group.sort_values("seed").iterrows()
         )
         lines.append(f"- {attack}, {code}: {values}")

@@ -1,6 +1,7 @@
 """Sweep a grid of attacks x defenses x rho x seeds from one TOML file; resumes where it stopped.
 
-    python -m experiments.sweep experiments/sweeps/ml100k-defenses.toml [--seeds 1 2 3] [--data-dir DIR] [--results-dir DIR]
+    python -m experiments.sweep experiments/sweeps/ml100k-defenses.toml [--seeds 1 2 3] [--data-dir DIR]
+        [--results-dir DIR]
 
 The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack, defense,
 malicious-fraction, seed; `--seeds` replaces the seed list) and optional `[attack-settings.<attack>]`
