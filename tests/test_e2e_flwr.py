@@ -103,25 +103,6 @@ def test_a_bad_setting_ends_the_run_failed_in_one_line_and_keeps_what_was_writte
     assert "Traceback" not in str(records["log"])
 
 
-def test_an_attack_runs_through_flower_and_reports_update_norms(tmp_path: Path) -> None:
-    folder, output = _run(tmp_path, "attacked", attack="a-ra", **{"malicious-fraction": 0.05})
-    assert (folder / "summary.json").exists(), output[-3000:]
-    config = json.loads((folder / "config.json").read_text())
-    assert config["num-malicious"] == 6 and config["num-users"] == 126  # 120 real + int(0.05 * 120) fake
-    norms = pd.read_csv(folder / "update-norms.csv")
-    assert set(norms["group"]) == {"benign", "malicious"}
-    assert norms.groupby("epoch")["updates"].sum().tolist() == [126, 126]
-    pushes = pd.read_csv(folder / "target-pushes.csv").set_index(["epoch", "group"])
-    attackers = pushes.xs("malicious", level="group")
-    assert attackers["target-rows"].tolist() == [6, 6], "each attacker uploads its target row once per epoch"
-    assert (attackers["push-norm"] > 0).all()
-    table = pd.read_csv(folder / "metrics.csv")
-    assert table["evaluated-users"].iloc[-1] <= 120
-    # The same run without the attack, in the plain single-process loop (identical math, see above).
-    clean = run_plain(make_config(SMALL), log=False)
-    assert table["er@10"].iloc[-1] > clean["er@10"], "A-ra raises the target's exposure"
-
-
 def test_defenses_run_through_flower_and_report_detection(tmp_path: Path) -> None:
     flagging, output = _run(
         tmp_path,
