@@ -1,5 +1,9 @@
 """A Grid that hands each message to the real ClientApp in this process: the ServerApp's `main` runs
-in a unit test, against nodes that load data and answer as in a simulation, without Flower's runtime."""
+in a unit test, against nodes that load data and answer as in a simulation, without Flower's runtime.
+
+For server-side paths (a defense's aggregation, the stop on a bad setting) whose messages the e2e
+runs already carry through Flower.
+"""
 
 from collections.abc import Iterable
 from uuid import uuid4
@@ -7,7 +11,9 @@ from uuid import uuid4
 from flwr.app import Context, Message, RecordDict
 from flwr.serverapp import Grid
 
+from app_config import pyproject_defaults
 from client_app.app import app as client_app
+from server_app.app import main
 
 
 class InProcessGrid(Grid):
@@ -58,3 +64,12 @@ class InProcessGrid(Grid):
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         return self.pull_messages(self.push_messages(messages))
+
+
+def run_server_app(overrides: dict[str, object], num_nodes: int = 2) -> None:
+    """The ServerApp's `main` with the default run config and `overrides`, on `num_nodes` in-process nodes."""
+    run_config = {**pyproject_defaults(), **overrides}
+    main(
+        InProcessGrid(run_config, num_nodes),
+        Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config),
+    )

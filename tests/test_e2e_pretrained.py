@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from flwr.app import Context, RecordDict
 
-from app_config import make_config, pyproject_defaults
+from app_config import make_config
 from datasets import load_dataset
 from harness.flwr_local import flwr_run
 from pretrained.checkpoint import Checkpoint
 from pretrained.provider import audit, pretrain
-from server_app.app import main
-from tests.in_process_grid import InProcessGrid
+from tests.in_process_grid import run_server_app
 
 SETTINGS = {
     "model": "sasrec",
@@ -64,7 +62,6 @@ def provided(tmp_path_factory: pytest.TempPathFactory) -> Provided:
 
 def _fine_tuning(provided: Provided, results: Path, scenario: str, epochs: int) -> dict[str, object]:
     return {
-        **pyproject_defaults(),
         **SETTINGS,
         "user-share": "federation",
         "initial-checkpoint": str(provided.path),
@@ -91,11 +88,7 @@ def _results(provided: Provided, folder: Path, output: str) -> pd.DataFrame:
 def test_fine_tune_none_evaluates_the_checkpoint_as_the_offline_audit_and_trains_nothing(
     provided: Provided, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_config = _fine_tuning(provided, tmp_path, "none", epochs=1)
-    main(
-        InProcessGrid(run_config),
-        Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config),
-    )
+    run_server_app(_fine_tuning(provided, tmp_path, "none", epochs=1))
     as_is = _results(provided, tmp_path / "none", capsys.readouterr().out)
     assert as_is["epoch"].tolist() == [0], "fine-tune = none evaluates the checkpoint and trains nothing"
 

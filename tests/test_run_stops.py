@@ -9,23 +9,18 @@ import logging
 from pathlib import Path
 
 import pytest
-from flwr.app import Context, RecordDict
 
-from app_config import pyproject_defaults
 from datasets import movielens
-from server_app.app import main
 from server_app.stopping import RunStopped, stop_run
-from tests.in_process_grid import InProcessGrid
+from tests.in_process_grid import run_server_app
 
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there: the download fails without the network
 
 
 def _stopped_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], **overrides: object) -> str:
     """Runs `main` with these run-config overrides; it must stop printing exactly its one line, which is returned."""
-    run_config = {**pyproject_defaults(), **overrides, "results-dir": str(tmp_path / "results"), "run-name": "stops"}
-    context = Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config)
     with pytest.raises(RunStopped) as stopped:
-        main(InProcessGrid(run_config), context)
+        run_server_app({**overrides, "results-dir": str(tmp_path / "results"), "run-name": "stops"})
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fedrec-arena:")]
     assert lines == [f"fedrec-arena: {stopped.value}"]
     assert "\n" not in str(stopped.value)
