@@ -19,11 +19,12 @@ NUM_ITEMS = 40
 TARGETS = (7,)
 
 
-def _setup(attack: str, knowledge: AttackerKnowledge = AttackerKnowledge(), **overrides: object):  # type: ignore[no-untyped-def]
+def _setup(attack: str, knowledge: AttackerKnowledge | None = None, **overrides: object):  # type: ignore[no-untyped-def]
     config = make_config(attack=attack, **overrides)
     model = NeuralCF(config.embedding_dim, config.hidden_layers)
     theta = model.init_theta(NUM_ITEMS, seed=0)
-    instance = ATTACKS.get(attack)(AttackSetup(config, model, TARGETS, NUM_ITEMS, knowledge))
+    setup = AttackSetup(config, model, TARGETS, NUM_ITEMS, knowledge or AttackerKnowledge())
+    instance = ATTACKS.get(attack)(setup)
     return config, model, theta, instance
 
 

@@ -1,4 +1,4 @@
-"""Deployment through real Flower processes: a SuperLink and 3 SuperNodes on loopback (deploy/).
+"""Deployment through real Flower processes: a SuperLink and its SuperNodes on loopback (deploy/).
 
 Every process a test starts is stopped by PID in a `finally`, also when the test fails, and the
 test checks that none survives.
@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app_config import make_config
 from deploy.federation import Federation, is_running, start_federation
+from harness.plain_loop import run_plain
 
 pytestmark = pytest.mark.e2e
 
@@ -60,22 +62,35 @@ def _summary(folder: Path, output: str) -> dict:
     return json.loads((folder / "summary.json").read_text())
 
 
-def test_three_supernodes_with_an_attacker_node_run_an_attack(federation_factory) -> None:
-    federation = federation_factory(supernodes=3, attackers=1)
-    assert [node.role for node in federation.supernodes] == ["benign", "benign", "attacker"]
+def test_a_benign_and_an_attacker_supernode_run_an_attack_that_raises_the_targets_exposure(
+    federation_factory,
+) -> None:
+    """Also the attack's end-to-end check: its uploads are recorded per group and it raises ER@10. (In
+    simulation, fake users sharing nodes with real ones, the attacks run in test_recorded_runs; the
+    slow tests below run three SuperNodes.)"""
+    federation = federation_factory(supernodes=2, attackers=1)
+    assert [node.role for node in federation.supernodes] == ["benign", "attacker"]
     folder, output = _run(federation, "a-ra", attack="a-ra", **{"malicious-fraction": 0.05})
     summary = _summary(folder, output)
     assert summary["status"] == "completed" and summary["epochs-completed"] == 2, output[-3000:]
     assert summary["failed-replies-total"] == 0 and summary["missed-users-total"] == 0
     config = json.loads((folder / "config.json").read_text())
-    assert config["num-nodes"] == 3 and config["num-users"] == 63 and config["num-malicious"] == 3
+    assert config["num-nodes"] == 2 and config["num-users"] == 63 and config["num-malicious"] == 3
     table = pd.read_csv(folder / "metrics.csv")
     assert table["epoch"].tolist() == [1, 2]
     assert (table["evaluated-users"] == 60).all(), "every real user is evaluated; fake users are not"
     norms = pd.read_csv(folder / "update-norms.csv")
+    assert norms.groupby("epoch")["updates"].sum().tolist() == [63, 63]
     malicious = norms[norms["group"] == "malicious"]
     assert malicious["updates"].tolist() == [3, 3], "the attacker node's 3 fake users upload every epoch"
-    assert (federation.folder / "logs" / "supernode-2.log").stat().st_size > 0
+    pushes = pd.read_csv(folder / "target-pushes.csv").set_index(["epoch", "group"])
+    attackers = pushes.xs("malicious", level="group")
+    assert attackers["target-rows"].tolist() == [3, 3], "each attacker uploads its target row once per epoch"
+    assert (attackers["push-norm"] > 0).all()
+    # The same run without the attack, in the plain single-process loop (identical math, test_e2e_flwr).
+    clean = run_plain(make_config(SMALL), log=False)
+    assert table["er@10"].iloc[-1] > clean["er@10"], "A-ra raises the target's exposure"
+    assert (federation.folder / "logs" / "supernode-1.log").stat().st_size > 0
     listing = federation.flwr("ls")
     assert listing.returncode == 0 and "finished" in listing.stdout, listing.stdout + listing.stderr
 

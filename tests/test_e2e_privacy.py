@@ -3,10 +3,13 @@
 A short `flwr run` with `privacy-attack = "analytic"` records the uploads of sampled users. Each
 recorded upload is recomputed here, independently, from what only the client had (its samples of
 the epoch, its p_u from the ground truth) and the Θ the server recorded sending: the two agree, so
-the server observed exactly the client's upload. The attack's scores are in privacy.csv.
+the server observed exactly the client's upload. The attack's scores are in privacy.csv. The same
+run under secure aggregation leaves the server nothing to attack and trains alike. Both runs are
+made once for the module.
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +42,28 @@ SMALL = {
 }
 
 
-def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_them(tmp_path: Path) -> None:
-    run = flwr_run({**SMALL, "results-dir": str(tmp_path / "results"), "run-name": "curious"}, tmp_path / "flwr-home")
-    folder = tmp_path / "results" / "curious"
-    assert (folder / "privacy-uploads.pt").exists(), run.output[-3000:]
+RUNS = {"plain": {}, "secure": {"secure-aggregation": True}}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The results folder of each run of RUNS, run on first use; a run that wrote no summary fails its tests."""
+    base = tmp_path_factory.mktemp("privacy")
+    outputs: dict[str, str] = {}
+
+    def folder(name: str) -> Path:
+        if name not in outputs:
+            overrides = {**SMALL, **RUNS[name], "results-dir": str(base / "results"), "run-name": name}
+            outputs[name] = flwr_run(overrides, base / f"home-{name}").output
+        assert (base / "results" / name / "summary.json").exists(), outputs[name][-3000:]
+        return base / "results" / name
+
+    return folder
+
+
+def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_them(results: Callable) -> None:
+    folder = results("plain")
+    assert (folder / "privacy-uploads.pt").exists()
     config = make_config(SMALL)
     dataset = load_dataset(config)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
@@ -74,18 +95,11 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
     assert summary["privacy"]["attack"] == "analytic" and summary["privacy"]["f1"] == 1.0
 
 
-def test_under_secure_aggregation_the_server_has_no_upload_to_attack_and_trains_alike(tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    runs = {
-        name: flwr_run({**SMALL, "results-dir": str(results), "run-name": name, **extra}, tmp_path / f"home-{name}")
-        for name, extra in (("plain", {}), ("secure", {"secure-aggregation": True}))
-    }
-    for name, run in runs.items():
-        assert (results / name / "summary.json").exists(), run.output[-3000:]
-    secure = json.loads((results / "secure" / "summary.json").read_text())
+def test_under_secure_aggregation_the_server_has_no_upload_to_attack_and_trains_alike(results: Callable) -> None:
+    secure = json.loads((results("secure") / "summary.json").read_text())
     assert secure["status"] == "completed" and secure["privacy"]["count"] == 0
-    assert not (results / "secure" / "privacy.csv").read_text().strip().splitlines()[1:], "no per-user upload recorded"
+    assert not (results("secure") / "privacy.csv").read_text().strip().splitlines()[1:], "no per-user upload recorded"
     # The strategy steps Θ with the dense round sum instead of the per-user rows: the same sum, up to float order.
-    plain, masked = (pd.read_csv(results / name / "metrics.csv") for name in ("plain", "secure"))
+    plain, masked = (pd.read_csv(results(name) / "metrics.csv") for name in ("plain", "secure"))
     for metric in ("train-loss", "recall@10", "ndcg@10"):
         np.testing.assert_allclose(masked[metric], plain[metric], rtol=1e-3, atol=1e-4, err_msg=metric)

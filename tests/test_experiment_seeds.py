@@ -3,6 +3,7 @@ sweep's tables over fake per-seed results folders (no Flower)."""
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from experiments import defense_report, plot, sweep  # noqa: E402
+from experiments.plot import Tables  # noqa: E402
 from experiments.seeds import (  # noqa: E402
     aggregate,
     describe_n,
@@ -24,6 +26,7 @@ from experiments.seeds import (  # noqa: E402
     seed_run_name,
     split_seed_run_name,
 )
+from tests.claims import Evidence, claim, claims, evidences  # noqa: E402
 
 STD_3 = math.sqrt(0.07)  # sample std of 0.1, 0.2, 0.6: squared deviations 0.04 + 0.01 + 0.09 over n - 1 = 2
 
@@ -68,18 +71,18 @@ def test_paired_comparison_counts_the_seeds_it_holds_in_over_shared_seeds() -> N
     assert comparison.differences.index.tolist() == [1, 2, 3]
     assert comparison.differences.tolist() == pytest.approx([0.3, -0.2, 0.3])
     assert (comparison.holds, comparison.n) == (2, 3) and comparison.mean == pytest.approx(0.4 / 3)
-    assert comparison.evidence() == "in 2 of 3 seeds (seed 1 +0.3000, seed 2 -0.2000, seed 3 +0.3000; mean +0.1333)"
+    assert evidences(comparison.evidence()) == [Evidence(2, 3, 0, {1: 0.3, 2: -0.2, 3: 0.3}, mean=0.1333)]
 
 
 def test_paired_comparison_of_one_seed_says_n_1_and_nan_counts_as_not_run() -> None:
     one = paired(pd.Series({42: 0.2, 7: float("nan")}), pd.Series({42: 0.25, 7: 0.1}))
     assert (one.holds, one.n) == (0, 1)
-    assert one.evidence() == "in 0 of 1 seed (n=1: seed 42 -0.0500)"
+    assert evidences(one.evidence()) == [Evidence(0, 1, 0, {42: -0.05})] and "n=1" in one.evidence()
     saturated = paired(pd.Series({1: 1.0, 2: 1.0, 3: 0.9}), pd.Series({1: 1.0, 2: 0.5, 3: 1.0}))
     assert (saturated.holds, saturated.ties) == (1, 1)
-    assert saturated.evidence(1).startswith("in 1 of 3 seeds, equal in 1 (seed 1 +0.0, seed 2 +0.5, seed 3 -0.1")
+    assert evidences(saturated.evidence(1)) == [Evidence(1, 3, 1, {1: 0.0, 2: 0.5, 3: -0.1}, mean=0.1)]
     none = paired(pd.Series({1: 0.2}), pd.Series({2: 0.1}))
-    assert none.n == 0 and math.isnan(none.mean) and none.evidence() == "in no seed (no seed has both conditions)"
+    assert none.n == 0 and math.isnan(none.mean) and evidences(none.evidence()) == [Evidence(0, 0)]
 
 
 def test_seed_folder_names_round_trip_and_plain_folders_have_no_seed() -> None:
@@ -113,7 +116,8 @@ def test_the_band_spans_min_to_max_around_the_mean_line() -> None:
 
 
 def _write_run(folder: Path, recall: list[float], status: str = "completed") -> None:
-    """A results folder as fedrec/reporting/results.py writes it: metrics.csv per epoch, summary.json with the last row."""
+    """A results folder as fedrec/reporting/results.py writes it: metrics.csv per epoch, summary.json with the
+    last row."""
     folder.mkdir(parents=True)
     epochs = pd.DataFrame(
         {
@@ -189,33 +193,34 @@ def test_plot_reads_plain_and_seed_folders_and_states_claims_per_seed(tmp_path: 
     assert sorted(plot.current_definition(plot.find_runs(tmp_path))["ctl"]) == [1]
 
     def tables(finals: list[float]) -> dict[int, pd.DataFrame]:
-        return {seed: pd.DataFrame({"recall@10": [0.3, f], "ndcg@10": [0.3, f]}) for seed, f in zip((1, 2, 3), finals)}
+        return {
+            seed: pd.DataFrame({"epoch": [1, 2], "recall@10": [0.3, f], "ndcg@10": [0.3, f]})
+            for seed, f in zip((1, 2, 3), finals)
+        }
 
-    claims = plot._drop_claims(
-        {"none": tables([0.5, 0.5, 0.5]), "ctl": tables([0.4, 0.3, 0.45]), "fa": tables([0.3, 0.4, 0.4])},
-        "none",
-        "ctl",
-        "fa",
+    def final_recall(setting: Tables) -> str:
+        """The FedAttack section's line on the final Recall@10, in the report of this one setting."""
+        every_seed = {run: {seed: tmp_path / run for seed in seeds} for run, seeds in setting.items()}
+        text = plot.report({}, {}, [], {"victim": setting}, every_seed)
+        (line,) = [line for line in text.splitlines() if line.startswith("Final recall@10")]
+        return line
+
+    line = final_recall(
+        {"none": tables([0.5, 0.5, 0.5]), "ctl": tables([0.4, 0.3, 0.45]), "fa": tables([0.3, 0.4, 0.4])}
     )
+    more, below = evidences(line)
     # FedAttack's final drop minus the control's, per seed: +0.1, -0.1, +0.05.
-    assert (
-        "FedAttack lowers it more than the control in 2 of 3 seeds (seed 1 +0.1000, seed 2 -0.1000, seed 3 +0.0500"
-        in claims[0]
-    )
-    assert "below no attack in 3 of 3 seeds" in claims[0]
+    assert more == Evidence(2, 3, 0, {1: 0.1, 2: -0.1, 3: 0.05}, mean=0.0167)
+    assert (below.holds, below.n) == (3, 3)
     # No attack run only with another seed than the attacks (its older seed left out): said, not NaN.
-    unpaired = plot._drop_claims(
-        {"none": {7: tables([0.5])[1]}, "ctl": tables([0.4]), "fa": tables([0.3])}, "none", "ctl", "fa"
-    )
-    assert unpaired[0] == (
-        "\nFinal recall@10: no drop below no attack to compare, the runs share no seed "
-        "(none: seeds 7; ctl: seeds 1; fa: seeds 1)."
-    )
-    assert not any("nan" in line for line in unpaired)
+    line = final_recall({"none": {7: tables([0.5])[1]}, "ctl": tables([0.4]), "fa": tables([0.3])})
+    assert evidences(line) == [] and "nan" not in line
+    assert re.findall(r"([\w.-]+): seeds ([\d, ]+)", line) == [("none", "7"), ("ctl", "1"), ("fa", "1")]
 
 
 def test_fedattack_sections_compare_the_seeds_all_three_runs_share(tmp_path: Path) -> None:
-    # The paper's victim: no attack re-run over seeds 1-2 after the ER@K change, the attacks only seed 42 from before it.
+    # The paper's victim: no attack re-run over seeds 1-2 after the ER@K change, the attacks only seed 42 from
+    # before it.
     folders = {
         ("rq1-none", 42): [0.1, 0.5],
         ("rq1-none", 1): [0.1, 0.9],
@@ -239,14 +244,12 @@ def test_fedattack_sections_compare_the_seeds_all_three_runs_share(tmp_path: Pat
         "random-samples-0.05": [42],
         "fedattack-0.05": [42],
     }
-    lines = plot._fedattack_section(setting, tables, every_seed)
-    assert "Compared on the seeds all three runs share (rq1-none also ran seeds 1, 2)." in lines
+    text = plot.report({}, {}, [], settings, every_seed)
+    assert re.findall(r"([\w.-]+) also ran seeds? ([\d, ]+)", text) == [("rq1-none", "1, 2")]
     # Seed 42's final Recall@10 drop below no attack: FedAttack 0.5 - 0.2 = 0.3, the control 0.5 - 0.4 = 0.1.
-    final = next(line for line in lines if line.startswith("\nFinal recall@10"))
-    assert (
-        "FedAttack +0.3000, control +0.1000" in final
-        and "more than the control in 1 of 1 seed (n=1: seed 42 +0.2000)" in final
-    )
+    (final,) = [line for line in text.splitlines() if line.startswith("Final recall@10")]
+    assert re.findall(r"FedAttack ([+-]\d+\.\d+), control ([+-]\d+\.\d+)", final) == [("+0.3000", "+0.1000")]
+    assert evidences(final)[0] == Evidence(1, 1, 0, {42: 0.2})
     assert plot.plot_fedattack(settings, tmp_path).stat().st_size > 0
 
 
@@ -260,44 +263,58 @@ def test_defense_report_compares_attacks_seed_by_seed() -> None:
         }
     )
     line = defense_report.compare(frame, "median", "fang-trim")
-    assert "0.1000 ± 0.0000 (n=3) without attack" in line
-    assert (
-        "`fang-trim` lowers it more than `gaussian` in 2 of 3 seeds (seed 1 +0.0300, seed 2 -0.0400, seed 3 +0.0100"
-        in line
-    )
-    assert defense_report.compare(frame, "krum", "fang-trim") == "- `krum` under `fang-trim`: not run."
+    # Recall@10 without attack, under fang-trim, under gaussian: mean ± std (n) over the seeds.
+    cells = re.findall(r"(\d\.\d+) ± (\d\.\d+) \(n=(\d+)\)", line)
+    assert cells == [("0.1000", "0.0000", "3"), ("0.0500", "0.0361", "3"), ("0.0500", "0.0000", "3")]
+    # fang-trim's drop minus gaussian's, per seed: +0.03, -0.04, +0.01.
+    assert evidences(line) == [Evidence(2, 3, 0, {1: 0.03, 2: -0.04, 3: 0.01}, mean=0.0)]
+    assert evidences(defense_report.compare(frame, "krum", "fang-trim")) == [], "krum was not run"
 
 
-def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties() -> None:
-    def er(curves: dict[int, list[float]]) -> dict[int, pd.DataFrame]:
-        return {
-            seed: pd.DataFrame({"er@5": values, "er@10": values, "recall@10": 0.01}) for seed, values in curves.items()
-        }
+def _current_report(tmp_path: Path, tables: Tables) -> str:
+    """plot.report of `tables`, every run's seeds made with the current ER@K definition (none marked †)."""
+    runs = {}
+    for name, seeds in tables.items():
+        for seed in seeds:
+            folder = tmp_path / seed_run_name(name, seed)
+            folder.mkdir(parents=True)
+            (folder / "config.json").write_text(json.dumps({"seed": seed, "repeated-items": "summed"}))
+            runs.setdefault(name, {})[seed] = folder
+    return plot.report(tables, runs, [])
 
-    tables = {
-        "rq2-a-ra-0.001": er({1: [0.2, 0.4], 2: [0.5, 1.0]}),
-        "rq2-a-hum-0.001": er({1: [0.3, 0.6], 2: [0.5, 1.0]}),
-        "rq1-a-hum": er({1: [1.0, 1.0], 2: [1.0, 1.0]}),
-        "rq1-eb": er({1: [0.0, 0.1], 2: [0.0, 1.0]}),
-        "rq1-none": {seed: pd.DataFrame({"recall@10": [0.1, 0.0123]}) for seed in (1, 2)},
+
+def _curves(er10: dict[int, list[float]], recall10: float = 0.01) -> dict[int, pd.DataFrame]:
+    """A run's per-seed tables with the report's columns: ER@5 = ER@10 as given, a final Recall@10."""
+    return {
+        seed: pd.DataFrame(
+            {
+                "epoch": range(1, len(values) + 1),
+                "er@5": values,
+                "er@10": values,
+                "recall@10": [0.1] * (len(values) - 1) + [recall10],
+                "ndcg@10": 0.1,
+            }
+        )
+        for seed, values in er10.items()
     }
-    tables["rq1-eb"][1]["recall@10"] = [0.1, 0.0101]
-    tables["rq1-eb"][2]["recall@10"] = [0.1, 0.0125]
-    claims = plot._rq_claims(tables, stale=set())
-    rq3 = [line for line in claims if "RQ3 (rho 0.1%): A-hum's final ER@10" in line]
-    assert rq3 == [
-        "- RQ3 (rho 0.1%): A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 "
-        "(seed 1 +0.200, seed 2 +0.000; mean +0.100)."
-    ]
-    assert any(
-        "RQ1 (rho 0.5%): a-hum ends with a higher ER@10 than eb in 1 of 2 seeds, equal in 1" in line for line in claims
-    )
-    assert (
-        "- RQ1 (rho 0.5%): the final Recall@10 without attack is higher than under eb in 1 of 2 seeds "
-        "(seed 1 +0.0022, seed 2 -0.0002; mean +0.0010)."
-    ) in claims, "utility differences need 4 digits"
-    assert not any("RQ2" in line or "random" in line for line in claims), "claims need both runs"
-    assert not any(line.endswith("†") for line in claims)
+
+
+def test_rq_claims_pair_runs_by_seed_and_count_saturated_ties(tmp_path: Path) -> None:
+    tables = {
+        "rq2-a-ra-0.001": _curves({1: [0.2, 0.4], 2: [0.5, 1.0]}),
+        "rq2-a-hum-0.001": _curves({1: [0.3, 0.6], 2: [0.5, 1.0]}),
+        "rq1-a-hum": _curves({1: [1.0, 1.0], 2: [1.0, 1.0]}),
+        "rq1-eb": {**_curves({1: [0.0, 0.1]}, recall10=0.0101), **_curves({2: [0.0, 1.0]}, recall10=0.0125)},
+        "rq1-none": _curves({1: [0.0, 0.0], 2: [0.0, 0.0]}, recall10=0.0123),
+    }
+    text = _current_report(tmp_path, tables)
+    # A-hum's final ER@10 minus A-ra's at rho 0.1%: seed 1 0.6 - 0.4, seed 2 1.0 - 1.0 (saturated: a tie).
+    assert claim(text, "RQ3", "0.1%", "final ER@10") == Evidence(1, 2, 1, {1: 0.2, 2: 0.0}, mean=0.1)
+    assert claim(text, "RQ1", "a-hum", "eb", "ER@10") == Evidence(1, 2, 1, {1: 0.9, 2: 0.0}, mean=0.45)
+    # Final Recall@10 without attack minus under eb; utility differences are given to 4 digits.
+    assert claim(text, "RQ1", "Recall@10", "eb") == Evidence(1, 2, 0, {1: 0.0022, 2: -0.0002}, mean=0.001)
+    assert not any("RQ2" in subject or "random" in subject for subject in claims(text)), "claims need both runs"
+    assert not any(line.endswith("†") for line in text.splitlines())
 
 
 def test_a_claim_resting_on_a_run_before_the_exposure_change_is_marked(tmp_path: Path) -> None:
@@ -316,18 +333,18 @@ def test_a_claim_resting_on_a_run_before_the_exposure_change_is_marked(tmp_path:
     assert len(rq3) == 3 and all(line.endswith(". †") for line in rq3)
 
 
-def test_defaults_are_compared_with_the_reference_like_runs_seed_by_seed() -> None:
+def test_defaults_are_compared_with_the_reference_like_runs_seed_by_seed(tmp_path: Path) -> None:
     def er(finals: dict[int, float]) -> dict[int, pd.DataFrame]:
-        return {seed: pd.DataFrame({"er@10": [0.5, final]}) for seed, final in finals.items()}
+        return _curves({seed: [0.5, final] for seed, final in finals.items()})
 
     tables = {
         "rq2-a-hum-0.001": er({1: 1.0, 2: 0.2, 5: 1.0}),
         "reference-like-a-hum-0.001": er({1: 0.4, 2: 0.6, 20220110: 1.0}),
     }
-    lines = plot._default_vs_reference_like(tables, stale=set())
-    assert (
-        "- a-hum, rho 0.1%: the final ER@10 with the defaults is higher than reference-like in 1 of 2 seeds "
-        "(seed 1 +0.600, seed 2 -0.400; mean +0.100)."
-    ) in lines
-    assert not any(line.startswith("- a-ra") for line in lines)  # no A-ra run: no claim
-    assert plot._default_vs_reference_like({"rq2-a-hum-0.001": tables["rq2-a-hum-0.001"]}, stale=set()) == []
+    compared = claims(_current_report(tmp_path / "both", tables))
+    # The final ER@10 with the defaults minus reference-like's, on the seeds both ran.
+    final = [evidence for subject, evidence in compared.items() if "reference-like" in subject and "final" in subject]
+    assert final == [Evidence(1, 2, 0, {1: 0.6, 2: -0.4}, mean=0.1)]
+    assert not any("a-ra" in subject for subject in compared)  # no A-ra run: no claim
+    alone = claims(_current_report(tmp_path / "alone", {"rq2-a-hum-0.001": tables["rq2-a-hum-0.001"]}))
+    assert not any("reference-like" in subject for subject in alone)

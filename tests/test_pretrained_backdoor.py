@@ -238,7 +238,8 @@ def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(
     settings = tmp_path / "provider.toml"
     settings.write_text(
         'model = "sasrec"\nsplit = "leave-last-out"\nembedding-dim = 8\nmax-sequence-length = 10\n'
-        'target-group = "gender=F"\nbackdoor = "basic-replacement"\npretrain-epochs = 2\ntarget-items = "least-popular:2"\n'
+        'target-group = "gender=F"\nbackdoor = "basic-replacement"\npretrain-epochs = 2\n'
+        'target-items = "least-popular:2"\n'
     )
     main(["pretrain", str(settings), "--out", str(tmp_path / "c.pt")])
     made = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

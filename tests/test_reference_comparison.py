@@ -8,7 +8,6 @@ import pandas as pd
 
 from experiments.reference_comparison import (
     PROJECT,
-    _range,
     collect,
     hum_over_ra,
     plot_curves,
@@ -16,15 +15,24 @@ from experiments.reference_comparison import (
     reference_curve,
     summary,
 )
+from tests.claims import Evidence, claim
 
 RUNNER = "experiments.reference_runs"
-LOG = """Arguments: attack=A-hum,dim=8
-Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, (0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]
-Iteration 1, loss = 0.52 [6.0s], (0.0100000, 0.0200000, 0.0300000) on test, (0.1000000, 0.5000000, 0.9000000, 1.0000000) on target. [5.1s]
-Iteration 2, loss = 0.50 [6.0s], (0.0110000, 0.0210000, 0.0310000) on test, (0.3000000, 0.9500000, 1.0000000, 1.0000000) on target. [5.1s]
-Iteration 3, loss = 0.49 [6.0s], (0.0120000, 0.0220000, 0.0320000) on test, (0.2000000, 0.8000000, 1.0000000, 1.0000000) on target. [5.1s]
-DONE
-"""
+LOG = "\n".join(
+    [
+        "Arguments: attack=A-hum,dim=8",
+        "Iteration 0(init), (0.0053093, 0.0096192, 0.0097856) on test, "
+        "(0.0000000, 0.0000000, 0.0000000, 0.0000000) on target. [5.8s]",
+        "Iteration 1, loss = 0.52 [6.0s], (0.0100000, 0.0200000, 0.0300000) on test, "
+        "(0.1000000, 0.5000000, 0.9000000, 1.0000000) on target. [5.1s]",
+        "Iteration 2, loss = 0.50 [6.0s], (0.0110000, 0.0210000, 0.0310000) on test, "
+        "(0.3000000, 0.9500000, 1.0000000, 1.0000000) on target. [5.1s]",
+        "Iteration 3, loss = 0.49 [6.0s], (0.0120000, 0.0220000, 0.0320000) on test, "
+        "(0.2000000, 0.8000000, 1.0000000, 1.0000000) on target. [5.1s]",
+        "DONE",
+        "",
+    ]
+)
 
 
 def test_a_reference_log_becomes_a_curve_and_a_summary(tmp_path: Path) -> None:
@@ -78,7 +86,10 @@ def test_collect_rank_tests_and_figure_from_both_codes(tmp_path: Path) -> None:
     assert rows["first epoch ER@10 >= 0.9"].endswith("| 0.059 |"), "U = 9 of 9, ties: normal approximation"
     assert "| 2–2 (3, never in 2) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
     assert plot_curves(curves, tmp_path / "figure.png").stat().st_size > 0
-    assert _range(pd.Series([float("nan")] * 2)) == "never (2)"
+    # A code none of whose runs reaches the level: its range says never, with the number of runs.
+    runs.loc[runs["code"] == "reference", "first epoch ER@10 >= 0.9"] = float("nan")
+    rows = {line.split(" | ")[1]: line for line in rank_tests(runs).splitlines()[2:]}
+    assert "| never (3) | 1–1 (3) |" in rows["first epoch ER@10 >= 0.9"]
 
 
 def test_reference_runs_seed_a_copy_mark_finished_logs_and_resume(tmp_path: Path) -> None:
@@ -128,8 +139,7 @@ def test_hum_over_ra_pairs_the_attacks_of_one_code_by_seed() -> None:
             "final ER@10": [1.0, 1.0, 0.6, 1.0],
         }
     )
-    lines = hum_over_ra(runs).splitlines()
-    assert lines == [
-        "- reference: A-hum's final ER@5 is higher than A-ra's in 1 of 2 seeds, equal in 1 (seed 1 +0.500, seed 2 +0.000; mean +0.250).",
-        "- reference: A-hum's final ER@10 is higher than A-ra's in 1 of 2 seeds, equal in 1 (seed 1 +0.400, seed 2 +0.000; mean +0.200).",
-    ]
+    text = hum_over_ra(runs)
+    # A-hum's value minus A-ra's, seed by seed; seed 2's final ER@10 is 1.0 for both (a tie).
+    assert claim(text, "reference", "ER@5") == Evidence(1, 2, 1, {1: 0.5, 2: 0.0}, mean=0.25)
+    assert claim(text, "reference", "ER@10") == Evidence(1, 2, 1, {1: 0.4, 2: 0.0}, mean=0.2)

@@ -165,5 +165,7 @@ def test_per_item_groups_agree_with_the_dense_rules_on_one_group() -> None:
     rows = torch.randn(11, 3, generator=generator, dtype=torch.float64)
     padded = torch.cat([rows, torch.full((4, 3), float("nan"), dtype=torch.float64)])[None]
     for single, selected in ((True, 1), (False, 11 - 2)):
-        grouped = apply_by_bucket(lambda r, c: multi_krum_groups(r, c, 2, single), padded, torch.tensor([11]))
+        grouped = apply_by_bucket(
+            lambda r, c, single=single: multi_krum_groups(r, c, 2, single), padded, torch.tensor([11])
+        )
         assert torch.allclose(grouped[0], multi_krum(rows, 2, selected)[0])
