@@ -209,5 +209,6 @@ def _run(
     finally:
         summary = recorder.finish(status, error_text, privacy_summary)
         _say(
-            f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}"
+            f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; "
+            f"results -> {recorder.path}"
         )
