@@ -16,7 +16,7 @@ from attacks.base import Attack, AttackRound
 from fedrec.models.base import ITEM_EMBEDDING, dense_names
 from fedrec.settings import Setting
 from fedrec.training.local import LocalResult
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 _APPROXIMATION_STREAM = 0x4152
 

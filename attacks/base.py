@@ -1,7 +1,7 @@
 """What an attack is: a malicious client class that substitutes poisoned update generation.
 
 A malicious client receives Θ like everyone else and answers in the same wire format
-(`fedrec.wire.UserUpdates`); only the way it computes its update differs. Two families:
+(`fedrec.updates.UserUpdates`); only the way it computes its update differs. Two families:
 
 - `ProfileAttack`: the client trains exactly like a benign user, but on poisoned samples (a fake
   profile, or hard/random samples in place of its own). Its update is the benign math on those.

@@ -29,7 +29,7 @@ from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.robust.dense import from_dense, sent_mask, to_dense
 from fedrec.settings import Setting
 from fedrec.training.sampling import UserSamples, epoch_samples
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 @dataclass

@@ -51,7 +51,7 @@ from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.settings import Setting
 from fedrec.training.local import LocalResult
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 #: Full-batch Adam steps fitting the surrogate user embeddings in each `poison` call.
 SURROGATE_STEPS = 30

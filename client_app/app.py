@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
+from flwr.app import Context, Error, Message
 from flwr.clientapp import ClientApp
 
 from attacks import AttackRound
@@ -12,15 +12,24 @@ from client_app.node import Node, load_user_embeddings, node_from_context, save_
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group
 from fedrec.models.base import Theta
+from fedrec.protocol import (
+    ACTIVATIONS_ACTION,
+    EvaluateInstruction,
+    FeedforwardActivity,
+    NodeDescription,
+    TrainInstruction,
+    TrainReply,
+    activations_theta,
+    evaluate_reply,
+)
 from fedrec.sequential.sequences import history_batch, training_sequences, user_sequences
 from fedrec.sequential.training import sequential_user_updates
 from fedrec.training.local import LocalResult
 from fedrec.training.sampling import epoch_samples
-from fedrec.wire import UserUpdates, counts_to_record, theta_from_record
+from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth
 from privacy.recording import truth_of
-from privacy.truth_record import TRUTH_RECORD, truth_to_record
 
 app = ClientApp()
 
@@ -47,49 +56,28 @@ def describe(message: Message, context: Context) -> Message:
     detection rates) only; strategies never see it.
     """
     node = node_from_context(context)
-    real = node.real_users()
-    popularity = node.dataset.item_popularity(real)
-    return Message(
-        RecordDict(
-            {
-                "users": ArrayRecord(
-                    {
-                        "user-ids": Array(node.user_ids),
-                        "item-popularity": Array(popularity),
-                        "malicious-ids": Array(node.user_ids[node.threat.is_malicious(node.user_ids)]),
-                    }
-                ),
-                "node": ConfigRecord(
-                    {
-                        "partition-id": node.partition_id,
-                        "num-partitions": node.num_partitions,
-                        "role": node.role,
-                        "num-clients": node.threat.num_users,
-                        "num-items": node.dataset.num_items,
-                    }
-                ),
-            }
-        ),
-        reply_to=message,
+    description = NodeDescription(
+        users=node.user_ids,
+        num_clients=node.threat.num_users,
+        num_items=node.dataset.num_items,
+        partition_id=node.partition_id,
+        num_partitions=node.num_partitions,
+        role=node.role,
+        item_popularity=node.dataset.item_popularity(node.real_users()),
+        malicious_ids=node.user_ids[node.threat.is_malicious(node.user_ids)],
     )
+    return description.reply_to(message)
 
 
-@app.query("activations")
+@app.query(ACTIVATIONS_ACTION)
 @_clear_errors
 def activations(message: Message, context: Context) -> Message:
     """Fine-pruning's statistic: the summed feed-forward activity of this node's users on Θ
     (server_app/pruning.py); only the per-unit sums leave the node."""
     node = node_from_context(context)
-    theta = theta_from_record(message.content["theta"])
     batch = history_batch(*user_sequences(node.dataset, node.real_users()), node.model.max_len)
-    activity, positions = node.model.feedforward_activity(theta, batch)
-    content = RecordDict(
-        {
-            "activity": ArrayRecord({"sum": Array(activity.numpy())}),
-            "activity-positions": MetricRecord({"positions": positions}),
-        }
-    )
-    return Message(content, reply_to=message)
+    activity, positions = node.model.feedforward_activity(activations_theta(message), batch)
+    return FeedforwardActivity(activity, positions).reply_to(message)
 
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
@@ -131,10 +119,8 @@ def _malicious_step(
 def train(message: Message, context: Context) -> Message:
     node = node_from_context(context)
     config = node.config
-    theta = theta_from_record(message.content["theta"])
-    epoch = int(message.content["config"]["epoch"])
-    targets = tuple(int(t) for t in message.content["config"]["targets"])
-    users = np.asarray(message.content["config"]["users"], dtype=np.int64)
+    instruction = TrainInstruction.parse(message)
+    theta, epoch, targets, users = instruction.theta, instruction.epoch, instruction.targets, instruction.users
     malicious = node.threat.is_malicious(users)
     if epoch + 1 < config.attack_start_epoch:
         # Before the attack starts, compromised users train honestly; fake users stay silent.
@@ -159,12 +145,9 @@ def train(message: Message, context: Context) -> Message:
         embeddings[positions] -= config.user_lr * result.user_emb_grad
         results.append(result.updates)
     save_user_embeddings(context, embeddings)
-    metrics = MetricRecord({"loss-sum": loss_sum, "loss-count": int((~malicious).sum())})
     updates = UserUpdates.concat(results) if results else UserUpdates.empty(theta)  # all silent: an empty reply
-    content = RecordDict({"updates": updates.to_record(), "metrics": metrics})
-    if truth is not None:  # the benign users' ground truth, for scoring a curious server (privacy/truth_record.py)
-        content[TRUTH_RECORD] = truth_to_record(truth)
-    return Message(content, reply_to=message)
+    # `truth`: the benign users' ground truth, for scoring a curious server (fedrec/protocol.py)
+    return TrainReply(updates, loss_sum, int((~malicious).sum()), truth).reply_to(message)
 
 
 @app.evaluate()
@@ -176,13 +159,19 @@ def evaluate(message: Message, context: Context) -> Message:
     still receive recommendations, so they count, and every attack is measured on the same users.
     """
     node = node_from_context(context)
-    theta = theta_from_record(message.content["theta"])
-    targets = tuple(int(t) for t in message.content["config"]["targets"])
+    instruction = EvaluateInstruction.parse(message)
     evaluated = node.real_users()
     embeddings = load_user_embeddings(context, node)[node.local_positions(evaluated)]
     group = node.config.target_group  # reported apart: the users a group-targeted attack aims at
     members = None if group is None else group.members(node.dataset.profiles)
     counts = counts_by_group(
-        node.model, theta, node.dataset, evaluated, embeddings, node.config.top_k, targets, members
+        node.model,
+        instruction.theta,
+        node.dataset,
+        evaluated,
+        embeddings,
+        node.config.top_k,
+        instruction.targets,
+        members,
     )
-    return Message(RecordDict({key: counts_to_record(value) for key, value in counts.items()}), reply_to=message)
+    return evaluate_reply(message, counts)

@@ -41,7 +41,7 @@ from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
 from fedrec.training.local import LocalResult, compute_user_updates
 from fedrec.training.sampling import UserSamples
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 from privacy.accounting import MECHANISMS, gaussian_noise_multiplier
 from privacy.defenses import ClientDefense
 

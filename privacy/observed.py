@@ -1,7 +1,7 @@
 """What a curious server observes of one user in one round, what it recovers, and the truth that scores it.
 
 The server runs the protocol honestly and records, for a sampled user and round, exactly what the wire
-carried (`fedrec.wire.UserUpdates` of that user) plus the Θ it had sent: `ObservedUpload`. A privacy
+carried (`fedrec.updates.UserUpdates` of that user) plus the Θ it had sent: `ObservedUpload`. A privacy
 attack is a function of an `ObservedUpload` (and the protocol's public settings: model, loss,
 negatives per positive) only; it returns a `Recovered`. The simulation's ground truth (`Truth`: which
 uploaded items are real interactions, the user's p_u when it computed the upload) is used only to
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from fedrec.models.base import Theta
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ The notebook is saved with `torch.save` before any attack runs, so other attacks
 """
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from fedrec.models.base import Theta
-from fedrec.wire import UserUpdates
+from fedrec.updates import TruthBatch, UserUpdates
 from privacy.observed import ObservedUpload, Truth
 
 _SAMPLE_STREAM = 0x5052
@@ -47,7 +46,7 @@ class UploadRecorder:
     def wants(self, epoch: int) -> bool:
         return bool(self.sampled.get(epoch))
 
-    def record(self, epoch: int, updates: UserUpdates, truth: "TruthBatch", theta: Theta) -> None:
+    def record(self, epoch: int, updates: UserUpdates, truth: TruthBatch, theta: Theta) -> None:
         """Keep the sampled users of a received batch. `theta` is the Θ the server sent for this round."""
         wanted = self.sampled.get(epoch, set())
         positions = {int(user): k for k, user in enumerate(updates.user_ids.tolist())}
@@ -55,7 +54,7 @@ class UploadRecorder:
         for user in sorted(wanted & set(positions) & set(truth.positions)):
             snapshot = snapshot if snapshot is not None else {name: value.clone() for name, value in theta.items()}
             observed = ObservedUpload.of_user(updates, positions[user], snapshot)
-            self.uploads.append(RecordedUpload(epoch, user, observed, truth.of_user(user)))
+            self.uploads.append(RecordedUpload(epoch, user, observed, truth_of_user(truth, user)))
 
     def save(self, folder: Path) -> Path:
         path = folder / UPLOADS_FILE
@@ -68,25 +67,13 @@ def load_uploads(folder: Path) -> list[RecordedUpload]:
     return torch.load(folder / UPLOADS_FILE, weights_only=False)
 
 
-@dataclass(frozen=True)
-class TruthBatch:
-    """Ground truth for a node's batch of users, aligned with their `UserUpdates` rows."""
-
-    user_ids: torch.Tensor  # [U]
-    item_indptr: torch.Tensor  # [U + 1], the batch's CSR layout
-    is_interaction: torch.Tensor  # [nnz] bool: is this uploaded item a real interaction of its user
-    user_embeddings: torch.Tensor  # [U, d]: p_u before the round's local step
-
-    @cached_property  # read once per sampled user of a batch; computing it each time is quadratic
-    def positions(self) -> dict[int, int]:
-        return {int(user): k for k, user in enumerate(self.user_ids.tolist())}
-
-    def of_user(self, user: int) -> Truth:
-        k = self.positions[user]
-        start, end = int(self.item_indptr[k]), int(self.item_indptr[k + 1])
-        return Truth(
-            is_interaction=self.is_interaction[start:end].clone(), user_embedding=self.user_embeddings[k].clone()
-        )
+def truth_of_user(batch: TruthBatch, user: int) -> Truth:
+    """One user's ground truth out of its node's batch."""
+    k = batch.positions[user]
+    start, end = int(batch.item_indptr[k]), int(batch.item_indptr[k + 1])
+    return Truth(
+        is_interaction=batch.is_interaction[start:end].clone(), user_embedding=batch.user_embeddings[k].clone()
+    )
 
 
 def truth_of(updates: UserUpdates, interactions: list[np.ndarray], user_embeddings: torch.Tensor) -> TruthBatch:

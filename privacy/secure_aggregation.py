@@ -23,7 +23,7 @@ import torch
 
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING, Theta
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 #: The user id of the pseudo-user that carries a round's sum (real and fake users are >= 0).
 SUM_USER_ID = -1

@@ -4,8 +4,10 @@ import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
@@ -17,13 +19,15 @@ from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
 from fedrec.models import RecModel, build_model
 from fedrec.models.base import Theta
+from fedrec.protocol import theta_to_record
 from fedrec.reporting.detection import DetectionCounts
 from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.targets import resolve_targets
-from fedrec.wire import UserUpdates, theta_to_record
+from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
 from pretrained.starting import starting_theta
+from privacy.recording import UploadRecorder
 from privacy.secure_aggregation import secure_sum
 from server_app.curious import attack_recorded, record_replies, upload_recorder
 from server_app.discovery import Federation, discover, rejoin
@@ -31,6 +35,7 @@ from server_app.grid import PromptGrid
 from server_app.pruning import fine_prune
 from server_app.stopping import stop_run
 from strategies import STRATEGIES
+from strategies.base import EpochCallback, FedRecStrategy, StrategyHooks, UpdatesCallback, UpdatesRewrite
 
 app = ServerApp()
 
@@ -79,21 +84,10 @@ def _starting_point(
     return theta, checkpoint, targets
 
 
-@app.main()
-def main(grid: Grid, context: Context) -> None:
-    try:
-        config = load_config(context.run_config)
-    except ConfigError as error:
-        raise stop_run(str(error)) from None
-    grid = PromptGrid(grid)
-    try:
-        federation = discover(grid, timeout=config.round_timeout)
-        targets = resolve_targets(config.target_items, federation.item_popularity)
-    except (ConfigError, RuntimeError, TimeoutError) as error:
-        raise stop_run(str(error)) from None
-    model = build_model(config)
-    theta, checkpoint, targets = _starting_point(grid, config, model, federation, targets)
-    recorder = RunRecorder(
+def _recorder(
+    config: RunConfig, federation: Federation, targets: tuple[int, ...], checkpoint: dict[str, Any]
+) -> RunRecorder:
+    return RunRecorder(
         config,
         extra={
             "num-users": int(len(federation.directory.user_ids)),
@@ -104,7 +98,13 @@ def main(grid: Grid, context: Context) -> None:
             **{f"checkpoint-{key}": value for key, value in checkpoint.items()},
         },
     )
-    epoch_stats = EpochUpdateStats(targets, federation.malicious_ids)
+
+
+def _reporting_hooks(
+    config: RunConfig, recorder: RunRecorder, targets: tuple[int, ...], malicious_ids: np.ndarray
+) -> tuple[EpochCallback, UpdatesCallback]:
+    """(on_epoch, on_updates): each epoch's metrics, detection rates and update statistics into the results."""
+    epoch_stats = EpochUpdateStats(targets, malicious_ids)
     detection = DetectionCounts()
 
     def on_updates(epoch: int, updates: UserUpdates, flagged: torch.Tensor | None) -> None:
@@ -122,28 +122,70 @@ def main(grid: Grid, context: Context) -> None:
         epoch_stats.reset()
         _say(_progress_line(epoch, config.epochs, metrics, recorder.elapsed(), config.top_k))
 
-    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, on_epoch, on_updates)
-    idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
-    strategy.rediscover = lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes)
+    return on_epoch, on_updates
+
+
+def _update_rewrites(
+    config: RunConfig, model: RecModel, targets: tuple[int, ...], federation: Federation
+) -> tuple[UpdatesRewrite, ...]:
+    """What the round's updates go through before the rule: colluding clients craft, then secure aggregation masks."""
+    rewrites: list[UpdatesRewrite] = []
     attack = collusion_channel(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
     if attack is not None:
-        strategy.before_aggregate = lambda server_round, updates: collude(
-            attack, updates, federation.malicious_ids, strategy.theta, server_round
+        malicious_ids = federation.malicious_ids
+        rewrites.append(
+            lambda server_round, updates, theta: collude(attack, updates, malicious_ids, theta, server_round)
         )
+    if config.secure_aggregation:
+        rewrites.append(lambda server_round, updates, theta: secure_sum(updates, theta))
+    return tuple(rewrites)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    try:
+        config = load_config(context.run_config)
+    except ConfigError as error:
+        raise stop_run(str(error)) from None
+    grid = PromptGrid(grid)
+    try:
+        federation = discover(grid, timeout=config.round_timeout)
+        targets = resolve_targets(config.target_items, federation.item_popularity)
+    except (ConfigError, RuntimeError, TimeoutError) as error:
+        raise stop_run(str(error)) from None
+    model = build_model(config)
+    theta, checkpoint, targets = _starting_point(grid, config, model, federation, targets)
+    recorder = _recorder(config, federation, targets, checkpoint)
+    on_epoch, on_updates = _reporting_hooks(config, recorder, targets, federation.malicious_ids)
     uploads = upload_recorder(config, federation.directory.user_ids, federation.malicious_ids)
-    if uploads is not None:
-        strategy.on_replies = lambda epoch, replies, sent: record_replies(uploads, epoch, replies, sent)
-    if config.secure_aggregation:  # after the collusion channel: colluding clients craft, then mask
-        colluded = strategy.before_aggregate
-        strategy.before_aggregate = lambda server_round, updates: secure_sum(
-            colluded(server_round, updates) if colluded else updates, strategy.theta
-        )
+    idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
+    hooks = StrategyHooks(
+        on_epoch=on_epoch,
+        on_updates=on_updates,
+        on_replies=None if uploads is None else partial(record_replies, uploads),
+        rewrite_updates=_update_rewrites(config, model, targets, federation),
+        rediscover=lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes),
+    )
+    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "
         f"{federation.num_items} items, targets {list(targets)}, "
         f"{config.epochs} epochs x {strategy.num_rounds // config.epochs} rounds"
     )
+    _run(grid, config, model, strategy, theta, uploads, recorder)
+
+
+def _run(
+    grid: Grid,
+    config: RunConfig,
+    model: RecModel,
+    strategy: FedRecStrategy,
+    theta: Theta,
+    uploads: UploadRecorder | None,
+    recorder: RunRecorder,
+) -> None:
+    """Train (after an epoch-0 evaluation of a checkpoint), attack the recorded uploads, finish the results."""
     status, error_text, privacy_summary = "failed", "", {}
     try:
         with _quiet_flower():
@@ -167,5 +209,6 @@ def main(grid: Grid, context: Context) -> None:
     finally:
         summary = recorder.finish(status, error_text, privacy_summary)
         _say(
-            f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; results -> {recorder.path}"
+            f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; "
+            f"results -> {recorder.path}"
         )

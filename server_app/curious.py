@@ -1,6 +1,6 @@
 """The ServerApp as an honest-but-curious server: record sampled users' uploads, attack them after training.
 
-Training is unchanged: the recorder only reads each round's good replies (`FedRecStrategy.on_replies`)
+Training is unchanged: the recorder only reads each round's good replies (the strategy's `on_replies` hook)
 as they came over the wire, and the attack runs once the last epoch is done, so it does not slow
 training. What it recovers is scored against the simulation's ground truth and written next to the
 run's metrics (`privacy.csv`, and means in `summary.json`).
@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import Message
 
 from fedrec.config import RunConfig
 from fedrec.models.base import RecModel, Theta
-from fedrec.wire import UserUpdates
+from fedrec.protocol import TrainReply
 from privacy import PRIVACY_ATTACKS
 from privacy.evaluation import PRIVACY_CSV, attack_uploads, summarise
 from privacy.recording import UploadRecorder, sample_users
-from privacy.truth_record import TRUTH_RECORD, truth_from_record
 
 
 def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.ndarray) -> UploadRecorder | None:
@@ -30,14 +28,13 @@ def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.n
     return UploadRecorder({epoch: sample_users(benign, config.privacy_users, config.seed, epoch) for epoch in epochs})
 
 
-def record_replies(recorder: UploadRecorder, epoch: int, replies: list[Message], theta: Theta) -> None:
-    """Keep what the wire carried for the sampled users (the truth record is kept apart, for scoring)."""
+def record_replies(recorder: UploadRecorder, epoch: int, replies: list[TrainReply], theta: Theta) -> None:
+    """Keep what the wire carried for the sampled users (the ground truth beside it is kept apart, for scoring)."""
     if not recorder.wants(epoch):
         return
     for reply in replies:
-        if TRUTH_RECORD in reply.content:
-            updates = UserUpdates.from_record(reply.content["updates"])
-            recorder.record(epoch, updates, truth_from_record(reply.content[TRUTH_RECORD]), theta)
+        if reply.truth is not None:
+            recorder.record(epoch, reply.updates, reply.truth, theta)
 
 
 def attack_recorded(config: RunConfig, model: RecModel, recorder: UploadRecorder, folder: Path) -> dict[str, Any]:

@@ -6,52 +6,31 @@ from dataclasses import dataclass
 from logging import WARNING
 
 import numpy as np
-from flwr.app import Message, MessageType, RecordDict
 from flwr.common import log
 from flwr.serverapp import Grid
 
 from fedrec.directory import UserDirectory
+from fedrec.protocol import NodeDescription, describe_messages
 
 
 @dataclass
 class Federation:
     directory: UserDirectory
     num_items: int
-    item_popularity: np.ndarray  # train + test interactions per item, summed over nodes
+    item_popularity: np.ndarray  # simulation ground truth: train + test interactions per item, summed over nodes
     malicious_ids: np.ndarray  # simulation ground truth, for reporting only (never given to strategies)
     idle_nodes: set[int]  # nodes that answered but host no client (left out of the directory)
 
 
-@dataclass
-class NodeDescription:
-    node: int
-    users: np.ndarray
-    num_clients: int
-    num_items: int
-    item_popularity: np.ndarray
-    malicious_ids: np.ndarray
-
-
-def describe(grid: Grid, nodes: list[int], timeout: float) -> tuple[list[NodeDescription], list[str]]:
-    """Ask `nodes` which users they host; the descriptions that came back, and why others did not."""
-    messages = [Message(RecordDict(), dst_node_id=node, message_type=MessageType.QUERY) for node in nodes]
-    descriptions, problems = [], []
-    for reply in grid.send_and_receive(messages, timeout=timeout):
+def describe(grid: Grid, nodes: list[int], timeout: float) -> tuple[dict[int, NodeDescription], list[str]]:
+    """Ask `nodes` which users they host; the descriptions that came back (by node), and why others did not."""
+    descriptions, problems = {}, []
+    for reply in grid.send_and_receive(describe_messages(nodes), timeout=timeout):
         node = reply.metadata.src_node_id
         if reply.has_error():
             problems.append(f"node {node} failed to describe itself: {reply.error.reason}")
             continue
-        users = reply.content["users"]
-        descriptions.append(
-            NodeDescription(
-                node=node,
-                users=np.asarray(users["user-ids"].numpy(), dtype=np.int64),
-                num_clients=int(reply.content["node"]["num-clients"]),
-                num_items=int(reply.content["node"]["num-items"]),
-                item_popularity=np.asarray(users["item-popularity"].numpy()),
-                malicious_ids=np.asarray(users["malicious-ids"].numpy(), dtype=np.int64),
-            )
-        )
+        descriptions[node] = NodeDescription.parse(reply)
     return descriptions, problems
 
 
@@ -78,8 +57,8 @@ def discover(grid: Grid, timeout: float) -> Federation:
         descriptions, problems = describe(grid, new_nodes, max(deadline - time.monotonic(), 1.0))
         if problems:
             raise RuntimeError(problems[0])
-        for description in descriptions:
-            described[description.node] = description
+        for node, description in descriptions.items():
+            described[node] = description
             expected = description.num_clients
             hosted += len(description.users)
     first = next(iter(described.values()))
@@ -107,14 +86,14 @@ def rejoin(grid: Grid, directory: UserDirectory, timeout: float, ignored: set[in
     descriptions, problems = describe(grid, new_nodes, timeout)
     for problem in problems:
         log(WARNING, "rejoin: %s", problem)
-    for description in descriptions:
+    for node, description in descriptions.items():
         if not len(description.users):
-            ignored.add(description.node)
+            ignored.add(node)
             continue
         if not directory.knows(description.users):
-            ignored.add(description.node)
-            log(WARNING, "rejoin: node %s hosts users this run does not know; ignored", description.node)
+            ignored.add(node)
+            log(WARNING, "rejoin: node %s hosts users this run does not know; ignored", node)
             continue
-        directory = directory.reassign(description.node, description.users)
-        log(WARNING, "rejoin: node %s now hosts %d user(s)", description.node, len(description.users))
+        directory = directory.reassign(node, description.users)
+        log(WARNING, "rejoin: node %s now hosts %d user(s)", node, len(description.users))
     return directory

@@ -4,26 +4,19 @@ The server learns per-unit activation sums over all users' histories (no per-use
 the least active units (pretrained/pruning.py) before the epoch-0 evaluation and fine-tuning.
 """
 
-import torch
-from flwr.app import Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
 from fedrec.directory import UserDirectory
 from fedrec.models.base import Theta
-from fedrec.wire import theta_to_record
+from fedrec.protocol import FeedforwardActivity, activations_messages
 from pretrained.pruning import dormant_units, prune_units
-
-ACTIVATIONS = f"{MessageType.QUERY}.activations"
 
 
 def fine_prune(
     grid: Grid, directory: UserDirectory, theta: Theta, fraction: float, timeout: float
 ) -> tuple[Theta, int]:
     """(Θ with each block's `fraction` least active units pruned, units pruned per block)."""
-    record = theta_to_record(theta)
-    messages = [
-        Message(RecordDict({"theta": record}), dst_node_id=node, message_type=ACTIVATIONS) for node in directory.nodes
-    ]
+    messages = activations_messages(theta, list(directory.nodes))
     replies = list(grid.send_and_receive(messages, timeout=timeout))
     good = [reply for reply in replies if not reply.has_error()]
     if len(good) < len(messages):
@@ -31,7 +24,8 @@ def fine_prune(
         raise RuntimeError(
             f"fine-pruning: {len(messages) - len(good)} node(s) sent no activation statistics ({reasons})"
         )
-    activity = sum(torch.from_numpy(reply.content["activity"]["sum"].numpy().copy()) for reply in good)
-    positions = sum(int(reply.content["activity-positions"]["positions"]) for reply in good)
+    statistics = [FeedforwardActivity.parse(reply) for reply in good]
+    activity = sum(node.activity for node in statistics)
+    positions = sum(node.positions for node in statistics)
     units = dormant_units(activity, positions, fraction)
     return prune_units(theta, units), len(units[0])

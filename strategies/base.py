@@ -11,35 +11,70 @@ Failures are part of the protocol, not a crash: a node that replies with an erro
 within `round-timeout`, is a failed reply; its users' updates are missed for that round and the
 round goes on with the others. Each epoch reports `failed-replies` and `missed-users` (training
 updates only). While a node is lost, the strategy stops messaging it once Flower reports it offline
-(still counting the failure), and asks `rediscover` (set by the ServerApp) whether a node came back
-under a new id to take its users over.
+(still counting the failure), and asks the `rediscover` hook whether a node came back
+under a new id to take its users over (`StrategyHooks`).
 """
 
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from logging import INFO, WARNING
 from typing import ClassVar
 
 import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
 from flwr.common import log
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from fedrec.config import RunConfig
 from fedrec.directory import UserDirectory
-from fedrec.evaluation.grouped import grouped_metrics
+from fedrec.evaluation.grouped import GroupedCounts, grouped_metrics
 from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import Theta
+from fedrec.protocol import TrainReply, evaluate_messages, evaluation_counts, train_messages
 from fedrec.settings import Setting
 from fedrec.training.sampling import epoch_schedule
 from fedrec.training.server_step import ServerStep, ThetaGradient
-from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
+from fedrec.updates import UserUpdates
 
+#: (epoch, its metrics) after each evaluation; epoch 0 is the starting Θ.
 EpochCallback = Callable[[int, dict[str, float]], None]
+#: (epoch 1-based, the round's updates as aggregated, the users the rule flagged or None).
 UpdatesCallback = Callable[[int, UserUpdates, "torch.Tensor | None"], None]
+#: (epoch 1-based, the round's good replies as they came over the wire, the Θ sent for the round).
+RepliesCallback = Callable[[int, list[TrainReply], Theta], None]
+#: (server round, the round's updates, the current Θ) -> the updates the rule aggregates instead.
+UpdatesRewrite = Callable[[int, UserUpdates, Theta], UserUpdates]
+#: (grid, the directory) -> a directory in which nodes that came back under new ids host their users.
+Rediscover = Callable[[Grid, UserDirectory], UserDirectory]
+
+
+@dataclass(frozen=True)
+class StrategyHooks:
+    """What the ServerApp plugs into a run; every hook is optional.
+
+    `rewrite_updates` run in order on each round's updates before `aggregate` sees them: the
+    simulation's collusion channel (attacks/collusion.py), then secure aggregation (privacy/).
+    `on_replies` is what a curious server can record; `on_updates` and `on_epoch` feed the results.
+    """
+
+    on_epoch: EpochCallback | None = None
+    on_updates: UpdatesCallback | None = None
+    on_replies: RepliesCallback | None = None
+    rewrite_updates: tuple[UpdatesRewrite, ...] = ()
+    rediscover: Rediscover | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """What a rule decided for a round: the gradient of Θ for the server step, and the users it rejected
+    or clipped (a bool per user of the round's updates; None for rules that never do)."""
+
+    gradient: ThetaGradient
+    flagged: torch.Tensor | None = None
 
 
 class FedRecStrategy(Strategy):
@@ -54,31 +89,19 @@ class FedRecStrategy(Strategy):
         directory: UserDirectory,
         theta: Theta,
         targets: tuple[int, ...],
-        on_epoch: EpochCallback,
-        on_updates: UpdatesCallback | None = None,
+        hooks: StrategyHooks | None = None,
     ) -> None:
         self.config = config
         self.directory = directory
         self.theta = theta
         self.server_step = ServerStep(theta, config.server_optimizer, config.lr)
         self.targets = targets
-        self.on_epoch = on_epoch
-        self.on_updates = on_updates
+        self.hooks = hooks or StrategyHooks()
         self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)
-        #: Asked, while some node is lost, for a directory in which nodes that came back host their users.
-        self.rediscover: Callable[[Grid, UserDirectory], UserDirectory] | None = None
         self._lost_nodes: set[int] = set()
         self._awaited: dict[int, int] = {}  # node -> users, for the replies of the current round
         self._failed_replies = 0
         self._missed_users = 0
-        #: Users the last `aggregate` rejected or clipped (a bool per user), None for rules that never do.
-        self.flagged_users: torch.Tensor | None = None
-        #: The simulation's collusion channel for attacks crafted from known updates (see
-        #: attacks/collusion.py); it rewrites malicious users' updates before `aggregate` sees them.
-        self.before_aggregate: Callable[[int, UserUpdates], UserUpdates] | None = None
-        #: Sees each round's good replies as they came over the wire, with the Θ sent for the round
-        #: (epoch 1-based), before anything is aggregated: what a curious server can record.
-        self.on_replies: Callable[[int, list[Message], Theta], None] | None = None
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
         self._epoch_loss = [0.0, 0]
 
@@ -98,8 +121,8 @@ class FedRecStrategy(Strategy):
         return self._schedule[1][index]
 
     @abstractmethod
-    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
-        """Combine the round's per-user updates into one gradient of Θ."""
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
+        """Combine the round's per-user updates (at least one user) into one gradient of Θ."""
 
     def _reachable(self, grid: Grid, groups: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """The node groups worth messaging: lost nodes that Flower reports offline are skipped (they
@@ -112,8 +135,8 @@ class FedRecStrategy(Strategy):
         return {node: users for node, users in groups.items() if node not in self._lost_nodes or node in online}
 
     def _recover(self, grid: Grid) -> None:
-        if self._lost_nodes and self.rediscover is not None:
-            self.directory = self.rediscover(grid, self.directory)
+        if self._lost_nodes and self.hooks.rediscover is not None:
+            self.directory = self.hooks.rediscover(grid, self.directory)
             self._lost_nodes &= set(self.directory.node_ids)
 
     def configure_train(
@@ -122,22 +145,7 @@ class FedRecStrategy(Strategy):
         epoch, _ = self.epoch_and_round(server_round)
         self._recover(grid)
         groups = self._reachable(grid, self.directory.group_by_node(self.round_users(server_round)))
-        theta_record = theta_to_record(self.theta)
-        return [
-            Message(
-                RecordDict(
-                    {
-                        "theta": theta_record,
-                        "config": ConfigRecord(
-                            {"epoch": epoch, "users": users.tolist(), "targets": list(self.targets)}
-                        ),
-                    }
-                ),
-                dst_node_id=node,
-                message_type=MessageType.TRAIN,
-            )
-            for node, users in groups.items()
-        ]
+        return train_messages(self.theta, epoch, groups, self.targets)
 
     def _successful(self, replies: Iterable[Message], what: str, server_round: int, count_users: bool) -> list[Message]:
         """The good replies; errors and replies that never came are counted as failures.
@@ -173,19 +181,23 @@ class FedRecStrategy(Strategy):
         good = self._successful(replies, "train", server_round, count_users=True)
         if not good:
             return None, None
-        if self.on_replies is not None:
-            self.on_replies(self.epoch_and_round(server_round)[0] + 1, good, self.theta)
-        updates = UserUpdates.concat([UserUpdates.from_record(reply.content["updates"]) for reply in good])
-        if self.before_aggregate is not None:
-            updates = self.before_aggregate(server_round, updates)
-        self.flagged_users = None
+        epoch = self.epoch_and_round(server_round)[0] + 1
+        received = [TrainReply.parse(reply) for reply in good]
+        if self.hooks.on_replies is not None:
+            self.hooks.on_replies(epoch, received, self.theta)
+        updates = UserUpdates.concat([reply.updates for reply in received])
+        for rewrite in self.hooks.rewrite_updates:
+            updates = rewrite(server_round, updates, self.theta)
+        flagged = None
         if updates.num_users:
-            self.server_step(self.aggregate(updates))
-        if self.on_updates is not None:
-            self.on_updates(self.epoch_and_round(server_round)[0] + 1, updates, self.flagged_users)
-        for reply in good:
-            self._epoch_loss[0] += float(reply.content["metrics"]["loss-sum"])
-            self._epoch_loss[1] += int(reply.content["metrics"]["loss-count"])
+            decision = self.aggregate(updates)
+            self.server_step(decision.gradient)
+            flagged = decision.flagged
+        if self.hooks.on_updates is not None:
+            self.hooks.on_updates(epoch, updates, flagged)
+        for reply in received:
+            self._epoch_loss[0] += reply.loss_sum
+            self._epoch_loss[1] += reply.loss_count
         return None, None
 
     def _evaluates(self, server_round: int) -> bool:
@@ -203,15 +215,7 @@ class FedRecStrategy(Strategy):
     def _evaluation_messages(self, grid: Grid) -> list[Message]:
         self._recover(grid)
         nodes = self._reachable(grid, {node: self.directory.users_of(node) for node in self.directory.nodes})
-        theta_record = theta_to_record(self.theta)
-        return [
-            Message(
-                RecordDict({"theta": theta_record, "config": ConfigRecord({"targets": list(self.targets)})}),
-                dst_node_id=node,
-                message_type=MessageType.EVALUATE,
-            )
-            for node in nodes
-        ]
+        return evaluate_messages(self.theta, list(nodes), self.targets)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         if not self._evaluates(server_round):
@@ -227,14 +231,9 @@ class FedRecStrategy(Strategy):
 
     def _report_evaluation(self, epoch: int, good: list[Message]) -> dict[str, float]:
         """Sums the nodes' counts (and per user group, `counts/<group>`) into the epoch's metrics."""
-        totals: dict[str, EvalCounts] = {}
+        totals = GroupedCounts(EvalCounts(ks=self.config.top_k, targets=self.targets))
         for reply in good:
-            for key in reply.content.metric_records:
-                if key == "counts" or key.startswith("counts/"):
-                    counts = counts_from_record(reply.content[key], self.config.top_k, self.targets)
-                    totals.setdefault(key, EvalCounts(ks=self.config.top_k, targets=self.targets))
-                    totals[key] += counts
-        totals.setdefault("counts", EvalCounts(ks=self.config.top_k, targets=self.targets))
+            totals += evaluation_counts(reply, self.config.top_k, self.targets)
         loss_sum, loss_count = self._epoch_loss
         metrics = {"epoch": float(epoch), "train-loss": loss_sum / loss_count if loss_count else math.nan}
         metrics.update(grouped_metrics(totals))
@@ -242,7 +241,8 @@ class FedRecStrategy(Strategy):
         metrics["missed-users"] = float(self._missed_users)
         self._epoch_loss = [0.0, 0]
         self._failed_replies = self._missed_users = 0
-        self.on_epoch(epoch, metrics)
+        if self.hooks.on_epoch is not None:
+            self.hooks.on_epoch(epoch, metrics)
         return metrics
 
     def summary(self) -> None:

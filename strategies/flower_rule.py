@@ -1,8 +1,8 @@
 """Running a stock Flower strategy's aggregation (`flwr.serverapp.strategy.<Name>`) on per-user updates.
 
-Each user's update becomes one reply Message holding an ArrayRecord (named like Θ's parameters)
-and `num-examples = 1`, exactly what Flower's strategies aggregate after a training round; the
-strategy's `aggregate_train` returns the aggregate, which comes back as a flat vector. Weights are
+Each user's update becomes one reply Message holding an ArrayRecord (named like Θ's parameters) and a
+weight of 1 under the strategy's `weighted_by_key`, exactly what Flower's strategies aggregate after a
+training round; the strategy's `aggregate_train` returns the aggregate, which comes back as a flat vector. Weights are
 equal because the protocol's FedAvg is a plain sum over users, not a sample-weighted mean.
 """
 
@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import strategy as flower_strategies
-from flwr.serverapp.strategy import Strategy
+from flwr.serverapp.strategy import FedAvg
 
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.training.server_step import ThetaGradient
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
+from strategies.base import Aggregate
 from strategies.krum import TOLERATED_ATTACKERS
 from strategies.robust import RobustStrategy
 from strategies.trimmed_mean import TRIM_FRACTION
@@ -28,13 +29,15 @@ from strategies.trimmed_mean import TRIM_FRACTION
 FLOWER_AGGREGATORS = ("Bulyan", "FedAvg", "FedMedian", "FedProx", "FedTrimmedAvg", "Krum", "MultiKrum")
 
 Layout = list[tuple[str, tuple[int, ...]]]
+#: The name Flower's ClientApps give a train reply's MetricRecord (its strategies read the one there is).
+_METRICS = "metrics"
 _OPTION_SETTINGS = (("num_malicious_nodes", TOLERATED_ATTACKERS), ("beta", TRIM_FRACTION))
 
 
-def make_flower_strategy(name: str, tolerated: int, trim_fraction: float) -> Strategy:
+def make_flower_strategy(name: str, tolerated: int, trim_fraction: float) -> FedAvg:
     """Instantiate `flwr.serverapp.strategy.<name>`, passing f and β where its constructor takes them."""
     cls = getattr(flower_strategies, name, None)
-    if name not in FLOWER_AGGREGATORS or not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+    if name not in FLOWER_AGGREGATORS or not (inspect.isclass(cls) and issubclass(cls, FedAvg)):
         raise ConfigError(f"unsupported Flower strategy 'flwr:{name}'; valid: {', '.join(FLOWER_AGGREGATORS)}")
     accepted = inspect.signature(cls.__init__).parameters
     options = {"num_malicious_nodes": tolerated, "beta": trim_fraction, "num_nodes_to_select": 1}
@@ -47,7 +50,7 @@ def _instruction() -> Message:
     return message
 
 
-def flower_aggregate(strategy: Strategy, updates: torch.Tensor, layout: Layout) -> torch.Tensor | None:
+def flower_aggregate(strategy: FedAvg, updates: torch.Tensor, layout: Layout) -> torch.Tensor | None:
     """`strategy.aggregate_train` over one reply per row of `updates` [U, D]; None if it declines."""
     instruction = _instruction()
     sizes = [int(np.prod(shape)) for _, shape in layout]
@@ -55,7 +58,13 @@ def flower_aggregate(strategy: Strategy, updates: torch.Tensor, layout: Layout) 
     for row in updates.double().numpy():
         pieces = np.split(row, np.cumsum(sizes)[:-1])
         arrays = ArrayRecord({name: Array(piece.reshape(shape)) for (name, shape), piece in zip(layout, pieces)})
-        content = RecordDict({"arrays": arrays, "metrics": MetricRecord({"num-examples": 1}), "config": ConfigRecord()})
+        content = RecordDict(
+            {
+                strategy.arrayrecord_key: arrays,
+                _METRICS: MetricRecord({strategy.weighted_by_key: 1}),
+                strategy.configrecord_key: ConfigRecord(),
+            }
+        )
         replies.append(Message(content, reply_to=instruction))
     arrays, _ = strategy.aggregate_train(1, replies)
     if arrays is None:
@@ -76,13 +85,14 @@ class FlowerRule(RobustStrategy):
         super().__init__(*args, **kwargs)
         self.flower = make_flower_strategy(self.flower_name, self.config.tolerated_attackers, self.config.trim_fraction)
 
-    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
         estimate = flower_aggregate(self.flower, self.dense_matrix(updates), self.layout())
         if estimate is None:
-            return ThetaGradient(
+            nothing = ThetaGradient(
                 torch.zeros(0, dtype=torch.int64), torch.zeros(0, self.theta[ITEM_EMBEDDING].shape[1]), {}
             )
-        return self.gradient_from_vector(estimate * updates.num_users)
+            return Aggregate(nothing)
+        return Aggregate(self.gradient_from_vector(estimate * updates.num_users))
 
 
 def flower_rule_class(name: str) -> type[FlowerRule]:

@@ -8,20 +8,20 @@ import torch
 from fedrec.reporting.update_stats import user_update_norms
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
-from fedrec.wire import UserUpdates
-from strategies.base import FedRecStrategy
+from fedrec.updates import UserUpdates
+from strategies.base import Aggregate, FedRecStrategy
 
 
 class NormBound(FedRecStrategy):
     settings = (Setting("norm-bound", float, "tau: L2 bound on each user's whole update.", minimum=0.0),)
 
-    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
         norms = user_update_norms(updates).float()
         scale = torch.clamp(self.config.norm_bound / norms.clamp(min=1e-30), max=1.0)
-        self.flagged_users = norms > self.config.norm_bound
         bounded = updates.scaled(scale)
-        return ThetaGradient(
+        gradient = ThetaGradient(
             item_ids=bounded.item_ids,
             item_rows=bounded.item_grads,
             dense={name: grads.sum(0) for name, grads in bounded.dense_grads.items()},
         )
+        return Aggregate(gradient, flagged=norms > self.config.norm_bound)

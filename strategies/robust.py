@@ -27,13 +27,14 @@ from fedrec.robust.dense import dense_names, split_dense, to_dense
 from fedrec.robust.grouped import apply_by_bucket
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
-from fedrec.wire import UserUpdates
-from strategies.base import FedRecStrategy
+from fedrec.updates import UserUpdates
+from strategies.base import Aggregate, FedRecStrategy
 
 AGGREGATION = Setting(
     "aggregation",
     str,
-    "How robust rules treat sparse uploads: each item row over the users who sent it (`per-item`) or over all users with zeros (`dense`).",
+    "How robust rules treat sparse uploads: each item row over the users who sent it (`per-item`) or over all users "
+    "with zeros (`dense`).",
     ("per-item", "dense"),
 )
 
@@ -87,17 +88,16 @@ class SelectionStrategy(RobustStrategy):
         """
         return torch.stack([self.select(group[:count])[0] for group, count in zip(rows, counts.tolist())])
 
-    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
         estimate, kept = self.select(self.dense_matrix(updates))
         flagged = torch.ones(updates.num_users, dtype=torch.bool)
         flagged[kept] = False
-        self.flagged_users = flagged
         if self.config.aggregation == "dense":
-            return self.gradient_from_vector(estimate * updates.num_users)
+            return Aggregate(self.gradient_from_vector(estimate * updates.num_users), flagged)
         _, dense = split_dense(estimate * updates.num_users, self.theta)
         ids, counts, rows = item_groups(updates)
         item_rows = apply_by_bucket(self.select_groups, rows, counts) * counts[:, None]
-        return ThetaGradient(item_ids=ids, item_rows=item_rows.float(), dense=dense)
+        return Aggregate(ThetaGradient(item_ids=ids, item_rows=item_rows.float(), dense=dense), flagged)
 
 
 class CoordinateStrategy(RobustStrategy):
@@ -112,15 +112,17 @@ class CoordinateStrategy(RobustStrategy):
     def _robust_mean(self, matrix: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.combine(matrix.double().numpy()[None])[0]).float()
 
-    def aggregate(self, updates: UserUpdates) -> ThetaGradient:
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
         if self.config.aggregation == "dense":
-            return self.gradient_from_vector(self._robust_mean(self.dense_matrix(updates)) * updates.num_users)
+            return Aggregate(
+                self.gradient_from_vector(self._robust_mean(self.dense_matrix(updates)) * updates.num_users)
+            )
         dense = {
             name: self._robust_mean(grads.reshape(updates.num_users, -1)).reshape(grads.shape[1:]) * updates.num_users
             for name, grads in updates.dense_grads.items()
         }
         item_ids, rows = self._per_item(updates)
-        return ThetaGradient(item_ids=item_ids, item_rows=rows, dense=dense)
+        return Aggregate(ThetaGradient(item_ids=item_ids, item_rows=rows, dense=dense))
 
     def _per_item(self, updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor]:
         """Each touched item's rows combined over the users who sent them, times their number."""

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.app import ArrayRecord, Context, Message, RecordDict
 
 from app_config import make_config, pyproject_defaults  # noqa: F401  (make_config re-exported for tests)
+from fedrec.protocol import evaluate_messages, theta_from_record, train_messages
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -44,22 +46,13 @@ def node_context(partition: tuple[int, int] = (0, 3), **overrides: object) -> Co
 def train_message(
     users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)
 ) -> Message:
-    message = Message(
-        RecordDict(
-            {"theta": theta_record, "config": ConfigRecord({"epoch": epoch, "users": users, "targets": list(targets)})}
-        ),
-        dst_node_id=7,
-        message_type=MessageType.TRAIN,
-    )
+    theta = theta_from_record(theta_record)
+    (message,) = train_messages(theta, epoch, {7: np.asarray(users, dtype=np.int64)}, targets)
     message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
     return message
 
 
 def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,)) -> Message:
-    message = Message(
-        RecordDict({"theta": theta_record, "config": ConfigRecord({"targets": list(targets)})}),
-        dst_node_id=7,
-        message_type=MessageType.EVALUATE,
-    )
+    (message,) = evaluate_messages(theta_from_record(theta_record), [7], targets)
     message.metadata.__dict__["_message_id"] = "m2"
     return message

@@ -6,7 +6,7 @@ from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.models import MODELS
-from fedrec.wire import UserUpdates, counts_from_record, theta_to_record
+from fedrec.protocol import TrainReply, evaluation_counts, theta_to_record
 from tests.conftest import evaluate_message, node_context, train_message
 
 SETTINGS = {"synthetic_users": 30, "synthetic_items": 60, "attack": "a-ra", "malicious_fraction": 0.1}
@@ -26,26 +26,27 @@ def test_injected_fake_users_live_on_nodes_and_upload_poisoned_updates_in_the_sa
     assert set(node.threat.malicious_ids) <= set(node.user_ids.tolist())
     real, fake = int(node.real_users()[0]), 31
     reply = app(train_message([real, fake], _theta_record(), targets=TARGET), context)
-    updates = UserUpdates.from_record(reply.content["updates"])
+    received = TrainReply.parse(reply)
+    updates = received.updates
     assert sorted(updates.user_ids.tolist()) == sorted([real, fake])
     position = updates.user_ids.tolist().index(fake)
     rows = slice(int(updates.item_indptr[position]), int(updates.item_indptr[position + 1]))
     assert updates.item_ids[rows].tolist() == [5], "A-ra uploads the target's row only"
-    assert reply.content["metrics"]["loss-count"] == 1, "the train loss is the benign users'"
+    assert received.loss_count == 1, "the train loss is the benign users'"
 
 
 def test_before_the_attack_starts_fake_users_stay_silent() -> None:
     context = node_context(partition=(1, 2), attack_start_epoch=3, **SETTINGS)
     real = int(node_from_context(context).real_users()[0])
     reply = app(train_message([real, 31], _theta_record(), epoch=1, targets=TARGET), context)
-    assert UserUpdates.from_record(reply.content["updates"]).user_ids.tolist() == [real]
+    assert TrainReply.parse(reply).updates.user_ids.tolist() == [real]
 
 
 def test_evaluation_counts_real_users_only() -> None:
     context = node_context(partition=(1, 2), **SETTINGS)
     node = node_from_context(context)
     reply = app(evaluate_message(_theta_record(), targets=TARGET), context)
-    counts = counts_from_record(reply.content["counts"], node.config.top_k, TARGET)
+    counts = evaluation_counts(reply, node.config.top_k, TARGET).total
     real = node.real_users()
     assert counts.users == int(sum(len(node.dataset.test_items(u)) > 0 for u in real))
     eligible = sum(5 not in node.dataset.train_items(u) and 5 not in node.dataset.test_items(u) for u in real)

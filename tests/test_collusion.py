@@ -14,7 +14,7 @@ from fedrec.models import NeuralCF
 from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
 from fedrec.robust.dense import to_dense
 from fedrec.robust.krum import pairwise_squared_distances
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 def _benign(n: int = 20, dim: int = 30, seed: int = 0) -> torch.Tensor:

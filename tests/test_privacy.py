@@ -11,10 +11,23 @@ from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.models import MODELS
 from fedrec.models.base import dense_names
-from fedrec.wire import UserUpdates, theta_to_record
+from fedrec.protocol import (
+    DENSE_GRAD_PREFIX,
+    ITEM_GRADS,
+    ITEM_IDS,
+    ITEM_INDPTR,
+    LOSS_COUNT,
+    LOSS_SUM,
+    METRICS,
+    NUM_SAMPLES,
+    UPDATES,
+    USER_IDS,
+    theta_to_record,
+    updates_from_record,
+)
 from tests.conftest import node_context, train_message
 
-ALLOWED_UPDATE_KEYS = {"user-ids", "item-indptr", "item-ids", "item-grads", "num-samples"}
+ALLOWED_UPDATE_KEYS = {USER_IDS, ITEM_INDPTR, ITEM_IDS, ITEM_GRADS, NUM_SAMPLES}
 
 
 def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None:
@@ -26,12 +39,12 @@ def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None
     users = node.user_ids[:3].tolist()
     reply = app(train_message(users, theta_to_record(theta)), context)
 
-    assert set(reply.content.keys()) == {"updates", "metrics"}
-    record = reply.content["updates"]
-    dense = {key for key in record if key.startswith("grad:")}
+    assert set(reply.content.keys()) == {UPDATES, METRICS}
+    record = reply.content[UPDATES]
+    dense = {key for key in record if key.startswith(DENSE_GRAD_PREFIX)}
     assert set(record) - dense == ALLOWED_UPDATE_KEYS
-    assert {key[len("grad:") :] for key in dense} == set(dense_names(theta))
-    assert set(reply.content["metrics"].keys()) == {"loss-sum", "loss-count"}
+    assert {key[len(DENSE_GRAD_PREFIX) :] for key in dense} == set(dense_names(theta))
+    assert set(reply.content[METRICS].keys()) == {LOSS_SUM, LOSS_COUNT}
 
     updated_emb = torch.from_numpy(context.state["user-embeddings"]["embeddings"].numpy())
     sent_values = np.concatenate([array.numpy().ravel().astype(np.float64) for array in record.values()])
@@ -39,7 +52,7 @@ def test_train_reply_reveals_no_user_embedding_and_no_interaction_list() -> None
         for value in emb.tolist():
             assert not np.isclose(sent_values, value, rtol=0, atol=1e-12).any(), "p_u leaked into the reply"
 
-    updates = UserUpdates.from_record(record)
+    updates = updates_from_record(record)
     for k, user in enumerate(users):
         sent_items = set(updates.item_ids[updates.item_indptr[k] : updates.item_indptr[k + 1]].tolist())
         positives = set(node.dataset.train_items(user).tolist())

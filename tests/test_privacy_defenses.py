@@ -12,7 +12,7 @@ import torch
 from fedrec.models import MODELS
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import UserSamples, user_samples
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 from privacy.accounting import (
     gaussian_delta,
     gaussian_noise_multiplier,

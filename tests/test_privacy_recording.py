@@ -2,31 +2,29 @@
 reaches an attack.
 
 Drives the real ClientApp object with a real Context and Message, then the server's recorder with the
-reply Message, as the ServerApp does (`FedRecStrategy.on_replies`).
+reply as the strategy parses it, as the ServerApp does (the `on_replies` hook).
 """
 
 import numpy as np
 import pytest
 import torch
-from flwr.app import Message, RecordDict
 
 from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.errors import ConfigError
 from fedrec.models import MODELS
-from fedrec.wire import UserUpdates, theta_to_record
+from fedrec.protocol import METRICS, TRUTH, UPDATES, TrainReply, theta_to_record
 from privacy.evaluation import attack_uploads
 from privacy.observed import ObservedUpload, Recovered
 from privacy.recording import UploadRecorder, sample_users
-from privacy.truth_record import TRUTH_RECORD
 from server_app.curious import record_replies
 from tests.conftest import node_context, train_message
 
 SMALL = {"synthetic_users": 30, "synthetic_items": 60, "privacy_attack": "analytic", "privacy_epochs": "1"}
 
 
-def _round(**overrides: object) -> tuple[Message, list[int], dict, object]:
+def _round(**overrides: object) -> tuple[object, list[int], dict, object]:
     context = node_context(**{**SMALL, **overrides})
     node = node_from_context(context)
     model = MODELS.get(node.config.model)(node.config.embedding_dim, node.config.hidden_layers)
@@ -39,18 +37,18 @@ def _round(**overrides: object) -> tuple[Message, list[int], dict, object]:
 
 def test_a_recorded_epoch_sends_the_truth_apart_and_other_epochs_do_not() -> None:
     reply, _, _, _ = _round()
-    assert set(reply.content.keys()) == {"updates", "metrics", TRUTH_RECORD}
+    assert set(reply.content.keys()) == {UPDATES, METRICS, TRUTH}
     later, _, _, _ = _round(privacy_epochs="2")
-    assert set(later.content.keys()) == {"updates", "metrics"}
+    assert set(later.content.keys()) == {UPDATES, METRICS}
     unattacked, _, _, _ = _round(privacy_attack="none")
-    assert set(unattacked.content.keys()) == {"updates", "metrics"}
+    assert set(unattacked.content.keys()) == {UPDATES, METRICS}
 
 
 def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_apart() -> None:
     reply, users, theta, (node, before) = _round()
     recorder = UploadRecorder({1: set(users[:3])})
-    record_replies(recorder, 1, [reply], theta)
-    wire = UserUpdates.from_record(reply.content["updates"])
+    record_replies(recorder, 1, [TrainReply.parse(reply)], theta)
+    wire = TrainReply.parse(reply).updates
     assert [upload.user for upload in recorder.uploads] == users[:3]
     for upload in recorder.uploads:
         k = wire.user_ids.tolist().index(upload.user)
@@ -71,7 +69,7 @@ def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_apart() -> None:
 def test_an_attack_is_handed_the_observed_upload_only() -> None:
     reply, users, theta, _ = _round()
     recorder = UploadRecorder({1: set(users)})
-    record_replies(recorder, 1, [reply], theta)
+    record_replies(recorder, 1, [TrainReply.parse(reply)], theta)
     handed = []
 
     class Spy:
@@ -89,17 +87,11 @@ def test_an_attack_is_handed_the_observed_upload_only() -> None:
 def test_a_changed_reply_is_what_the_recorder_sees() -> None:
     """The recorder reads the reply, not the client's state: tamper with the wire, and it records the tampering."""
     reply, users, theta, _ = _round()
-    tampered = UserUpdates.from_record(reply.content["updates"])
-    tampered.item_grads[:] = 7.0
-    content = RecordDict(
-        {
-            "updates": tampered.to_record(),
-            "metrics": reply.content["metrics"],
-            TRUTH_RECORD: reply.content[TRUTH_RECORD],
-        }
-    )
+    received = TrainReply.parse(reply)
+    received.updates.item_grads[:] = 7.0
+    tampered = received.reply_to(train_message(users, theta_to_record(theta)))
     recorder = UploadRecorder({1: {users[0]}})
-    record_replies(recorder, 1, [Message(content, reply_to=train_message(users, theta_to_record(theta)))], theta)
+    record_replies(recorder, 1, [TrainReply.parse(tampered)], theta)
     assert (recorder.uploads[0].observed.item_rows == 7.0).all()
 
 

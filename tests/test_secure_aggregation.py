@@ -13,7 +13,7 @@ from fedrec.errors import ConfigError
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
 from fedrec.models.base import Theta
 from fedrec.robust.dense import to_dense
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 from privacy.secure_aggregation import COMPATIBLE_DEFENSES, SUM_USER_ID, check_defense, secure_sum
 from strategies import STRATEGIES
 
@@ -46,10 +46,8 @@ def _stepped_theta(defense: str, updates: UserUpdates, **overrides: object) -> T
     """Θ after one server step of `defense` on `updates`, from the same initial Θ every time."""
     theta = copy.deepcopy(_theta())
     config = make_config(defense=defense, embedding_dim=DIM, hidden_layers="3", **overrides)
-    strategy = STRATEGIES.get(defense)(
-        config, UserDirectory.from_nodes({1: np.arange(50)}), theta, (0,), lambda e, m: None
-    )
-    strategy.server_step(strategy.aggregate(updates))
+    strategy = STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(50)}), theta, (0,))
+    strategy.server_step(strategy.aggregate(updates).gradient)
     return theta
 
 

@@ -7,7 +7,7 @@ import torch
 from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.models import ITEM_EMBEDDING, NeuralCF
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
 
 NUM_ITEMS, DIM = 6, 2
@@ -17,7 +17,7 @@ def _strategy(defense: str, **overrides: object):  # type: ignore[no-untyped-def
     config = make_config(defense=defense, embedding_dim=DIM, hidden_layers="3", **overrides)
     theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
     directory = UserDirectory.from_nodes({1: np.arange(50)})
-    return STRATEGIES.get(defense)(config, directory, theta, (0,), lambda epoch, metrics: None)
+    return STRATEGIES.get(defense)(config, directory, theta, (0,))
 
 
 def _updates(
@@ -46,8 +46,8 @@ HONEST = [{2: [1.0, 1.0], 4: [0.5, 0.0]}, {2: [1.0, 1.0]}, {2: [1.0, 1.0], 5: [2
 
 @pytest.mark.parametrize("defense", ["median", "trimmed-mean"])
 def test_per_item_rules_match_fedavg_on_agreeing_users(defense: str) -> None:
-    fedavg = _strategy("fedavg").aggregate(_updates(HONEST))
-    robust = _strategy(defense).aggregate(_updates(HONEST))
+    fedavg = _strategy("fedavg").aggregate(_updates(HONEST)).gradient
+    robust = _strategy(defense).aggregate(_updates(HONEST)).gradient
     for item in (2, 4, 5):  # each row: the robust mean over its senders, times their number = the sum
         assert _row(robust, item) == pytest.approx(_row(fedavg, item))
     for name in fedavg.dense:
@@ -55,46 +55,47 @@ def test_per_item_rules_match_fedavg_on_agreeing_users(defense: str) -> None:
 
 
 def test_dense_median_zeroes_rows_few_users_sent() -> None:
-    gradient = _strategy("median", aggregation="dense").aggregate(_updates(HONEST))
+    gradient = _strategy("median", aggregation="dense").aggregate(_updates(HONEST)).gradient
     assert _row(gradient, 2) == pytest.approx([3.0, 3.0])  # all three sent it
     assert _row(gradient, 4) == [0.0, 0.0] and _row(gradient, 5) == [0.0, 0.0]  # median of [x, 0, 0]
 
 
 def test_per_item_median_resists_an_outlier_row() -> None:
     rows = [{2: [1.0, 1.0]}, {2: [1.2, 0.8]}, {2: [0.9, 1.1]}, {2: [100.0, -100.0]}]
-    gradient = _strategy("median").aggregate(_updates(rows))
+    gradient = _strategy("median").aggregate(_updates(rows)).gradient
     # medians of [1.0, 1.2, 0.9, 100] and [1.0, 0.8, 1.1, -100]: 1.1 and 0.9, times the 4 senders
     assert _row(gradient, 2) == pytest.approx([4 * 1.1, 4 * 0.9])
 
 
 def test_krum_keeps_one_user_and_flags_the_rest() -> None:
     rows = [{2: [1.0, 1.0]}] * 6 + [{2: [50.0, 50.0]}]
-    strategy = _strategy("krum", tolerated_attackers=1)
-    gradient = strategy.aggregate(_updates(rows, outliers={6: 30.0}))
-    assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[6])
+    decision = _strategy("krum", tolerated_attackers=1).aggregate(_updates(rows, outliers={6: 30.0}))
+    gradient = decision.gradient
+    assert int((~decision.flagged).sum()) == 1 and bool(decision.flagged[6])
     assert _row(gradient, 2) == pytest.approx([7.0, 7.0])  # the kept user's row times U = 7
 
 
 def test_multi_krum_and_bulyan_drop_the_outliers() -> None:
     rows = [{2: [1.0 + 0.01 * u, 1.0]} for u in range(9)] + [{2: [40.0, -40.0]}, {2: [-60.0, 30.0]}]
     for defense in ("multi-krum", "bulyan"):
-        strategy = _strategy(defense, tolerated_attackers=2)
-        gradient = strategy.aggregate(_updates(rows, outliers={9: -5.0, 10: 9.0}))
-        assert bool(strategy.flagged_users[9]) and bool(strategy.flagged_users[10]), defense
+        decision = _strategy(defense, tolerated_attackers=2).aggregate(_updates(rows, outliers={9: -5.0, 10: 9.0}))
+        gradient = decision.gradient
+        assert bool(decision.flagged[9]) and bool(decision.flagged[10]), defense
         assert _row(gradient, 2)[1] == pytest.approx(11.0), defense  # honest mean 1.0 times U = 11
 
 
 def test_norm_bound_scales_large_updates_and_flags_them() -> None:
     rows = [{2: [0.3, 0.4]}, {2: [30.0, 40.0]}]
-    strategy = _strategy("norm-bound", norm_bound=1.0)
-    updates = _updates(rows, dense_value=0.0)
-    gradient = strategy.aggregate(updates)
-    assert strategy.flagged_users.tolist() == [False, True]
+    decision = _strategy("norm-bound", norm_bound=1.0).aggregate(_updates(rows, dense_value=0.0))
+    gradient = decision.gradient
+    assert decision.flagged.tolist() == [False, True]
     assert _row(gradient, 2) == pytest.approx([0.3 + 0.6, 0.4 + 0.8])
 
 
 def test_item_clip_bounds_every_row() -> None:
-    gradient = _strategy("item-clip", item_clip_limit=1.0).aggregate(_updates([{2: [3.0, 4.0]}, {2: [0.3, 0.4]}]))
+    gradient = (
+        _strategy("item-clip", item_clip_limit=1.0).aggregate(_updates([{2: [3.0, 4.0]}, {2: [0.3, 0.4]}])).gradient
+    )
     assert _row(gradient, 2) == pytest.approx([0.9, 1.2])
 
 
@@ -114,7 +115,8 @@ def test_flower_strategies_plug_in_and_agree_with_ours_on_dense_inputs(ours: str
     ]
     updates = _updates(rows)
     options = {"aggregation": "dense", "tolerated_attackers": 2, "trim_fraction": 0.2}
-    mine, theirs = _strategy(ours, **options).aggregate(updates), _strategy(flowers, **options).aggregate(updates)
+    mine = _strategy(ours, **options).aggregate(updates).gradient
+    theirs = _strategy(flowers, **options).aggregate(updates).gradient
     for item in range(NUM_ITEMS):
         assert _row(mine, item) == pytest.approx(_row(theirs, item), abs=1e-5)
     for name in mine.dense:
@@ -132,27 +134,26 @@ def test_the_docs_own_defense_example_works() -> None:
     namespace: dict = {}
     exec(compile(code, "docs/defenses.md example", "exec"), namespace)
     registry: Registry = Registry("defense")
-    registry.register("medoid", namespace["MedoidOfUpdates"])
+    registry.register("geometric-median", namespace["GeometricMedian"])
     config = make_config(embedding_dim=DIM, hidden_layers="3")
     theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
-    strategy = registry.get("medoid")(
-        config, UserDirectory.from_nodes({1: np.arange(5)}), theta, (0,), lambda e, m: None
-    )
+    strategy = registry.get("geometric-median")(config, UserDirectory.from_nodes({1: np.arange(5)}), theta, (0,))
     rows = [{2: [1.0, 1.0]}, {2: [1.1, 0.9]}, {2: [0.9, 1.0]}, {2: [30.0, -30.0]}]
-    gradient = strategy.aggregate(_updates(rows))
-    assert int((~strategy.flagged_users).sum()) == 1 and bool(strategy.flagged_users[3])
+    decision = strategy.aggregate(_updates(rows))
+    gradient = decision.gradient
+    assert decision.flagged.tolist() == [False, False, False, True]  # only the outlier
     assert _row(gradient, 2)[0] == pytest.approx(4 * 1.0, abs=0.5)
 
 
 @pytest.mark.parametrize("defense", ["krum", "multi-krum", "bulyan"])
 def test_per_item_selection_matches_fedavg_on_agreeing_users_and_drops_outlier_rows(defense: str) -> None:
     agreeing = [{2: [1.0, 1.0], 4: [0.5, 0.5]} for _ in range(9)]
-    fedavg = _strategy("fedavg").aggregate(_updates(agreeing))
-    robust = _strategy(defense, tolerated_attackers=2).aggregate(_updates(agreeing))
+    fedavg = _strategy("fedavg").aggregate(_updates(agreeing)).gradient
+    robust = _strategy(defense, tolerated_attackers=2).aggregate(_updates(agreeing)).gradient
     for item in (2, 4):
         assert _row(robust, item) == pytest.approx(_row(fedavg, item))
     attacked = agreeing[:7] + [{2: [80.0, -80.0], 4: [0.5, 0.5]}, {2: [-60.0, 90.0], 4: [0.5, 0.5]}]
-    gradient = _strategy(defense, tolerated_attackers=2).aggregate(_updates(attacked))
+    gradient = _strategy(defense, tolerated_attackers=2).aggregate(_updates(attacked)).gradient
     assert _row(gradient, 2) == pytest.approx([9.0, 9.0])  # honest mean 1.0 times the 9 senders
     assert _row(gradient, 4) == pytest.approx([4.5, 4.5])
 

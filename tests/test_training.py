@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from fedrec.models import ITEM_EMBEDDING, MatrixFactorization, NeuralCF
+from fedrec.protocol import updates_from_record, updates_to_record
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import user_samples
 from fedrec.training.server_step import ServerStep, ThetaGradient, apply_gradient
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 def _single_user_gradients(model, theta, user_emb, samples, loss):  # type: ignore[no-untyped-def]
@@ -106,18 +107,14 @@ def test_sgd_server_step_is_apply_gradient() -> None:
 def test_user_updates_round_trip_through_flower_records_and_concat() -> None:
     model = NeuralCF(4, (4,))
     theta = model.init_theta(20, seed=1)
-    make = lambda users: (
-        compute_user_updates(  # noqa: E731
-            model,
-            theta,
-            users,
-            model.init_user_embeddings(users, 1),
-            [user_samples(u, np.array([1, 5, 7]), 20, 2, 0, 0) for u in users],
-            "bce",
-        ).updates
-    )
+
+    def make(users: np.ndarray) -> UserUpdates:
+        embeddings = model.init_user_embeddings(users, 1)
+        samples = [user_samples(u, np.array([1, 5, 7]), 20, 2, 0, 0) for u in users]
+        return compute_user_updates(model, theta, users, embeddings, samples, "bce").updates
+
     first, second = make(np.array([0, 1])), make(np.array([5]))
-    decoded = [UserUpdates.from_record(u.to_record()) for u in (first, second)]
+    decoded = [updates_from_record(updates_to_record(u)) for u in (first, second)]
     joined = UserUpdates.concat(decoded)
     assert joined.user_ids.tolist() == [0, 1, 5]
     assert joined.item_indptr.tolist()[0] == 0 and int(joined.item_indptr[-1]) == len(joined.item_ids)

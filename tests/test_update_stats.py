@@ -9,7 +9,7 @@ import torch
 
 from experiments.plot_target_pushes import plot
 from fedrec.reporting.update_stats import EpochUpdateStats, target_row_sum, user_update_norms
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 def _updates(user_ids: list[int], items: list[list[int]], rows: list[list[list[float]]]) -> UserUpdates:

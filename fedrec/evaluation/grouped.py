@@ -4,6 +4,8 @@ One function for every model kind and every caller (a ClientApp evaluating its n
 provider's offline audit of a checkpoint), so "group" and "rest" mean the same everywhere.
 """
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 
@@ -31,6 +33,22 @@ def evaluate_counts(
     return evaluate_users(model, theta, users, embeddings, dataset.train, dataset.test, ks, targets)
 
 
+@dataclass
+class GroupedCounts:
+    """Counts of all evaluated users and, for a group-targeted run, of the group's members (`group`) and
+    the other users (`rest`); additive across nodes like `EvalCounts`."""
+
+    total: EvalCounts
+    groups: dict[str, EvalCounts] = field(default_factory=dict)
+
+    def __iadd__(self, other: "GroupedCounts") -> "GroupedCounts":
+        self.total += other.total
+        for name, counts in other.groups.items():
+            self.groups.setdefault(name, EvalCounts(ks=counts.ks, targets=counts.targets))
+            self.groups[name] += counts
+        return self
+
+
 def counts_by_group(
     model: RecModel,
     theta: Theta,
@@ -40,28 +58,28 @@ def counts_by_group(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
     members: np.ndarray | None,
-) -> dict[str, EvalCounts]:
-    """{"counts": all users} and, with `members` (bool per dataset user), {"counts/group", "counts/rest"}."""
+) -> GroupedCounts:
+    """Counts of all `users` and, with `members` (bool per dataset user), of the `group` and the `rest`."""
     if members is None:
-        return {"counts": evaluate_counts(model, theta, dataset, users, embeddings, ks, targets)}
+        return GroupedCounts(evaluate_counts(model, theta, dataset, users, embeddings, ks, targets))
     inside = members[users]
-    out = {}
-    for key, rows in (("counts/group", inside), ("counts/rest", ~inside)):
-        out[key] = evaluate_counts(model, theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets)
+    groups = {}
+    for name, rows in (("group", inside), ("rest", ~inside)):
+        groups[name] = evaluate_counts(
+            model, theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets
+        )
     total = EvalCounts(ks=ks, targets=targets)
-    total += out["counts/group"]
-    total += out["counts/rest"]
-    return {"counts": total, **out}
+    total += groups["group"]
+    total += groups["rest"]
+    return GroupedCounts(total, groups)
 
 
-def grouped_metrics(counts: dict[str, EvalCounts]) -> dict[str, float]:
+def grouped_metrics(counts: GroupedCounts) -> dict[str, float]:
     """Metrics under the names of `metrics.csv`: `er@10` for everyone, `group/er@10` and `rest/er@10` by group,
     and how many users each average is over (`evaluated-users`: users with a test item)."""
-    out = dict(counts["counts"].metrics())
-    out["evaluated-users"] = float(counts["counts"].users)
-    for key, value in sorted(counts.items()):
-        if key != "counts":
-            group = key.split("/", 1)[1]
-            out.update({f"{group}/{name}": metric for name, metric in value.metrics().items()})
-            out[f"{group}/evaluated-users"] = float(value.users)
+    out = dict(counts.total.metrics())
+    out["evaluated-users"] = float(counts.total.users)
+    for group, value in sorted(counts.groups.items()):
+        out.update({f"{group}/{name}": metric for name, metric in value.metrics().items()})
+        out[f"{group}/evaluated-users"] = float(value.users)
     return out

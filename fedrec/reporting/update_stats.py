@@ -4,7 +4,7 @@ malicious users push the target items' rows."""
 import numpy as np
 import torch
 
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 

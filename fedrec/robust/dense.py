@@ -3,7 +3,7 @@
 import torch
 
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 
 def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:

@@ -19,7 +19,7 @@ from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.models.sasrec import SASRec, SequenceBatch
 from fedrec.sequential.sequences import TrainingSequences
 from fedrec.training.local import LocalResult
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 # vmap runs CPU attention through a per-sample fallback and warns on every call; the measured speed
 # (above) already includes it.

@@ -15,7 +15,7 @@ import torch
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, dense_names
 from fedrec.training.losses import per_user_loss
 from fedrec.training.sampling import UserSamples
-from fedrec.wire import UserUpdates
+from fedrec.updates import UserUpdates
 
 # Padded samples per bucket; small enough for cache-friendly activations, large enough to amortise
 # autograd's per-call overhead.

@@ -1,4 +1,4 @@
-"""The wire formats: user updates, Θ, and evaluation counts, to and from Flower records.
+"""A batch of per-user updates of Θ, as a node sends it and the strategy aggregates it (pure torch).
 
 A node may host many users, but each user's update stays separate on the wire: `UserUpdates` holds
 a batch of per-user gradients in CSR form (user k owns item rows `item_indptr[k]:item_indptr[k+1]`)
@@ -8,28 +8,11 @@ sampled negatives, indistinguishable) and gradients. Never p_u, never its intera
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
-import numpy as np
 import torch
-from flwr.app import Array, ArrayRecord, MetricRecord
 
-from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import ITEM_EMBEDDING, Theta
-
-_USER_IDS = "user-ids"
-_ITEM_INDPTR = "item-indptr"
-_ITEM_IDS = "item-ids"
-_ITEM_GRADS = "item-grads"
-_NUM_SAMPLES = "num-samples"
-_DENSE_PREFIX = "grad:"
-
-
-def _to_array(tensor: torch.Tensor) -> Array:
-    return Array(np.ascontiguousarray(tensor.detach().cpu().numpy()))
-
-
-def _to_tensor(array: Array) -> torch.Tensor:
-    return torch.from_numpy(np.array(array.numpy(), copy=True))
 
 
 @dataclass
@@ -77,33 +60,6 @@ class UserUpdates:
                 for name, grads in self.dense_grads.items()
             },
             num_samples=self.num_samples,
-        )
-
-    def to_record(self) -> ArrayRecord:
-        record = ArrayRecord()
-        for key, tensor in (
-            (_USER_IDS, self.user_ids),
-            (_ITEM_INDPTR, self.item_indptr),
-            (_ITEM_IDS, self.item_ids),
-            (_ITEM_GRADS, self.item_grads),
-            (_NUM_SAMPLES, self.num_samples),
-        ):
-            record[key] = _to_array(tensor)
-        for name, grad in self.dense_grads.items():
-            record[_DENSE_PREFIX + name] = _to_array(grad)
-        return record
-
-    @classmethod
-    def from_record(cls, record: ArrayRecord) -> "UserUpdates":
-        return cls(
-            user_ids=_to_tensor(record[_USER_IDS]),
-            item_indptr=_to_tensor(record[_ITEM_INDPTR]),
-            item_ids=_to_tensor(record[_ITEM_IDS]),
-            item_grads=_to_tensor(record[_ITEM_GRADS]),
-            dense_grads={
-                key[len(_DENSE_PREFIX) :]: _to_tensor(record[key]) for key in record if key.startswith(_DENSE_PREFIX)
-            },
-            num_samples=_to_tensor(record[_NUM_SAMPLES]),
         )
 
     @classmethod
@@ -158,37 +114,19 @@ class UserUpdates:
         )
 
 
-def theta_to_record(theta: Theta) -> ArrayRecord:
-    return ArrayRecord({name: _to_array(tensor) for name, tensor in theta.items()})
+@dataclass(frozen=True)
+class TruthBatch:
+    """The simulation's ground truth of a node's batch of benign users, aligned with their `UserUpdates` rows.
 
+    Known to the simulation only: it travels beside a train reply (`fedrec.protocol`) so that a curious
+    server's recovery can be scored (privacy/), and never reaches a strategy or a privacy attack.
+    """
 
-def theta_from_record(record: ArrayRecord) -> Theta:
-    return {name: _to_tensor(array) for name, array in record.items()}
+    user_ids: torch.Tensor  # [U]
+    item_indptr: torch.Tensor  # [U + 1], the batch's CSR layout
+    is_interaction: torch.Tensor  # [nnz] bool: is this uploaded item a real interaction of its user
+    user_embeddings: torch.Tensor  # [U, d]: p_u before the round's local step
 
-
-def counts_to_record(counts: EvalCounts) -> MetricRecord:
-    """A node's evaluation counts as a MetricRecord of sums (lists are flattened row-major)."""
-    return MetricRecord(
-        {
-            "users": counts.users,
-            "recall": counts.recall.tolist(),
-            "precision": counts.precision.tolist(),
-            "ndcg": counts.ndcg.tolist(),
-            "target-hits": counts.target_hits.ravel().tolist(),
-            "target-eligible": counts.target_eligible.tolist(),
-        }
-    )
-
-
-def counts_from_record(record: MetricRecord, ks: tuple[int, ...], targets: tuple[int, ...]) -> EvalCounts:
-    shape = (len(targets), len(ks))
-    return EvalCounts(
-        ks=ks,
-        targets=targets,
-        users=int(record["users"]),
-        recall=np.asarray(record["recall"], dtype=np.float64),
-        precision=np.asarray(record["precision"], dtype=np.float64),
-        ndcg=np.asarray(record["ndcg"], dtype=np.float64),
-        target_hits=np.asarray(record["target-hits"], dtype=np.float64).reshape(shape),
-        target_eligible=np.asarray(record["target-eligible"], dtype=np.float64),
-    )
+    @cached_property  # read once per sampled user of a batch; computing it each time is quadratic
+    def positions(self) -> dict[int, int]:
+        return {int(user): k for k, user in enumerate(self.user_ids.tolist())}

@@ -1,0 +1,385 @@
+"""The messages the ServerApp and the ClientApp exchange: every field name, and one builder and one parser each.
+
+Nothing else in the project names a record or a key of a message; the ServerApp (strategies/, server_app/)
+and the ClientApp (client_app/) translate messages only through this module. The exchange:
+
+- describe (a query with no content) -> `NodeDescription`: which users a node hosts and what it knows of
+  the run. Its `item-popularity` (train + test interactions) and `malicious-ids` are the simulation's
+  ground truth, a side channel a real deployment would not have: the server uses them only to pick the
+  least popular target items and to report update statistics; strategies never see them.
+- train (`TrainInstruction`: Θ, the epoch, the node's users of the round, the target items) ->
+  `TrainReply`: the users' updates (`UserUpdates`, one CSR batch), the benign users' summed loss, and in
+  recorded epochs the simulation's ground truth beside them (`privacy-truth`, `TruthBatch`), for scoring
+  a curious server only.
+- evaluate (`EvaluateInstruction`: Θ, the target items) -> `GroupedCounts`: the node's additive ranking
+  counts under `counts`, and per user group under `counts/<group>`.
+- activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
+
+Θ travels as an ArrayRecord with one array per parameter name. Arrays are copied in both directions, so a
+parsed message shares no memory with the record it came from.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+
+from fedrec.evaluation.grouped import GroupedCounts
+from fedrec.evaluation.metrics import EvalCounts
+from fedrec.models.base import Theta
+from fedrec.updates import TruthBatch, UserUpdates
+
+# Records of a message's content.
+THETA = "theta"
+CONFIG = "config"
+UPDATES = "updates"
+METRICS = "metrics"
+TRUTH = "privacy-truth"
+COUNTS = "counts"  # all evaluated users; a user group's counts are under f"{COUNTS}/{group}"
+USERS = "users"  # the describe reply's ArrayRecord (and a key of CONFIG and of COUNTS, below)
+NODE = "node"
+ACTIVITY = "activity"
+ACTIVITY_POSITIONS = "activity-positions"
+
+# Keys of the train and evaluate instructions' CONFIG.
+EPOCH = "epoch"
+TARGETS = "targets"
+
+# Keys of a train reply's METRICS.
+LOSS_SUM = "loss-sum"
+LOSS_COUNT = "loss-count"
+
+# Keys of the UPDATES record (one CSR batch of users, `fedrec.updates.UserUpdates`) and of TRUTH.
+USER_IDS = "user-ids"
+ITEM_INDPTR = "item-indptr"
+ITEM_IDS = "item-ids"
+ITEM_GRADS = "item-grads"
+NUM_SAMPLES = "num-samples"
+DENSE_GRAD_PREFIX = "grad:"  # followed by the dense parameter's name
+IS_INTERACTION = "is-interaction"
+USER_EMBEDDINGS = "user-embeddings"
+
+# Keys of a COUNTS record (`EvalCounts` as sums; lists are flattened row-major).
+RECALL = "recall"
+PRECISION = "precision"
+NDCG = "ndcg"
+TARGET_HITS = "target-hits"
+TARGET_ELIGIBLE = "target-eligible"
+
+# Keys of the describe reply: USERS holds USER_IDS and the simulation's ground truth, NODE the node's config.
+ITEM_POPULARITY = "item-popularity"
+MALICIOUS_IDS = "malicious-ids"
+PARTITION_ID = "partition-id"
+NUM_PARTITIONS = "num-partitions"
+ROLE = "role"
+NUM_CLIENTS = "num-clients"
+NUM_ITEMS = "num-items"
+
+# Fine-pruning's query (a QUERY message type of its own) and the keys of its reply.
+ACTIVATIONS_ACTION = "activations"  # the ClientApp's `@app.query(ACTIVATIONS_ACTION)`
+ACTIVATIONS = f"{MessageType.QUERY}.{ACTIVATIONS_ACTION}"
+ACTIVITY_SUM = "sum"
+POSITIONS = "positions"
+
+
+def _to_array(tensor: torch.Tensor) -> Array:
+    return Array(np.ascontiguousarray(tensor.detach().cpu().numpy()))
+
+
+def _to_tensor(array: Array) -> torch.Tensor:
+    return torch.from_numpy(np.array(array.numpy(), copy=True))
+
+
+def theta_to_record(theta: Theta) -> ArrayRecord:
+    return ArrayRecord({name: _to_array(tensor) for name, tensor in theta.items()})
+
+
+def theta_from_record(record: ArrayRecord) -> Theta:
+    return {name: _to_tensor(array) for name, array in record.items()}
+
+
+def updates_to_record(updates: UserUpdates) -> ArrayRecord:
+    record = ArrayRecord()
+    for key, tensor in (
+        (USER_IDS, updates.user_ids),
+        (ITEM_INDPTR, updates.item_indptr),
+        (ITEM_IDS, updates.item_ids),
+        (ITEM_GRADS, updates.item_grads),
+        (NUM_SAMPLES, updates.num_samples),
+    ):
+        record[key] = _to_array(tensor)
+    for name, grad in updates.dense_grads.items():
+        record[DENSE_GRAD_PREFIX + name] = _to_array(grad)
+    return record
+
+
+def updates_from_record(record: ArrayRecord) -> UserUpdates:
+    return UserUpdates(
+        user_ids=_to_tensor(record[USER_IDS]),
+        item_indptr=_to_tensor(record[ITEM_INDPTR]),
+        item_ids=_to_tensor(record[ITEM_IDS]),
+        item_grads=_to_tensor(record[ITEM_GRADS]),
+        dense_grads={
+            key[len(DENSE_GRAD_PREFIX) :]: _to_tensor(record[key])
+            for key in record
+            if key.startswith(DENSE_GRAD_PREFIX)
+        },
+        num_samples=_to_tensor(record[NUM_SAMPLES]),
+    )
+
+
+def truth_to_record(truth: TruthBatch) -> ArrayRecord:
+    return ArrayRecord(
+        {
+            USER_IDS: Array(truth.user_ids.numpy()),
+            ITEM_INDPTR: Array(truth.item_indptr.numpy()),
+            IS_INTERACTION: Array(truth.is_interaction.numpy()),
+            USER_EMBEDDINGS: Array(np.ascontiguousarray(truth.user_embeddings.numpy())),
+        }
+    )
+
+
+def truth_from_record(record: ArrayRecord) -> TruthBatch:
+    return TruthBatch(*(_to_tensor(record[key]) for key in (USER_IDS, ITEM_INDPTR, IS_INTERACTION, USER_EMBEDDINGS)))
+
+
+def counts_to_record(counts: EvalCounts) -> MetricRecord:
+    """A node's evaluation counts as a MetricRecord of sums (lists are flattened row-major)."""
+    return MetricRecord(
+        {
+            USERS: counts.users,
+            RECALL: counts.recall.tolist(),
+            PRECISION: counts.precision.tolist(),
+            NDCG: counts.ndcg.tolist(),
+            TARGET_HITS: counts.target_hits.ravel().tolist(),
+            TARGET_ELIGIBLE: counts.target_eligible.tolist(),
+        }
+    )
+
+
+def counts_from_record(record: MetricRecord, ks: tuple[int, ...], targets: tuple[int, ...]) -> EvalCounts:
+    shape = (len(targets), len(ks))
+    return EvalCounts(
+        ks=ks,
+        targets=targets,
+        users=int(record[USERS]),
+        recall=np.asarray(record[RECALL], dtype=np.float64),
+        precision=np.asarray(record[PRECISION], dtype=np.float64),
+        ndcg=np.asarray(record[NDCG], dtype=np.float64),
+        target_hits=np.asarray(record[TARGET_HITS], dtype=np.float64).reshape(shape),
+        target_eligible=np.asarray(record[TARGET_ELIGIBLE], dtype=np.float64),
+    )
+
+
+def describe_messages(nodes: list[int]) -> list[Message]:
+    """The describe query to each of `nodes` (it carries nothing)."""
+    return [Message(RecordDict(), dst_node_id=node, message_type=MessageType.QUERY) for node in nodes]
+
+
+@dataclass(frozen=True)
+class NodeDescription:
+    """A node's answer to describe: the users it hosts and what it knows of the run."""
+
+    users: np.ndarray  # the clients this node hosts (real users and, with injected attacks, fake ones)
+    num_clients: int  # clients of the whole run
+    num_items: int
+    partition_id: int
+    num_partitions: int
+    role: str
+    #: Simulation ground truth (train + test interactions per item over the node's real users): a side
+    #: channel, used by the server only to resolve `least-popular` target items.
+    item_popularity: np.ndarray
+    #: Simulation ground truth (which hosted clients are malicious): for the results only.
+    malicious_ids: np.ndarray
+
+    def reply_to(self, query: Message) -> Message:
+        content = RecordDict(
+            {
+                USERS: ArrayRecord(
+                    {
+                        USER_IDS: Array(self.users),
+                        ITEM_POPULARITY: Array(self.item_popularity),
+                        MALICIOUS_IDS: Array(self.malicious_ids),
+                    }
+                ),
+                NODE: ConfigRecord(
+                    {
+                        PARTITION_ID: self.partition_id,
+                        NUM_PARTITIONS: self.num_partitions,
+                        ROLE: self.role,
+                        NUM_CLIENTS: self.num_clients,
+                        NUM_ITEMS: self.num_items,
+                    }
+                ),
+            }
+        )
+        return Message(content, reply_to=query)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "NodeDescription":
+        users, node = reply.content[USERS], reply.content[NODE]
+        return cls(
+            users=np.asarray(users[USER_IDS].numpy(), dtype=np.int64),
+            num_clients=int(node[NUM_CLIENTS]),
+            num_items=int(node[NUM_ITEMS]),
+            partition_id=int(node[PARTITION_ID]),
+            num_partitions=int(node[NUM_PARTITIONS]),
+            role=str(node[ROLE]),
+            item_popularity=np.asarray(users[ITEM_POPULARITY].numpy()),
+            malicious_ids=np.asarray(users[MALICIOUS_IDS].numpy(), dtype=np.int64),
+        )
+
+
+def train_messages(
+    theta: Theta, epoch: int, users_by_node: dict[int, np.ndarray], targets: tuple[int, ...]
+) -> list[Message]:
+    """One train instruction per node: Θ (encoded once), the 0-based epoch, the node's users of the round."""
+    record = theta_to_record(theta)
+    return [
+        Message(
+            RecordDict(
+                {
+                    THETA: record,
+                    CONFIG: ConfigRecord({EPOCH: epoch, USERS: users.tolist(), TARGETS: list(targets)}),
+                }
+            ),
+            dst_node_id=node,
+            message_type=MessageType.TRAIN,
+        )
+        for node, users in users_by_node.items()
+    ]
+
+
+@dataclass(frozen=True)
+class TrainInstruction:
+    """What a node is asked to train: Θ, the 0-based epoch, its users of the round, the target items."""
+
+    theta: Theta
+    epoch: int
+    users: np.ndarray
+    targets: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, message: Message) -> "TrainInstruction":
+        config = message.content[CONFIG]
+        return cls(
+            theta=theta_from_record(message.content[THETA]),
+            epoch=int(config[EPOCH]),
+            users=np.asarray(config[USERS], dtype=np.int64),
+            targets=tuple(int(t) for t in config[TARGETS]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainReply:
+    """A node's answer to train: its users' updates, the benign users' summed loss and their number, and,
+    in recorded epochs, the simulation's ground truth of the benign users' uploads (never aggregated)."""
+
+    updates: UserUpdates
+    loss_sum: float
+    loss_count: int
+    truth: TruthBatch | None = None
+
+    def reply_to(self, instruction: Message) -> Message:
+        content = RecordDict(
+            {
+                UPDATES: updates_to_record(self.updates),
+                METRICS: MetricRecord({LOSS_SUM: self.loss_sum, LOSS_COUNT: self.loss_count}),
+            }
+        )
+        if self.truth is not None:
+            content[TRUTH] = truth_to_record(self.truth)
+        return Message(content, reply_to=instruction)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "TrainReply":
+        metrics = reply.content[METRICS]
+        return cls(
+            updates=updates_from_record(reply.content[UPDATES]),
+            loss_sum=float(metrics[LOSS_SUM]),
+            loss_count=int(metrics[LOSS_COUNT]),
+            truth=truth_from_record(reply.content[TRUTH]) if TRUTH in reply.content else None,
+        )
+
+
+def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...]) -> list[Message]:
+    """One evaluate instruction per node: Θ (encoded once) and the target items."""
+    record = theta_to_record(theta)
+    return [
+        Message(
+            RecordDict({THETA: record, CONFIG: ConfigRecord({TARGETS: list(targets)})}),
+            dst_node_id=node,
+            message_type=MessageType.EVALUATE,
+        )
+        for node in nodes
+    ]
+
+
+@dataclass(frozen=True)
+class EvaluateInstruction:
+    """What a node is asked to evaluate: Θ, and the target items whose exposure it counts."""
+
+    theta: Theta
+    targets: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, message: Message) -> "EvaluateInstruction":
+        return cls(
+            theta=theta_from_record(message.content[THETA]),
+            targets=tuple(int(t) for t in message.content[CONFIG][TARGETS]),
+        )
+
+
+def evaluate_reply(instruction: Message, counts: GroupedCounts) -> Message:
+    records = {COUNTS: counts_to_record(counts.total)}
+    records.update({f"{COUNTS}/{group}": counts_to_record(value) for group, value in counts.groups.items()})
+    return Message(RecordDict(records), reply_to=instruction)
+
+
+def evaluation_counts(reply: Message, ks: tuple[int, ...], targets: tuple[int, ...]) -> GroupedCounts:
+    """The counts of an evaluate reply (a reply without any counts all zero)."""
+    counts = GroupedCounts(EvalCounts(ks=ks, targets=targets))
+    group_prefix = f"{COUNTS}/"
+    for key in reply.content.metric_records:
+        if key == COUNTS:
+            counts.total = counts_from_record(reply.content[key], ks, targets)
+        elif key.startswith(group_prefix):
+            counts.groups[key[len(group_prefix) :]] = counts_from_record(reply.content[key], ks, targets)
+    return counts
+
+
+def activations_messages(theta: Theta, nodes: list[int]) -> list[Message]:
+    """Fine-pruning's query to each node: Θ (encoded once)."""
+    record = theta_to_record(theta)
+    return [Message(RecordDict({THETA: record}), dst_node_id=node, message_type=ACTIVATIONS) for node in nodes]
+
+
+def activations_theta(query: Message) -> Theta:
+    """The Θ of fine-pruning's query."""
+    return theta_from_record(query.content[THETA])
+
+
+@dataclass(frozen=True)
+class FeedforwardActivity:
+    """A node's answer to fine-pruning's query: its users' summed feed-forward activity on Θ
+    ([layers, units]) and the number of item positions summed over (no per-user values)."""
+
+    activity: torch.Tensor
+    positions: int
+
+    def reply_to(self, query: Message) -> Message:
+        content = RecordDict(
+            {
+                ACTIVITY: ArrayRecord({ACTIVITY_SUM: Array(self.activity.numpy())}),
+                ACTIVITY_POSITIONS: MetricRecord({POSITIONS: self.positions}),
+            }
+        )
+        return Message(content, reply_to=query)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "FeedforwardActivity":
+        return cls(
+            activity=_to_tensor(reply.content[ACTIVITY][ACTIVITY_SUM]),
+            positions=int(reply.content[ACTIVITY_POSITIONS][POSITIONS]),
+        )
