@@ -14,7 +14,7 @@ from attacks import ATTACKS
 from datasets import DATASETS
 from fedrec.config import COMMON, RunConfig, Schema, pyproject_defaults
 from fedrec.errors import ConfigError
-from fedrec.models import MODELS
+from fedrec.models.registry import MODELS
 from pretrained import BACKDOORS, FINE_TUNING
 from privacy import PRIVACY_ATTACKS, PRIVACY_DEFENSES
 from strategies import STRATEGIES

@@ -10,7 +10,7 @@ from attacks.fedrecattack import FedRecAttack
 from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
-from fedrec.models import RecModel
+from fedrec.models.base import RecModel
 from fedrec.registry import Registry
 
 ATTACKS: Registry[type[Attack]] = Registry(

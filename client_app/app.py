@@ -22,10 +22,8 @@ from fedrec.protocol import (
     activations_theta,
     evaluate_reply,
 )
-from fedrec.sequential.sequences import history_batch, training_sequences, user_sequences
-from fedrec.sequential.training import sequential_user_updates
-from fedrec.training.local import LocalResult
-from fedrec.training.sampling import epoch_samples
+from fedrec.sequential.sequences import history_batch, user_sequences
+from fedrec.training.local import LocalResult, LocalStep
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth
@@ -81,28 +79,15 @@ def activations(message: Message, context: Context) -> Message:
 
 
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
-    """The users' honest updates, through the run's client-side privacy defense (`privacy-defense`)."""
-    if node.model.sequential:
-        return _sequential_step(node, theta, users, epoch)
-    samples = [epoch_samples(u, node.dataset.train_items(u), node.dataset.num_items, node.config, epoch) for u in users]
-    defense = PRIVACY_DEFENSES.selected(node.config)()
-    return defense.local_update(node.model, theta, users, embeddings, samples, node.config, epoch)
-
-
-def _sequential_step(node: Node, theta: Theta, users: np.ndarray, epoch: int) -> LocalResult:
-    """A sequential model's honest updates: each user's next-item loss over its own sequence and profile,
-    differentiated only where the run's `fine-tune` scenario lets Θ train."""
-    config = node.config
-    instances = training_sequences(
-        users,
-        *user_sequences(node.dataset, users),
-        node.dataset.num_items,
-        config.max_sequence_length,
-        config.seed,
-        epoch if config.resample_negatives else 0,
+    """The users' honest updates, as the model's family trains them: through the run's client-side
+    privacy defense (`privacy-defense`), differentiated only where the `fine-tune` scenario lets Θ train."""
+    step = LocalStep(
+        config=node.config,
+        epoch=epoch,
+        update_rule=PRIVACY_DEFENSES.selected(node.config)().local_update,
+        trainable=FINE_TUNING.selected(node.config).trainable,
     )
-    dropout_seed = int(np.random.default_rng([config.seed, epoch, int(users[0])]).integers(2**31))
-    return sequential_user_updates(node.model, theta, instances, FINE_TUNING.selected(config).trainable, dropout_seed)
+    return node.model.honest_updates(theta, node.dataset, users, embeddings, step)
 
 
 def _malicious_step(

@@ -21,7 +21,8 @@ from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
-from fedrec.models import RecModel, build_model
+from fedrec.models.base import RecModel
+from fedrec.models.registry import build_model
 
 _EMBEDDINGS = "user-embeddings"
 

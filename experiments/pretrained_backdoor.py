@@ -31,7 +31,7 @@ from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from experiments.run import run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
-from fedrec.models import build_model  # noqa: E402
+from fedrec.models.registry import build_model  # noqa: E402
 from fedrec.reporting.results import plot_metrics  # noqa: E402
 from harness.arguments import add_data_dir, one_line_errors, script_parser  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402

@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 from app_config import SCHEMA, make_config  # noqa: E402
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 from experiments.seeds import format_values, seed_run_name, split_seed_run_name  # noqa: E402
-from fedrec.models import build_model  # noqa: E402
+from fedrec.models.registry import build_model  # noqa: E402
 from harness.arguments import add_data_dir, script_parser  # noqa: E402
 from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402

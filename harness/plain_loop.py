@@ -20,7 +20,8 @@ from app_config import make_config
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.evaluation.ranking import evaluate_users
-from fedrec.models import ITEM_EMBEDDING, build_model
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.registry import build_model
 from fedrec.targets import resolve_targets
 from fedrec.training.sampling import epoch_samples, epoch_schedule
 from harness.arguments import add_data_dir, one_line_errors, script_parser

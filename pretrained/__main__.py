@@ -21,7 +21,7 @@ from pathlib import Path
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.errors import ConfigError
-from fedrec.models import build_model
+from fedrec.models.registry import build_model
 from pretrained.checkpoint import load_checkpoint
 from pretrained.exposure_scan import exposure_scan, scan_report
 from pretrained.provider import audit, pretrain

@@ -15,7 +15,8 @@ import torch
 
 from fedrec.data.dataset import RecDataset
 from fedrec.models.base import Theta
-from fedrec.models.sasrec import PROFILE_ATTRIBUTES, SASRec
+from fedrec.models.sasrec import SASRec
+from fedrec.sequential.batch import PROFILE_ATTRIBUTES
 from fedrec.sequential.sequences import history_batch, user_sequences
 
 _USERS_PER_BATCH = 256

@@ -12,8 +12,8 @@ import numpy as np
 from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group, grouped_metrics
-from fedrec.models import build_model
 from fedrec.models.base import Theta
+from fedrec.models.registry import build_model
 from fedrec.models.sasrec import SASRec
 from fedrec.sequential.sequences import user_sequences
 from fedrec.targets import resolve_targets

@@ -17,8 +17,8 @@ from attacks import AttackerKnowledge, AttackSetup, collusion_channel
 from attacks.collusion import collude
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
-from fedrec.models import RecModel, build_model
-from fedrec.models.base import Theta
+from fedrec.models.base import RecModel, Theta
+from fedrec.models.registry import build_model
 from fedrec.protocol import theta_to_record
 from fedrec.reporting.detection import DetectionCounts
 from fedrec.reporting.results import RunRecorder

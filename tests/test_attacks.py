@@ -8,8 +8,8 @@ from app_config import make_config
 from attacks import ATTACKS, AttackRound, run_threat
 from attacks.base import AttackerKnowledge, AttackSetup
 from fedrec.errors import ConfigError
-from fedrec.models import ITEM_EMBEDDING, NeuralCF
-from fedrec.models.base import dense_names
+from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from fedrec.models.ncf import NeuralCF
 from fedrec.reporting.update_stats import user_update_norms
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import user_samples

@@ -5,7 +5,7 @@ import numpy as np
 from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
-from fedrec.models import MODELS
+from fedrec.models.registry import MODELS
 from fedrec.protocol import TrainReply, evaluation_counts, theta_to_record
 from tests.conftest import evaluate_message, node_context, train_message
 

@@ -10,7 +10,7 @@ from app_config import make_config
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.collusion import FangKrum, FangTrim, collude
 from attacks.crafting import fang_krum, fang_trim, little_is_enough, min_max
-from fedrec.models import NeuralCF
+from fedrec.models.ncf import NeuralCF
 from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
 from fedrec.robust.dense import to_dense
 from fedrec.robust.krum import pairwise_squared_distances

@@ -19,7 +19,7 @@ import torch
 
 from app_config import make_config
 from datasets import load_dataset
-from fedrec.models import MODELS
+from fedrec.models.registry import MODELS
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import epoch_samples
 from harness.flwr_local import flwr_run

@@ -10,8 +10,8 @@ from attacks import ATTACKS, AttackRound
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.fedrecattack import TOP_K, FedRecAttack
 from fedrec.errors import ConfigError
-from fedrec.models import ITEM_EMBEDDING, MODELS
-from fedrec.models.base import dense_names
+from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from fedrec.models.registry import MODELS
 from fedrec.training.server_step import ThetaGradient, apply_gradient
 
 NUM_ITEMS = 50

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from fedrec.models import ITEM_EMBEDDING, MatrixFactorization, NeuMF, NeuralCF
-from fedrec.models.base import RecModel
+from fedrec.models.base import ITEM_EMBEDDING, RecModel
+from fedrec.models.mf import MatrixFactorization
+from fedrec.models.ncf import NeuralCF
+from fedrec.models.neumf import NeuMF
 
 
 def test_mf_score_is_dot_product() -> None:

@@ -18,7 +18,8 @@ from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.evaluation.grouped import GroupedCounts
 from fedrec.evaluation.metrics import EvalCounts
-from fedrec.models import ITEM_EMBEDDING, NeuralCF
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.ncf import NeuralCF
 from fedrec.protocol import NodeDescription, TrainInstruction, TrainReply, evaluate_reply
 from fedrec.updates import UserUpdates
 from server_app.discovery import rejoin

@@ -216,7 +216,7 @@ def test_the_exposure_scan_flags_an_item_pushed_to_one_group_without_knowing_it(
         base[codes == row_of["F"], target] = 1e6
         return base
 
-    from fedrec.models.sasrec import profile_codes
+    from fedrec.sequential.batch import profile_codes
 
     row_of["F"] = int(profile_codes(dataset.profiles, np.flatnonzero(women)[:1])[0, 0])
     monkeypatch.setattr(model, "score_sequences", scores)

@@ -9,8 +9,8 @@ import torch
 from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
-from fedrec.models import MODELS
 from fedrec.models.base import dense_names
+from fedrec.models.registry import MODELS
 from fedrec.protocol import (
     DENSE_GRAD_PREFIX,
     ITEM_GRADS,

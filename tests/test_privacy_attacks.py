@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from fedrec.errors import ConfigError
-from fedrec.models import MODELS
 from fedrec.models.base import RecModel
+from fedrec.models.registry import MODELS
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import user_samples
 from privacy.analytic import AnalyticAttack

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fedrec.models import MODELS
+from fedrec.models.registry import MODELS
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import UserSamples, user_samples
 from fedrec.updates import UserUpdates

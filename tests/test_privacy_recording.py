@@ -13,7 +13,7 @@ from app_config import make_config
 from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.errors import ConfigError
-from fedrec.models import MODELS
+from fedrec.models.registry import MODELS
 from fedrec.protocol import METRICS, TRUTH, UPDATES, TrainReply, theta_to_record
 from privacy.evaluation import attack_uploads
 from privacy.observed import ObservedUpload, Recovered

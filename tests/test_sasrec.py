@@ -6,7 +6,8 @@ import scipy.sparse as sp
 import torch
 
 from fedrec.models.base import ITEM_EMBEDDING
-from fedrec.models.sasrec import SASRec, SequenceBatch, attention_allowed, profile_codes
+from fedrec.models.sasrec import SASRec, attention_allowed
+from fedrec.sequential.batch import SequenceBatch, profile_codes
 from fedrec.sequential.evaluation import evaluate_sequences
 from fedrec.sequential.sequences import history_batch, left_padded, training_sequences
 from fedrec.sequential.training import sequential_user_updates

@@ -10,8 +10,8 @@ import torch
 from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.errors import ConfigError
-from fedrec.models import ITEM_EMBEDDING, NeuralCF
-from fedrec.models.base import Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.models.ncf import NeuralCF
 from fedrec.robust.dense import to_dense
 from fedrec.updates import UserUpdates
 from privacy.secure_aggregation import COMPATIBLE_DEFENSES, SUM_USER_ID, check_defense, secure_sum

@@ -6,7 +6,8 @@ import torch
 
 from app_config import make_config
 from fedrec.directory import UserDirectory
-from fedrec.models import ITEM_EMBEDDING, NeuralCF
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.ncf import NeuralCF
 from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
 

@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fedrec.models import ITEM_EMBEDDING, MatrixFactorization, NeuralCF
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.mf import MatrixFactorization
+from fedrec.models.ncf import NeuralCF
 from fedrec.protocol import updates_from_record, updates_to_record
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import user_samples

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.evaluation.ranking import evaluate_users
-from fedrec.models import ITEM_EMBEDDING, MatrixFactorization
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.mf import MatrixFactorization
 from harness.arguments import add_data_dir, one_line_errors, script_parser
 
 

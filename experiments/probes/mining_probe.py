@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from app_config import make_config
-from fedrec.models import build_model
 from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from fedrec.models.registry import build_model
 from harness.arguments import script_parser
 
 

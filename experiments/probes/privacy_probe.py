@@ -18,8 +18,8 @@ from app_config import make_config
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
-from fedrec.models import build_model
 from fedrec.models.base import RecModel, Theta
+from fedrec.models.registry import build_model
 from fedrec.training.local import compute_user_updates
 from fedrec.training.sampling import epoch_samples, epoch_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient

@@ -11,26 +11,7 @@ import torch
 
 from fedrec.data.dataset import RecDataset
 from fedrec.evaluation.metrics import EvalCounts
-from fedrec.evaluation.ranking import evaluate_users
 from fedrec.models.base import RecModel, Theta
-from fedrec.sequential.evaluation import evaluate_sequences
-from fedrec.sequential.sequences import user_sequences
-
-
-def evaluate_counts(
-    model: RecModel,
-    theta: Theta,
-    dataset: RecDataset,
-    users: np.ndarray,
-    embeddings: torch.Tensor,
-    ks: tuple[int, ...],
-    targets: tuple[int, ...],
-) -> EvalCounts:
-    """Ranking counts of `users` (sequential models read their sequences, others `embeddings` [U, d])."""
-    if model.sequential:
-        sequences, profile = user_sequences(dataset, users)
-        return evaluate_sequences(model, theta, users, sequences, profile, dataset.train, dataset.test, ks, targets)
-    return evaluate_users(model, theta, users, embeddings, dataset.train, dataset.test, ks, targets)
 
 
 @dataclass
@@ -61,12 +42,12 @@ def counts_by_group(
 ) -> GroupedCounts:
     """Counts of all `users` and, with `members` (bool per dataset user), of the `group` and the `rest`."""
     if members is None:
-        return GroupedCounts(evaluate_counts(model, theta, dataset, users, embeddings, ks, targets))
+        return GroupedCounts(model.evaluate_counts(theta, dataset, users, embeddings, ks, targets))
     inside = members[users]
     groups = {}
     for name, rows in (("group", inside), ("rest", ~inside)):
-        groups[name] = evaluate_counts(
-            model, theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets
+        groups[name] = model.evaluate_counts(
+            theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets
         )
     total = EvalCounts(ks=ks, targets=targets)
     total += groups["group"]

@@ -66,6 +66,22 @@ class RecModel(ABC):
     def score_all_items(self, theta: Theta, user_emb: torch.Tensor) -> torch.Tensor:
         """Scores [U, M] of every item for each of U users (ranking order only; no sigmoid)."""
 
+    @abstractmethod
+    def evaluate_counts(
+        self,
+        theta: Theta,
+        dataset: Any,
+        users: np.ndarray,
+        embeddings: torch.Tensor,
+        ks: tuple[int, ...],
+        targets: tuple[int, ...],
+    ) -> Any:
+        """`EvalCounts` of `users`, rows of the `RecDataset` (the family's evaluation on a node)."""
+
+    @abstractmethod
+    def honest_updates(self, theta: Theta, dataset: Any, users: np.ndarray, embeddings: torch.Tensor, step: Any) -> Any:
+        """The benign users' `LocalResult` for a `fedrec.training.local.LocalStep` (the family's local step)."""
+
     def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
         """p_u ~ N(0, 0.01^2), keyed by (seed, user id) so a user's start does not depend on its node."""
         rows = [

@@ -2,10 +2,11 @@
 
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init, paired_users
+from fedrec.models.base import ITEM_EMBEDDING, Theta, embedding_init, paired_users
+from fedrec.models.embedding import EmbeddingModel
 
 
-class MatrixFactorization(RecModel):
+class MatrixFactorization(EmbeddingModel):
     def init_theta(self, num_items: int, seed: int) -> Theta:
         generator = torch.Generator().manual_seed(seed)
         return {ITEM_EMBEDDING: embedding_init(num_items, self.embedding_dim, generator)}

@@ -9,7 +9,8 @@ rather than one [U*M, 2d] input.
 import torch
 import torch.nn.functional as F
 
-from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, embedding_init, paired_users
+from fedrec.models.base import ITEM_EMBEDDING, Theta, embedding_init, paired_users
+from fedrec.models.embedding import EmbeddingModel
 from fedrec.settings import Setting, positive_int_list
 
 # Users per chunk when scoring every item; bounds the [chunk, M, h1] activation to ~1 MB (measured fastest on CPU).
@@ -28,7 +29,7 @@ HIDDEN_LAYERS = Setting(
 )
 
 
-class NeuralCF(RecModel):
+class NeuralCF(EmbeddingModel):
     settings = (HIDDEN_LAYERS,)
     #: Hidden-layer nonlinearity and dense-weight initialiser; subclasses may swap them.
     activation = staticmethod(torch.relu)

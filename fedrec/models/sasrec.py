@@ -20,21 +20,24 @@ and profile, so `init_user_embeddings` returns an empty [U, 0] tensor.
 """
 
 import math
-import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from fedrec.data.dataset import RecDataset
+from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
-from fedrec.settings import Setting
 
-PROFILE_ATTRIBUTES = ("gender", "age", "occupation")
-PROFILE_BUCKETS = 32
+# Modules, not names: the model registry loads every model while the family's modules may still be
+# importing the model base, so their functions are looked up when called.
+from fedrec.sequential import evaluation, sequences, training
+from fedrec.sequential.batch import PROFILE_ATTRIBUTES, PROFILE_BUCKETS, SequenceBatch
+from fedrec.settings import Setting
+from fedrec.training import local
+
 _MODULE_ITEM_EMBEDDING = "item_embedding.weight"
 #: Θ names of the prompt pathway start with this.
 PROMPT_PREFIX = "prompt."
@@ -52,41 +55,6 @@ PROFILE_PROMPT = Setting(
     bool,
     "`sasrec`: add APRec's profile prompt (a prefix token per layer from the user's attributes).",
 )
-
-
-def profile_codes(profiles: pd.DataFrame | None, users: np.ndarray) -> np.ndarray:
-    """[U, 3] prompt-embedding rows of the users' attributes: attribute a's value hashed into its own block."""
-    if profiles is None:
-        return np.zeros((len(users), len(PROFILE_ATTRIBUTES)), dtype=np.int64)
-    rows = profiles.iloc[np.asarray(users, dtype=np.int64)]
-    codes = [
-        [a * PROFILE_BUCKETS + zlib.crc32(str(value).encode()) % PROFILE_BUCKETS for value in rows[name]]
-        for a, name in enumerate(PROFILE_ATTRIBUTES)
-    ]
-    return np.asarray(codes, dtype=np.int64).T.reshape(len(users), len(PROFILE_ATTRIBUTES))
-
-
-@dataclass
-class SequenceBatch:
-    """Left-padded sequences: `items` [B, L] (0 at padding), `real` [B, L] bool, `profile` [B, 3].
-
-    For training, `labels` and `negatives` [B, L] hold the next item and one sampled negative per
-    position (only where `real`).
-    """
-
-    items: torch.Tensor
-    real: torch.Tensor
-    profile: torch.Tensor
-    labels: torch.Tensor | None = None
-    negatives: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.items.shape[0])
-
-    def select(self, rows: torch.Tensor | slice) -> "SequenceBatch":
-        """The users `rows` of the batch."""
-        fields = (getattr(self, name) for name in ("items", "real", "profile", "labels", "negatives"))
-        return SequenceBatch(*(None if field is None else field[rows] for field in fields))
 
 
 class ProfilePrompt(nn.Module):
@@ -261,6 +229,38 @@ class SASRec(RecModel):
 
     def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
         return torch.zeros(len(user_ids), 0)
+
+    def evaluate_counts(
+        self,
+        theta: Theta,
+        dataset: RecDataset,
+        users: np.ndarray,
+        embeddings: torch.Tensor,
+        ks: tuple[int, ...],
+        targets: tuple[int, ...],
+    ) -> EvalCounts:
+        """Ranking counts of `users` from their own chronological sequences and profiles (no embeddings)."""
+        histories, profile = sequences.user_sequences(dataset, users)
+        return evaluation.evaluate_sequences(
+            self, theta, users, histories, profile, dataset.train, dataset.test, ks, targets
+        )
+
+    def honest_updates(
+        self, theta: Theta, dataset: RecDataset, users: np.ndarray, embeddings: torch.Tensor, step: local.LocalStep
+    ) -> local.LocalResult:
+        """Each user's next-item loss over its own sequence and profile, differentiated only where the
+        step's `trainable` lets Θ train."""
+        config, epoch = step.config, step.epoch
+        instances = sequences.training_sequences(
+            users,
+            *sequences.user_sequences(dataset, users),
+            dataset.num_items,
+            config.max_sequence_length,
+            config.seed,
+            epoch if config.resample_negatives else 0,
+        )
+        dropout_seed = int(np.random.default_rng([config.seed, epoch, int(users[0])]).integers(2**31))
+        return training.sequential_user_updates(self, theta, instances, step.trainable, dropout_seed)
 
 
 def is_prompt(name: str) -> bool:

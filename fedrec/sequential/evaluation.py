@@ -12,15 +12,14 @@ import torch
 
 from fedrec.evaluation.metrics import EvalCounts
 from fedrec.evaluation.ranking import counts_in_batches
-from fedrec.models.base import Theta
-from fedrec.models.sasrec import SASRec
+from fedrec.models.base import RecModel, Theta
 from fedrec.sequential.sequences import history_batch
 
 _USERS_PER_BATCH = 256
 
 
 def evaluate_sequences(
-    model: SASRec,
+    model: RecModel,
     theta: Theta,
     user_ids: np.ndarray,
     sequences: list[np.ndarray],

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from fedrec.data.dataset import RecDataset
-from fedrec.models.sasrec import SequenceBatch, profile_codes
+from fedrec.sequential.batch import SequenceBatch, profile_codes
 from fedrec.training.sampling import sample_negatives
 
 _SEQUENCE_NEGATIVES_STREAM = 0x5351

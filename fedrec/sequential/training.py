@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
-from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
-from fedrec.models.sasrec import SASRec, SequenceBatch
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta, dense_names
+from fedrec.sequential.batch import SequenceBatch
 from fedrec.sequential.sequences import TrainingSequences
 from fedrec.training.local import LocalResult
 from fedrec.updates import UserUpdates
@@ -32,7 +32,7 @@ _CHUNK_USERS = 32
 
 
 def sequential_user_updates(
-    model: SASRec,
+    model: RecModel,
     theta: Theta,
     instances: TrainingSequences,
     trainable: Callable[[str], bool],

@@ -7,7 +7,9 @@ autograd's batched matmuls return per-user gradients directly. Users are buckete
 and padded within a bucket, which keeps padding waste small for heavy-tailed activity.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +29,26 @@ class LocalResult:
     updates: UserUpdates
     user_emb_grad: torch.Tensor  # [U, d]
     losses: torch.Tensor  # [U]
+
+
+#: A client-side update rule: (model, Θ, users, their embeddings, their samples, config, epoch) -> result;
+#: `compute_user_updates` plus whatever the run's privacy defense adds (privacy/defenses.py).
+UpdateRule = Callable[[RecModel, Theta, np.ndarray, torch.Tensor, list[UserSamples], Any, int], LocalResult]
+
+
+@dataclass(frozen=True)
+class LocalStep:
+    """What a benign user's local step needs besides the model and the data (`honest_updates` of a model).
+
+    Each model family reads its part: embedding models train their epoch's samples through
+    `update_rule` (the run's client-side privacy defense), sequential models differentiate only the
+    parameters `trainable` admits (the fine-tuning scenario). Both come from families outside the core.
+    """
+
+    config: Any  # the validated RunConfig
+    epoch: int  # 0-based
+    update_rule: UpdateRule
+    trainable: Callable[[str], bool]
 
 
 def _buckets(lengths: np.ndarray) -> list[np.ndarray]:
