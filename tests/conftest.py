@@ -10,6 +10,17 @@ from app_config import make_config, pyproject_defaults  # noqa: F401  (make_conf
 from fedrec.protocol import evaluate_messages, theta_from_record, train_messages
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: A small synthetic run that still trains (lr 0.05): two epochs of 120 users, for whole runs in tests.
+SMALL_RUN = {
+    "synthetic-users": 120,
+    "synthetic-items": 150,
+    "synthetic-interactions": 20,
+    "clients-per-round": 32,
+    "epochs": 2,
+    "seed": 7,
+    "lr": 0.05,
+    "user-lr": 0.05,
+}
 
 
 @pytest.fixture

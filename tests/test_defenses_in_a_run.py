@@ -9,22 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.conftest import SMALL_RUN
 from tests.in_process_grid import run_server_app
-
-SMALL = {
-    "synthetic-users": 120,
-    "synthetic-items": 150,
-    "synthetic-interactions": 20,
-    "clients-per-round": 32,
-    "epochs": 2,
-    "seed": 7,
-    "lr": 0.05,
-    "user-lr": 0.05,
-}
 
 
 def _run(tmp_path: Path, name: str, **extra: object) -> Path:
-    run_server_app({**SMALL, **extra, "results-dir": str(tmp_path), "run-name": name})
+    run_server_app({**SMALL_RUN, **extra, "results-dir": str(tmp_path), "run-name": name})
     assert json.loads((tmp_path / name / "summary.json").read_text())["status"] == "completed"
     return tmp_path / name
 

@@ -14,19 +14,9 @@ from app_config import make_config
 from harness.flwr_local import flwr_run
 from harness.flwr_records import list_runs, run_log
 from harness.plain_loop import run_plain
+from tests.conftest import SMALL_RUN
 
 pytestmark = pytest.mark.e2e
-
-SMALL = {
-    "synthetic-users": 120,
-    "synthetic-items": 150,
-    "synthetic-interactions": 20,
-    "clients-per-round": 32,
-    "epochs": 2,
-    "seed": 7,
-    "lr": 0.05,
-    "user-lr": 0.05,
-}
 
 
 def test_a_run_with_one_user_per_node_writes_its_results_and_computes_what_the_plain_loop_does(
@@ -80,7 +70,7 @@ def test_a_bad_setting_ends_the_run_failed_in_one_line_and_keeps_what_was_writte
     earlier = tmp_path / "results" / "bad"  # an earlier run's results under the same name
     earlier.mkdir(parents=True)
     (earlier / "metrics.csv").write_text("epoch,recall@10\n1,0.5\n")
-    overrides = {**SMALL, "hidden-layers": "8,,8", "results-dir": str(tmp_path / "results"), "run-name": "bad"}
+    overrides = {**SMALL_RUN, "hidden-layers": "8,,8", "results-dir": str(tmp_path / "results"), "run-name": "bad"}
     run = flwr_run(overrides, tmp_path / "flwr-home", after=read_records)
     message = "run-config 'hidden-layers' = '8,,8' is invalid: empty entry in the comma list"
     assert [line for line in run.output.splitlines() if line.startswith("fedrec-arena:")] == [
