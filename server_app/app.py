@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from flwr.app import Context
+from flwr.common.logger import ConsoleHandler
 from flwr.serverapp import Grid, ServerApp
 
 from app_config import load_config
@@ -46,10 +47,12 @@ def _say(line: str) -> None:
 
 @contextmanager
 def _quiet_flower() -> Iterator[None]:
-    """Flower logs several lines per round; with hundreds of rounds, keep only our per-epoch lines."""
+    """Flower logs several lines per round; with hundreds of rounds, keep only our per-epoch lines, unless
+    DEBUG logs were asked for (`FLWR_LOG_LEVEL=DEBUG` sets Flower's console handler)."""
     logger = logging.getLogger("flwr")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    if not any(isinstance(handler, ConsoleHandler) and handler.level <= logging.DEBUG for handler in logger.handlers):
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
