@@ -7,7 +7,7 @@ from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
-from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for
+from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for, threat_of_clients
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.models.base import RecModel
@@ -38,6 +38,12 @@ def run_threat(config: RunConfig, num_real_users: int) -> ThreatModel:
     return threat_for(config, ATTACKS.selected(config), num_real_users)
 
 
+def federation_threat(config: RunConfig, num_clients: int) -> ThreatModel:
+    """Who is malicious in a run whose nodes host `num_clients` clients, derived by the ServerApp from the
+    config (the same as `run_threat` on the nodes); for the results only, never for a strategy."""
+    return threat_of_clients(config, ATTACKS.selected(config), num_clients)
+
+
 def build_attack(config: RunConfig, model: RecModel, targets: tuple[int, ...], dataset: RecDataset) -> Attack:
     """The configured attack, with the knowledge its threat model grants."""
     setup = AttackSetup(config, model, targets, dataset.num_items, knowledge_for(config, dataset))
@@ -62,5 +68,6 @@ __all__ = [
     "ProfileAttack",
     "build_attack",
     "collusion_channel",
+    "federation_threat",
     "run_threat",
 ]

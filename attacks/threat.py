@@ -104,6 +104,26 @@ def threat_for(config: RunConfig, attack: type[Attack], num_real_users: int) -> 
     return threat_model(num_real_users, fraction, attack_mode(config, attack), config.seed)
 
 
+def threat_of_clients(config: RunConfig, attack: type[Attack], num_clients: int) -> ThreatModel:
+    """The threat model of a federation of `num_clients` clients, from the config alone: the number of
+    real users is the one whose threat model has that many clients (injected fake users are
+    int(rho * N) on top of N real ones, a strictly increasing count). How the ServerApp knows, for its
+    reports only, who is malicious without any node telling it."""
+    fraction = 0.0 if config.attack == "none" else config.malicious_fraction
+    injected = attack_mode(config, attack) == "injected"
+    real = int(num_clients / (1 + fraction)) if injected else num_clients
+    real = max(real - 2, 0) if injected else real  # float rounding: start below and count up
+    while injected and real + int(fraction * real) < num_clients:
+        real += 1
+    threat = threat_for(config, attack, real)
+    if threat.num_users != num_clients:
+        raise ConfigError(
+            f"the nodes host {num_clients} clients, which no number of real users gives under malicious-fraction "
+            f"{fraction} ({threat.mode}): do the SuperNodes run this run config?"
+        )
+    return threat
+
+
 def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
     if config.attacker_knowledge == "popularity":
         return AttackerKnowledge(item_popularity=dataset.item_popularity())

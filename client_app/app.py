@@ -23,10 +23,12 @@ from fedrec.protocol import (
     evaluate_reply,
 )
 from fedrec.sequential.sequences import history_batch, user_sequences
+from fedrec.targets import resolve_targets
 from fedrec.training.local import LocalResult, LocalStep
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth
+from privacy.ground_truth import leave_truth
 from privacy.recording import truth_of
 
 app = ClientApp()
@@ -48,10 +50,10 @@ def _clear_errors(handler: Callable[[Message, Context], Message]) -> Callable[[M
 @app.query()
 @_clear_errors
 def describe(message: Message, context: Context) -> Message:
-    """Which users this node hosts and their per-item interaction counts.
+    """Which users this node hosts, the run's size, and the target items as this node resolves them.
 
-    `malicious-ids` is the simulation's ground truth, reported for the results (update statistics,
-    detection rates) only; strategies never see it.
+    `least-popular:k` targets are resolved here, over the whole dataset every node loads, so that no
+    interaction count leaves the node; nothing says which users are malicious.
     """
     node = node_from_context(context)
     description = NodeDescription(
@@ -61,8 +63,7 @@ def describe(message: Message, context: Context) -> Message:
         partition_id=node.partition_id,
         num_partitions=node.num_partitions,
         role=node.role,
-        item_popularity=node.dataset.item_popularity(node.real_users()),
-        malicious_ids=node.user_ids[node.threat.is_malicious(node.user_ids)],
+        targets=resolve_targets(node.config.target_items, node.dataset.item_popularity()),
     )
     return description.reply_to(message)
 
@@ -113,7 +114,7 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
-    results, loss_sum, truth = [], 0.0, None
+    results, loss_sum = [], 0.0
     for is_malicious in (False, True):
         group = users[malicious == is_malicious]
         if len(group) == 0:
@@ -124,15 +125,14 @@ def train(message: Message, context: Context) -> Message:
         else:
             result = _benign_step(node, theta, group, embeddings[positions], epoch)
             loss_sum = float(result.losses.sum())
-            if records_truth(config, epoch):
+            if records_truth(config, epoch):  # kept on this machine for the scoring, never sent
                 interactions = [node.dataset.train_items(int(user)) for user in group]
-                truth = truth_of(result.updates, interactions, embeddings[positions])
+                leave_truth(context.run_id, epoch + 1, truth_of(result.updates, interactions, embeddings[positions]))
         embeddings[positions] -= config.user_lr * result.user_emb_grad
         results.append(result.updates)
     save_user_embeddings(context, embeddings)
     updates = UserUpdates.concat(results) if results else UserUpdates.empty(theta)  # all silent: an empty reply
-    # `truth`: the benign users' ground truth, for scoring a curious server (fedrec/protocol.py)
-    return TrainReply(updates, loss_sum, int((~malicious).sum()), truth).reply_to(message)
+    return TrainReply(updates, loss_sum, int((~malicious).sum())).reply_to(message)
 
 
 @app.evaluate()

@@ -210,8 +210,12 @@ def start_federation(
     install_dependencies: bool = False,
     hosts: list[str] | None = None,
     start_timeout: float = 60.0,
+    log_level: str | None = None,
 ) -> Federation:
     """Start a SuperLink and `supernodes` SuperNodes on loopback; every process is recorded for `stop`.
+
+    `log_level` is Flower's `FLWR_LOG_LEVEL` for the SuperLink and the ServerApps it starts (DEBUG logs
+    every message the ServerApp receives, server_app/grid.py).
 
     If anything fails to start, what was started is stopped again before the error propagates.
     """
@@ -243,7 +247,11 @@ def start_federation(
     superlink = ProcessSpec(
         "superlink",
         superlink_command,
-        {"FLWR_HOME": str(folder / "superlink-home"), **install_env},
+        {
+            "FLWR_HOME": str(folder / "superlink-home"),
+            **install_env,
+            **({"FLWR_LOG_LEVEL": log_level} if log_level else {}),
+        },
         str(folder / "logs" / "superlink.log"),
     )
     federation = Federation(folder=folder, superlink_address=address, tls=tls, superlink=superlink)

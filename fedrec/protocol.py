@@ -3,14 +3,13 @@
 Nothing else in the project names a record or a key of a message; the ServerApp (strategies/, server_app/)
 and the ClientApp (client_app/) translate messages only through this module. The exchange:
 
-- describe (a query with no content) -> `NodeDescription`: which users a node hosts and what it knows of
-  the run. Its `item-popularity` (train + test interactions) and `malicious-ids` are the simulation's
-  ground truth, a side channel a real deployment would not have: the server uses them only to pick the
-  least popular target items and to report update statistics; strategies never see them.
+- describe (a query with no content) -> `NodeDescription`: which users a node hosts, the run's size and
+  its target items as the node resolved them from the run config (`least-popular:k` over the whole
+  dataset, which every node loads). No interaction count and no simulation ground truth: who is malicious
+  the ServerApp derives from the run config (attacks/threat.py), and a curious server's scoring truth
+  never leaves the node's machine (privacy/ground_truth.py).
 - train (`TrainInstruction`: Θ, the epoch, the node's users of the round, the target items) ->
-  `TrainReply`: the users' updates (`UserUpdates`, one CSR batch), the benign users' summed loss, and in
-  recorded epochs the simulation's ground truth beside them (`privacy-truth`, `TruthBatch`), for scoring
-  a curious server only.
+  `TrainReply`: the users' updates (`UserUpdates`, one CSR batch) and the benign users' summed loss.
 - evaluate (`EvaluateInstruction`: Θ, the target items) -> `GroupedCounts`: the node's additive ranking
   counts under `counts`, and per user group under `counts/<group>`.
 - activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
@@ -28,14 +27,13 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, Met
 from fedrec.evaluation.grouped import GroupedCounts
 from fedrec.evaluation.metrics import EvalCounts
 from fedrec.models.base import Theta
-from fedrec.updates import TruthBatch, UserUpdates
+from fedrec.updates import UserUpdates
 
 # Records of a message's content.
 THETA = "theta"
 CONFIG = "config"
 UPDATES = "updates"
 METRICS = "metrics"
-TRUTH = "privacy-truth"
 COUNTS = "counts"  # all evaluated users; a user group's counts are under f"{COUNTS}/{group}"
 USERS = "users"  # the describe reply's ArrayRecord (and a key of CONFIG and of COUNTS, below)
 NODE = "node"
@@ -50,15 +48,13 @@ TARGETS = "targets"
 LOSS_SUM = "loss-sum"
 LOSS_COUNT = "loss-count"
 
-# Keys of the UPDATES record (one CSR batch of users, `fedrec.updates.UserUpdates`) and of TRUTH.
+# Keys of the UPDATES record (one CSR batch of users, `fedrec.updates.UserUpdates`).
 USER_IDS = "user-ids"
 ITEM_INDPTR = "item-indptr"
 ITEM_IDS = "item-ids"
 ITEM_GRADS = "item-grads"
 NUM_SAMPLES = "num-samples"
 DENSE_GRAD_PREFIX = "grad:"  # followed by the dense parameter's name
-IS_INTERACTION = "is-interaction"
-USER_EMBEDDINGS = "user-embeddings"
 
 # Keys of a COUNTS record (`EvalCounts` as sums; lists are flattened row-major).
 RECALL = "recall"
@@ -67,9 +63,7 @@ NDCG = "ndcg"
 TARGET_HITS = "target-hits"
 TARGET_ELIGIBLE = "target-eligible"
 
-# Keys of the describe reply: USERS holds USER_IDS and the simulation's ground truth, NODE the node's config.
-ITEM_POPULARITY = "item-popularity"
-MALICIOUS_IDS = "malicious-ids"
+# Keys of the describe reply: USERS holds USER_IDS, NODE the node's config and the run's TARGETS.
 PARTITION_ID = "partition-id"
 NUM_PARTITIONS = "num-partitions"
 ROLE = "role"
@@ -129,21 +123,6 @@ def updates_from_record(record: ArrayRecord) -> UserUpdates:
     )
 
 
-def truth_to_record(truth: TruthBatch) -> ArrayRecord:
-    return ArrayRecord(
-        {
-            USER_IDS: Array(truth.user_ids.numpy()),
-            ITEM_INDPTR: Array(truth.item_indptr.numpy()),
-            IS_INTERACTION: Array(truth.is_interaction.numpy()),
-            USER_EMBEDDINGS: Array(np.ascontiguousarray(truth.user_embeddings.numpy())),
-        }
-    )
-
-
-def truth_from_record(record: ArrayRecord) -> TruthBatch:
-    return TruthBatch(*(_to_tensor(record[key]) for key in (USER_IDS, ITEM_INDPTR, IS_INTERACTION, USER_EMBEDDINGS)))
-
-
 def counts_to_record(counts: EvalCounts) -> MetricRecord:
     """A node's evaluation counts as a MetricRecord of sums (lists are flattened row-major)."""
     return MetricRecord(
@@ -179,7 +158,8 @@ def describe_messages(nodes: list[int]) -> list[Message]:
 
 @dataclass(frozen=True)
 class NodeDescription:
-    """A node's answer to describe: the users it hosts and what it knows of the run."""
+    """A node's answer to describe: the users it hosts and what it knows of the run, all public to the
+    federation (no interaction count, no ground truth)."""
 
     users: np.ndarray  # the clients this node hosts (real users and, with injected attacks, fake ones)
     num_clients: int  # clients of the whole run
@@ -187,22 +167,14 @@ class NodeDescription:
     partition_id: int
     num_partitions: int
     role: str
-    #: Simulation ground truth (train + test interactions per item over the node's real users): a side
-    #: channel, used by the server only to resolve `least-popular` target items.
-    item_popularity: np.ndarray
-    #: Simulation ground truth (which hosted clients are malicious): for the results only.
-    malicious_ids: np.ndarray
+    #: The run's target items, resolved by the node from the run config and the dataset every node loads
+    #: (the attacker's public choice); the server checks that all nodes agree.
+    targets: tuple[int, ...]
 
     def reply_to(self, query: Message) -> Message:
         content = RecordDict(
             {
-                USERS: ArrayRecord(
-                    {
-                        USER_IDS: Array(self.users),
-                        ITEM_POPULARITY: Array(self.item_popularity),
-                        MALICIOUS_IDS: Array(self.malicious_ids),
-                    }
-                ),
+                USERS: ArrayRecord({USER_IDS: Array(self.users)}),
                 NODE: ConfigRecord(
                     {
                         PARTITION_ID: self.partition_id,
@@ -210,6 +182,7 @@ class NodeDescription:
                         ROLE: self.role,
                         NUM_CLIENTS: self.num_clients,
                         NUM_ITEMS: self.num_items,
+                        TARGETS: list(self.targets),
                     }
                 ),
             }
@@ -226,8 +199,7 @@ class NodeDescription:
             partition_id=int(node[PARTITION_ID]),
             num_partitions=int(node[NUM_PARTITIONS]),
             role=str(node[ROLE]),
-            item_popularity=np.asarray(users[ITEM_POPULARITY].numpy()),
-            malicious_ids=np.asarray(users[MALICIOUS_IDS].numpy(), dtype=np.int64),
+            targets=tuple(int(t) for t in node[TARGETS]),
         )
 
 
@@ -273,13 +245,11 @@ class TrainInstruction:
 
 @dataclass(frozen=True)
 class TrainReply:
-    """A node's answer to train: its users' updates, the benign users' summed loss and their number, and,
-    in recorded epochs, the simulation's ground truth of the benign users' uploads (never aggregated)."""
+    """A node's answer to train: its users' updates, the benign users' summed loss and their number."""
 
     updates: UserUpdates
     loss_sum: float
     loss_count: int
-    truth: TruthBatch | None = None
 
     def reply_to(self, instruction: Message) -> Message:
         content = RecordDict(
@@ -288,8 +258,6 @@ class TrainReply:
                 METRICS: MetricRecord({LOSS_SUM: self.loss_sum, LOSS_COUNT: self.loss_count}),
             }
         )
-        if self.truth is not None:
-            content[TRUTH] = truth_to_record(self.truth)
         return Message(content, reply_to=instruction)
 
     @classmethod
@@ -299,7 +267,6 @@ class TrainReply:
             updates=updates_from_record(reply.content[UPDATES]),
             loss_sum=float(metrics[LOSS_SUM]),
             loss_count=int(metrics[LOSS_COUNT]),
-            truth=truth_from_record(reply.content[TRUTH]) if TRUTH in reply.content else None,
         )
 
 

@@ -118,8 +118,9 @@ class UserUpdates:
 class TruthBatch:
     """The simulation's ground truth of a node's batch of benign users, aligned with their `UserUpdates` rows.
 
-    Known to the simulation only: it travels beside a train reply (`fedrec.protocol`) so that a curious
-    server's recovery can be scored (privacy/), and never reaches a strategy or a privacy attack.
+    Known to the simulation only: it never crosses the protocol; the node leaves it on its machine's disk
+    (privacy/ground_truth.py) for the scoring of a curious server's recovery (privacy/), and it never
+    reaches a strategy, a hook or a privacy attack.
     """
 
     user_ids: torch.Tensor  # [U]

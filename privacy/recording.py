@@ -2,12 +2,13 @@
 
 Which users: `privacy-users` real, benign users drawn with the seed once per recorded epoch (each user
 uploads once per epoch, so each drawn user gives one upload). What is kept is exactly what the wire
-carried for them (`ObservedUpload`) plus, apart, the simulation's ground truth for scoring (`Truth`).
+carried for them (`ObservedUpload`); the simulation's ground truth for scoring (`Truth`) is joined to it
+after training, from where the nodes left it (privacy/ground_truth.py), never from a message.
 The notebook is saved with `torch.save` before any attack runs, so other attacks can run offline on it
 (experiments/privacy.py does) and a crashing attack loses nothing.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ class RecordedUpload:
     epoch: int  # 1-based
     user: int
     observed: ObservedUpload
-    truth: Truth
+    truth: Truth | None = None  # joined after training (`UploadRecorder.join_truth`), for scoring only
 
 
 @dataclass
@@ -46,15 +47,25 @@ class UploadRecorder:
     def wants(self, epoch: int) -> bool:
         return bool(self.sampled.get(epoch))
 
-    def record(self, epoch: int, updates: UserUpdates, truth: TruthBatch, theta: Theta) -> None:
+    def record(self, epoch: int, updates: UserUpdates, theta: Theta) -> None:
         """Keep the sampled users of a received batch. `theta` is the Θ the server sent for this round."""
         wanted = self.sampled.get(epoch, set())
         positions = {int(user): k for k, user in enumerate(updates.user_ids.tolist())}
         snapshot = None
-        for user in sorted(wanted & set(positions) & set(truth.positions)):
+        for user in sorted(wanted & set(positions)):
             snapshot = snapshot if snapshot is not None else {name: value.clone() for name, value in theta.items()}
-            observed = ObservedUpload.of_user(updates, positions[user], snapshot)
-            self.uploads.append(RecordedUpload(epoch, user, observed, truth_of_user(truth, user)))
+            self.uploads.append(RecordedUpload(epoch, user, ObservedUpload.of_user(updates, positions[user], snapshot)))
+
+    def join_truth(self, truths: dict[tuple[int, int], Truth]) -> None:
+        """Attach to each recorded upload its ground truth, `truths[(epoch, user)]`."""
+        missing = [(upload.epoch, upload.user) for upload in self.uploads if (upload.epoch, upload.user) not in truths]
+        if missing:
+            epoch, user = missing[0]
+            raise RuntimeError(
+                f"no ground truth for {len(missing)} recorded upload(s) (user {user} in epoch {epoch}): privacy scores "
+                "need the nodes to run on the ServerApp's machine (a simulation or a local federation)"
+            )
+        self.uploads = [replace(upload, truth=truths[(upload.epoch, upload.user)]) for upload in self.uploads]
 
     def save(self, folder: Path) -> Path:
         path = folder / UPLOADS_FILE

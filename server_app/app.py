@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 from flwr.app import Context
+from flwr.common.logger import ConsoleHandler
 from flwr.serverapp import Grid, ServerApp
 
 from app_config import load_config
-from attacks import AttackerKnowledge, AttackSetup, collusion_channel
+from attacks import AttackerKnowledge, AttackSetup, collusion_channel, federation_threat
 from attacks.collusion import collude
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
@@ -23,10 +24,10 @@ from fedrec.protocol import theta_to_record
 from fedrec.reporting.detection import DetectionCounts
 from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
-from fedrec.targets import resolve_targets
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
 from pretrained.starting import starting_theta
+from privacy.ground_truth import discard_truth
 from privacy.recording import UploadRecorder
 from privacy.secure_aggregation import secure_sum
 from server_app.curious import attack_recorded, record_replies, upload_recorder
@@ -46,10 +47,12 @@ def _say(line: str) -> None:
 
 @contextmanager
 def _quiet_flower() -> Iterator[None]:
-    """Flower logs several lines per round; with hundreds of rounds, keep only our per-epoch lines."""
+    """Flower logs several lines per round; with hundreds of rounds, keep only our per-epoch lines, unless
+    DEBUG logs were asked for (`FLWR_LOG_LEVEL=DEBUG` sets Flower's console handler)."""
     logger = logging.getLogger("flwr")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    if not any(isinstance(handler, ConsoleHandler) and handler.level <= logging.DEBUG for handler in logger.handlers):
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
@@ -85,7 +88,7 @@ def _starting_point(
 
 
 def _recorder(
-    config: RunConfig, federation: Federation, targets: tuple[int, ...], checkpoint: dict[str, Any]
+    config: RunConfig, federation: Federation, targets: tuple[int, ...], checkpoint: dict[str, Any], num_malicious: int
 ) -> RunRecorder:
     return RunRecorder(
         config,
@@ -94,7 +97,7 @@ def _recorder(
             "num-items": federation.num_items,
             "num-nodes": len(federation.directory.nodes),
             "targets": list(targets),
-            "num-malicious": int(len(federation.malicious_ids)),
+            "num-malicious": num_malicious,
             **{f"checkpoint-{key}": value for key, value in checkpoint.items()},
         },
     )
@@ -126,13 +129,13 @@ def _reporting_hooks(
 
 
 def _update_rewrites(
-    config: RunConfig, model: RecModel, targets: tuple[int, ...], federation: Federation
+    config: RunConfig, model: RecModel, targets: tuple[int, ...], num_items: int, malicious_ids: np.ndarray
 ) -> tuple[UpdatesRewrite, ...]:
-    """What the round's updates go through before the rule: colluding clients craft, then secure aggregation masks."""
+    """What the round's updates go through before the rule: colluding clients craft (the simulated attackers
+    know each other, `malicious_ids`), then secure aggregation masks."""
     rewrites: list[UpdatesRewrite] = []
-    attack = collusion_channel(AttackSetup(config, model, targets, federation.num_items, AttackerKnowledge()))
+    attack = collusion_channel(AttackSetup(config, model, targets, num_items, AttackerKnowledge()))
     if attack is not None:
-        malicious_ids = federation.malicious_ids
         rewrites.append(
             lambda server_round, updates, theta: collude(attack, updates, malicious_ids, theta, server_round)
         )
@@ -150,20 +153,21 @@ def main(grid: Grid, context: Context) -> None:
     grid = PromptGrid(grid)
     try:
         federation = discover(grid, timeout=config.round_timeout)
-        targets = resolve_targets(config.target_items, federation.item_popularity)
+        # Simulation ground truth, for the results only: derived from the run config, told by no node.
+        malicious_ids = federation_threat(config, federation.num_clients).malicious_ids
     except (ConfigError, RuntimeError, TimeoutError) as error:
         raise stop_run(str(error)) from None
     model = build_model(config)
-    theta, checkpoint, targets = _starting_point(grid, config, model, federation, targets)
-    recorder = _recorder(config, federation, targets, checkpoint)
-    on_epoch, on_updates = _reporting_hooks(config, recorder, targets, federation.malicious_ids)
-    uploads = upload_recorder(config, federation.directory.user_ids, federation.malicious_ids)
+    theta, checkpoint, targets = _starting_point(grid, config, model, federation, federation.targets)
+    recorder = _recorder(config, federation, targets, checkpoint, len(malicious_ids))
+    on_epoch, on_updates = _reporting_hooks(config, recorder, targets, malicious_ids)
+    uploads = upload_recorder(config, federation.directory.user_ids, malicious_ids)
     idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
     hooks = StrategyHooks(
         on_epoch=on_epoch,
         on_updates=on_updates,
         on_replies=None if uploads is None else partial(record_replies, uploads),
-        rewrite_updates=_update_rewrites(config, model, targets, federation),
+        rewrite_updates=_update_rewrites(config, model, targets, federation.num_items, malicious_ids),
         rediscover=lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes),
     )
     strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
@@ -173,7 +177,7 @@ def main(grid: Grid, context: Context) -> None:
         f"{federation.num_items} items, targets {list(targets)}, "
         f"{config.epochs} epochs x {strategy.num_rounds // config.epochs} rounds"
     )
-    _run(grid, config, model, strategy, theta, uploads, recorder)
+    _run(grid, config, model, strategy, theta, uploads, recorder, context.run_id)
 
 
 def _run(
@@ -184,9 +188,11 @@ def _run(
     theta: Theta,
     uploads: UploadRecorder | None,
     recorder: RunRecorder,
+    run_id: int,
 ) -> None:
     """Train (after an epoch-0 evaluation of a checkpoint), attack the recorded uploads, finish the results."""
     status, error_text, privacy_summary = "failed", "", {}
+    discard_truth(run_id)  # what a crashed earlier run under this id may have left
     try:
         with _quiet_flower():
             if config.initial_checkpoint:  # epoch 0: the checkpoint as the federation received it
@@ -200,13 +206,14 @@ def _run(
                 )
         if uploads is not None:
             _say(f"fedrec-arena: privacy attack '{config.privacy_attack}' on {len(uploads.uploads)} recorded upload(s)")
-            privacy_summary = attack_recorded(config, model, uploads, recorder.path)
+            privacy_summary = attack_recorded(config, model, uploads, recorder.path, run_id)
             _say(f"fedrec-arena: privacy {privacy_summary['privacy']}")
         status = "completed"
     except BaseException as error:
         error_text = "".join(traceback.format_exception_only(error)).strip()
         raise
     finally:
+        discard_truth(run_id)
         summary = recorder.finish(status, error_text, privacy_summary)
         _say(
             f"fedrec-arena: {status} {summary['epochs-completed']} epoch(s) in {summary['wall-time-s']}s; "

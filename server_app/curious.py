@@ -2,8 +2,9 @@
 
 Training is unchanged: the recorder only reads each round's good replies (the strategy's `on_replies` hook)
 as they came over the wire, and the attack runs once the last epoch is done, so it does not slow
-training. What it recovers is scored against the simulation's ground truth and written next to the
-run's metrics (`privacy.csv`, and means in `summary.json`).
+training. What it recovers is scored against the simulation's ground truth, which reaches the scoring
+only then, and not through any message (privacy/ground_truth.py), and written next to the run's metrics
+(`privacy.csv`, and means in `summary.json`).
 """
 
 from pathlib import Path
@@ -14,31 +15,39 @@ import numpy as np
 from fedrec.config import RunConfig
 from fedrec.models.base import RecModel, Theta
 from fedrec.protocol import TrainReply
-from privacy import PRIVACY_ATTACKS
+from privacy import PRIVACY_ATTACKS, records_truth
 from privacy.evaluation import PRIVACY_CSV, attack_uploads, summarise
+from privacy.ground_truth import collect_truth
 from privacy.recording import UploadRecorder, sample_users
 
 
 def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.ndarray) -> UploadRecorder | None:
-    """A recorder of `privacy-users` benign users per recorded epoch, or None without a privacy attack."""
+    """A recorder of `privacy-users` benign users per recorded epoch (the users whose truth the nodes keep),
+    or None without a privacy attack.
+
+    Whom to score is the experimenter's choice: the recorder is handed the sample, not who is malicious.
+    """
     if config.privacy_attack == "none":
         return None
     benign = np.setdiff1d(user_ids, malicious_ids)
-    epochs = [epoch for epoch in config.privacy_epochs if epoch <= config.epochs]
+    epochs = [epoch for epoch in config.privacy_epochs if epoch <= config.epochs and records_truth(config, epoch - 1)]
     return UploadRecorder({epoch: sample_users(benign, config.privacy_users, config.seed, epoch) for epoch in epochs})
 
 
 def record_replies(recorder: UploadRecorder, epoch: int, replies: list[TrainReply], theta: Theta) -> None:
-    """Keep what the wire carried for the sampled users (the ground truth beside it is kept apart, for scoring)."""
+    """Keep what the wire carried for the sampled users."""
     if not recorder.wants(epoch):
         return
     for reply in replies:
-        if reply.truth is not None:
-            recorder.record(epoch, reply.updates, reply.truth, theta)
+        recorder.record(epoch, reply.updates, theta)
 
 
-def attack_recorded(config: RunConfig, model: RecModel, recorder: UploadRecorder, folder: Path) -> dict[str, Any]:
-    """Save the recorded uploads, run the configured attack on them, write `privacy.csv`; the summary means."""
+def attack_recorded(
+    config: RunConfig, model: RecModel, recorder: UploadRecorder, folder: Path, run_id: int
+) -> dict[str, Any]:
+    """Join the nodes' ground truth of run `run_id` to the recorded uploads, save them, run the configured
+    attack on them, write `privacy.csv`; the summary means."""
+    recorder.join_truth(collect_truth(run_id))
     recorder.save(folder)
     attack = PRIVACY_ATTACKS.selected(config)(model, config)
     table = attack_uploads(attack, recorder.uploads)

@@ -5,7 +5,6 @@ import time
 from dataclasses import dataclass
 from logging import WARNING
 
-import numpy as np
 from flwr.common import log
 from flwr.serverapp import Grid
 
@@ -15,10 +14,12 @@ from fedrec.protocol import NodeDescription, describe_messages
 
 @dataclass
 class Federation:
+    """What the nodes told the server at start: who hosts whom, the run's size and its target items."""
+
     directory: UserDirectory
+    num_clients: int
     num_items: int
-    item_popularity: np.ndarray  # simulation ground truth: train + test interactions per item, summed over nodes
-    malicious_ids: np.ndarray  # simulation ground truth, for reporting only (never given to strategies)
+    targets: tuple[int, ...]  # as every node resolved them from the run config
     idle_nodes: set[int]  # nodes that answered but host no client (left out of the directory)
 
 
@@ -62,12 +63,20 @@ def discover(grid: Grid, timeout: float) -> Federation:
             expected = description.num_clients
             hosted += len(description.users)
     first = next(iter(described.values()))
+    disagreeing = [
+        node for node, d in described.items() if (d.targets, d.num_items) != (first.targets, first.num_items)
+    ]
+    if disagreeing:
+        raise RuntimeError(
+            f"node {disagreeing[0]} resolves the target items or the number of items differently from the others: "
+            "every SuperNode must load the same dataset"
+        )
     hosting = {node: d.users for node, d in described.items() if len(d.users)}
     return Federation(
         directory=UserDirectory.from_nodes(hosting),
+        num_clients=first.num_clients,
         num_items=first.num_items,
-        item_popularity=np.sum([d.item_popularity for d in described.values()], axis=0),
-        malicious_ids=np.sort(np.concatenate([d.malicious_ids for d in described.values()])),
+        targets=first.targets,
         idle_nodes=set(described) - set(hosting),
     )
 

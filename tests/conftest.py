@@ -1,5 +1,6 @@
 """Shared test fixtures and helpers."""
 
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,17 @@ def server_task_identity():  # type: ignore[no-untyped-def]
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = previous
 
 
+def fresh_run_id() -> int:
+    """A run id of its own, as Flower gives each run: what nodes leave on disk (privacy/ground_truth.py) is
+    keyed by it, and other test processes on this machine must not meet it."""
+    return secrets.randbits(62)
+
+
 def node_context(partition: tuple[int, int] = (0, 3), **overrides: object) -> Context:
     """The Context a node gets from Flower: run config, node config and its private state."""
     run_config = {**pyproject_defaults(), **{k.replace("_", "-"): v for k, v in overrides.items()}}
     return Context(
-        run_id=1,
+        run_id=fresh_run_id(),
         node_id=7,
         node_config={"partition-id": partition[0], "num-partitions": partition[1]},
         state=RecordDict(),

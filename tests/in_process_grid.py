@@ -14,16 +14,17 @@ from flwr.serverapp import Grid
 from app_config import pyproject_defaults
 from client_app.app import app as client_app
 from server_app.app import main
+from tests.conftest import fresh_run_id
 
 
 class InProcessGrid(Grid):
     """`num_nodes` simulated nodes, node i holding partition i of `num_nodes`, each with its own Context
     (its state kept between messages); a message is answered as soon as it is pushed."""
 
-    def __init__(self, run_config: dict[str, object], num_nodes: int = 2) -> None:
+    def __init__(self, run_config: dict[str, object], num_nodes: int = 2, run_id: int = 1) -> None:
         self._contexts = {
             node: Context(
-                run_id=1,
+                run_id=run_id,
                 node_id=node,
                 node_config={"partition-id": node - 1, "num-partitions": num_nodes},
                 state=RecordDict(),
@@ -68,8 +69,8 @@ class InProcessGrid(Grid):
 
 def run_server_app(overrides: dict[str, object], num_nodes: int = 2) -> None:
     """The ServerApp's `main` with the default run config and `overrides`, on `num_nodes` in-process nodes."""
-    run_config = {**pyproject_defaults(), **overrides}
+    run_config, run_id = {**pyproject_defaults(), **overrides}, fresh_run_id()
     main(
-        InProcessGrid(run_config, num_nodes),
-        Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config),
+        InProcessGrid(run_config, num_nodes, run_id),
+        Context(run_id=run_id, node_id=0, node_config={}, state=RecordDict(), run_config=run_config),
     )

@@ -88,8 +88,7 @@ def healthy(users: np.ndarray) -> Node:
                 partition_id=0,
                 num_partitions=1,
                 role="all",
-                item_popularity=np.zeros(NUM_ITEMS, dtype=np.int64),
-                malicious_ids=np.zeros(0, dtype=np.int64),
+                targets=TARGETS,
             )
             return description.reply_to(message)
         if message.metadata.message_type == MessageType.TRAIN:

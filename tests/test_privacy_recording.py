@@ -1,5 +1,5 @@
-"""The curious server observes exactly what the wire carries; the ground truth travels apart and never
-reaches an attack.
+"""The curious server observes exactly what the wire carries; the ground truth stays on the node's machine,
+is joined only for scoring, and never reaches an attack.
 
 Drives the real ClientApp object with a real Context and Message, then the server's recorder with the
 reply as the strategy parses it, as the ServerApp does (the `on_replies` hook).
@@ -14,8 +14,9 @@ from client_app.app import app
 from client_app.node import node_from_context
 from fedrec.errors import ConfigError
 from fedrec.models.registry import MODELS
-from fedrec.protocol import METRICS, TRUTH, UPDATES, TrainReply, theta_to_record
+from fedrec.protocol import METRICS, UPDATES, TrainReply, theta_to_record
 from privacy.evaluation import attack_uploads
+from privacy.ground_truth import collect_truth, discard_truth
 from privacy.observed import ObservedUpload, Recovered
 from privacy.recording import UploadRecorder, sample_users
 from server_app.curious import record_replies
@@ -25,29 +26,35 @@ SMALL = {"synthetic_users": 30, "synthetic_items": 60, "privacy_attack": "analyt
 
 
 def _round(**overrides: object) -> tuple[object, list[int], dict, object]:
+    """One round of 4 users on the real ClientApp; the truth it left on disk is collected (and removed)."""
     context = node_context(**{**SMALL, **overrides})
     node = node_from_context(context)
     model = MODELS.get(node.config.model)(node.config.embedding_dim, node.config.hidden_layers)
     theta = model.init_theta(node.dataset.num_items, node.config.seed)
     users = node.user_ids[:4].tolist()
     before = model.init_user_embeddings(np.array(users), node.config.seed)
-    reply = app(train_message(users, theta_to_record(theta), epoch=0), context)
-    return reply, users, theta, (node, before)
+    try:
+        reply = app(train_message(users, theta_to_record(theta), epoch=0), context)
+        truths = collect_truth(context.run_id)
+    finally:
+        discard_truth(context.run_id)
+    return reply, users, theta, (node, before, truths)
 
 
-def test_a_recorded_epoch_sends_the_truth_apart_and_other_epochs_do_not() -> None:
-    reply, _, _, _ = _round()
-    assert set(reply.content.keys()) == {UPDATES, METRICS, TRUTH}
-    later, _, _, _ = _round(privacy_epochs="2")
-    assert set(later.content.keys()) == {UPDATES, METRICS}
-    unattacked, _, _, _ = _round(privacy_attack="none")
-    assert set(unattacked.content.keys()) == {UPDATES, METRICS}
+def test_the_reply_carries_the_upload_only_and_a_recorded_epoch_leaves_the_truth_on_the_node() -> None:
+    reply, users, _, (_, _, truths) = _round()
+    assert set(reply.content.keys()) == {UPDATES, METRICS}
+    assert set(truths) == {(1, user) for user in users}
+    for later in (_round(privacy_epochs="2"), _round(privacy_attack="none"), _round(secure_aggregation=True)):
+        assert set(later[0].content.keys()) == {UPDATES, METRICS} and later[3][2] == {}
 
 
-def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_apart() -> None:
-    reply, users, theta, (node, before) = _round()
+def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_joins_it_for_scoring() -> None:
+    reply, users, theta, (node, before, truths) = _round()
     recorder = UploadRecorder({1: set(users[:3])})
     record_replies(recorder, 1, [TrainReply.parse(reply)], theta)
+    assert all(upload.truth is None for upload in recorder.uploads), "the recorder holds no truth while it records"
+    recorder.join_truth(truths)
     wire = TrainReply.parse(reply).updates
     assert [upload.user for upload in recorder.uploads] == users[:3]
     for upload in recorder.uploads:
@@ -66,10 +73,19 @@ def test_the_recorder_keeps_the_wire_bit_for_bit_and_the_truth_apart() -> None:
     assert set(vars(recorder.uploads[0].observed)) == {"theta", "item_ids", "item_rows", "dense", "num_samples"}
 
 
-def test_an_attack_is_handed_the_observed_upload_only() -> None:
+def test_uploads_without_truth_on_this_machine_stop_the_scoring_in_one_line() -> None:
     reply, users, theta, _ = _round()
     recorder = UploadRecorder({1: set(users)})
     record_replies(recorder, 1, [TrainReply.parse(reply)], theta)
+    with pytest.raises(RuntimeError, match=r"no ground truth for 4 recorded upload\(s\).*ServerApp's machine"):
+        recorder.join_truth({})
+
+
+def test_an_attack_is_handed_the_observed_upload_only() -> None:
+    reply, users, theta, (_, _, truths) = _round()
+    recorder = UploadRecorder({1: set(users)})
+    record_replies(recorder, 1, [TrainReply.parse(reply)], theta)
+    recorder.join_truth(truths)
     handed = []
 
     class Spy:
