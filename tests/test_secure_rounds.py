@@ -12,7 +12,9 @@ from flwr.app import Message, MessageType
 from app_config import load_config, pyproject_defaults
 from fedrec.models.registry import build_model
 from fedrec.protocol import COLLUDERS, MASKED, MASKED_SUM, TRUTH, UPDATES, theta_to_record
+from fedrec.training.sampling import epoch_schedule
 from fedrec.updates import UserUpdates
+from privacy.round_difference import isolate, one_user_differences
 from privacy.secure_aggregation import (
     SUM_USER_ID,
     SumLayout,
@@ -145,3 +147,35 @@ def test_an_unmasked_reply_decodes_as_the_clear_sum() -> None:
     for name, grads in expected.dense_grads.items():
         torch.testing.assert_close(total.dense_grads[name], grads)
     assert total.num_samples.tolist() == expected.num_samples.tolist() and (loss_sum, loss_count) == (2.5, 5)
+
+
+def _masked_total(updates: UserUpdates, theta: dict, server_round: int) -> UserUpdates:
+    """What the secure-mode server decodes when `updates`' users sit on two nodes (halves) and mask."""
+    layout, half = SumLayout.of(theta), updates.num_users // 2
+    keys = {node: new_private_key() for node in (1, 2)}
+    peers = {node: public_key(key) for node, key in keys.items()}
+    parts = {
+        1: updates.select(torch.arange(updates.num_users) < half),
+        2: updates.select(torch.arange(updates.num_users) >= half),
+    }
+    uploads = [masked_upload(layout.flatten(parts[n], 0.0, 0), n, keys[n], peers, server_round) for n in (1, 2)]
+    return layout.unflatten(unmask(uploads), torch.float32)[0]
+
+
+def test_two_rounds_that_differ_by_one_user_give_that_users_update_through_the_masks() -> None:
+    updates, theta = _round(2, num_users=6), _theta()
+    last = torch.arange(6) == 5
+    recovered = isolate(_masked_total(updates, theta, 1), _masked_total(updates.select(~last), theta, 2), 25, 1e-6)
+    target = updates.select(last)
+    assert recovered.item_ids.tolist() == sorted(target.item_ids.tolist())
+    order = torch.argsort(target.item_ids)
+    torch.testing.assert_close(recovered.item_grads, target.item_grads[order], atol=1e-6, rtol=0)
+    for name, grads in target.dense_grads.items():
+        torch.testing.assert_close(recovered.dense_grads[name], grads, atol=1e-6, rtol=0)
+
+
+def test_the_honest_schedule_offers_a_one_user_round_when_users_mod_round_size_is_one() -> None:
+    rounds = [set(r.tolist()) for r in epoch_schedule(np.arange(257), 256, seed=0, epoch=0)]
+    assert [(without, user) for without, _, user in one_user_differences(rounds)] == [(None, next(iter(rounds[1])))]
+    ml100k = [set(r.tolist()) for e in range(3) for r in epoch_schedule(np.arange(943), 256, seed=0, epoch=e)]
+    assert one_user_differences(ml100k) == []  # honest shuffles of ML-100K: no pair differs by one user
