@@ -4,19 +4,22 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from flwr.app import Context, Error, Message
+from flwr.app import ConfigRecord, Context, Error, Message
 from flwr.clientapp import ClientApp
 
-from attacks import AttackRound
+from attacks import AttackRound, CollusionAttack
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group
 from fedrec.models.base import Theta
 from fedrec.protocol import (
     ACTIVATIONS_ACTION,
+    SECAGG_KEYS_ACTION,
     EvaluateInstruction,
     FeedforwardActivity,
+    MaskedTrainReply,
     NodeDescription,
+    NodePublicKey,
     TrainInstruction,
     TrainReply,
     activations_theta,
@@ -30,8 +33,13 @@ from pretrained import FINE_TUNING
 from privacy import PRIVACY_DEFENSES, records_truth
 from privacy.ground_truth import leave_truth
 from privacy.recording import truth_of
+from privacy.secure_aggregation import SumLayout, masked_upload, new_private_key, public_key
 
 app = ClientApp()
+
+# The node's state record holding its secure-aggregation private key (it never leaves the node).
+_SECAGG_STATE = "secagg"
+_PRIVATE_KEY = "private-key"
 
 # Flower's error code for a ClientApp exception; used for bad input so the server shows one line.
 _CLIENT_APP_RAISED_EXCEPTION = 1
@@ -79,6 +87,20 @@ def activations(message: Message, context: Context) -> Message:
     return FeedforwardActivity(activity, positions).reply_to(message)
 
 
+def _private_key(context: Context) -> bytes:
+    """The node's X25519 private key, created on first use and kept in its state."""
+    if _SECAGG_STATE not in context.state:
+        context.state[_SECAGG_STATE] = ConfigRecord({_PRIVATE_KEY: new_private_key()})
+    return bytes(context.state[_SECAGG_STATE][_PRIVATE_KEY])
+
+
+@app.query(SECAGG_KEYS_ACTION)
+@_clear_errors
+def secagg_keys(message: Message, context: Context) -> Message:
+    """Secure aggregation's key query: the node's public key, from which its peers derive their pairwise masks."""
+    return NodePublicKey(public_key(_private_key(context))).reply_to(message)
+
+
 def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
     """The users' honest updates, as the model's family trains them: through the run's client-side
     privacy defense (`privacy-defense`), differentiated only where the `fine-tune` scenario lets Θ train."""
@@ -114,7 +136,8 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
-    results, loss_sum = [], 0.0
+    results: dict[bool, UserUpdates] = {}
+    loss_sum = 0.0
     for is_malicious in (False, True):
         group = users[malicious == is_malicious]
         if len(group) == 0:
@@ -129,10 +152,35 @@ def train(message: Message, context: Context) -> Message:
                 interactions = [node.dataset.train_items(int(user)) for user in group]
                 leave_truth(context.run_id, epoch + 1, truth_of(result.updates, interactions, embeddings[positions]))
         embeddings[positions] -= config.user_lr * result.user_emb_grad
-        results.append(result.updates)
+        results[is_malicious] = result.updates
     save_user_embeddings(context, embeddings)
-    updates = UserUpdates.concat(results) if results else UserUpdates.empty(theta)  # all silent: an empty reply
-    return TrainReply(updates, loss_sum, int((~malicious).sum())).reply_to(message)
+    loss_count = int((~malicious).sum())
+    if instruction.peers is not None:
+        return _masked_reply(message, context, node, instruction, results, loss_sum, loss_count)
+    updates = UserUpdates.concat(list(results.values())) if results else UserUpdates.empty(theta)  # all silent
+    return TrainReply(updates, loss_sum, loss_count).reply_to(message)
+
+
+def _masked_reply(
+    message: Message,
+    context: Context,
+    node: Node,
+    instruction: TrainInstruction,
+    results: dict[bool, UserUpdates],
+    loss_sum: float,
+    loss_count: int,
+) -> Message:
+    """Secure aggregation: the node's users' sum, masked before it leaves the node. Colluding malicious
+    clients keep their honest updates out of the sum and hand them to the collusion channel, which
+    crafts their uploads and adds them to the round's sum (attacks/collusion.py)."""
+    colluders = (
+        results.pop(True) if True in results and isinstance(node.attack(instruction.targets), CollusionAttack) else None
+    )
+    summed = UserUpdates.concat(list(results.values())) if results else UserUpdates.empty(instruction.theta)
+    vector = SumLayout.of(instruction.theta).flatten(summed, loss_sum, loss_count)
+    node_id = message.metadata.dst_node_id
+    masked = masked_upload(vector, node_id, _private_key(context), instruction.peers or {}, instruction.server_round)
+    return MaskedTrainReply(masked, colluders).reply_to(message)
 
 
 @app.evaluate()

@@ -10,6 +10,11 @@ and the ClientApp (client_app/) translate messages only through this module. The
   never leaves the node's machine (privacy/ground_truth.py).
 - train (`TrainInstruction`: Θ, the epoch, the node's users of the round, the target items) ->
   `TrainReply`: the users' updates (`UserUpdates`, one CSR batch) and the benign users' summed loss.
+- secure aggregation (`secure-aggregation = true`): a keys query (`SECAGG_KEYS`, no content) ->
+  `NodePublicKey`, the node's X25519 public key; the train instruction then also carries the round number
+  and the public keys of the round's nodes (`PEERS`), and a node answers `MaskedTrainReply`: one masked
+  vector (privacy/secure_aggregation.py) and, only from colluding malicious clients, their own updates for
+  the collusion channel. No per-user record and no loss in the clear.
 - evaluate (`EvaluateInstruction`: Θ, the target items) -> `GroupedCounts`: the node's additive ranking
   counts under `counts`, and per user group under `counts/<group>`.
 - activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
@@ -71,6 +76,22 @@ NUM_CLIENTS = "num-clients"
 NUM_ITEMS = "num-items"
 
 # Fine-pruning's query (a QUERY message type of its own) and the keys of its reply.
+MASKED = "masked"  # secure aggregation: the node's masked upload (MASKED_SUM) in a train reply
+COLLUDERS = "colluders"  # secure aggregation: colluding malicious clients' own updates, for the collusion channel
+PEERS = "peers"  # secure aggregation: the round's nodes and their public keys in a train instruction
+KEYS = "keys"  # the keys reply's ConfigRecord
+
+# Keys of the train instruction's CONFIG (besides EPOCH, USERS, TARGETS), of PEERS, MASKED and KEYS.
+SERVER_ROUND = "server-round"
+NODE_IDS = "node-ids"
+PUBLIC_KEYS = "public-keys"
+MASKED_SUM = "sum"
+PUBLIC_KEY = "public-key"
+
+# Secure aggregation's key query (a QUERY message type of its own).
+SECAGG_KEYS_ACTION = "secagg_keys"  # the ClientApp's `@app.query(SECAGG_KEYS_ACTION)`
+SECAGG_KEYS = f"{MessageType.QUERY}.{SECAGG_KEYS_ACTION}"
+
 ACTIVATIONS_ACTION = "activations"  # the ClientApp's `@app.query(ACTIVATIONS_ACTION)`
 ACTIVATIONS = f"{MessageType.QUERY}.{ACTIVATIONS_ACTION}"
 ACTIVITY_SUM = "sum"
@@ -204,23 +225,30 @@ class NodeDescription:
 
 
 def train_messages(
-    theta: Theta, epoch: int, users_by_node: dict[int, np.ndarray], targets: tuple[int, ...]
+    theta: Theta,
+    epoch: int,
+    users_by_node: dict[int, np.ndarray],
+    targets: tuple[int, ...],
+    server_round: int,
+    peers: dict[int, bytes] | None = None,
 ) -> list[Message]:
-    """One train instruction per node: Θ (encoded once), the 0-based epoch, the node's users of the round."""
+    """One train instruction per node: Θ (encoded once), the 0-based epoch, the node's users of the round,
+    the round; under secure aggregation, `peers` (the round's nodes and their public keys)."""
     record = theta_to_record(theta)
-    return [
-        Message(
-            RecordDict(
-                {
-                    THETA: record,
-                    CONFIG: ConfigRecord({EPOCH: epoch, USERS: users.tolist(), TARGETS: list(targets)}),
-                }
-            ),
-            dst_node_id=node,
-            message_type=MessageType.TRAIN,
+    messages = []
+    for node, users in users_by_node.items():
+        content = RecordDict(
+            {
+                THETA: record,
+                CONFIG: ConfigRecord(
+                    {EPOCH: epoch, USERS: users.tolist(), TARGETS: list(targets), SERVER_ROUND: server_round}
+                ),
+            }
         )
-        for node, users in users_by_node.items()
-    ]
+        if peers is not None:
+            content[PEERS] = ConfigRecord({NODE_IDS: list(peers), PUBLIC_KEYS: list(peers.values())})
+        messages.append(Message(content, dst_node_id=node, message_type=MessageType.TRAIN))
+    return messages
 
 
 @dataclass(frozen=True)
@@ -231,15 +259,24 @@ class TrainInstruction:
     epoch: int
     users: np.ndarray
     targets: tuple[int, ...]
+    server_round: int
+    #: Secure aggregation: the round's nodes and their public keys (None in the clear).
+    peers: dict[int, bytes] | None = None
 
     @classmethod
     def parse(cls, message: Message) -> "TrainInstruction":
         config = message.content[CONFIG]
+        peers = None
+        if PEERS in message.content:
+            record = message.content[PEERS]
+            peers = dict(zip((int(node) for node in record[NODE_IDS]), record[PUBLIC_KEYS], strict=True))
         return cls(
             theta=theta_from_record(message.content[THETA]),
             epoch=int(config[EPOCH]),
             users=np.asarray(config[USERS], dtype=np.int64),
             targets=tuple(int(t) for t in config[TARGETS]),
+            server_round=int(config[SERVER_ROUND]),
+            peers=peers,
         )
 
 
@@ -268,6 +305,46 @@ class TrainReply:
             loss_sum=float(metrics[LOSS_SUM]),
             loss_count=int(metrics[LOSS_COUNT]),
         )
+
+
+@dataclass(frozen=True)
+class MaskedTrainReply:
+    """A node's answer to train under secure aggregation: its masked upload (uint64, privacy/secure_aggregation.py)
+    and, only when it hosts colluding malicious clients of the round, their own honest updates for the
+    collusion channel (attacks/collusion.py); nothing per benign user."""
+
+    masked: np.ndarray
+    colluders: UserUpdates | None = None
+
+    def reply_to(self, instruction: Message) -> Message:
+        content = RecordDict({MASKED: ArrayRecord({MASKED_SUM: Array(np.ascontiguousarray(self.masked))})})
+        if self.colluders is not None:
+            content[COLLUDERS] = updates_to_record(self.colluders)
+        return Message(content, reply_to=instruction)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "MaskedTrainReply":
+        colluders = updates_from_record(reply.content[COLLUDERS]) if COLLUDERS in reply.content else None
+        return cls(masked=np.array(reply.content[MASKED][MASKED_SUM].numpy(), copy=True), colluders=colluders)
+
+
+def public_key_messages(nodes: list[int]) -> list[Message]:
+    """Secure aggregation's key query to each of `nodes` (it carries nothing)."""
+    return [Message(RecordDict(), dst_node_id=node, message_type=SECAGG_KEYS) for node in nodes]
+
+
+@dataclass(frozen=True)
+class NodePublicKey:
+    """A node's answer to the key query: its X25519 public key (raw, 32 bytes)."""
+
+    public_key: bytes
+
+    def reply_to(self, query: Message) -> Message:
+        return Message(RecordDict({KEYS: ConfigRecord({PUBLIC_KEY: self.public_key})}), reply_to=query)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "NodePublicKey":
+        return cls(public_key=bytes(reply.content[KEYS][PUBLIC_KEY]))
 
 
 def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...]) -> list[Message]:

@@ -13,6 +13,13 @@ round goes on with the others. Each epoch reports `failed-replies` and `missed-u
 updates only). While a node is lost, the strategy stops messaging it once Flower reports it offline
 (still counting the failure), and asks the `rediscover` hook whether a node came back
 under a new id to take its users over (`StrategyHooks`).
+
+Under secure aggregation (`secure-aggregation = true`) the round's nodes mask their sums before
+replying (privacy/secure_aggregation.py): the strategy asks each node once for its public key, sends
+the round's keys with the instruction, and adds the masked uploads; only their total is ever decoded,
+as one pseudo-user, and it is what every hook and `aggregate` see. A round in which a node that was
+sent the instruction does not answer cannot be unmasked: it is not applied, and its users count as
+missed.
 """
 
 import math
@@ -33,12 +40,21 @@ from fedrec.config import RunConfig
 from fedrec.directory import UserDirectory
 from fedrec.evaluation.grouped import GroupedCounts, grouped_metrics
 from fedrec.evaluation.metrics import EvalCounts
-from fedrec.models.base import Theta
-from fedrec.protocol import TrainReply, evaluate_messages, evaluation_counts, train_messages
+from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.protocol import (
+    MaskedTrainReply,
+    NodePublicKey,
+    TrainReply,
+    evaluate_messages,
+    evaluation_counts,
+    public_key_messages,
+    train_messages,
+)
 from fedrec.settings import Setting
 from fedrec.training.sampling import epoch_schedule
 from fedrec.training.server_step import ServerStep, ThetaGradient
 from fedrec.updates import UserUpdates
+from privacy.secure_aggregation import SumLayout, unmask
 
 #: (epoch, its metrics) after each evaluation; epoch 0 is the starting Θ.
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -104,6 +120,8 @@ class FedRecStrategy(Strategy):
         self._missed_users = 0
         self._schedule: tuple[int, list[np.ndarray]] = (-1, [])
         self._epoch_loss = [0.0, 0]
+        self._public_keys: dict[int, bytes] = {}  # secure aggregation: each node's, asked once
+        self._participants: set[int] = set()  # the nodes sent the current round's instruction
 
     @property
     def num_rounds(self) -> int:
@@ -145,7 +163,22 @@ class FedRecStrategy(Strategy):
         epoch, _ = self.epoch_and_round(server_round)
         self._recover(grid)
         groups = self._reachable(grid, self.directory.group_by_node(self.round_users(server_round)))
-        return train_messages(self.theta, epoch, groups, self.targets)
+        peers = None
+        if self.config.secure_aggregation:
+            peers = self._peer_keys(grid, list(groups))
+            groups = {node: users for node, users in groups.items() if node in peers}
+        self._participants = set(groups)
+        return train_messages(self.theta, epoch, groups, self.targets, server_round, peers)
+
+    def _peer_keys(self, grid: Grid, nodes: list[int]) -> dict[int, bytes]:
+        """The public keys of `nodes`, asking the nodes not yet asked; a node that gives none sits the round out
+        (and counts as a failed reply)."""
+        missing = [node for node in nodes if node not in self._public_keys]
+        if missing:
+            for reply in grid.send_and_receive(public_key_messages(missing), timeout=self.config.round_timeout):
+                if not reply.has_error():
+                    self._public_keys[reply.metadata.src_node_id] = NodePublicKey.parse(reply).public_key
+        return {node: self._public_keys[node] for node in nodes if node in self._public_keys}
 
     def _successful(self, replies: Iterable[Message], what: str, server_round: int, count_users: bool) -> list[Message]:
         """The good replies; errors and replies that never came are counted as failures.
@@ -182,7 +215,9 @@ class FedRecStrategy(Strategy):
         if not good:
             return None, None
         epoch = self.epoch_and_round(server_round)[0] + 1
-        received = [TrainReply.parse(reply) for reply in good]
+        received = self._received(good, server_round)
+        if not received:
+            return None, None
         if self.hooks.on_replies is not None:
             self.hooks.on_replies(epoch, received, self.theta)
         updates = UserUpdates.concat([reply.updates for reply in received])
@@ -199,6 +234,30 @@ class FedRecStrategy(Strategy):
             self._epoch_loss[0] += reply.loss_sum
             self._epoch_loss[1] += reply.loss_count
         return None, None
+
+    def _received(self, good: list[Message], server_round: int) -> list[TrainReply]:
+        """The round's replies as the server may read them: per node in the clear; under secure aggregation the
+        unmasked total as one reply (plus colluders' own updates for the collusion channel), or nothing when a
+        participant's masks are missing."""
+        if not self.config.secure_aggregation:
+            return [TrainReply.parse(reply) for reply in good]
+        answered = {reply.metadata.src_node_id for reply in good}
+        if answered != self._participants:
+            log(
+                WARNING,
+                "round %s: secure aggregation: node(s) %s did not answer, the masked sum cannot be unmasked; "
+                "the round is not applied",
+                server_round,
+                sorted(self._participants - answered),
+            )
+            self._missed_users += sum(self._awaited[node] for node in answered)
+            return []
+        masked = [MaskedTrainReply.parse(reply) for reply in good]
+        total, loss_sum, loss_count = SumLayout.of(self.theta).unflatten(
+            unmask([reply.masked for reply in masked]), self.theta[ITEM_EMBEDDING].dtype
+        )
+        colluders = [TrainReply(reply.colluders, 0.0, 0) for reply in masked if reply.colluders is not None]
+        return [TrainReply(total, loss_sum, loss_count), *colluders]
 
     def _evaluates(self, server_round: int) -> bool:
         epoch, index = self.epoch_and_round(server_round)

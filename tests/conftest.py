@@ -65,7 +65,7 @@ def train_message(
     users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)
 ) -> Message:
     theta = theta_from_record(theta_record)
-    (message,) = train_messages(theta, epoch, {7: np.asarray(users, dtype=np.int64)}, targets)
+    (message,) = train_messages(theta, epoch, {7: np.asarray(users, dtype=np.int64)}, targets, server_round=1)
     message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
     return message
 
