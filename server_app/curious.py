@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fedrec.config import RunConfig
-from fedrec.models.base import RecModel, Theta
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 from fedrec.protocol import TrainReply
 from privacy import PRIVACY_ATTACKS
 from privacy.evaluation import PRIVACY_CSV, attack_uploads, summarise
@@ -20,19 +20,20 @@ from privacy.recording import UploadRecorder, sample_users
 
 
 def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.ndarray) -> UploadRecorder | None:
-    """A recorder of `privacy-users` benign users per recorded epoch, or None without a privacy attack."""
+    """A recorder of the same `privacy-users` benign users in every recorded epoch, or None without a privacy attack."""
     if config.privacy_attack == "none":
         return None
-    benign = np.setdiff1d(user_ids, malicious_ids)
-    epochs = [epoch for epoch in config.privacy_epochs if epoch <= config.epochs]
-    return UploadRecorder({epoch: sample_users(benign, config.privacy_users, config.seed, epoch) for epoch in epochs})
+    users = sample_users(np.setdiff1d(user_ids, malicious_ids), config.privacy_users, config.seed)
+    return UploadRecorder({epoch: users for epoch in config.privacy_epochs if epoch <= config.epochs})
 
 
 def record_replies(recorder: UploadRecorder, epoch: int, replies: list[TrainReply], theta: Theta) -> None:
-    """Keep what the wire carried for the sampled users (the ground truth beside it is kept apart, for scoring)."""
+    """Keep what the wire carried for the sampled users (the ground truth beside it is kept apart, for scoring),
+    and count the ids of every reply: the item popularity the server sees."""
     if not recorder.wants(epoch):
         return
     for reply in replies:
+        recorder.count_items(reply.updates, int(theta[ITEM_EMBEDDING].shape[0]))
         if reply.truth is not None:
             recorder.record(epoch, reply.updates, reply.truth, theta)
 
@@ -41,6 +42,6 @@ def attack_recorded(config: RunConfig, model: RecModel, recorder: UploadRecorder
     """Save the recorded uploads, run the configured attack on them, write `privacy.csv`; the summary means."""
     recorder.save(folder)
     attack = PRIVACY_ATTACKS.selected(config)(model, config)
-    table = attack_uploads(attack, recorder.uploads)
+    table = attack_uploads(attack, recorder.uploads, recorder.item_uploads)
     table.to_csv(folder / PRIVACY_CSV, index=False)
     return {"privacy": {"attack": config.privacy_attack, **summarise(table)}}
