@@ -24,6 +24,8 @@ class PrivacyAttack(ABC):
 
     #: Run-config settings this attack reads besides the family's.
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Whether the answer for one upload uses the user's other uploads (reported as the rounds it saw).
+    multi_round: ClassVar[bool] = False
 
     def __init__(self, model: RecModel, config: Any) -> None:
         self.model = model

@@ -20,7 +20,7 @@ PRIVACY_CSV = "privacy.csv"
 def attack_uploads(
     attack: PrivacyAttack, uploads: Sequence[RecordedUpload], item_uploads: torch.Tensor
 ) -> pd.DataFrame:
-    """One row per upload (in the order given): epoch, user, rounds the attack saw of that user, uploaded items,
+    """One row per upload (in the order given): epoch, user, uploads of that user the answer drew on, uploaded items,
     real interactions, every score, seconds spent (the user's time shared evenly over its uploads).
 
     The attack is handed, per user, a `UserHistory` of that user's observed uploads in epoch order and the
@@ -38,7 +38,7 @@ def attack_uploads(
             rows[id(upload)] = {
                 "epoch": upload.epoch,
                 "user": user,
-                "rounds": len(own),
+                "rounds": len(own) if attack.multi_round else 1,
                 "items": len(upload.observed.item_ids),
                 "interactions": int(upload.truth.is_interaction.sum()),
                 **score_upload(recovered, upload.truth),

@@ -29,6 +29,8 @@ def recurrence_scores(history: UserHistory) -> list[torch.Tensor]:
 class IdRecurrence(PrivacyAttack):
     """Scores each uploaded item by how many of the user's recorded uploads carry it; marks the count prior's n_pos."""
 
+    multi_round = True
+
     def recover_history(self, history: UserHistory) -> list[Recovered]:
         pseudo = pseudo_positives(self.config)
         return [

@@ -92,3 +92,4 @@ def test_attack_uploads_hands_each_user_its_uploads_in_epoch_order_and_keeps_the
     table = attack_uploads(IdRecurrence(None, config()), recorded, FAIR_POPULARITY)
     assert table["epoch"].tolist() == [3, 3, 1, 1, 2, 2] and table["user"].tolist() == [10, 11] * 3
     assert (table["rounds"] == 3).all() and (table["f1"] == 1.0).all()
+    assert (attack_uploads(PopularityPrior(None, config()), recorded, FAIR_POPULARITY)["rounds"] == 1).all()

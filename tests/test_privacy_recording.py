@@ -73,6 +73,8 @@ def test_an_attack_is_handed_the_observed_upload_only() -> None:
     handed = []
 
     class Spy:
+        multi_round = True
+
         def recover_history(self, history: UserHistory) -> list[Recovered]:
             assert set(vars(history)) == {"uploads", "item_uploads"}
             assert torch.equal(history.item_uploads, recorder.item_uploads)
