@@ -36,7 +36,7 @@ RECORDING = (
     Setting(
         "privacy-users",
         int,
-        "Benign users whose upload the curious server records and attacks, per recorded epoch.",
+        "Benign users whose uploads the curious server records and attacks: the same users in every recorded epoch.",
         minimum=1,
     ),
     Setting(
