@@ -6,11 +6,14 @@ The TOML has `[base]` (run-config keys for every run, with a `privacy-attack` so
 `seeds`, and `[conditions.<name>]` (the keys of one defense setting; `{}` = no defense). Every condition
 runs once per seed through `flwr run` (experiments/run.py's runner, resumable; `--data-dir` is the
 folder of the spec's dataset, by default the app's download cache), into
-`results/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of `privacy-users`
-users in `privacy-epochs` (privacy-uploads.pt); this script then runs every attack of `attacks` on
-them offline (`privacy-<attack>.csv`; DLG, which costs seconds per upload, on at most `dlg-uploads`
-of them and only in the `dlg-conditions`) and writes `privacy.md` (mean ± std over seeds, n, beside
-the chance level and Recall@10 averaged over the last 5 epochs) and `privacy-utility.png`
+`results/privacy/<experiment>/<condition>__seed<k>/`. Each run records the uploads of the same
+`privacy-users` users in every epoch of `privacy-epochs` (privacy-uploads.pt); this script then runs
+every attack of `attacks` on them offline (`privacy-<attack>.csv`; `<attack>@<w>` runs it on the
+uploads of the first w recorded epochs only, to show what w rounds give a multi-round attack; DLG,
+which costs seconds per upload, on at most `dlg-uploads` of them and only in the `dlg-conditions`) and
+writes `privacy.md` (mean ± std over seeds, n, the rounds of each user the attack saw, beside random
+chance and the informed baseline, i.e. the `popularity` attack on the same uploads, which reads no
+gradient; F1 − informed per seed; Recall@10 averaged over the last 5 epochs) and `privacy-utility.png`
 (interaction-inference F1 and p_u cosine against Recall@10; points = means over seeds, bars = min-max
 over seeds).
 """
@@ -35,24 +38,34 @@ from privacy.evaluation import attack_uploads  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
 
 SHOWN = ("f1", "chance_f1", "auc", "cosine")
+INFORMED = "popularity"  # the informed baseline: every table shows it beside each attack
+WINDOW = "@"
 
 
-def offline_attack(folder: Path, attack_name: str, limit: int | None) -> Path:
-    """`privacy-<attack>.csv` of a finished run: the attack on its recorded uploads (skipped if there)."""
-    out = folder / f"privacy-{attack_name}.csv"
+def offline_attack(folder: Path, attack_key: str, limit: int | None) -> Path:
+    """`privacy-<attack>.csv` of a finished run: the attack on its recorded uploads (skipped if there).
+
+    `attack_key` is an attack's name, or `<name>@<w>`: the attack on the uploads of the first w recorded epochs.
+    """
+    out = folder / f"privacy-{attack_key}.csv"
     if out.exists():
         return out
+    attack_name, _, window = attack_key.partition(WINDOW)
     recorded = json.loads((folder / "config.json").read_text())
     config = make_config({key: value for key, value in recorded.items() if key in SCHEMA.keys})
     model = build_model(config)
-    uploads = load_uploads(folder)
+    uploads, item_uploads = load_uploads(folder)
+    if window:
+        seen = sorted({upload.epoch for upload in uploads})[: int(window)]
+        uploads = [upload for upload in uploads if upload.epoch in seen]
     attack = PRIVACY_ATTACKS.get(attack_name)(model, config)
-    attack_uploads(attack, uploads[:limit] if limit else uploads).to_csv(out, index=False)
+    attack_uploads(attack, uploads[:limit] if limit else uploads, item_uploads).to_csv(out, index=False)
     return out
 
 
 def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
-    """One row per (run, attack): the condition, seed, final Recall@10 and the attack's mean scores."""
+    """One row per (run, attack): the condition, seed, final Recall@10, the attack's mean scores, the mean rounds
+    of a user it saw, and the informed baseline's F1 and AUC on the same run (NaN if it was not run)."""
     rows = []
     for folder in sorted(path for path in results.iterdir() if completed(path)):
         condition, seed = split_seed_run_name(folder.name)
@@ -62,6 +75,8 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
             if not (folder / f"privacy-{attack}.csv").exists():
                 continue
             scores = pd.read_csv(folder / f"privacy-{attack}.csv")
+            informed = folder / f"privacy-{INFORMED}.csv"
+            baseline = pd.read_csv(informed)[["f1", "auc"]].mean() if informed.exists() else pd.Series(dtype=float)
             rows.append(
                 {
                     "condition": condition,
@@ -69,21 +84,34 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
                     "attack": attack,
                     "recall@10": recall,
                     "uploads": len(scores),
+                    "rounds": scores["rounds"].mean() if "rounds" in scores else 1.0,
                     **scores[list(SHOWN)].mean().to_dict(),
+                    "informed_f1": baseline.get("f1", float("nan")),
+                    "informed_auc": baseline.get("auc", float("nan")),
                 }
             )
     return pd.DataFrame(rows)
 
 
 def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
+    """The table: each attack beside random chance and the informed baseline, F1 − informed per seed."""
     lines = [
-        "| condition | attack | n | F1 | chance F1 | AUC | p_u cosine | Recall@10 (last 5 epochs) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| condition | attack | rounds seen | n | F1 | informed F1 | chance F1 | F1 − informed per seed | AUC "
+        "| informed AUC | p_u cosine | Recall@10 (last 5 epochs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    columns = ("f1", "informed_f1", "chance_f1", "margin", "auc", "informed_auc", "cosine", "recall@10")
     for condition in conditions:
         for attack, group in rows[rows["condition"] == condition].groupby("attack", sort=False):
-            cells = [format_values(group[column], 3, with_n=False) for column in (*SHOWN, "recall@10")]
-            lines.append(f"| {condition} | {attack} | {len(group)} | " + " | ".join(cells) + " |")
+            group = group.sort_values("seed").assign(margin=group["f1"] - group["informed_f1"])
+            cells = [
+                ", ".join(f"{value:+.3f}" for value in group["margin"])
+                if column == "margin"
+                else format_values(group[column], 3, with_n=False)
+                for column in columns
+            ]
+            rounds = f"{group['rounds'].mean():g}"
+            lines.append(f"| {condition} | {attack} | {rounds} | {len(group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -91,7 +119,7 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
     panels = (("f1", "interaction-inference F1"), ("cosine", "p_u cosine"))
     fig, axes = plt.subplots(1, len(panels), figsize=(11, 4.2))
     for axis, (metric, label) in zip(axes, panels):
-        for attack, marker in zip(rows["attack"].unique(), "os^"):
+        for attack, marker in zip(rows["attack"].unique(), "os^vDP*"):
             for condition in conditions:
                 group = rows[(rows["condition"] == condition) & (rows["attack"] == attack)]
                 if group.empty or group[metric].isna().all():
@@ -109,6 +137,9 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
         if metric == "f1":
             chance = rows.groupby("condition")["chance_f1"].mean()
             axis.axhline(chance.mean(), color="grey", linestyle=":", label="chance F1 (mean)")
+            if rows["informed_f1"].notna().any():
+                informed = rows.groupby("condition")["informed_f1"].mean()
+                axis.axhline(informed.mean(), color="black", linestyle="--", label="informed baseline F1 (mean)")
         axis.set(xlabel="Recall@10 (mean of the last 5 epochs)", ylabel=label)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=6, ncol=2)

@@ -2,7 +2,9 @@
 
 Two families, one registry each (a new member is a new file plus one line here):
 - `privacy-attack`: what the server runs, after training, on the uploads it recorded of
-  `privacy-users` sampled users in the epochs `privacy-epochs` (server_app/curious.py);
+  `privacy-users` sampled users (the same ones) in the epochs `privacy-epochs` (server_app/curious.py):
+  single-upload gradient attacks (`analytic`, `dlg`), the multi-round id attack (`recurrence`) and the
+  informed baseline that reads no gradient (`popularity`);
 - `privacy-defense`: what each benign user computes and uploads instead of its honest update
   (client_app/app.py), plus `secure-aggregation`, under which the server sees only each round's sum.
 """
@@ -16,15 +18,17 @@ from privacy.base import PrivacyAttack
 from privacy.defenses import ClientDefense, NoDefense
 from privacy.dlg import DeepLeakage
 from privacy.ldp import LocalDP
-from privacy.observed import ObservedUpload, Recovered
+from privacy.observed import Recovered, UserHistory
+from privacy.popularity import PopularityPrior
 from privacy.pseudo_items import PseudoItems
+from privacy.recurrence import IdRecurrence
 from privacy.secure_aggregation import check_defense
 
 
 class NoPrivacyAttack(PrivacyAttack):
     """The server records nothing and attacks nothing."""
 
-    def recover(self, upload: ObservedUpload) -> Recovered:
+    def recover_history(self, history: UserHistory) -> list[Recovered]:
         raise RuntimeError("privacy-attack 'none' attacks nothing")
 
 
@@ -32,7 +36,7 @@ RECORDING = (
     Setting(
         "privacy-users",
         int,
-        "Benign users whose upload the curious server records and attacks, per recorded epoch.",
+        "Benign users whose uploads the curious server records and attacks: the same users in every recorded epoch.",
         minimum=1,
     ),
     Setting(
@@ -64,6 +68,8 @@ PRIVACY_ATTACKS: Registry[type[PrivacyAttack]] = Registry(
 PRIVACY_ATTACKS.register("none", NoPrivacyAttack)
 PRIVACY_ATTACKS.register("analytic", AnalyticAttack)
 PRIVACY_ATTACKS.register("dlg", DeepLeakage)
+PRIVACY_ATTACKS.register("recurrence", IdRecurrence)
+PRIVACY_ATTACKS.register("popularity", PopularityPrior)
 
 PRIVACY_DEFENSES: Registry[type[ClientDefense]] = Registry(
     "privacy-defense",

@@ -26,7 +26,7 @@ from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 from fedrec.models.mf import MatrixFactorization
 from fedrec.models.ncf import NeuralCF
-from privacy.base import PrivacyAttack, decide_interactions, expected_positives
+from privacy.base import SingleUploadAttack, decide_interactions, expected_positives, pseudo_positives
 from privacy.observed import ObservedUpload, Recovered
 
 
@@ -41,7 +41,7 @@ def item_coefficients(model: RecModel, theta: Theta, user_emb: torch.Tensor, upl
     return torch.where(squared > 0, (rows * jacobians).sum(1) / squared.clamp(min=torch.finfo(squared.dtype).tiny), 0.0)
 
 
-class AnalyticAttack(PrivacyAttack):
+class AnalyticAttack(SingleUploadAttack):
     """Closed-form label and p_u recovery for NCF, NeuMF (any loss) and MF (BCE)."""
 
     def __init__(self, model: RecModel, config: Any) -> None:
@@ -62,7 +62,9 @@ class AnalyticAttack(PrivacyAttack):
         else:
             user_emb, coefficients = self._rank_one(theta, upload)
         scores = -coefficients
-        decision = decide_interactions(scores, coefficients < 0, upload, self.config.negatives)
+        decision = decide_interactions(
+            scores, coefficients < 0, upload, self.config.negatives, pseudo_positives(self.config)
+        )
         return Recovered(
             interaction_scores=scores.float(),
             is_interaction=decision,

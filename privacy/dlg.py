@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, dense_names
 from fedrec.settings import Setting
-from privacy.base import PrivacyAttack, decide_interactions, expected_positives
+from privacy.base import SingleUploadAttack, decide_interactions, expected_positives, pseudo_positives
 from privacy.observed import ObservedUpload, Recovered
 
 _DLG_STREAM = 0x444C
@@ -82,7 +82,7 @@ class GradientMatch:
         )
 
 
-class DeepLeakage(PrivacyAttack):
+class DeepLeakage(SingleUploadAttack):
     """DLG with relaxed labels and a dummy p_u, fitted by L-BFGS from several random starts (BCE only)."""
 
     settings = (DLG_ITERATIONS, DLG_RESTARTS)
@@ -111,7 +111,9 @@ class DeepLeakage(PrivacyAttack):
         user_emb, labels = self._resolve_mirror(match, objective, user_emb, labels, upload)
         return Recovered(
             interaction_scores=labels.float(),
-            is_interaction=decide_interactions(labels, labels > 0.5, upload, self.config.negatives),
+            is_interaction=decide_interactions(
+                labels, labels > 0.5, upload, self.config.negatives, pseudo_positives(self.config)
+            ),
             user_embedding=user_emb.float(),
         )
 

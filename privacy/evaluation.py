@@ -2,39 +2,50 @@
 
 import math
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import torch
 
 from privacy.base import PrivacyAttack
+from privacy.observed import UserHistory
 from privacy.recording import RecordedUpload
 from privacy.scoring import METRICS, aggregate, score_upload
 
 PRIVACY_CSV = "privacy.csv"
 
 
-def attack_uploads(attack: PrivacyAttack, uploads: Sequence[RecordedUpload]) -> pd.DataFrame:
-    """One row per upload: epoch, user, uploaded items, real interactions, every score, seconds spent.
+def attack_uploads(
+    attack: PrivacyAttack, uploads: Sequence[RecordedUpload], item_uploads: torch.Tensor
+) -> pd.DataFrame:
+    """One row per upload (in the order given): epoch, user, uploads of that user the answer drew on, uploaded items,
+    real interactions, every score, seconds spent (the user's time shared evenly over its uploads).
 
-    The attack is handed `upload.observed` only; the truth is read here, after it answered.
+    The attack is handed, per user, a `UserHistory` of that user's observed uploads in epoch order and the
+    public `item_uploads`; the truth is read here, after it answered.
     """
-    rows = []
-    for upload in uploads:
+    by_user: dict[int, list[RecordedUpload]] = defaultdict(list)
+    for upload in sorted(uploads, key=lambda upload: upload.epoch):
+        by_user[upload.user].append(upload)
+    rows = {}
+    for user, own in by_user.items():
         started = time.perf_counter()
-        recovered = attack.recover(upload.observed)
-        seconds = time.perf_counter() - started
-        rows.append(
-            {
+        answers = attack.recover_history(UserHistory(tuple(upload.observed for upload in own), item_uploads))
+        seconds = (time.perf_counter() - started) / len(own)
+        for upload, recovered in zip(own, answers, strict=True):
+            rows[id(upload)] = {
                 "epoch": upload.epoch,
-                "user": upload.user,
+                "user": user,
+                "rounds": len(own) if attack.multi_round else 1,
                 "items": len(upload.observed.item_ids),
                 "interactions": int(upload.truth.is_interaction.sum()),
                 **score_upload(recovered, upload.truth),
                 "seconds": seconds,
             }
-        )
-    return pd.DataFrame(rows, columns=["epoch", "user", "items", "interactions", *METRICS, "seconds"])
+    columns = ["epoch", "user", "rounds", "items", "interactions", *METRICS, "seconds"]
+    return pd.DataFrame([rows[id(upload)] for upload in uploads], columns=columns)
 
 
 def summarise(table: pd.DataFrame) -> dict[str, Any]:

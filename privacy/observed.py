@@ -41,6 +41,19 @@ class ObservedUpload:
 
 
 @dataclass(frozen=True)
+class UserHistory:
+    """What the server holds to attack one user: the user's recorded uploads, and what it saw of everyone.
+
+    `item_uploads[i]` is how many uploads, of all users in the recorded epochs, carried item i: a
+    popularity the server counts itself from the ids on the wire (positives and sampled negatives
+    alike; negatives are near uniform, so the ranking is the items' popularity), not a private count.
+    """
+
+    uploads: tuple[ObservedUpload, ...]  # the user's, in epoch order
+    item_uploads: torch.Tensor  # [num_items] int64
+
+
+@dataclass(frozen=True)
 class Recovered:
     """An attack's answer for one upload."""
 

@@ -1,9 +1,11 @@
 """The curious server's notebook: the uploads of sampled users in chosen epochs, kept with the Θ it sent.
 
-Which users: `privacy-users` real, benign users drawn with the seed once per recorded epoch (each user
-uploads once per epoch, so each drawn user gives one upload). What is kept is exactly what the wire
-carried for them (`ObservedUpload`); the simulation's ground truth for scoring (`Truth`) is joined to it
-after training, from where the nodes left it (privacy/ground_truth.py), never from a message.
+Which users: `privacy-users` real, benign users drawn with the seed once for the run, the same in every
+recorded epoch (each user uploads once per epoch), so a multi-round attack sees all of a user's
+uploads. What is kept is exactly what the wire carried for them (`ObservedUpload`) and, over every
+received upload of the recorded epochs, how many carried each item id (`item_uploads`): the popularity
+the server counts from the wire. The simulation's ground truth for scoring (`Truth`) is joined to the
+uploads after training, from where the nodes left it (privacy/ground_truth.py), never from a message.
 The notebook is saved with `torch.save` before any attack runs, so other attacks can run offline on it
 (experiments/privacy.py does) and a crashing attack loses nothing.
 """
@@ -22,9 +24,9 @@ _SAMPLE_STREAM = 0x5052
 UPLOADS_FILE = "privacy-uploads.pt"
 
 
-def sample_users(candidates: np.ndarray, count: int, seed: int, epoch: int) -> set[int]:
-    """`count` of the candidate users (all of them if fewer), drawn per (seed, epoch)."""
-    rng = np.random.default_rng([seed, _SAMPLE_STREAM, epoch])
+def sample_users(candidates: np.ndarray, count: int, seed: int) -> set[int]:
+    """`count` of the candidate users (all of them if fewer), drawn per seed: the same users in every epoch."""
+    rng = np.random.default_rng([seed, _SAMPLE_STREAM])
     chosen = rng.choice(np.sort(candidates), size=min(count, len(candidates)), replace=False)
     return {int(user) for user in chosen}
 
@@ -39,10 +41,11 @@ class RecordedUpload:
 
 @dataclass
 class UploadRecorder:
-    """Keeps the uploads of `sampled[epoch]` users; epochs are 1-based."""
+    """Keeps the uploads of `sampled[epoch]` users and counts every upload's ids in those epochs (1-based)."""
 
     sampled: dict[int, set[int]]
     uploads: list[RecordedUpload] = field(default_factory=list)
+    item_uploads: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.int64))
 
     def wants(self, epoch: int) -> bool:
         return bool(self.sampled.get(epoch))
@@ -67,15 +70,23 @@ class UploadRecorder:
             )
         self.uploads = [replace(upload, truth=truths[(upload.epoch, upload.user)]) for upload in self.uploads]
 
+    def count_items(self, updates: UserUpdates, num_items: int) -> None:
+        """Add a received batch's ids to `item_uploads` (each user's ids are unique: one count per upload)."""
+        counts = torch.bincount(updates.item_ids, minlength=max(num_items, len(self.item_uploads)))
+        self.item_uploads = counts + torch.nn.functional.pad(
+            self.item_uploads, (0, len(counts) - len(self.item_uploads))
+        )
+
     def save(self, folder: Path) -> Path:
         path = folder / UPLOADS_FILE
-        torch.save(self.uploads, path)
+        torch.save({"uploads": self.uploads, "item_uploads": self.item_uploads}, path)
         return path
 
 
-def load_uploads(folder: Path) -> list[RecordedUpload]:
-    """A run's recorded uploads (`privacy-uploads.pt`)."""
-    return torch.load(folder / UPLOADS_FILE, weights_only=False)
+def load_uploads(folder: Path) -> tuple[list[RecordedUpload], torch.Tensor]:
+    """A run's recorded uploads (`privacy-uploads.pt`) and the item popularity counted over all uploads."""
+    saved = torch.load(folder / UPLOADS_FILE, weights_only=False)
+    return saved["uploads"], saved["item_uploads"]
 
 
 def truth_of_user(batch: TruthBatch, user: int) -> Truth:

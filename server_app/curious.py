@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fedrec.config import RunConfig
-from fedrec.models.base import RecModel, Theta
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 from fedrec.protocol import TrainReply
 from privacy import PRIVACY_ATTACKS, records_truth
 from privacy.evaluation import PRIVACY_CSV, attack_uploads, summarise
@@ -22,23 +22,25 @@ from privacy.recording import UploadRecorder, sample_users
 
 
 def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.ndarray) -> UploadRecorder | None:
-    """A recorder of `privacy-users` benign users per recorded epoch (the users whose truth the nodes keep),
-    or None without a privacy attack.
+    """A recorder of the same `privacy-users` benign users in every recorded epoch whose truth the nodes
+    keep, or None without a privacy attack.
 
     Whom to score is the experimenter's choice: the recorder is handed the sample, not who is malicious.
     """
     if config.privacy_attack == "none":
         return None
-    benign = np.setdiff1d(user_ids, malicious_ids)
+    users = sample_users(np.setdiff1d(user_ids, malicious_ids), config.privacy_users, config.seed)
     epochs = [epoch for epoch in config.privacy_epochs if epoch <= config.epochs and records_truth(config, epoch - 1)]
-    return UploadRecorder({epoch: sample_users(benign, config.privacy_users, config.seed, epoch) for epoch in epochs})
+    return UploadRecorder({epoch: users for epoch in epochs})
 
 
 def record_replies(recorder: UploadRecorder, epoch: int, replies: list[TrainReply], theta: Theta) -> None:
-    """Keep what the wire carried for the sampled users."""
+    """Keep what the wire carried for the sampled users, and count the ids of every reply: the item
+    popularity the server sees."""
     if not recorder.wants(epoch):
         return
     for reply in replies:
+        recorder.count_items(reply.updates, int(theta[ITEM_EMBEDDING].shape[0]))
         recorder.record(epoch, reply.updates, theta)
 
 
@@ -50,6 +52,6 @@ def attack_recorded(
     recorder.join_truth(collect_truth(run_id))
     recorder.save(folder)
     attack = PRIVACY_ATTACKS.selected(config)(model, config)
-    table = attack_uploads(attack, recorder.uploads)
+    table = attack_uploads(attack, recorder.uploads, recorder.item_uploads)
     table.to_csv(folder / PRIVACY_CSV, index=False)
     return {"privacy": {"attack": config.privacy_attack, **summarise(table)}}

@@ -67,11 +67,17 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
     config = make_config(SMALL)
     dataset = load_dataset(config)
     model = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers)
-    uploads = load_uploads(folder)
+    uploads, item_uploads = load_uploads(folder)
     assert sorted({(upload.epoch, len([u for u in uploads if u.epoch == upload.epoch])) for upload in uploads}) == [
         (1, 6),
         (2, 6),
     ]
+    # The same users in every recorded epoch, so a multi-round attack sees each one's every upload.
+    assert {u.user for u in uploads if u.epoch == 1} == {u.user for u in uploads if u.epoch == 2}
+    # The popularity counted from the wire covers every upload of the recorded epochs, the sampled ones included.
+    assert len(item_uploads) == dataset.num_items and int(item_uploads.sum()) > sum(
+        len(u.observed.item_ids) for u in uploads
+    )
     for upload in uploads:
         samples = epoch_samples(
             upload.user, dataset.train_items(upload.user), dataset.num_items, config, upload.epoch - 1

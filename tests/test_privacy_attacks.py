@@ -37,7 +37,9 @@ def one_thread():  # type: ignore[no-untyped-def]
 
 
 def attack_config(loss: str = "bce") -> types.SimpleNamespace:
-    return types.SimpleNamespace(loss=loss, negatives=NEGATIVES, seed=1, dlg_iterations=100, dlg_restarts=4)
+    return types.SimpleNamespace(
+        loss=loss, negatives=NEGATIVES, seed=1, dlg_iterations=100, dlg_restarts=4, privacy_defense="none"
+    )
 
 
 def tiny_upload(model_name: str, seed: int, loss: str = "bce") -> tuple[RecModel, ObservedUpload, Truth]:

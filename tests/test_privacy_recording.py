@@ -17,9 +17,9 @@ from fedrec.models.registry import MODELS
 from fedrec.protocol import METRICS, UPDATES, TrainReply, theta_to_record
 from privacy.evaluation import attack_uploads
 from privacy.ground_truth import collect_truth, discard_truth
-from privacy.observed import ObservedUpload, Recovered
+from privacy.observed import ObservedUpload, Recovered, UserHistory
 from privacy.recording import UploadRecorder, sample_users
-from server_app.curious import record_replies
+from server_app.curious import record_replies, upload_recorder
 from tests.conftest import node_context, train_message
 
 SMALL = {"synthetic_users": 30, "synthetic_items": 60, "privacy_attack": "analytic", "privacy_epochs": "1"}
@@ -89,14 +89,23 @@ def test_an_attack_is_handed_the_observed_upload_only() -> None:
     handed = []
 
     class Spy:
-        def recover(self, upload: object) -> Recovered:
-            handed.append(upload)
-            assert isinstance(upload, ObservedUpload)
-            n = len(upload.item_ids)
-            return Recovered(torch.zeros(n), torch.zeros(n, dtype=torch.bool), None)
+        multi_round = True
 
-    table = attack_uploads(Spy(), recorder.uploads)  # type: ignore[arg-type]
+        def recover_history(self, history: UserHistory) -> list[Recovered]:
+            assert set(vars(history)) == {"uploads", "item_uploads"}
+            assert torch.equal(history.item_uploads, recorder.item_uploads)
+            handed.extend(history.uploads)
+            assert all(isinstance(upload, ObservedUpload) for upload in history.uploads)
+            return [
+                Recovered(torch.zeros(len(u.item_ids)), torch.zeros(len(u.item_ids), dtype=torch.bool), None)
+                for u in history.uploads
+            ]
+
+    table = attack_uploads(Spy(), recorder.uploads, recorder.item_uploads)  # type: ignore[arg-type]
     assert handed == [upload.observed for upload in recorder.uploads] and len(table) == len(users)
+    # Every reply's ids are counted: here one reply, so each item's count is the users who uploaded it.
+    wire = TrainReply.parse(reply).updates
+    assert torch.equal(recorder.item_uploads, torch.bincount(wire.item_ids, minlength=len(recorder.item_uploads)))
     assert table["chance_f1"].between(0, 1).all() and (table["f1"] == 0).all()
 
 
@@ -111,11 +120,19 @@ def test_a_changed_reply_is_what_the_recorder_sees() -> None:
     assert (recorder.uploads[0].observed.item_rows == 7.0).all()
 
 
-def test_users_are_sampled_per_seed_and_epoch() -> None:
+def test_users_are_sampled_per_seed_the_same_in_every_epoch() -> None:
     candidates = np.arange(100)
-    assert sample_users(candidates, 10, seed=1, epoch=1) == sample_users(candidates, 10, seed=1, epoch=1)
-    assert sample_users(candidates, 10, seed=1, epoch=1) != sample_users(candidates, 10, seed=1, epoch=2)
-    assert len(sample_users(candidates[:5], 10, seed=1, epoch=1)) == 5
+    assert sample_users(candidates, 10, seed=1) == sample_users(candidates, 10, seed=1)
+    assert sample_users(candidates, 10, seed=1) != sample_users(candidates, 10, seed=2)
+    assert len(sample_users(candidates[:5], 10, seed=1)) == 5
+
+
+def test_the_server_records_the_same_users_in_every_recorded_epoch() -> None:
+    config = make_config(privacy_attack="recurrence", privacy_users=3, privacy_epochs="1,2,5", epochs=4)
+    recorder = upload_recorder(config, np.arange(50), malicious_ids=np.array([0, 1]))
+    assert set(recorder.sampled) == {1, 2}  # epoch 5 is past the run
+    assert recorder.sampled[1] == recorder.sampled[2] and len(recorder.sampled[1]) == 3
+    assert not recorder.sampled[1] & {0, 1}
 
 
 def test_secure_aggregation_refuses_per_user_defenses_at_start() -> None:

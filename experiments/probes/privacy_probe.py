@@ -25,7 +25,7 @@ from fedrec.training.sampling import epoch_samples, epoch_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient
 from harness.arguments import add_data_dir, one_line_errors, script_parser
 from privacy.analytic import AnalyticAttack
-from privacy.base import PrivacyAttack
+from privacy.base import SingleUploadAttack
 from privacy.dlg import DeepLeakage
 from privacy.observed import ObservedUpload, Truth
 from privacy.scoring import aggregate, score_upload
@@ -67,7 +67,7 @@ def observe(
     return pairs
 
 
-def report(name: str, attack: PrivacyAttack, pairs: list[tuple[ObservedUpload, Truth]], epochs_done: int) -> None:
+def report(name: str, attack: SingleUploadAttack, pairs: list[tuple[ObservedUpload, Truth]], epochs_done: int) -> None:
     started = time.time()
     summary = aggregate([score_upload(attack.recover(upload), truth) for upload, truth in pairs])
     print(
