@@ -1,18 +1,15 @@
 """Node failures during a run: error replies, nodes that never answer, nodes lost for good, and a node that
 comes back under a new node id.
 
-The strategy runs its rounds against a small in-process Grid (real Flower messages, built and answered
-through fedrec/protocol.py); each fake node is a function from an instruction to its reply, or to None
-for a node that never replies.
+The strategy runs its rounds against tests/in_process_grid.py's Grid (real Flower messages, built and
+answered through fedrec/protocol.py); each fake node is a function from an instruction to its reply, or
+to None for a node that never replies.
 """
-
-from collections.abc import Callable, Iterable
 
 import numpy as np
 import pytest
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Error, Message, MessageType
-from flwr.serverapp import Grid
 
 from app_config import make_config
 from fedrec.directory import UserDirectory
@@ -25,55 +22,10 @@ from fedrec.updates import UserUpdates
 from server_app.discovery import rejoin
 from strategies import STRATEGIES
 from strategies.base import Rediscover, StrategyHooks
+from tests.in_process_grid import InProcessGrid, Node
 
 NUM_ITEMS, DIM, TARGETS, KS = 6, 2, (0,), (10,)
 HOSTED = {11: np.array([0, 1]), 12: np.array([2, 3]), 13: np.array([4, 5])}
-Node = Callable[[Message], Message | None]
-
-
-class FakeGrid(Grid):
-    """Nodes that answer in-process as soon as a message is pushed; `online` is what the grid reports."""
-
-    def __init__(self, nodes: dict[int, Node]) -> None:
-        self.nodes = nodes
-        self.online = set(nodes)
-        self.sent: list[Message] = []
-        self._mailbox: dict[str, Message] = {}
-
-    def get_node_ids(self) -> Iterable[int]:
-        return sorted(self.online)
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        ids = []
-        for message in messages:
-            message.metadata.__dict__["_message_id"] = f"message-{len(self.sent)}"  # as the SuperLink assigns
-            self.sent.append(message)
-            ids.append(message.metadata.message_id)
-            node = self.nodes.get(message.metadata.dst_node_id)
-            reply = node(message) if node is not None and message.metadata.dst_node_id in self.online else None
-            if reply is not None:
-                self._mailbox[message.metadata.message_id] = reply
-        return ids
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        return [self._mailbox.pop(key) for key in message_ids if key in self._mailbox]
-
-    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
-        return self.pull_messages(self.push_messages(messages))
-
-    def set_run(self, run_id: int) -> None:
-        raise NotImplementedError("not used by a strategy")
-
-    @property
-    def run(self):  # type: ignore[no-untyped-def]
-        raise NotImplementedError("not used by a strategy")
-
-    def create_message(self, *args, **kwargs) -> Message:  # type: ignore[no-untyped-def]
-        raise NotImplementedError("not used by a strategy")
-
-    def destinations(self, since: int) -> set[int]:
-        """The nodes messaged since the `since`-th message."""
-        return {message.metadata.dst_node_id for message in self.sent[since:]}
 
 
 def healthy(users: np.ndarray) -> Node:
@@ -121,7 +73,7 @@ def silent(message: Message) -> None:
 class Run:
     """A FedAvg strategy over HOSTED (one round per epoch: all six users), its grid, and what its hooks saw."""
 
-    def __init__(self, grid: FakeGrid, rediscover: Rediscover | None = None) -> None:
+    def __init__(self, grid: InProcessGrid, rediscover: Rediscover | None = None) -> None:
         self.grid = grid
         self.metrics: list[dict[str, float]] = []
         self.trained: list[list[int]] = []
@@ -154,7 +106,7 @@ class Run:
 
 
 def test_error_replies_and_silent_nodes_are_failed_replies_and_missed_users() -> None:
-    run = Run(FakeGrid({11: healthy(HOSTED[11]), 12: failing, 13: silent}))
+    run = Run(InProcessGrid({11: healthy(HOSTED[11]), 12: failing, 13: silent}))
     assert run.epoch(1) == {11, 12, 13}
     assert [sorted(users) for users in run.trained] == [[0, 1]], "the round goes on with the node that answered"
     # Train and evaluate both fail on nodes 12 and 13; only training misses users (2 each).
@@ -163,7 +115,7 @@ def test_error_replies_and_silent_nodes_are_failed_replies_and_missed_users() ->
 
 
 def test_a_lost_node_is_skipped_once_the_grid_reports_it_offline_and_still_counts_as_failed() -> None:
-    grid = FakeGrid({11: healthy(HOSTED[11]), 12: healthy(HOSTED[12]), 13: silent})
+    grid = InProcessGrid({11: healthy(HOSTED[11]), 12: healthy(HOSTED[12]), 13: silent})
     run = Run(grid)
     assert run.epoch(1) == {11, 12, 13}
     grid.online.discard(13)
@@ -173,7 +125,7 @@ def test_a_lost_node_is_skipped_once_the_grid_reports_it_offline_and_still_count
 
 
 def test_a_node_back_under_a_new_id_takes_over_its_users() -> None:
-    grid = FakeGrid({11: healthy(HOSTED[11]), 12: healthy(HOSTED[12]), 13: silent})
+    grid = InProcessGrid({11: healthy(HOSTED[11]), 12: healthy(HOSTED[12]), 13: silent})
     ignored: set[int] = set()
     run = Run(grid, rediscover=lambda grid, directory: rejoin(grid, directory, timeout=1.0, ignored=ignored))
     run.epoch(1)

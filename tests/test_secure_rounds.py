@@ -28,7 +28,7 @@ from server_app.discovery import discover
 from strategies import STRATEGIES
 from strategies.base import Aggregate, StrategyHooks
 from tests.conftest import SMALL_RUN
-from tests.in_process_grid import InProcessGrid
+from tests.in_process_grid import InProcessGrid, client_app_nodes
 from tests.test_secure_aggregation import _round, _theta
 
 
@@ -36,7 +36,7 @@ class RecordingGrid(InProcessGrid):
     """Keeps every train reply the server pulls; `drop` (server round, node) loses that node's train reply."""
 
     def __init__(self, run_config: dict[str, object], num_nodes: int, drop: tuple[int, int] | None = None) -> None:
-        super().__init__(run_config, num_nodes)
+        super().__init__(client_app_nodes(run_config, num_nodes))
         self.train_replies: list[Message] = []
         self.drop = drop
         self._train_round = 0
