@@ -22,7 +22,7 @@ import torch
 from fedrec.config import RunConfig
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
 
 
@@ -96,8 +96,7 @@ class ProfileAttack(Attack):
             attack_round.user_ids,
             attack_round.user_emb,
             samples,
-            self.config.loss,
-            self.config.repeated_items,
+            Objective.of(self.config),
         )
 
 

@@ -29,7 +29,7 @@ import torch
 from attacks.base import AttackRound, ProfileAttack
 from fedrec.reporting.update_stats import user_update_norms
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples, epoch_samples
 
 _RANDOM_SAMPLES_STREAM = 0x5253
@@ -83,7 +83,7 @@ class FedAttack(ProfileAttack):
             attack_round.user_ids,
             attack_round.user_emb,
             honest_samples,
-            self.config.loss,
+            Objective.of(self.config),
         )
         scale = user_update_norms(honest.updates) / user_update_norms(poisoned.updates).clamp(min=1e-30)
         return LocalResult(poisoned.updates.scaled(scale.float()), poisoned.user_emb_grad, poisoned.losses)

@@ -19,6 +19,7 @@ from typing import Any
 from fedrec.errors import ConfigError
 from fedrec.registry import OwnedSetting, Registry
 from fedrec.settings import Setting, positive_int_list, user_path
+from fedrec.training.losses import REDUCTIONS
 from fedrec.training.server_step import SERVER_OPTIMIZERS
 
 
@@ -57,6 +58,21 @@ def _sorted_ks(name: str, text: str) -> tuple[int, ...]:
 
 COMMON: tuple[Setting, ...] = (
     Setting("loss", str, "Training loss.", ("bce", "bpr")),
+    Setting(
+        "loss-reduction",
+        str,
+        "How a user's loss combines its samples: `mean` or `sum` (FedRecAttack's reference code; a user's gradient "
+        "then grows with its number of samples).",
+        REDUCTIONS,
+    ),
+    Setting(
+        "l2-reg",
+        float,
+        "L2 regularisation: adds l2-reg / 2 * (the squared norms of p_u and of each sample's item row) to a user's "
+        "loss, so its gradient (in the uploaded item rows too) carries l2-reg * the row, as FedRecAttack's reference "
+        "code does with 0.1; 0 = none. Dense (MLP) parameters are not regularised.",
+        minimum=0.0,
+    ),
     Setting("negatives", int, "Negatives sampled per positive (r).", minimum=1),
     Setting(
         "resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."

@@ -16,7 +16,7 @@ import torch
 
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
 
 
@@ -54,4 +54,4 @@ class NoDefense(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        return compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
+        return compute_user_updates(model, theta, user_ids, user_emb, samples, Objective.of(config))

@@ -39,7 +39,7 @@ import torch
 from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
 from fedrec.updates import UserUpdates
 from privacy.accounting import MECHANISMS, gaussian_noise_multiplier
@@ -157,5 +157,5 @@ class LocalDP(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
+        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective.of(config))
         return replace(honest, updates=privatise(honest.updates, config, epoch))

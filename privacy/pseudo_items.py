@@ -43,7 +43,7 @@ import torch
 
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples, sample_negatives
 from privacy.defenses import ClientDefense
 
@@ -125,8 +125,8 @@ class PseudoItems(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
+        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective.of(config))
         num_items = theta[ITEM_EMBEDDING].shape[0]
         uploaded = [pseudo_upload(own, user, num_items, config, epoch) for user, own in zip(user_ids.tolist(), samples)]
-        upload = compute_user_updates(model, theta, user_ids, user_emb, uploaded, config.loss, config.repeated_items)
+        upload = compute_user_updates(model, theta, user_ids, user_emb, uploaded, Objective.of(config))
         return LocalResult(updates=upload.updates, user_emb_grad=honest.user_emb_grad, losses=honest.losses)

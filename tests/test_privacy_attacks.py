@@ -16,7 +16,7 @@ import torch
 from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel
 from fedrec.models.registry import MODELS
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import user_samples
 from privacy.analytic import AnalyticAttack
 from privacy.base import decide_interactions, prior_positives
@@ -49,7 +49,7 @@ def tiny_upload(model_name: str, seed: int, loss: str = "bce") -> tuple[RecModel
     positives = np.sort(np.random.default_rng(seed).choice(NUM_ITEMS, 5, replace=False))
     samples = user_samples(USER, positives, NUM_ITEMS, NEGATIVES, seed, 0)
     user_emb = model.init_user_embeddings(np.array([USER]), seed)
-    updates = compute_user_updates(model, theta, np.array([USER]), user_emb, [samples], loss).updates
+    updates = compute_user_updates(model, theta, np.array([USER]), user_emb, [samples], Objective(loss)).updates
     upload = ObservedUpload.of_user(updates, 0, theta)
     truth = Truth(torch.from_numpy(np.isin(upload.item_ids.numpy(), positives)), user_emb[0])
     return model, upload, truth

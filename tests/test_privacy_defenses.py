@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fedrec.models.registry import MODELS
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples, user_samples
 from fedrec.updates import UserUpdates
 from privacy.accounting import (
@@ -33,6 +33,8 @@ def _config(**overrides: object) -> SimpleNamespace:
         "seed": SEED,
         "epochs": 5,
         "repeated_items": "summed",
+        "loss_reduction": "mean",
+        "l2_reg": 0.0,
         "ldp_mechanism": "gaussian",
         "ldp_epsilon": 1.0,
         "ldp_delta": 1e-5,
@@ -131,7 +133,7 @@ def test_clipping_bounds_each_row_and_the_dense_part() -> None:
     clipped = clip_rows(rows, 1.0)
     assert torch.allclose(clipped, torch.tensor([[0.6, 0.8], [0.3, 0.4], [0.0, 0.0]]))
     model, theta, user_ids, user_emb, samples = _users()
-    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, "bce")
+    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective("bce"))
     # Bounds below most honest norms, and noise negligible (eps huge): rows above the bound land on it.
     config = _config(ldp_mechanism="laplace", ldp_epsilon=1e12, ldp_clip_item=1e-3, ldp_clip_dense=1e-2)
     private = privatise(honest.updates, config, epoch=0)
@@ -179,7 +181,7 @@ def test_pseudo_items_are_k_fresh_ids_uploaded_beside_every_real_one() -> None:
     k = 5
     config = _config(pseudo_items=k)
     model, theta, user_ids, user_emb, samples = _users()
-    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, "bce")
+    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective("bce"))
     result = PseudoItems().local_update(model, theta, user_ids, user_emb, samples, config, epoch=0)
     for position, own in enumerate(samples):
         user = int(user_ids[position])
@@ -234,7 +236,7 @@ def test_pseudo_items_stay_fixed_over_epochs_and_do_not_depend_on_the_node_layou
 @pytest.mark.parametrize("model_name", ["ncf", "mf"])
 def test_pseudo_items_leave_the_users_own_step_honest(model_name: str) -> None:
     model, theta, user_ids, user_emb, samples = _users(model_name)
-    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, "bce")
+    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective("bce"))
     result = PseudoItems().local_update(model, theta, user_ids, user_emb, samples, _config(pseudo_items=6), epoch=0)
     assert torch.equal(result.user_emb_grad, honest.user_emb_grad)
     assert torch.equal(result.losses, honest.losses)
@@ -243,7 +245,7 @@ def test_pseudo_items_leave_the_users_own_step_honest(model_name: str) -> None:
 
 def test_zero_pseudo_items_upload_the_honest_update() -> None:
     model, theta, user_ids, user_emb, samples = _users()
-    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, "bce")
+    honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective("bce"))
     result = PseudoItems().local_update(model, theta, user_ids, user_emb, samples, _config(pseudo_items=0), epoch=0)
     assert torch.equal(result.updates.item_ids, honest.updates.item_ids)
     assert torch.allclose(result.updates.item_grads, honest.updates.item_grads, atol=1e-9)
@@ -275,8 +277,8 @@ def test_the_upload_is_the_honest_one_plus_exactly_the_pseudo_samples_gradient(l
             partner=np.concatenate([np.full(k, -1), np.repeat(np.arange(k), NEGATIVES)]),
         )
         one = (user_ids[[position]], user_emb[[position]])
-        real_part = compute_user_updates(model, theta, *one, [real], loss)
-        pseudo_part = compute_user_updates(model, theta, *one, [alone], loss)
+        real_part = compute_user_updates(model, theta, *one, [real], Objective(loss))
+        pseudo_part = compute_user_updates(model, theta, *one, [alone], Objective(loss))
         expected: dict[int, torch.Tensor] = {}
         for weight, updates, at in ((n / (n + k), real_part.updates, 0), (k / (n + k), pseudo_part.updates, 0)):
             for item, row in _rows(updates, at).items():

@@ -9,7 +9,7 @@ from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.mf import MatrixFactorization
 from fedrec.models.ncf import NeuralCF
 from fedrec.protocol import updates_from_record, updates_to_record
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import user_samples
 from fedrec.training.server_step import ServerStep, ThetaGradient, apply_gradient
 from fedrec.updates import UserUpdates
@@ -45,7 +45,7 @@ def test_each_users_gradient_equals_its_own_autograd(model, loss) -> None:  # ty
         user_samples(u, np.sort(rng.choice(num_items, size=n, replace=False)), num_items, 4, 0, 0)
         for u, n in zip(users, [2, 9, 5, 30, 1])
     ]
-    result = compute_user_updates(model, theta, users, user_emb, samples, loss)
+    result = compute_user_updates(model, theta, users, user_emb, samples, Objective(loss))
     updates = result.updates
     for k in range(len(users)):
         p_grad, grads = _single_user_gradients(model, theta, user_emb[k], samples[k], loss)
@@ -113,7 +113,7 @@ def test_user_updates_round_trip_through_flower_records_and_concat() -> None:
     def make(users: np.ndarray) -> UserUpdates:
         embeddings = model.init_user_embeddings(users, 1)
         samples = [user_samples(u, np.array([1, 5, 7]), 20, 2, 0, 0) for u in users]
-        return compute_user_updates(model, theta, users, embeddings, samples, "bce").updates
+        return compute_user_updates(model, theta, users, embeddings, samples, Objective("bce")).updates
 
     first, second = make(np.array([0, 1])), make(np.array([5]))
     decoded = [updates_from_record(updates_to_record(u)) for u in (first, second)]
@@ -139,8 +139,10 @@ def test_repeated_items_are_summed_or_the_last_sample_kept_as_the_reference_code
         UserSamples(np.array([2, 7, 7, 9]), np.array([1, 0, 0, 0], dtype=np.float32), np.array([-1, 0, 0, 0])),
         UserSamples(np.array([7, 3]), np.array([1, 0], dtype=np.float32), np.array([-1, 0])),
     ]
-    summed = compute_user_updates(model, theta, np.array([0, 1]), user_emb, samples, "bce").updates
-    kept = compute_user_updates(model, theta, np.array([0, 1]), user_emb, samples, "bce", "last-kept").updates
+    summed = compute_user_updates(model, theta, np.array([0, 1]), user_emb, samples, Objective("bce")).updates
+    kept = compute_user_updates(
+        model, theta, np.array([0, 1]), user_emb, samples, Objective("bce", repeated_items="last-kept")
+    ).updates
     assert torch.equal(summed.item_ids, kept.item_ids) and summed.item_ids.tolist() == [2, 7, 9, 3, 7]
     # Both samples of item 7 have the same input, so each carries half of the summed row.
     torch.testing.assert_close(kept.item_grads[1], summed.item_grads[1] / 2)
@@ -148,3 +150,41 @@ def test_repeated_items_are_summed_or_the_last_sample_kept_as_the_reference_code
     assert torch.equal(kept.item_grads[others], summed.item_grads[others])
     for name in summed.dense_grads:
         assert torch.equal(kept.dense_grads[name], summed.dense_grads[name])
+
+
+def _one_bpr_user(objective):  # type: ignore[no-untyped-def]
+    """User p = (1, 0); positive item 0 = (1, 0) and item 1 = (0, 2); negatives item 2 = (0, 0) (twice) and 3."""
+    from fedrec.training.sampling import UserSamples
+
+    theta = {ITEM_EMBEDDING: torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [0.5, 0.0]])}
+    user_emb = torch.tensor([[1.0, 0.0]])
+    # Pairs: (0, 2), (1, 2), (1, 3); item 2 is a repeated negative.
+    samples = [
+        UserSamples(np.array([0, 1, 2, 2, 3]), np.array([1, 1, 0, 0, 0], dtype=np.float32), np.array([-1, -1, 0, 1, 1]))
+    ]
+    return compute_user_updates(MatrixFactorization(2, ()), theta, np.array([0]), user_emb, samples, objective)
+
+
+def test_a_summed_loss_is_the_mean_times_the_pairs_and_so_is_its_gradient() -> None:
+    mean, summed = _one_bpr_user(Objective("bpr")), _one_bpr_user(Objective("bpr", reduction="sum"))
+    # Scores 1 (item 0), 0 (item 1), 0 (item 2), 0.5 (item 3): losses softplus(-1), softplus(0), softplus(0.5).
+    expected_sum = float(F.softplus(torch.tensor([-1.0, 0.0, 0.5])).sum())
+    assert float(summed.losses[0]) == pytest.approx(expected_sum)
+    assert float(mean.losses[0]) == pytest.approx(expected_sum / 3)
+    torch.testing.assert_close(summed.user_emb_grad, 3 * mean.user_emb_grad)
+    torch.testing.assert_close(summed.updates.item_grads, 3 * mean.updates.item_grads)
+
+
+def test_l2_adds_its_coefficient_times_each_row_to_the_uploaded_gradient_and_half_the_squares_to_the_loss() -> None:
+    plain = _one_bpr_user(Objective("bpr", reduction="sum"))
+    l2 = _one_bpr_user(Objective("bpr", reduction="sum", l2=0.1))
+    # d/dp = 0.1 * p; each sample adds 0.1 * its row: item 2 twice (zero row), items 0, 1, 3 once.
+    torch.testing.assert_close(l2.user_emb_grad - plain.user_emb_grad, torch.tensor([[0.1, 0.0]]))
+    assert l2.updates.item_ids.tolist() == [0, 1, 2, 3]
+    expected = 0.1 * torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [0.5, 0.0]])
+    torch.testing.assert_close(l2.updates.item_grads - plain.updates.item_grads, expected)
+    # 0.1 / 2 * (|p|^2 = 1, + rows 1 + 4 + 0 + 0 + 0.25)
+    assert float(l2.losses[0] - plain.losses[0]) == pytest.approx(0.05 * 6.25)
+    # By hand, the positive item 0's row: d softplus(s_2 - s_0) / d q_0 = -sigmoid(-1) * p, plus 0.1 * q_0.
+    sigma = float(torch.sigmoid(torch.tensor(-1.0)))
+    torch.testing.assert_close(l2.updates.item_grads[0], torch.tensor([-sigma + 0.1, 0.0]))

@@ -20,7 +20,7 @@ from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.models.base import RecModel, Theta
 from fedrec.models.registry import build_model
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import epoch_samples, epoch_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient
 from harness.arguments import add_data_dir, one_line_errors, script_parser
@@ -39,7 +39,7 @@ def train_epoch(
     """One epoch of the protocol in place: each round's users' gradients summed into Θ, each p_u stepped locally."""
     for users in epoch_schedule(np.arange(dataset.num_users), config.clients_per_round, config.seed, epoch):
         samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
-        result = compute_user_updates(model, theta, users, user_emb[users], samples, config.loss)
+        result = compute_user_updates(model, theta, users, user_emb[users], samples, Objective.of(config))
         updates = result.updates
         dense = {name: grads.sum(0) for name, grads in updates.dense_grads.items()}
         apply_gradient(theta, ThetaGradient(updates.item_ids, updates.item_grads, dense), config.lr)
@@ -57,7 +57,7 @@ def observe(
 ) -> list[tuple[ObservedUpload, Truth]]:
     """The uploads `users` would send in `epoch` on the current Θ and p_u, with their truth."""
     samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
-    updates = compute_user_updates(model, theta, users, user_emb[users], samples, config.loss).updates
+    updates = compute_user_updates(model, theta, users, user_emb[users], samples, Objective.of(config)).updates
     snapshot = {name: tensor.clone() for name, tensor in theta.items()}
     pairs = []
     for position, user in enumerate(users):

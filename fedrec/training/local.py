@@ -1,6 +1,7 @@
 """A benign user's local step: gradients of its own loss, vectorised over all users a node hosts.
 
-Each user computes the gradient of its mean loss over all its samples with respect to its private
+Each user computes the gradient of its loss over all its samples (their mean, or their sum; plus, with
+`l2-reg`, an L2 penalty on p_u and on the item rows its samples touch) with respect to its private
 embedding p_u and to Θ. To get every user's own Θ-gradient in one backward pass, the dense part of Θ
 is replicated per user (`[U, ...]` leaves) and the items' embeddings are gathered per sample, so
 autograd's batched matmuls return per-user gradients directly. Users are bucketed by sample count
@@ -22,6 +23,24 @@ from fedrec.updates import UserUpdates
 # Padded samples per bucket; small enough for cache-friendly activations, large enough to amortise
 # autograd's per-call overhead.
 BUCKET_ELEMENTS = 1 << 15
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a user's local step minimises: the `loss` of its samples reduced by their mean or `sum`, plus
+    `l2` / 2 * (||p_u||^2 + the squared norm of the item row of each of its samples) when `l2` > 0, as
+    FedRecAttack's reference code regularises (the penalty's gradient is in the uploaded item rows);
+    `repeated_items` says how a user's rows of a repeated item merge (see `compute_user_updates`)."""
+
+    loss: str
+    reduction: str = "mean"
+    l2: float = 0.0
+    repeated_items: str = "summed"
+
+    @classmethod
+    def of(cls, config: Any) -> "Objective":
+        """The run's objective (a validated RunConfig's `loss`, `loss-reduction`, `l2-reg`, `repeated-items`)."""
+        return cls(config.loss, config.loss_reduction, config.l2_reg, config.repeated_items)
 
 
 @dataclass
@@ -85,14 +104,13 @@ def compute_user_updates(
     user_ids: np.ndarray,
     user_emb: torch.Tensor,
     samples: list[UserSamples],
-    loss: str,
-    repeated_items: str = "summed",
+    objective: Objective,
 ) -> LocalResult:
-    """Each user's gradient of its mean loss w.r.t. p_u and Θ; item rows deduplicated per user.
+    """Each user's gradient of its `objective` w.r.t. p_u and Θ; item rows deduplicated per user.
 
-    A user's sampled negatives may repeat an item; `repeated_items` says how its rows merge: `summed`
-    (the gradient) or `last-kept` (only the row of its last sample, what the reference code's server
-    ends up with: `grad[items] += g` with repeated ids writes once per id).
+    A user's sampled negatives may repeat an item; `objective.repeated_items` says how its rows merge:
+    `summed` (the gradient) or `last-kept` (only the row of its last sample, what the reference code's
+    server ends up with: `grad[items] += g` with repeated ids writes once per id).
     """
     num_users, num_items = len(user_ids), theta[ITEM_EMBEDDING].shape[0]
     dense_params = dense_names(theta)
@@ -106,7 +124,11 @@ def compute_user_updates(
         item_emb = theta[ITEM_EMBEDDING][items].requires_grad_()
         own_user = user_emb[index].clone().requires_grad_()
         replicas = {name: theta[name].expand(len(bucket), *theta[name].shape).requires_grad_() for name in dense_params}
-        bucket_losses = per_user_loss(loss, model.logits(replicas, own_user, item_emb), labels, mask, partner)
+        logits = model.logits(replicas, own_user, item_emb)
+        bucket_losses = per_user_loss(objective.loss, logits, labels, mask, partner, objective.reduction)
+        if objective.l2 > 0:
+            squared_rows = (item_emb.pow(2).sum(-1) * mask).sum(1)
+            bucket_losses = bucket_losses + 0.5 * objective.l2 * (own_user.pow(2).sum(-1) + squared_rows)
         grads = torch.autograd.grad(bucket_losses.sum(), [own_user, item_emb, *replicas.values()])
         losses[index] = bucket_losses.detach()
         user_emb_grad[index] = grads[0]
@@ -116,7 +138,7 @@ def compute_user_updates(
         rows.append(grads[1][mask])
     unique_keys, inverse = torch.unique(torch.cat(keys), sorted=True, return_inverse=True)
     flat_rows = torch.cat(rows)
-    if repeated_items == "last-kept":
+    if objective.repeated_items == "last-kept":
         # A (user, item) key's samples sit in one padded row, in sample order: keep the latest.
         positions = torch.arange(len(inverse))
         last = torch.zeros(len(unique_keys), dtype=torch.int64).scatter_reduce_(0, inverse, positions, "amax")

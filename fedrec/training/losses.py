@@ -4,12 +4,19 @@ import torch
 import torch.nn.functional as F
 
 LOSSES = ("bce", "bpr")
+REDUCTIONS = ("mean", "sum")
 
 
 def per_user_loss(
-    kind: str, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, partner: torch.Tensor
+    kind: str,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    partner: torch.Tensor,
+    reduction: str = "mean",
 ) -> torch.Tensor:
-    """Mean loss of each user's own samples, shape [U].
+    """Loss of each user's own samples, shape [U]: their mean, or with `reduction` "sum" their sum (FedRecAttack's
+    reference code sums, which scales a user's gradient by its number of samples).
 
     bce: binary cross-entropy of sigmoid(logit) against the 0/1 label (the reference paper's loss).
     bpr: -log sigmoid(s_pos - s_neg) over the (positive, negative) pairs given by `partner`.
@@ -25,4 +32,8 @@ def per_user_loss(
     else:
         raise ValueError(f"unknown loss {kind!r}; valid: {', '.join(LOSSES)}")
     weights = weights.to(logits.dtype)
+    if reduction == "sum":
+        return (losses * weights).sum(1)
+    if reduction != "mean":
+        raise ValueError(f"unknown loss reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")
     return (losses * weights).sum(1) / weights.sum(1).clamp(min=1.0)
