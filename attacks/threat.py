@@ -9,6 +9,7 @@ the benign users. `compromised` ones are m real users, chosen with the seed, who
 (FedAttack's setting). m = int(rho * N), as in the reference code.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,9 @@ THREAT_SETTINGS = (
     Setting(
         "public-fraction",
         float,
-        "xi: share of each user's interactions that is public (with `public-interactions`).",
+        "xi: share of each user's interactions that is public (with `public-interactions`): the data's own public part "
+        "file for N = 100 xi percent where it has one (FedRecAttack's train.part-N%.txt: N% of each user's items, "
+        "rounded up), else each training interaction drawn public with probability xi (seeded).",
         minimum=0.0,
         maximum=1.0,
     ),
@@ -128,6 +131,9 @@ def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
     if config.attacker_knowledge == "popularity":
         return AttackerKnowledge(item_popularity=dataset.item_popularity())
     if config.attacker_knowledge == "public-interactions":
+        percent = config.public_fraction * 100
+        if math.isclose(percent, round(percent)) and round(percent) in dataset.public_parts:
+            return AttackerKnowledge(public_interactions=dataset.public_parts[round(percent)])
         rng = np.random.default_rng([config.seed, _PUBLIC_STREAM])
         train = dataset.train.tocoo()
         public = rng.random(train.nnz) < config.public_fraction

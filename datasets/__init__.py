@@ -17,7 +17,7 @@ project deliberately does not depend on HF datasets; do not add code here that e
 
 from collections.abc import Callable
 
-from datasets import amazon, movielens, split_files, synthetic
+from datasets import amazon, gowalla, leave_one_out, movielens, split_files, synthetic
 from datasets.download import DATA_DIR, data_dir_for
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
@@ -35,9 +35,9 @@ SPLIT = Setting(
     "split",
     str,
     "Train/test split: `published` uses a dataset's own split where its files have one (ml-1m's train.dat/test.dat, "
-    "split-files); `random` pools every interaction and splits each user's items 80/20 at random with `seed` (what "
-    "datasets without a published split always do); `leave-last-out` makes each user's latest interaction the test "
-    "item (chronological leave-one-out; needs timestamps).",
+    "split-files, ml-100k-loo and steam); `random` pools every interaction and splits each user's items 80/20 at "
+    "random with `seed` (what datasets without a published split always do); `leave-last-out` makes each user's "
+    "latest interaction the test item (chronological leave-one-out; needs timestamps).",
     ("published", "random", "leave-last-out"),
 )
 USER_SHARES = ("all", "provider", "federation")
@@ -83,8 +83,11 @@ DATASETS.register("ml-100k", movielens.load_ml100k)
 DATASETS.register("ml-1m", movielens.load_ml1m)
 DATASETS.register("amazon-digital-music", amazon.load)
 DATASETS.register("split-files", split_files.load)
+DATASETS.register("ml-100k-loo", leave_one_out.load)
+DATASETS.register("steam", leave_one_out.load)
+DATASETS.register("gowalla", gowalla.load)
 
-WITH_TIMESTAMPS = "synthetic, ml-100k, amazon-digital-music, and ml-1m read from ratings.dat"
+WITH_TIMESTAMPS = "synthetic, ml-100k, amazon-digital-music, gowalla, and ml-1m read from ratings.dat"
 WITH_PROFILES = "synthetic, and ml-100k and ml-1m with their user file (u.user, users.dat) beside their data files"
 
 

@@ -37,12 +37,12 @@ def has_split(folder: Path) -> bool:
     return all((folder / name).is_file() for name in SPLIT_NAMES)
 
 
-def read_split(name: str, folder: Path) -> RecDataset:
-    """The dataset of `folder`/train.dat and `folder`/test.dat, indices kept as they are."""
-    train_users, train_items, train_listed = read_user_lines(folder / SPLIT_NAMES[0])
-    test_users, test_items, test_listed = read_user_lines(folder / SPLIT_NAMES[1])
+def read_split(name: str, folder: Path, names: tuple[str, str] = SPLIT_NAMES) -> RecDataset:
+    """The dataset of `folder`'s train and test files (`names`: train.dat and test.dat), indices kept as they are."""
+    train_users, train_items, train_listed = read_user_lines(folder / names[0])
+    test_users, test_items, test_listed = read_user_lines(folder / names[1])
     if len(train_users) == 0:
-        raise ConfigError(f"{name}: {folder / SPLIT_NAMES[0]} lists no interactions")
+        raise ConfigError(f"{name}: {folder / names[0]} lists no interactions")
     dataset = RecDataset.from_split(name, (train_users, train_items), (test_users, test_items))
     # from_split sizes the matrices from the pairs, so trailing users listed without any item would be
     # lost; keep them so row i is always the user of line "i ...".

@@ -15,7 +15,8 @@ import pytest
 from scipy.sparse.linalg import svds
 
 from app_config import make_config
-from datasets import DATASETS, amazon, data_dir_for, load_dataset, movielens
+from attacks.threat import knowledge_for
+from datasets import DATASETS, amazon, data_dir_for, gowalla, load_dataset, movielens
 from datasets.movielens import Release
 from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
@@ -91,7 +92,16 @@ def write_split(folder: Path, train: str, test: str) -> Path:
 
 
 def test_registry_lists_every_dataset_and_rejects_unknown_names() -> None:
-    assert DATASETS.names() == ["synthetic", "ml-100k", "ml-1m", "amazon-digital-music", "split-files"]
+    assert DATASETS.names() == [
+        "synthetic",
+        "ml-100k",
+        "ml-1m",
+        "amazon-digital-music",
+        "split-files",
+        "ml-100k-loo",
+        "steam",
+        "gowalla",
+    ]
     with pytest.raises(ConfigError) as error:
         DATASETS.get("nope")
     assert_one_line_error(error, "'nope'", *DATASETS.names())
@@ -267,6 +277,124 @@ def test_malformed_split_file_names_file_and_line(tmp_path: Path, train: str, wh
     assert_one_line_error(error, str(tmp_path / "train.dat"), where)
 
 
+# --- FedRecAttack's leave-one-out files --------------------------------------------------------------
+
+
+def write_leave_one_out(folder: Path) -> Path:
+    """Three users; the part files hold 1 of each user's items (`part-1%`) and all of them (`part-50%`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.txt").write_text("0 0 1 2\n1 3\n2 1 4\n")
+    (folder / "test.txt").write_text("0 5\n1 0\n2 2\n")
+    (folder / "train.part-1%.txt").write_text("0 2\n1 3\n2 4\n")
+    (folder / "train.part-50%.txt").write_text("0 2 0\n1 3\n2 4 1\n")
+    return folder
+
+
+@pytest.mark.parametrize("dataset", ["ml-100k-loo", "steam"])
+def test_leave_one_out_files_load_with_their_public_parts(tmp_path: Path, dataset: str) -> None:
+    loaded = load_dataset(make_config(dataset=dataset, data_dir=str(write_leave_one_out(tmp_path))))
+    assert (loaded.num_users, loaded.num_items) == (3, 6)
+    assert pairs_of(loaded.train) == {(0, 0), (0, 1), (0, 2), (1, 3), (2, 1), (2, 4)}
+    assert pairs_of(loaded.test) == {(0, 5), (1, 0), (2, 2)}
+    assert sorted(loaded.public_parts) == [1, 50]
+    assert pairs_of(loaded.public_parts[1]) == {(0, 2), (1, 3), (2, 4)}
+    # A user subset keeps its rows of every part.
+    assert pairs_of(loaded.subset_users(np.array([0, 2])).public_parts[50]) == {(0, 2), (0, 0), (1, 4), (1, 1)}
+
+
+def test_public_interactions_come_from_the_part_file_of_the_public_fraction(tmp_path: Path) -> None:
+    folder = write_leave_one_out(tmp_path)
+    config = make_config(dataset="ml-100k-loo", data_dir=str(folder), attacker_knowledge="public-interactions")
+    loaded = load_dataset(config)
+    assert knowledge_for(config, loaded).public_interactions is loaded.public_parts[1]
+    half = make_config(config.as_dict(), public_fraction=0.5)
+    assert knowledge_for(half, loaded).public_interactions is loaded.public_parts[50]
+    # No file for 30%: drawn from the training interactions as for any dataset.
+    drawn = knowledge_for(make_config(config.as_dict(), public_fraction=0.3), loaded).public_interactions
+    assert pairs_of(drawn) <= pairs_of(loaded.train)
+    # A random re-split drops the parts (they were drawn from the published split's training items).
+    assert load_dataset(make_config(config.as_dict(), split="random")).public_parts == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "parts"),
+    [
+        ("test.txt", None, (str(Path("test.txt")), "data-dir")),
+        ("train.part-1%.txt", "0 5\n", ("train.part-1%.txt", "train.txt does not have")),
+        ("train.part-1%.txt", "7 1\n", ("train.part-1%.txt", "beyond")),
+    ],
+)
+def test_bad_leave_one_out_files_are_named(tmp_path: Path, name: str, content: str | None, parts: tuple) -> None:
+    folder = write_leave_one_out(tmp_path)
+    if content is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_text(content)
+    with pytest.raises(ConfigError) as error:
+        load_dataset(make_config(dataset="steam", data_dir=str(folder)))
+    assert_one_line_error(error, *parts)
+
+
+# --- Gowalla ------------------------------------------------------------------------------------
+
+# (user, ISO time, location): user 7 is outside the 10-core user list, location 99 outside the item list;
+# user 1 checks in at location 20 twice (it counts once, at its earliest time).
+CHECKINS = [
+    (1, "2010-10-19T23:55:27Z", 20),
+    (1, "2010-10-18T22:17:43Z", 21),
+    (1, "2010-10-20T10:00:00Z", 20),
+    (2, "2010-10-17T08:00:00Z", 21),
+    (2, "2010-10-17T09:00:00Z", 99),
+    (7, "2010-10-16T08:00:00Z", 20),
+    (2, "2010-10-17T07:00:00Z", 22),
+]
+
+
+def make_gowalla_mirror(tmp_path: Path) -> Path:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    lines = [f"{user}\t{time}\t30.2\t-97.7\t{location}" for user, time, location in CHECKINS]
+    (mirror / "loc-gowalla_totalCheckins.txt.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    (mirror / "user_list.txt").write_text("org_id remap_id\n1 0\n2 1\n")
+    (mirror / "item_list.txt").write_text("org_id remap_id\n20 0\n21 1\n22 2\n")
+    return mirror
+
+
+def test_gowalla_downloads_and_keeps_the_10_core_check_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = make_gowalla_mirror(tmp_path)
+    monkeypatch.setattr(gowalla, "CHECKINS_URL", (mirror / "loc-gowalla_totalCheckins.txt.gz").as_uri())
+    monkeypatch.setattr(gowalla, "NGCF_URL", mirror.as_uri())
+    cache = tmp_path / "cache"
+    config = make_config(dataset="gowalla", data_dir=str(cache), split="leave-last-out")
+    loaded = load_dataset(config)
+    assert sorted(path.name for path in cache.iterdir()) == [
+        "item_list.txt",
+        "loc-gowalla_totalCheckins.txt.gz",
+        "user_list.txt",
+    ]
+    # Users 1, 2 -> 0, 1; locations 20, 21, 22 -> 0, 1, 2. Latest: user 1 at 20 (its first visit, on the 19th).
+    assert pairs_of(loaded.train) == {(0, 1), (1, 2)}
+    assert pairs_of(loaded.test) == {(0, 0), (1, 1)}
+    first_visit = loaded.events[(loaded.events["user"] == 0) & (loaded.events["item"] == 0)]["time"]
+    assert first_visit.tolist() == [1287532527]  # 2010-10-19T23:55:27Z
+    (mirror / "user_list.txt").unlink()  # a second load reads the cached copies
+    assert pairs_of(load_dataset(config).test) == {(0, 0), (1, 1)}
+
+
+def test_gowalla_without_network_or_with_a_damaged_file_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gowalla, "CHECKINS_URL", f"{UNREACHABLE}/loc-gowalla_totalCheckins.txt.gz")
+    with pytest.raises(ConfigError) as error:
+        load_dataset(make_config(dataset="gowalla", data_dir=str(tmp_path / "empty")))
+    assert_one_line_error(error, "loc-gowalla_totalCheckins.txt", UNREACHABLE, "data-dir")
+    folder = make_gowalla_mirror(tmp_path)
+    (folder / "loc-gowalla_totalCheckins.txt.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ConfigError) as error:
+        load_dataset(make_config(dataset="gowalla", data_dir=str(folder)))
+    assert_one_line_error(error, "loc-gowalla_totalCheckins.txt.gz", "fetched again")
+
+
 # --- Amazon -------------------------------------------------------------------------------------
 
 
@@ -374,6 +502,21 @@ def test_real_ml100k() -> None:
     assert (loaded.num_users, loaded.num_items) == (943, 1682)
     assert loaded.train.nnz + loaded.test.nnz == 100_000
     assert_split(loaded)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "train"), [("ml-100k-loo", (943, 1682), 99_056), ("steam", (3753, 5134), 110_960)]
+)
+def test_real_fedrecattack_splits(name: str, shape: tuple[int, int], train: int) -> None:
+    folder = SHARED_DATA / name
+    if not (folder / "train.txt").is_file():
+        pytest.skip(f"no {folder / 'train.txt'}")
+    loaded = load_dataset(make_config(dataset=name, data_dir=str(folder)))
+    assert (loaded.num_users, loaded.num_items) == shape
+    assert (loaded.train.nnz, loaded.test.nnz) == (train, shape[0])
+    assert (
+        1 in loaded.public_parts and (loaded.public_parts[1].multiply(loaded.train)).nnz == loaded.public_parts[1].nnz
+    )
 
 
 def test_real_ml1m_published_split() -> None:

@@ -8,10 +8,12 @@ index juggling.
 Where a dataset's files have them, a `RecDataset` also carries every interaction with its timestamp
 (`events`, for sequential models and the chronological leave-one-out split) and the users' profiles
 (`profiles`, for user groups: `fedrec.data.profiles`). Both stay aligned with the user and item indices
-through every split and user subset.
+through every split and user subset. A dataset published with an attacker's prior knowledge (FedRecAttack's
+`train.part-N%.txt`: N% of each user's training items) carries it as `public_parts`, by N.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -61,6 +63,8 @@ class RecDataset:
 
     `events` (columns user, item, time; one row per interaction of train and test) and `profiles` (one
     row per user index; string columns gender, age, occupation) are None where the data has none.
+    `public_parts` maps a percentage N to a users x items matrix of the training interactions the data's
+    publisher made public to the attacker (N% of each user's); empty where the data has none.
     Compared and hashed by identity (`eq=False`): value equality of matrices and frames is not a bool.
     """
 
@@ -69,10 +73,14 @@ class RecDataset:
     test: sp.csr_array
     events: pd.DataFrame | None = None
     profiles: pd.DataFrame | None = None
+    public_parts: Mapping[int, sp.csr_array] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.train.shape != self.test.shape:
             raise ValueError(f"train {self.train.shape} and test {self.test.shape} shapes differ")
+        for percent, part in self.public_parts.items():
+            if part.shape != self.train.shape:
+                raise ValueError(f"public part {percent}% has shape {part.shape}, the data {self.train.shape}")
         if self.events is not None:
             missing = set(EVENT_COLUMNS) - set(self.events.columns)
             if missing:
@@ -152,4 +160,5 @@ class RecDataset:
             events = kept.assign(user=np.searchsorted(rows, kept["user"].to_numpy())).reset_index(drop=True)
         if self.profiles is not None:
             profiles = self.profiles.iloc[rows].reset_index(drop=True)
-        return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles)
+        public_parts = {percent: part[rows] for percent, part in self.public_parts.items()}
+        return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles, public_parts)

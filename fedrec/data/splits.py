@@ -59,18 +59,19 @@ def split_interactions(
 def resplit(dataset: RecDataset, seed: int, test_fraction: float = 0.2) -> RecDataset:
     """Pool train and test and split each user's items at random, as `split_interactions` does.
 
-    Indices, events and profiles are kept. A dataset that `split_interactions` split with the same
-    seed comes back unchanged.
+    Indices, events and profiles are kept; public parts, drawn from the published split's training
+    items, are not. A dataset that `split_interactions` split with the same seed comes back unchanged.
     """
     train, test = _split_at_random(binary_csr_sum(dataset.train, dataset.test), seed, test_fraction)
-    return replace(dataset, train=train, test=test)
+    return replace(dataset, train=train, test=test, public_parts={})
 
 
 def leave_last_out(dataset: RecDataset) -> RecDataset:
     """Chronological leave-one-out: each user's latest event is test, the rest train.
 
     Among events of the same latest time the largest item id counts as last. A user with a single
-    interaction keeps it for training and has no test item. Needs `events`.
+    interaction keeps it for training and has no test item. Needs `events`. Public parts are dropped
+    (they were drawn from the split the data came with).
     """
     users, items, times = dataset.event_arrays()
     order = chronological_order(users, items, times)
@@ -82,7 +83,7 @@ def leave_last_out(dataset: RecDataset) -> RecDataset:
     shape = dataset.train.shape
     train = binary_csr(users[~is_test], items[~is_test], shape)
     test = binary_csr(users[is_test], items[is_test], shape)
-    return replace(dataset, train=train, test=test)
+    return replace(dataset, train=train, test=test, public_parts={})
 
 
 def _split_at_random(pairs: sp.csr_array, seed: int, test_fraction: float) -> tuple[sp.csr_array, sp.csr_array]:
