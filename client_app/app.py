@@ -11,6 +11,7 @@ from attacks import AttackRound, CollusionAttack
 from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group
+from fedrec.evaluation.sampled import sampled_ranking
 from fedrec.models.base import Theta
 from fedrec.protocol import (
     ACTIVATIONS_ACTION,
@@ -206,5 +207,6 @@ def evaluate(message: Message, context: Context) -> Message:
         node.config.top_k,
         instruction.targets,
         members,
+        sampled_ranking(node.config),
     )
     return evaluate_reply(message, counts)

@@ -99,6 +99,14 @@ COMMON: tuple[Setting, ...] = (
     Setting("eval-every", int, "Evaluate every this many epochs (the last epoch is always evaluated).", minimum=1),
     Setting("top-k", str, "Cut-offs K for all @K metrics, a comma list.", convert=_sorted_ks),
     Setting(
+        "sampled-negatives",
+        int,
+        "Sampled HR@K and NDCG@K (`sampled-hr@K`, `sampled-ndcg@K` in metrics.csv, beside the full ranking's): each "
+        "user's test items ranked against this many distinct items it never interacted with, drawn uniformly and "
+        "fixed per user by `seed`; FedRecAttack's protocol uses 99. 0 = not computed.",
+        minimum=0,
+    ),
+    Setting(
         "target-items",
         str,
         "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a "

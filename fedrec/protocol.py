@@ -67,6 +67,8 @@ PRECISION = "precision"
 NDCG = "ndcg"
 TARGET_HITS = "target-hits"
 TARGET_ELIGIBLE = "target-eligible"
+SAMPLED_HR = "sampled-hr"  # only in a record of counts with the sampled metrics
+SAMPLED_NDCG = "sampled-ndcg"
 
 # Keys of the describe reply: USERS holds USER_IDS, NODE the node's config and the run's TARGETS.
 PARTITION_ID = "partition-id"
@@ -146,20 +148,22 @@ def updates_from_record(record: ArrayRecord) -> UserUpdates:
 
 def counts_to_record(counts: EvalCounts) -> MetricRecord:
     """A node's evaluation counts as a MetricRecord of sums (lists are flattened row-major)."""
-    return MetricRecord(
-        {
-            USERS: counts.users,
-            RECALL: counts.recall.tolist(),
-            PRECISION: counts.precision.tolist(),
-            NDCG: counts.ndcg.tolist(),
-            TARGET_HITS: counts.target_hits.ravel().tolist(),
-            TARGET_ELIGIBLE: counts.target_eligible.tolist(),
-        }
-    )
+    record = {
+        USERS: counts.users,
+        RECALL: counts.recall.tolist(),
+        PRECISION: counts.precision.tolist(),
+        NDCG: counts.ndcg.tolist(),
+        TARGET_HITS: counts.target_hits.ravel().tolist(),
+        TARGET_ELIGIBLE: counts.target_eligible.tolist(),
+    }
+    if counts.sampled:
+        record.update({SAMPLED_HR: counts.sampled_hr.tolist(), SAMPLED_NDCG: counts.sampled_ndcg.tolist()})
+    return MetricRecord(record)
 
 
 def counts_from_record(record: MetricRecord, ks: tuple[int, ...], targets: tuple[int, ...]) -> EvalCounts:
     shape = (len(targets), len(ks))
+    sampled = SAMPLED_HR in record
     return EvalCounts(
         ks=ks,
         targets=targets,
@@ -169,6 +173,9 @@ def counts_from_record(record: MetricRecord, ks: tuple[int, ...], targets: tuple
         ndcg=np.asarray(record[NDCG], dtype=np.float64),
         target_hits=np.asarray(record[TARGET_HITS], dtype=np.float64).reshape(shape),
         target_eligible=np.asarray(record[TARGET_ELIGIBLE], dtype=np.float64),
+        sampled=sampled,
+        sampled_hr=np.asarray(record[SAMPLED_HR], dtype=np.float64) if sampled else None,
+        sampled_ndcg=np.asarray(record[SAMPLED_NDCG], dtype=np.float64) if sampled else None,
     )
 
 

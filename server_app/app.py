@@ -63,6 +63,8 @@ def _progress_line(epoch: int, epochs: int, metrics: dict[str, float], elapsed: 
     k = 20 if 20 in ks else ks[-1]
     parts = [f"epoch {epoch}/{epochs}", f"loss {metrics['train-loss']:.4f}"]
     parts += [f"{name}@{k} {metrics[f'{name}@{k}']:.4f}" for name in ("recall", "precision", "ndcg")]
+    if f"sampled-hr@{k}" in metrics:
+        parts.append(f"sampled-hr@{k} {metrics[f'sampled-hr@{k}']:.4f}")
     if f"er@{k}" in metrics:
         parts.append(f"er@{k} {metrics[f'er@{k}']:.4f}")
     parts.append(f"{elapsed:.1f}s")

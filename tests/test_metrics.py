@@ -80,3 +80,78 @@ def test_exposure_ranks_targets_among_items_the_user_never_interacted_with() -> 
     metrics = ranking_counts(scores, train, test, (1,), (2,)).metrics()
     assert metrics["recall@1"] == 1.0  # the test item is first once training items are masked
     assert metrics["er@1"] == 1.0  # and the target is first once train and test are masked
+
+
+# --- sampled HR@K / NDCG@K ------------------------------------------------------------------------
+
+
+def _two_users() -> tuple:  # type: ignore[type-arg]
+    """8 items. User 0: train {0}, test {1}. User 1: train {4}, test {5, 6}."""
+    import scipy.sparse as sp
+
+    train = sp.csr_array(([1.0, 1.0], ([0, 1], [0, 4])), shape=(2, 8))
+    test = sp.csr_array(([1.0, 1.0, 1.0], ([0, 1, 1], [1, 5, 6])), shape=(2, 8))
+    return train, test
+
+
+def test_sampled_items_are_distinct_unseen_and_fixed_per_seed_and_user() -> None:
+    from fedrec.evaluation.sampled import SampledRanking
+
+    known = np.array([0, 1])
+    drawn = SampledRanking(negatives=3, seed=5).sampled_items(0, known, 8)
+    assert len(set(drawn.tolist())) == 3 and not set(drawn.tolist()) & {0, 1} and drawn.max() < 8
+    assert np.array_equal(drawn, SampledRanking(negatives=3, seed=5).sampled_items(0, known, 8))
+    draws = {tuple(SampledRanking(negatives=3, seed=seed).sampled_items(0, known, 8)) for seed in range(20)}
+    assert len(draws) > 1
+    # More than there are: every unseen item once.
+    assert SampledRanking(negatives=50, seed=5).sampled_items(0, known, 8).tolist() == [2, 3, 4, 5, 6, 7]
+
+
+def test_sampled_hr_and_ndcg_by_hand() -> None:
+    from fedrec.evaluation.ranking import counts_in_batches
+    from fedrec.evaluation.sampled import SampledRanking
+
+    train, test = _two_users()
+    # User 0 scores its test item 1 at 0.5 and only item 2 above it; user 1 scores 5 first, 6 last.
+    scores = torch.tensor([[9.0, 0.5, 0.9, 0.1, 0.2, 0.3, 0.0, 0.4], [0.0, 0.3, 0.2, 0.1, 9.0, 0.8, -1.0, 0.5]])
+    # All unseen items sampled: user 0 ranks [2, 1, ...] -> the test item at rank 2; user 1 ranks
+    # [5, 7, 1, 2, 3, 0, 6] -> hits at ranks 1 and 7.
+    counts = counts_in_batches(
+        np.array([0, 1]), lambda part: scores[part], train, test, (1, 2), (), 8, SampledRanking(50, 0)
+    )
+    metrics = counts.metrics()
+    assert metrics["sampled-hr@1"] == pytest.approx((0 + 1 / 2) / 2)
+    assert metrics["sampled-hr@2"] == pytest.approx((1 + 1 / 2) / 2)
+    ndcg_user0 = 1 / math.log2(3)
+    ndcg_user1 = 1 / (1 + 1 / math.log2(3))  # one hit at rank 1 of two ideal
+    assert metrics["sampled-ndcg@2"] == pytest.approx((ndcg_user0 + ndcg_user1) / 2)
+    # The full ranking's metrics are those without sampling, and the sampled ones appear only when asked.
+    plain = counts_in_batches(np.array([0, 1]), lambda part: scores[part], train, test, (1, 2), (), 8)
+    assert {k: v for k, v in metrics.items() if not k.startswith("sampled")} == plain.metrics()
+    assert not any(name.startswith("sampled") for name in plain.metrics())
+
+
+def test_sampled_hr_with_one_sampled_item_is_a_coin_the_seed_decides() -> None:
+    from fedrec.evaluation.ranking import counts_in_batches
+    from fedrec.evaluation.sampled import SampledRanking
+
+    train, test = _two_users()
+    scores = torch.tensor([[9.0, 0.5, 0.9, 0.1, 0.2, 0.3, 0.0, 0.4]])
+    for seed in range(10):
+        sampled = SampledRanking(1, seed)
+        (item,) = sampled.sampled_items(0, np.array([0, 1]), 8)
+        counts = counts_in_batches(np.array([0]), lambda part: scores[part], train, test, (1,), (), 8, sampled)
+        assert counts.metrics()["sampled-hr@1"] == (0.0 if item == 2 else 1.0)
+
+
+def test_sampled_counts_cross_the_wire_and_add_up() -> None:
+    from fedrec.protocol import counts_from_record, counts_to_record
+
+    counts = EvalCounts(ks=(10,), targets=(), users=2, sampled=True, sampled_hr=np.array([1.0]))
+    back = counts_from_record(counts_to_record(counts), (10,), ())
+    assert back.sampled and back.sampled_hr.tolist() == [1.0]
+    total = EvalCounts(ks=(10,), targets=())
+    total += back
+    assert total.metrics()["sampled-hr@10"] == 0.5
+    plain = counts_from_record(counts_to_record(EvalCounts(ks=(10,), targets=())), (10,), ())
+    assert not plain.sampled and "sampled-hr@10" not in plain.metrics()

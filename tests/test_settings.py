@@ -33,6 +33,8 @@ def _family(check=None) -> Registry:  # type: ignore[no-untyped-def]
 def _raw(**values: object) -> dict[str, object]:
     common = {
         "loss": "bce",
+        "loss-reduction": "mean",
+        "l2-reg": 0.0,
         "negatives": 4,
         "resample-negatives": True,
         "repeated-items": "summed",
@@ -43,6 +45,7 @@ def _raw(**values: object) -> dict[str, object]:
         "user-lr": 0.1,
         "eval-every": 1,
         "top-k": "10",
+        "sampled-negatives": 0,
         "target-items": "least-popular:1",
         "seed": 1,
         "results-dir": "/tmp",

@@ -11,6 +11,7 @@ import torch
 
 from fedrec.data.dataset import RecDataset
 from fedrec.evaluation.metrics import EvalCounts
+from fedrec.evaluation.sampled import SampledRanking
 from fedrec.models.base import RecModel, Theta
 
 
@@ -39,15 +40,17 @@ def counts_by_group(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
     members: np.ndarray | None,
+    sampled: SampledRanking | None = None,
 ) -> GroupedCounts:
-    """Counts of all `users` and, with `members` (bool per dataset user), of the `group` and the `rest`."""
+    """Counts of all `users` and, with `members` (bool per dataset user), of the `group` and the `rest`; the
+    sampled metrics too with `sampled`."""
     if members is None:
-        return GroupedCounts(model.evaluate_counts(theta, dataset, users, embeddings, ks, targets))
+        return GroupedCounts(model.evaluate_counts(theta, dataset, users, embeddings, ks, targets, sampled))
     inside = members[users]
     groups = {}
     for name, rows in (("group", inside), ("rest", ~inside)):
         groups[name] = model.evaluate_counts(
-            theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets
+            theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets, sampled
         )
     total = EvalCounts(ks=ks, targets=targets)
     total += groups["group"]

@@ -8,6 +8,8 @@ Exposure of each target item t (over users with t in neither their train nor tes
   ER@K = share of those users whose top-K of the items they never interacted with contains t.
 The utility ranking excludes each user's training items; the exposure ranking excludes its training
 and test items (as the reference code and APRec do), see `fedrec.evaluation.ranking.ranking_counts`.
+With `sampled-negatives` N > 0, sampled HR@K and NDCG@K rank each user's test items against N sampled
+items instead of every item (`fedrec.evaluation.sampled`), over the same users.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +30,9 @@ class EvalCounts:
     ndcg: np.ndarray = field(default=None)  # type: ignore[assignment]
     target_hits: np.ndarray = field(default=None)  # type: ignore[assignment]  # [T, K]
     target_eligible: np.ndarray = field(default=None)  # type: ignore[assignment]  # [T]
+    sampled: bool = False  # whether the sampled metrics were counted
+    sampled_hr: np.ndarray = field(default=None)  # type: ignore[assignment]
+    sampled_ndcg: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         k, t = len(self.ks), len(self.targets)
@@ -37,24 +42,32 @@ class EvalCounts:
             ("ndcg", k),
             ("target_hits", (t, k)),
             ("target_eligible", t),
+            ("sampled_hr", k),
+            ("sampled_ndcg", k),
         ):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(shape, dtype=np.float64))
 
     def __iadd__(self, other: "EvalCounts") -> "EvalCounts":
         self.users += other.users
-        for name in ("recall", "precision", "ndcg", "target_hits", "target_eligible"):
+        self.sampled = self.sampled or other.sampled
+        for name in ("recall", "precision", "ndcg", "target_hits", "target_eligible", "sampled_hr", "sampled_ndcg"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
     def metrics(self) -> dict[str, float]:
-        """Averages: recall@K, precision@K, ndcg@K, er@K (mean over targets) and er@K/<item>."""
+        """Averages: recall@K, precision@K, ndcg@K, where counted sampled-hr@K and sampled-ndcg@K, er@K (mean
+        over targets) and er@K/<item>."""
         out: dict[str, float] = {}
         users = max(self.users, 1)
         for j, k in enumerate(self.ks):
             out[f"recall@{k}"] = float(self.recall[j] / users)
             out[f"precision@{k}"] = float(self.precision[j] / users)
             out[f"ndcg@{k}"] = float(self.ndcg[j] / users)
+        if self.sampled:
+            for j, k in enumerate(self.ks):
+                out[f"sampled-hr@{k}"] = float(self.sampled_hr[j] / users)
+                out[f"sampled-ndcg@{k}"] = float(self.sampled_ndcg[j] / users)
         if self.targets:
             exposure = self.target_hits / np.maximum(self.target_eligible, 1)[:, None]
             for j, k in enumerate(self.ks):

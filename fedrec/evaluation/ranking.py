@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from fedrec.evaluation.metrics import EvalCounts, count_ranking_metrics
+from fedrec.evaluation.sampled import SampledRanking, sampled_counts
 from fedrec.models.base import RecModel, Theta
 
 _USERS_PER_BATCH = 512
@@ -48,15 +49,24 @@ def counts_in_batches(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
     batch_size: int,
+    sampled: SampledRanking | None = None,
 ) -> EvalCounts:
     """Counts of `user_ids` (rows of train/test), `batch_size` users at a time: `scores_of(part)` gives the
-    scores [len(part), M] of the users `user_ids[part]` (any model's way of scoring)."""
-    total = EvalCounts(ks=ks, targets=targets)
+    scores [len(part), M] of the users `user_ids[part]` (any model's way of scoring). With `sampled`, the
+    sampled metrics too."""
+    total = EvalCounts(ks=ks, targets=targets, sampled=sampled is not None)
     with torch.no_grad():
         for start in range(0, len(user_ids), batch_size):
             part = slice(start, start + batch_size)
             rows = user_ids[part]
-            total += ranking_counts(scores_of(part), dense_rows(train, rows), dense_rows(test, rows), ks, targets)
+            scores = scores_of(part)
+            counts = ranking_counts(scores, dense_rows(train, rows), dense_rows(test, rows), ks, targets)
+            if sampled is not None:
+                counts.sampled = True
+                counts.sampled_hr, counts.sampled_ndcg = sampled_counts(
+                    scores, *sampled.candidates(rows, train, test), ks
+                )
+            total += counts
     return total
 
 
@@ -69,10 +79,12 @@ def evaluate_users(
     test: sp.csr_array,
     ks: tuple[int, ...],
     targets: tuple[int, ...],
+    sampled: SampledRanking | None = None,
 ) -> EvalCounts:
-    """Full-ranking metrics of `user_ids` (rows of train/test) from their embeddings `user_emb`."""
+    """Ranking metrics of `user_ids` (rows of train/test) from their embeddings `user_emb`, sampled ones too
+    with `sampled`."""
 
     def scores_of(part: slice) -> torch.Tensor:
         return model.score_all_items(theta, user_emb[part])
 
-    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH)
+    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH, sampled)

@@ -75,8 +75,10 @@ class RecModel(ABC):
         embeddings: torch.Tensor,
         ks: tuple[int, ...],
         targets: tuple[int, ...],
+        sampled: Any = None,
     ) -> Any:
-        """`EvalCounts` of `users`, rows of the `RecDataset` (the family's evaluation on a node)."""
+        """`EvalCounts` of `users`, rows of the `RecDataset` (the family's evaluation on a node); the sampled
+        metrics too with a `fedrec.evaluation.sampled.SampledRanking`."""
 
     @abstractmethod
     def honest_updates(self, theta: Theta, dataset: Any, users: np.ndarray, embeddings: torch.Tensor, step: Any) -> Any:

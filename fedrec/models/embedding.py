@@ -13,6 +13,7 @@ import torch
 from fedrec.data.dataset import RecDataset
 from fedrec.evaluation import ranking
 from fedrec.evaluation.metrics import EvalCounts
+from fedrec.evaluation.sampled import SampledRanking
 from fedrec.models.base import RecModel, Theta
 from fedrec.training import local, sampling
 
@@ -28,9 +29,10 @@ class EmbeddingModel(RecModel):
         embeddings: torch.Tensor,
         ks: tuple[int, ...],
         targets: tuple[int, ...],
+        sampled: SampledRanking | None = None,
     ) -> EvalCounts:
         """Ranking counts of `users` (rows of `dataset`), scored from their private embeddings [U, d]."""
-        return ranking.evaluate_users(self, theta, users, embeddings, dataset.train, dataset.test, ks, targets)
+        return ranking.evaluate_users(self, theta, users, embeddings, dataset.train, dataset.test, ks, targets, sampled)
 
     def honest_updates(
         self, theta: Theta, dataset: RecDataset, users: np.ndarray, embeddings: torch.Tensor, step: local.LocalStep

@@ -29,6 +29,7 @@ from torch.func import functional_call
 
 from fedrec.data.dataset import RecDataset
 from fedrec.evaluation.metrics import EvalCounts
+from fedrec.evaluation.sampled import SampledRanking
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 
 # Modules, not names: the model registry loads every model while the family's modules may still be
@@ -238,11 +239,12 @@ class SASRec(RecModel):
         embeddings: torch.Tensor,
         ks: tuple[int, ...],
         targets: tuple[int, ...],
+        sampled: SampledRanking | None = None,
     ) -> EvalCounts:
         """Ranking counts of `users` from their own chronological sequences and profiles (no embeddings)."""
         histories, profile = sequences.user_sequences(dataset, users)
         return evaluation.evaluate_sequences(
-            self, theta, users, histories, profile, dataset.train, dataset.test, ks, targets
+            self, theta, users, histories, profile, dataset.train, dataset.test, ks, targets, sampled
         )
 
     def honest_updates(

@@ -12,6 +12,7 @@ import torch
 
 from fedrec.evaluation.metrics import EvalCounts
 from fedrec.evaluation.ranking import counts_in_batches
+from fedrec.evaluation.sampled import SampledRanking
 from fedrec.models.base import RecModel, Theta
 from fedrec.sequential.sequences import history_batch
 
@@ -28,10 +29,11 @@ def evaluate_sequences(
     test: sp.csr_array,
     ks: tuple[int, ...],
     targets: tuple[int, ...],
+    sampled: SampledRanking | None = None,
 ) -> EvalCounts:
     """Counts of `user_ids` (rows of train/test) whose chronological train items are `sequences`."""
 
     def scores_of(part: slice) -> torch.Tensor:
         return model.score_sequences(theta, history_batch(sequences[part], profile[part], model.max_len))
 
-    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH)
+    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH, sampled)

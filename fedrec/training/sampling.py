@@ -24,9 +24,13 @@ def sample_negatives(train_items: np.ndarray, num_items: int, count: int, rng: n
     free = num_items - len(train_items)
     if free <= 0:
         raise ValueError("user has interacted with every item; no negatives to sample")
-    draws = rng.integers(0, free, size=count)
-    shifted_positions = train_items - np.arange(len(train_items))
-    return draws + np.searchsorted(shifted_positions, draws, side="right")
+    return free_items_at(rng.integers(0, free, size=count), train_items)
+
+
+def free_items_at(positions: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """The items at `positions` in the list of the items not in `taken` (sorted, unique), in increasing order."""
+    shifted_positions = taken - np.arange(len(taken))
+    return positions + np.searchsorted(shifted_positions, positions, side="right")
 
 
 @dataclass(frozen=True)
