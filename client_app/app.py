@@ -72,7 +72,7 @@ def describe(message: Message, context: Context) -> Message:
         partition_id=node.partition_id,
         num_partitions=node.num_partitions,
         role=node.role,
-        targets=resolve_targets(node.config.target_items, node.dataset.item_popularity()),
+        targets=resolve_targets(node.config.target_items, node.dataset.item_popularity(), node.config.seed),
     )
     return description.reply_to(message)
 

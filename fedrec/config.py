@@ -25,31 +25,36 @@ from fedrec.training.server_step import SERVER_OPTIMIZERS
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """Which items are attack targets: the `count` least popular ones, or explicit indices."""
+    """Which items are attack targets: the `least_popular` least popular ones, `random` ones drawn from the
+    seed, or explicit indices."""
 
     least_popular: int = 0
+    random: int = 0
     explicit: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, name: str, text: str) -> "TargetSpec":
         text = text.strip()
-        if text.startswith("least-popular:"):
-            count = text.split(":", 1)[1]
-            if not count.isdigit() or int(count) < 1:
-                raise ConfigError(f"run-config '{name}' = {text!r} is invalid: use least-popular:N with N >= 1")
-            return cls(least_popular=int(count))
+        for prefix, field in (("least-popular:", "least_popular"), ("random:", "random")):
+            if text.startswith(prefix):
+                count = text.split(":", 1)[1]
+                if not count.isdigit() or int(count) < 1:
+                    raise ConfigError(f"run-config '{name}' = {text!r} is invalid: use {prefix}N with N >= 1")
+                return cls(**{field: int(count)})
         try:
             items = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             items = ()
         if not items or min(items) < 0:
             raise ConfigError(
-                f"run-config '{name}' = {text!r} is invalid: use least-popular:N or item indices like '12,40'"
+                f"run-config '{name}' = {text!r} is invalid: use least-popular:N, random:N or item indices like '12,40'"
             )
         return cls(explicit=items)
 
     def __str__(self) -> str:
-        return f"least-popular:{self.least_popular}" if self.least_popular else ",".join(map(str, self.explicit))
+        if self.least_popular:
+            return f"least-popular:{self.least_popular}"
+        return f"random:{self.random}" if self.random else ",".join(map(str, self.explicit))
 
 
 def _sorted_ks(name: str, text: str) -> tuple[int, ...]:
@@ -109,8 +114,10 @@ COMMON: tuple[Setting, ...] = (
     Setting(
         "target-items",
         str,
-        "Items whose exposure ER@K is tracked: `least-popular:N` or a comma list of item indices. A run from a "
-        "checkpoint that names targets tracks those unless this lists items.",
+        "Items whose exposure ER@K is tracked: `least-popular:N`, `random:N` (N distinct items drawn uniformly from "
+        "`seed` as FedRecAttack's reference code draws its target: `random:1` with its seed 20211111 gives item 894 of "
+        "ml-100k-loo) or a comma list of item indices. A run from a checkpoint that names targets tracks those unless "
+        "this lists items.",
         convert=TargetSpec.parse,
     ),
     Setting("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),

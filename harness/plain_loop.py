@@ -46,7 +46,7 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
     theta = model.init_theta(dataset.num_items, config.seed)
     all_users = np.arange(dataset.num_users)
     user_emb = model.init_user_embeddings(all_users, config.seed)
-    targets = resolve_targets(config.target_items, dataset.item_popularity())
+    targets = resolve_targets(config.target_items, dataset.item_popularity(), config.seed)
     metrics: dict[str, float] = {}
     for epoch in range(config.epochs):
         for users in epoch_schedule(all_users, config.clients_per_round, config.seed, epoch):

@@ -44,7 +44,7 @@ def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
     model = build_model(config)
     if not isinstance(model, SASRec):
         raise ConfigError(f"pre-training is implemented for model 'sasrec', not {config.model!r}")
-    targets = resolve_targets(config.target_items, dataset.item_popularity())
+    targets = resolve_targets(config.target_items, dataset.item_popularity(), config.seed)
     theta = model.init_theta(dataset.num_items, config.seed)
     started = time.perf_counter()
     losses = BACKDOORS.selected(config)(config, np.asarray(targets)).pretrain(

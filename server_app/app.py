@@ -83,7 +83,7 @@ def _starting_point(
             _say(f"fedrec-arena: fine-pruning removed {pruned} feed-forward unit(s) per block")
     except (ConfigError, RuntimeError) as error:
         raise stop_run(str(error)) from None
-    if checkpoint.get("targets") and config.target_items.least_popular:
+    if checkpoint.get("targets") and not config.target_items.explicit:
         targets = tuple(checkpoint["targets"])  # a backdoor's own targets are the ones worth tracking
         _say(f"fedrec-arena: tracking the checkpoint's target items {list(targets)} (target-items is not explicit)")
     return theta, checkpoint, targets

@@ -4,6 +4,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app_config import SCHEMA, load_config, make_config, pyproject_defaults, settings_markdown
@@ -77,7 +78,22 @@ def test_unknown_key_lists_valid_keys() -> None:
 
 def test_target_items() -> None:
     popularity = [5, 1, 3, 1, 9]
-    assert resolve_targets(make_config(target_items="least-popular:2").target_items, popularity) == (1, 3)
-    assert resolve_targets(make_config(target_items="4, 0").target_items, popularity) == (4, 0)
+    assert resolve_targets(make_config(target_items="least-popular:2").target_items, popularity, 0) == (1, 3)
+    assert resolve_targets(make_config(target_items="4, 0").target_items, popularity, 0) == (4, 0)
     with pytest.raises(ConfigError, match="item indices run 0..4"):
-        resolve_targets(make_config(target_items="7").target_items, popularity)
+        resolve_targets(make_config(target_items="7").target_items, popularity, 0)
+
+
+def test_random_targets_are_drawn_from_the_seed_as_fedrecattacks_reference_draws_them() -> None:
+    spec = make_config(target_items="random:1").target_items
+    assert str(spec) == "random:1" and not spec.explicit
+    # The reference: setup_seed(20211111), then np.random.choice(m_item, 1, replace=False) on ml-100k (1682 items).
+    assert resolve_targets(spec, np.zeros(1682), 20211111) == (894,)
+    drawn = resolve_targets(make_config(target_items="random:3").target_items, np.zeros(50), 7)
+    assert len(set(drawn)) == 3 and max(drawn) < 50
+    assert drawn == resolve_targets(make_config(target_items="random:3").target_items, np.zeros(50), 7)
+    assert len({resolve_targets(spec, np.zeros(50), seed) for seed in range(10)}) > 1
+    with pytest.raises(ConfigError, match="asks for 3 items; the data has 2"):
+        resolve_targets(make_config(target_items="random:3").target_items, np.zeros(2), 7)
+    with pytest.raises(ConfigError, match="random:N with N >= 1"):
+        make_config(target_items="random:0")
