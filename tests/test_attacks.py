@@ -117,7 +117,9 @@ def test_fedattack_honest_norm_scales_each_upload_to_its_honest_updates_norm() -
     attack_round = _round(theta, users, own_items=own)
     free_updates, honest_updates = free.poison(attack_round).updates, honest.poison(attack_round).updates
     benign = [user_samples(int(u), o, NUM_ITEMS, config.negatives, config.seed, 0) for u, o in zip(users, own)]
-    benign_updates = compute_user_updates(model, theta, users, attack_round.user_emb, benign, Objective.of(config)).updates
+    benign_updates = compute_user_updates(
+        model, theta, users, attack_round.user_emb, benign, Objective.of(config)
+    ).updates
     assert torch.allclose(user_update_norms(honest_updates), user_update_norms(benign_updates), rtol=1e-5)
     # Same items and direction as the free upload, only the size differs (one factor per user).
     assert torch.equal(honest_updates.item_ids, free_updates.item_ids)
