@@ -13,9 +13,11 @@ uploads of the first w recorded epochs only, to show what w rounds give a multi-
 which costs seconds per upload, on at most `dlg-uploads` of them and only in the `dlg-conditions`) and
 writes `privacy.md` (mean ± std over seeds, n, the rounds of each user the attack saw, beside random
 chance and the informed baseline, i.e. the `popularity` attack on the same uploads, which reads no
-gradient; F1 − informed per seed; Recall@10 averaged over the last 5 epochs) and `privacy-utility.png`
-(interaction-inference F1 and p_u cosine against Recall@10; points = means over seeds, bars = min-max
-over seeds).
+gradient; F1 − informed per seed; Recall@10 averaged over the last 5 epochs; then per condition the
+strongest attack and Recall@10 minus that of the `none` condition, paired per seed) and
+`privacy-utility.png` (interaction-inference F1 and p_u cosine against Recall@10; points = means over
+seeds, bars = min-max over seeds; each condition's informed baseline F1 drawn beside its attacks). An
+attack `<name>+popularity` is that attack's scores fused with the informed baseline's (privacy/fusion.py).
 """
 
 import json
@@ -35,17 +37,21 @@ from fedrec.models.registry import build_model  # noqa: E402
 from harness.arguments import add_data_dir, script_parser  # noqa: E402
 from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402
+from privacy.fusion import PopularityFusion  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
 
 SHOWN = ("f1", "chance_f1", "auc", "cosine")
 INFORMED = "popularity"  # the informed baseline: every table shows it beside each attack
 WINDOW = "@"
+FUSED = "+" + INFORMED  # `<attack>+popularity`: the attack's scores fused with the informed baseline's
+CONTROL = "none"  # the condition each other one's Recall@10 is paired with, seed by seed
 
 
 def offline_attack(folder: Path, attack_key: str, limit: int | None) -> Path:
     """`privacy-<attack>.csv` of a finished run: the attack on its recorded uploads (skipped if there).
 
-    `attack_key` is an attack's name, or `<name>@<w>`: the attack on the uploads of the first w recorded epochs.
+    `attack_key` is an attack's name, optionally followed by `+popularity` (its scores fused with the informed
+    baseline's, privacy/fusion.py) and then by `@<w>` (on the uploads of the first w recorded epochs only).
     """
     out = folder / f"privacy-{attack_key}.csv"
     if out.exists():
@@ -58,7 +64,10 @@ def offline_attack(folder: Path, attack_key: str, limit: int | None) -> Path:
     if window:
         seen = sorted({upload.epoch for upload in uploads})[: int(window)]
         uploads = [upload for upload in uploads if upload.epoch in seen]
-    attack = PRIVACY_ATTACKS.get(attack_name)(model, config)
+    fused = attack_name.endswith(FUSED)
+    attack = PRIVACY_ATTACKS.get(attack_name.removesuffix(FUSED))(model, config)
+    if fused:
+        attack = PopularityFusion(attack)
     attack_uploads(attack, uploads[:limit] if limit else uploads, item_uploads).to_csv(out, index=False)
     return out
 
@@ -93,35 +102,76 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def recall_deltas(rows: pd.DataFrame, condition: str) -> str:
+    """Recall@10 of `condition` minus that of `none`, seed by seed (the paired utility cost); '–' without `none`."""
+    per_seed = rows.drop_duplicates(["condition", "seed"]).set_index(["condition", "seed"])["recall@10"]
+    if CONTROL not in per_seed.index.get_level_values(0):
+        return "–"
+    own, control = per_seed[condition], per_seed[CONTROL]
+    return ", ".join(f"{own[seed] - control[seed]:+.3f}" for seed in sorted(own.index) if seed in control.index)
+
+
 def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
-    """The table: each attack beside random chance and the informed baseline, F1 − informed per seed."""
+    """The tables: each attack beside random chance and the informed baseline (F1 − informed per seed), and per
+    condition the strongest attack (highest mean F1) with its utility cost paired per seed against `none`."""
     lines = [
         "| condition | attack | rounds seen | n | F1 | informed F1 | chance F1 | F1 − informed per seed | AUC "
         "| informed AUC | p_u cosine | Recall@10 (last 5 epochs) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     columns = ("f1", "informed_f1", "chance_f1", "margin", "auc", "informed_auc", "cosine", "recall@10")
+    strongest = [
+        "",
+        "Strongest attack per condition (highest mean F1, the informed baseline included), and the utility cost:",
+        "",
+        "| condition | strongest attack | rounds seen | n | F1 | informed F1 | F1 − informed per seed | Recall@10 "
+        f"| Recall@10 − {CONTROL} per seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for condition in conditions:
+        best = None
         for attack, group in rows[rows["condition"] == condition].groupby("attack", sort=False):
             group = group.sort_values("seed").assign(margin=group["f1"] - group["informed_f1"])
-            cells = [
-                ", ".join(f"{value:+.3f}" for value in group["margin"])
+            cells = {
+                column: ", ".join(f"{value:+.3f}" for value in group["margin"])
                 if column == "margin"
                 else format_values(group[column], 3, with_n=False)
                 for column in columns
-            ]
-            rounds = f"{group['rounds'].mean():g}"
-            lines.append(f"| {condition} | {attack} | {rounds} | {len(group)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            }
+            head = f"| {condition} | {attack} | {group['rounds'].mean():g} | {len(group)} | "
+            lines.append(head + " | ".join(cells[column] for column in columns) + " |")
+            if best is None or group["f1"].mean() > best[0]:
+                best = (group["f1"].mean(), head, cells)
+        if best is not None:
+            _, head, cells = best
+            shown = ("f1", "informed_f1", "margin", "recall@10")
+            strongest.append(
+                head + " | ".join(cells[column] for column in shown) + f" | {recall_deltas(rows, condition)} |"
+            )
+    return "\n".join(lines + strongest)
+
+
+MARGIN = 0.05  # how close to the informed baseline a defense must bring the strongest attack
 
 
 def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
-    panels = (("f1", "interaction-inference F1"), ("cosine", "p_u cosine"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(11, 4.2))
+    """F1, F1 minus the informed baseline, and p_u cosine against Recall@10: colour = condition, marker =
+    attack; in the F1 panel each condition's informed baseline (`popularity` on the same uploads) is the wide
+    bar in its colour, in the margin panel it is 0 (dashed: the 0.05 line)."""
+    rows = rows.assign(margin=rows["f1"] - rows["informed_f1"])
+    panels = (
+        ("f1", "interaction-inference F1"),
+        ("margin", "F1 − informed baseline F1 (same uploads)"),
+        ("cosine", "p_u cosine"),
+    )
+    colours = dict(zip(conditions, plt.get_cmap("tab10").colors))
+    attacks = [attack for attack in rows["attack"].unique() if attack != INFORMED]
+    fig, axes = plt.subplots(1, len(panels), figsize=(17, 5.2))
     for axis, (metric, label) in zip(axes, panels):
-        for attack, marker in zip(rows["attack"].unique(), "os^vDP*"):
-            for condition in conditions:
-                group = rows[(rows["condition"] == condition) & (rows["attack"] == attack)]
+        for condition in conditions:
+            own = rows[rows["condition"] == condition]
+            for attack, marker in zip(attacks, "os^vDP*<>"):
+                group = own[own["attack"] == attack]
                 if group.empty or group[metric].isna().all():
                     continue
                 x, y = group["recall@10"], group[metric]
@@ -131,20 +181,36 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
                     xerr=[[x.mean() - x.min()], [x.max() - x.mean()]],
                     yerr=[[y.mean() - y.min()], [y.max() - y.mean()]],
                     marker=marker,
-                    capsize=3,
-                    label=f"{condition} ({attack}, n={len(group)})",
+                    color=colours[condition],
+                    elinewidth=0.6,
+                    capsize=2,
+                    label=f"{condition}: {attack} (n={len(group)})",
+                )
+            if metric == "f1" and own["informed_f1"].notna().any():
+                axis.plot(
+                    own["recall@10"].mean(),
+                    own["informed_f1"].mean(),
+                    marker="_",
+                    markersize=28,
+                    markeredgewidth=2.5,
+                    color=colours[condition],
+                    linestyle="none",
+                    label=f"{condition}: informed baseline",
                 )
         if metric == "f1":
             chance = rows.groupby("condition")["chance_f1"].mean()
             axis.axhline(chance.mean(), color="grey", linestyle=":", label="chance F1 (mean)")
-            if rows["informed_f1"].notna().any():
-                informed = rows.groupby("condition")["informed_f1"].mean()
-                axis.axhline(informed.mean(), color="black", linestyle="--", label="informed baseline F1 (mean)")
+        if metric == "margin":
+            axis.axhline(0.0, color="black", linewidth=0.8)
+            axis.axhline(MARGIN, color="black", linestyle="--", linewidth=0.8)
         axis.set(xlabel="Recall@10 (mean of the last 5 epochs)", ylabel=label)
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=6, ncol=2)
-    fig.suptitle("privacy vs utility (points: mean over seeds; bars: min-max over seeds)")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=6, loc="center right", ncol=1)
+    fig.suptitle(
+        "privacy vs utility (points: mean over seeds; bars: min-max over seeds; wide bars: informed baseline F1)"
+    )
+    fig.tight_layout(rect=(0, 0, 0.83, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

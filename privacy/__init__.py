@@ -3,8 +3,9 @@
 Two families, one registry each (a new member is a new file plus one line here):
 - `privacy-attack`: what the server runs, after training, on the uploads it recorded of
   `privacy-users` sampled users (the same ones) in the epochs `privacy-epochs` (server_app/curious.py):
-  single-upload gradient attacks (`analytic`, `dlg`), the multi-round id attack (`recurrence`) and the
-  informed baseline that reads no gradient (`popularity`);
+  single-upload gradient attacks (`analytic`, `dlg`), the multi-round id attack (`recurrence`), the
+  analytic attack on a user's uploads averaged over rounds (`pooled-analytic`) and the informed baseline
+  that reads no gradient (`popularity`);
 - `privacy-defense`: what each benign user computes and uploads instead of its honest update
   (client_app/app.py), plus `secure-aggregation`, under which the server sees only each round's sum.
 """
@@ -19,6 +20,7 @@ from privacy.defenses import ClientDefense, NoDefense
 from privacy.dlg import DeepLeakage
 from privacy.ldp import LocalDP
 from privacy.observed import Recovered, UserHistory
+from privacy.pooled import PooledAnalytic
 from privacy.popularity import PopularityPrior
 from privacy.pseudo_items import PseudoItems
 from privacy.recurrence import IdRecurrence
@@ -70,6 +72,7 @@ PRIVACY_ATTACKS.register("analytic", AnalyticAttack)
 PRIVACY_ATTACKS.register("dlg", DeepLeakage)
 PRIVACY_ATTACKS.register("recurrence", IdRecurrence)
 PRIVACY_ATTACKS.register("popularity", PopularityPrior)
+PRIVACY_ATTACKS.register("pooled-analytic", PooledAnalytic)
 
 PRIVACY_DEFENSES: Registry[type[ClientDefense]] = Registry(
     "privacy-defense",

@@ -15,6 +15,9 @@ an honest user with the interaction set P ∪ S would send (S: its pseudo items)
 - a sampled negative that lands on S is redrawn outside P ∪ S, which makes the negatives exactly
   uniform over the items outside P ∪ S, as that user would draw them; the pseudo positives' own
   negatives come from there too.
+- with `resample-negatives` off, the redraws and the pseudo positives' negatives are drawn once per
+  user too, so the whole uploaded id set is the same every epoch: id recurrence then finds nothing
+  that popularity does not (measured in experiments/privacy/ml100k-idhiding.toml).
 `"negative"` labels S 0 instead (no extra negatives; N + k samples), to show that it does not hide.
 
 p_u steps on the real samples only: the node runs the honest pass over the user's real samples for
@@ -95,9 +98,11 @@ def upload_samples(
 
 def pseudo_upload(samples: UserSamples, user: int, num_items: int, config: Any, epoch: int) -> UserSamples:
     """`user`'s upload samples in `epoch`: its fixed pseudo items; redraws and pseudo negatives keyed by
-    (seed, epoch, user)."""
+    (seed, epoch, user), or by (seed, 0, user) in every epoch when `resample-negatives` is off."""
     pseudo = pseudo_items(samples.items[samples.labels == 1], num_items, config.pseudo_items, config.seed, user)
-    rng = np.random.default_rng([config.seed, _PSEUDO_NEGATIVES_STREAM, epoch, user])
+    # With fixed real negatives, fresh pseudo negatives would be the only ids that come and go: keep them fixed too.
+    negative_epoch = epoch if config.resample_negatives else 0
+    rng = np.random.default_rng([config.seed, _PSEUDO_NEGATIVES_STREAM, negative_epoch, user])
     return upload_samples(samples, pseudo, num_items, config.negatives, config.pseudo_items_label, rng)
 
 

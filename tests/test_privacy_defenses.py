@@ -42,6 +42,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "ldp_clip_dense": 0.5,
         "pseudo_items": 3,
         "pseudo_items_label": "positive",
+        "resample_negatives": True,
     }
     return SimpleNamespace(**{**values, **overrides})
 
