@@ -72,9 +72,18 @@ def offline_attack(folder: Path, attack_key: str, limit: int | None) -> Path:
     return out
 
 
+def informed_baseline(folder: Path, scores: pd.DataFrame) -> pd.Series:
+    """The informed baseline's mean F1 and AUC on the uploads `scores` covers (by epoch and user), so an attack
+    run on a subset (DLG's `dlg-uploads`, a window `@w`) is compared on its own uploads; empty if it was not run."""
+    informed = folder / f"privacy-{INFORMED}.csv"
+    if not informed.exists():
+        return pd.Series(dtype=float)
+    return pd.read_csv(informed).merge(scores[["epoch", "user"]], on=["epoch", "user"])[["f1", "auc"]].mean()
+
+
 def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
     """One row per (run, attack): the condition, seed, final Recall@10, the attack's mean scores, the mean rounds
-    of a user it saw, and the informed baseline's F1 and AUC on the same run (NaN if it was not run)."""
+    of a user it saw, and the informed baseline's F1 and AUC on the same uploads (NaN if it was not run)."""
     rows = []
     for folder in sorted(path for path in results.iterdir() if completed(path)):
         condition, seed = split_seed_run_name(folder.name)
@@ -84,8 +93,7 @@ def run_rows(results: Path, attacks: list[str]) -> pd.DataFrame:
             if not (folder / f"privacy-{attack}.csv").exists():
                 continue
             scores = pd.read_csv(folder / f"privacy-{attack}.csv")
-            informed = folder / f"privacy-{INFORMED}.csv"
-            baseline = pd.read_csv(informed)[["f1", "auc"]].mean() if informed.exists() else pd.Series(dtype=float)
+            baseline = informed_baseline(folder, scores)
             rows.append(
                 {
                     "condition": condition,

@@ -7,7 +7,8 @@ Two families, one registry each (a new member is a new file plus one line here):
   analytic attack on a user's uploads averaged over rounds (`pooled-analytic`) and the informed baseline
   that reads no gradient (`popularity`);
 - `privacy-defense`: what each benign user computes and uploads instead of its honest update
-  (client_app/app.py), plus `secure-aggregation`, under which the server sees only each round's sum.
+  (client_app/app.py): `ldp`, `pseudo-items`, and the DLG paper's noise, reduced precision and pruning
+  (privacy/upload_perturbation.py); plus `secure-aggregation`, under which the server sees only each round's sum.
 """
 
 from typing import Any
@@ -25,6 +26,7 @@ from privacy.popularity import PopularityPrior
 from privacy.pseudo_items import PseudoItems
 from privacy.recurrence import IdRecurrence
 from privacy.secure_aggregation import check_defense
+from privacy.upload_perturbation import UploadNoise, UploadPrecision, UploadPruning
 
 
 class NoPrivacyAttack(PrivacyAttack):
@@ -84,6 +86,9 @@ PRIVACY_DEFENSES: Registry[type[ClientDefense]] = Registry(
 PRIVACY_DEFENSES.register("none", NoDefense)
 PRIVACY_DEFENSES.register("ldp", LocalDP)
 PRIVACY_DEFENSES.register("pseudo-items", PseudoItems)
+PRIVACY_DEFENSES.register("upload-noise", UploadNoise)
+PRIVACY_DEFENSES.register("upload-precision", UploadPrecision)
+PRIVACY_DEFENSES.register("upload-pruning", UploadPruning)
 
 
 def records_truth(config: Any, epoch: int) -> bool:

@@ -5,7 +5,8 @@ A defense replaces the node's call of `compute_user_updates` for its benign user
 p_u, so a defense can change what the server sees without changing how p_u learns. Every random
 draw is keyed by (seed, the defense's stream, epoch, user): reproducible, and the same whatever the
 node layout. Members: `NoDefense` here, `LocalDP` (privacy/ldp.py), `PseudoItems`
-(privacy/pseudo_items.py).
+(privacy/pseudo_items.py), the DLG paper's `UploadNoise`, `UploadPrecision` and `UploadPruning`
+(privacy/upload_perturbation.py).
 """
 
 from abc import ABC, abstractmethod
