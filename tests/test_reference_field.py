@@ -1,0 +1,74 @@
+"""Reading the field's reference codes' logs (each in its own format) and summarising their runs over seeds."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.reference_field import FORMATS, collect, report, summary
+
+FEDRECATTACK = """Arguments: attack=FedRecAttack,dim=32
+Iteration 0(init), (0.0848) on test, (0.0021, 0.0054, 0.0025) on target. [0.9s]
+Iteration 1, loss = 72.84029 [3.9s], (0.0774) on test, (0.3901, 0.4051, 0.3802) on target. [1.1s]
+Iteration 2, loss = 72.82960 [1.8s], (0.0668) on test, (0.9220, 0.9252, 0.9151) on target. [1.1s]
+Iteration 3, loss = 72.82301 [1.5s], (0.0721) on test, (0.8206, 0.9238, 0.6187) on target. [1.0s]
+DONE
+"""
+SPATTACK = """Iteration:0(init),hit_5:0.0530, hit_10:0.1007, ndcg_5:0.0300, ndcg_10:0.0450
+Iteration:1, loss:72.10000,hit_5:0.0600, hit_10:0.1200, ndcg_5:0.0400,ndcg_10:0.0600
+Iteration:2, loss:nan,hit_5:0.0100, hit_10:0.0300, ndcg_5:0.0050,ndcg_10:0.0100
+DONE
+"""
+PIECK = (
+    "Iteration 0(init), (0.0500000, 0.1000000, 0.2000000) on test, "
+    "(0.0000000, 0.0000000, 0.0000000) on target. [1s]\n"
+    "Iteration 1, Round 3, loss = 0.69 [2.0s], (0.0600000, 0.1100000, 0.2100000) on test, "
+    "(0.9500000, 0.9600000, 0.9700000) on target. [1s]\n"
+    "DONE\n"
+)
+CLUSTERATTACK = """[Val] Round: 200, HR@5: 0.9, nDCG@5: 0.9, HR@10: 0.9, nDCG@10: 0.9, HR@20: 0.9, nDCG@20: 0.9
+[Test] Round: 200, HR@5: 0.02000, nDCG@5: 0.01000, HR@10: 0.04000, nDCG@10: 0.02000, HR@20: 0.08000, nDCG@20: 0.03000
+[Test] Round: 400, HR@5: 0.03000, nDCG@5: 0.02000, HR@10: 0.05000, nDCG@10: 0.03000, HR@20: 0.09000, nDCG@20: 0.04000
+DONE
+"""
+
+
+def test_a_fedrecattack_log_summarises_final_best_and_the_first_epoch_past_0_9() -> None:
+    log_format = FORMATS["fedrecattack"]
+    curve = log_format.curve(FEDRECATTACK)
+    assert curve["epoch"].tolist() == [0, 1, 2, 3]
+    row = summary(curve, log_format)
+    assert row["final ER@5"] == pytest.approx(0.8206)
+    assert row["max ER@5"] == pytest.approx(0.9220)
+    assert row["final HR@10"] == pytest.approx(0.0721)
+    assert row["first epoch ER@5 >= 0.9"] == 2
+    assert row["first epoch ER@10 >= 0.9"] == 2
+
+
+def test_untargeted_logs_give_the_minimum_and_no_exposure_epoch() -> None:
+    spattack = summary(FORMATS["spattack"].curve(SPATTACK), FORMATS["spattack"])
+    assert spattack["final HR@10"] == pytest.approx(0.03)
+    assert spattack["min HR@10"] == pytest.approx(0.03)
+    assert not any(key.startswith("first") for key in spattack)
+    cluster = summary(FORMATS["clusterattack-union"].curve(CLUSTERATTACK), FORMATS["clusterattack-union"])
+    assert cluster["epochs"] == 400  # the test lines only, by round
+    assert cluster["min HR@10"] == pytest.approx(0.04)
+
+
+def test_a_target_that_never_reaches_0_9_is_nan() -> None:
+    curve = FORMATS["pieck"].curve(PIECK.replace("0.9500000, 0.9600000", "0.5000000, 0.6000000"))
+    row = summary(curve, FORMATS["pieck"])
+    assert pd.isna(row["first epoch ER@5 >= 0.9"]) and pd.isna(row["first epoch ER@10 >= 0.9"])
+
+
+def test_only_finished_logs_are_collected_and_reported(tmp_path: Path) -> None:
+    logs = tmp_path / "pieck"
+    logs.mkdir()
+    (logs / "PIECKIPE-NoDefense-seed1.log").write_text(PIECK)
+    (logs / "PIECKIPE-NoDefense-seed2.log").write_text(PIECK.replace("0.9500000", "0.9000000"))
+    (logs / "PIECKIPE-NoDefense-seed3.log").write_text(PIECK.replace("DONE\n", ""))
+    runs = collect(tmp_path)
+    assert list(runs) == ["pieck"]
+    assert sorted(runs["pieck"]["seed"]) == [1, 2]
+    text = report(runs)
+    assert "| PIECKIPE-NoDefense | 2 | 0.9250 ± 0.0354 |" in text
