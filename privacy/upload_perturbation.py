@@ -33,7 +33,7 @@ import torch
 from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
-from fedrec.training.local import LocalResult, compute_user_updates
+from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
 from fedrec.updates import UserUpdates
 from privacy.accounting import MECHANISMS
@@ -122,7 +122,7 @@ class UploadPerturbation(ClientDefense):
         config: Any,
         epoch: int,
     ) -> LocalResult:
-        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, config.loss, config.repeated_items)
+        honest = compute_user_updates(model, theta, user_ids, user_emb, samples, Objective.of(config))
         perturb = partial(self.perturb, config=config)
         return replace(honest, updates=perturb_uploads(honest.updates, perturb, config.seed, epoch))
 

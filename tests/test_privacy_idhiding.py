@@ -36,6 +36,8 @@ def _config(**overrides: object) -> SimpleNamespace:
         "seed": SEED,
         "resample_negatives": False,
         "repeated_items": "summed",
+        "loss_reduction": "mean",
+        "l2_reg": 0.0,
         "privacy_defense": "none",
         "ldp_mechanism": "gaussian",
         "ldp_epsilon": 100.0,

@@ -11,7 +11,7 @@ import torch
 from app_config import make_config
 from fedrec.errors import ConfigError
 from fedrec.models.registry import MODELS
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import user_samples
 from privacy import PRIVACY_DEFENSES
 from privacy.upload_perturbation import (
@@ -51,7 +51,7 @@ def _upload(defense: str, user_ids: list[int], epoch: int = 0, **settings: objec
     model, theta, ids, emb, samples = _users(user_ids, epoch)
     config = make_config(privacy_defense=defense, seed=SEED, **settings)
     defended = PRIVACY_DEFENSES.get(defense)().local_update(model, theta, ids, emb, samples, config, epoch)
-    honest = compute_user_updates(model, theta, ids, emb, samples, config.loss, config.repeated_items)
+    honest = compute_user_updates(model, theta, ids, emb, samples, Objective.of(config))
     return defended, honest
 
 
