@@ -10,6 +10,7 @@ from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
 from strategies.norm_bound import NormBound
+from strategies.rfa import RFA
 from strategies.trimmed_mean import TrimmedMean
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
@@ -23,6 +24,7 @@ STRATEGIES.register("median", Median)
 STRATEGIES.register("trimmed-mean", TrimmedMean)
 STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
+STRATEGIES.register("rfa", RFA)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

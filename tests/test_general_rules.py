@@ -1,0 +1,76 @@
+"""The general robust-aggregation rules of the FL-security frameworks (RFA, Centered Clipping, Bucketing, SignGuard,
+DnC, FoolsGold, FLAME, FLTrust): hand-computed cases for the core functions and the strategies, and agreement with
+a published implementation on a case (the reference numbers were computed once by running that implementation)."""
+
+import numpy as np
+import pytest
+import torch
+
+from app_config import make_config
+from fedrec.directory import UserDirectory
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.ncf import NeuralCF
+from fedrec.robust.geometric_median import geometric_median
+from fedrec.updates import UserUpdates
+from strategies import STRATEGIES
+
+NUM_ITEMS, DIM = 6, 2
+
+
+def _strategy(defense: str, **overrides: object):  # type: ignore[no-untyped-def]
+    config = make_config(defense=defense, embedding_dim=DIM, hidden_layers="3", **overrides)
+    theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
+    return STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(50)}), theta, (0,))
+
+
+def _updates(rows_per_user: list[dict[int, list[float]]], dense: list[float] | None = None) -> UserUpdates:
+    """Users with the given item rows; user k's MLP gradients all equal dense[k] (default 0)."""
+    theta = NeuralCF(DIM, (3,)).init_theta(NUM_ITEMS, seed=0)
+    values = dense or [0.0] * len(rows_per_user)
+    return UserUpdates.from_users(
+        list(range(len(rows_per_user))),
+        [torch.tensor(sorted(rows), dtype=torch.int64) for rows in rows_per_user],
+        [torch.tensor([rows[i] for i in sorted(rows)]) for rows in rows_per_user],
+        [{name: torch.full_like(p, value) for name, p in theta.items() if name != ITEM_EMBEDDING} for value in values],
+        [10] * len(rows_per_user),
+    )
+
+
+def _row(gradient, item: int) -> list[float]:  # type: ignore[no-untyped-def]
+    return torch.zeros(NUM_ITEMS, DIM).index_add_(0, gradient.item_ids, gradient.item_rows)[item].tolist()
+
+
+# RFA: geometric median
+
+
+def test_weiszfeld_step_by_hand() -> None:
+    # Start at the mean 2; distances 2, 2, 4 give weights 1/2, 1/2, 1/4: (0 + 0 + 6/4) / 1.25 = 1.2.
+    median, distances = geometric_median(torch.tensor([[0.0], [0.0], [6.0]]), iterations=1, smoothing=1e-6)
+    assert median.tolist() == pytest.approx([1.2])
+    assert distances.tolist() == pytest.approx([1.2, 1.2, 4.8])
+    # Symmetric points: the mean is already the median; padding (NaN) is ignored per group.
+    nan = float("nan")
+    grouped = torch.tensor(
+        [[[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]], [[1.0, 1.0], [3.0, 3.0], [nan, nan], [nan, nan]]]
+    )
+    assert geometric_median(grouped, iterations=5, smoothing=1e-6)[0].flatten().tolist() == pytest.approx(
+        [1.0, 1.0, 2.0, 2.0]
+    )
+
+
+def test_geometric_median_matches_flpoison() -> None:
+    # FLPoison (vio1etus/FLPoison, aggregators/rfa.py, smoothed_weiszfeld from v = 0, eps 1e-6, 500 iterations)
+    # returns [1.3088491, 1.6679261, 0.58081853] on these points; both converge to the same median.
+    points = torch.tensor([[1.0, 2.0, 0.5], [1.5, 1.0, 0.0], [0.5, 1.5, 1.0], [2.0, 2.5, 0.5], [40.0, -30.0, 25.0]])
+    median, _ = geometric_median(points, iterations=500, smoothing=1e-6)
+    assert median.tolist() == pytest.approx([1.3088491, 1.6679261, 0.58081853], abs=5e-3)
+
+
+def test_rfa_strategy_per_item_and_dense() -> None:
+    rows = [{2: [1.0, 1.0]}, {2: [1.0, 1.0]}, {2: [1.0, 1.0]}, {2: [30.0, -30.0]}]
+    for aggregation in ("per-item", "dense"):
+        decision = _strategy("rfa", aggregation=aggregation).aggregate(_updates(rows, dense=[0.5, 0.5, 0.5, 40.0]))
+        # three equal points out of four: the median is theirs, times the 4 users (or senders)
+        assert _row(decision.gradient, 2) == pytest.approx([4.0, 4.0], abs=1e-4), aggregation
+        assert all(torch.allclose(g, torch.full_like(g, 2.0), atol=1e-4) for g in decision.gradient.dense.values())
+        assert decision.flagged.tolist() == [False, False, False, True]
