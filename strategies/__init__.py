@@ -4,6 +4,7 @@
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
 from strategies.bulyan import Bulyan
+from strategies.centered_clipping import CenteredClipping
 from strategies.fedavg import FedAvg
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
 from strategies.item_clip import ItemClip
@@ -25,6 +26,7 @@ STRATEGIES.register("trimmed-mean", TrimmedMean)
 STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
 STRATEGIES.register("rfa", RFA)
+STRATEGIES.register("centered-clipping", CenteredClipping)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

@@ -10,6 +10,7 @@ from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
+from fedrec.robust.centered_clipping import centered_clipping
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
@@ -74,3 +75,42 @@ def test_rfa_strategy_per_item_and_dense() -> None:
         assert _row(decision.gradient, 2) == pytest.approx([4.0, 4.0], abs=1e-4), aggregation
         assert all(torch.allclose(g, torch.full_like(g, 2.0), atol=1e-4) for g in decision.gradient.dense.values())
         assert decision.flagged.tolist() == [False, False, False, True]
+
+
+# Centered Clipping
+
+
+def test_centered_clipping_by_hand() -> None:
+    points = torch.tensor([[0.0], [1.0], [10.0]])
+    # From 0 with tau 2: differences 0, 1, 10 -> 0, 1, 2; mean 1. Again from 1: -1, 0, 9 -> -1, 0, 2; 1 + 1/3.
+    estimate, clipped = centered_clipping(points, torch.zeros(1), radius=2.0, iterations=1)
+    assert estimate.tolist() == pytest.approx([1.0]) and clipped.tolist() == [False, False, True]
+    estimate, clipped = centered_clipping(points, torch.zeros(1), radius=2.0, iterations=2)
+    assert estimate.tolist() == pytest.approx([4 / 3]) and clipped.tolist() == [False, False, True]
+
+
+ROUND_1 = [[1.0, 0.5], [0.5, 1.0], [1.5, 1.0], [20.0, -20.0]]
+ROUND_2 = [[2.0, 1.0], [1.0, 2.0], [1.0, 1.0], [-30.0, 10.0]]
+# FLPoison (vio1etus/FLPoison, aggregators/centeredclipping.py: momentum from 0 kept across rounds, tau 2,
+# 2 iterations) returns these on ROUND_1 then ROUND_2.
+FLPOISON_CC = ([1.3668201, 0.32712194], [0.7350204, 1.4439586])
+
+
+def test_centered_clipping_matches_flpoison_over_two_rounds() -> None:
+    center = torch.zeros(2)
+    for points, expected in zip((ROUND_1, ROUND_2), FLPOISON_CC):
+        center, _ = centered_clipping(torch.tensor(points), center, radius=2.0, iterations=2)
+        assert center.tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_centered_clipping_strategy_keeps_its_center_across_rounds() -> None:
+    for aggregation in ("dense", "per-item"):
+        strategy = _strategy("centered-clipping", aggregation=aggregation, cc_radius=2.0, cc_iterations=2)
+        for points, expected in zip((ROUND_1, ROUND_2), FLPOISON_CC):
+            decision = strategy.aggregate(_updates([{3: row} for row in points]))
+            assert _row(decision.gradient, 3) == pytest.approx([4 * value for value in expected], abs=1e-4)
+            assert decision.flagged.tolist() == [False, False, False, True], aggregation
+    # per item, a user whose MLP part is clipped is flagged too
+    strategy = _strategy("centered-clipping", cc_radius=2.0, cc_iterations=1)
+    decision = strategy.aggregate(_updates([{3: [0.1, 0.1]}] * 3, dense=[0.0, 0.0, 9.0]))
+    assert decision.flagged.tolist() == [False, False, True]
