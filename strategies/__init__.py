@@ -3,6 +3,7 @@
 
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
+from strategies.bucketing import Bucketing
 from strategies.bulyan import Bulyan
 from strategies.centered_clipping import CenteredClipping
 from strategies.fedavg import FedAvg
@@ -27,6 +28,7 @@ STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
 STRATEGIES.register("rfa", RFA)
 STRATEGIES.register("centered-clipping", CenteredClipping)
+STRATEGIES.register("bucketing", Bucketing)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

@@ -10,6 +10,7 @@ from app_config import make_config
 from fedrec.directory import UserDirectory
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
+from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.updates import UserUpdates
@@ -114,3 +115,36 @@ def test_centered_clipping_strategy_keeps_its_center_across_rounds() -> None:
     strategy = _strategy("centered-clipping", cc_radius=2.0, cc_iterations=1)
     decision = strategy.aggregate(_updates([{3: [0.1, 0.1]}] * 3, dense=[0.0, 0.0, 9.0]))
     assert decision.flagged.tolist() == [False, False, True]
+
+
+# Bucketing
+
+
+def test_bucket_means_by_hand() -> None:
+    updates = _updates([{1: [1.0, 1.0]}, {1: [3.0, 3.0], 2: [2.0, 0.0]}, {2: [4.0, 4.0]}], dense=[1.0, 3.0, 7.0])
+    buckets = bucket_means(updates, torch.tensor([0, 0, 1]))
+    assert buckets.user_ids.tolist() == [0, 1] and buckets.item_indptr.tolist() == [0, 2, 3]
+    assert buckets.item_ids.tolist() == [1, 2, 2]
+    # bucket 0 (2 users): item 1 (1 + 3) / 2, item 2 (2 + 0) / 2 (the first user sent none); bucket 1 alone
+    assert buckets.item_grads.flatten().tolist() == [2.0, 2.0, 1.0, 0.0, 4.0, 4.0]
+    assert all(grads.reshape(2, -1)[:, 0].tolist() == [2.0, 7.0] for grads in buckets.dense_grads.values())
+    assert buckets.num_samples.tolist() == [20, 10]
+    bucket = bucket_of_users(7, 2, torch.Generator().manual_seed(0))
+    assert sorted(torch.bincount(bucket).tolist()) == [1, 2, 2, 2]
+
+
+def test_bucketing_in_front_of_fedavg_is_fedavg_and_in_front_of_krum_drops_the_attackers_bucket() -> None:
+    rows = [{2: [1.0, 1.0], 4: [0.5, 0.0]}, {2: [1.0, 2.0]}, {2: [0.0, 1.0], 5: [2.0, 2.0]}, {2: [3.0, 1.0]}]
+    fedavg = _strategy("fedavg").aggregate(_updates(rows, dense=[1.0, 2.0, 3.0, 4.0])).gradient
+    bucketed = _strategy("bucketing", bucketing_rule="fedavg").aggregate(_updates(rows, dense=[1.0, 2.0, 3.0, 4.0]))
+    for item in (2, 4, 5):  # the sum of the bucket means times U / B = 2 is the users' sum
+        assert _row(bucketed.gradient, item) == pytest.approx(_row(fedavg, item))
+    assert all(torch.allclose(bucketed.gradient.dense[name], fedavg.dense[name]) for name in fedavg.dense)
+    assert bucketed.flagged is None
+    honest = [{2: [1.0 + 0.01 * user, 1.0]} for user in range(9)]
+    strategy = _strategy("bucketing", bucketing_rule="krum", aggregation="dense", tolerated_attackers=1)
+    decision = strategy.aggregate(_updates([*honest, {2: [90.0, -90.0]}]))
+    attacker_bucket = bucket_of_users(10, 2, torch.Generator().manual_seed(make_config().seed))
+    assert bool(decision.flagged[9]) and int((~decision.flagged).sum()) == 2  # Krum keeps one bucket of two
+    assert decision.flagged.tolist() == (attacker_bucket != attacker_bucket[~decision.flagged][0]).tolist()
+    assert _row(decision.gradient, 2)[1] == pytest.approx(10.0)  # the kept bucket's mean 1.0 times U
