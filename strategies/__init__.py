@@ -13,6 +13,7 @@ from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
 from strategies.norm_bound import NormBound
 from strategies.rfa import RFA
+from strategies.signguard import SignGuard
 from strategies.trimmed_mean import TrimmedMean
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
@@ -29,6 +30,7 @@ STRATEGIES.register("item-clip", ItemClip)
 STRATEGIES.register("rfa", RFA)
 STRATEGIES.register("centered-clipping", CenteredClipping)
 STRATEGIES.register("bucketing", Bucketing)
+STRATEGIES.register("signguard", SignGuard)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

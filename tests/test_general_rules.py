@@ -13,6 +13,7 @@ from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
 from fedrec.robust.geometric_median import geometric_median
+from fedrec.robust.signguard import norm_filter, sign_features, signguard
 from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
 
@@ -148,3 +149,165 @@ def test_bucketing_in_front_of_fedavg_is_fedavg_and_in_front_of_krum_drops_the_a
     assert bool(decision.flagged[9]) and int((~decision.flagged).sum()) == 2  # Krum keeps one bucket of two
     assert decision.flagged.tolist() == (attacker_bucket != attacker_bucket[~decision.flagged][0]).tolist()
     assert _row(decision.gradient, 2)[1] == pytest.approx(10.0)  # the kept bucket's mean 1.0 times U
+
+
+# SignGuard
+
+
+def test_signguard_filters_by_hand() -> None:
+    kept, median = norm_filter(torch.tensor([1.0, 2.0, 3.0, 0.1, 10.0]), lower=0.1, upper=3.0)
+    assert median == 2.0 and kept.tolist() == [True, True, True, False, False]  # 0.1 < 0.2 and 10 > 6
+    window = torch.tensor([[1.0, -2.0, 0.0, 3.0], [0.0, 0.0, 0.0, -1.0]])
+    # shares (+, 0, -): [2/4, 1/4, 1/4] and [0, 3/4, 1/4]; each column over its maximum
+    features = sign_features(window)
+    assert features.flatten().tolist() == pytest.approx([1.0, 1 / 3, 1.0, 0.0, 1.0, 1.0], abs=1e-6)
+
+
+SIGNGUARD_CASE = [
+    [
+        -1.000599980354309,
+        1.149399995803833,
+        0.8629000186920166,
+        0.5547000169754028,
+        0.7727000117301941,
+        0.5041999816894531,
+        -1.0300999879837036,
+        1.6700999736785889,
+        0.7538999915122986,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        -1.0527000427246094,
+        -0.5347999930381775,
+        0.9854000210762024,
+        1.3476999998092651,
+        -0.3278999924659729,
+        0.7712000012397766,
+        0.049400001764297485,
+        0.35519999265670776,
+        0.07909999787807465,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        1.0784000158309937,
+        0.906499981880188,
+        -0.25839999318122864,
+        0.7307000160217285,
+        -0.9757000207901001,
+        1.0566999912261963,
+        0.23489999771118164,
+        -0.7610999941825867,
+        0.510699987411499,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        0.9836999773979187,
+        1.442199945449829,
+        0.7081999778747559,
+        -0.944100022315979,
+        1.0551999807357788,
+        1.0319000482559204,
+        0.38749998807907104,
+        1.038100004196167,
+        1.6793999671936035,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        -0.6793000102043152,
+        2.000200033187866,
+        1.381100058555603,
+        -0.4004000127315521,
+        -1.0372999906539917,
+        -1.2883000373840332,
+        -0.9056000113487244,
+        1.3415000438690186,
+        0.96670001745224,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        1.1016000509262085,
+        -0.7682999968528748,
+        1.063599944114685,
+        -0.40639999508857727,
+        0.7103000283241272,
+        0.9018999934196472,
+        -1.4493999481201172,
+        1.57260000705719,
+        -0.33820000290870667,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        -0.7684000134468079,
+        0.9513999819755554,
+        1.628499984741211,
+        -1.3446999788284302,
+        -0.8363999724388123,
+        0.8156999945640564,
+        0.8748999834060669,
+        1.7618000507354736,
+        0.7860000133514404,
+        0.0,
+        0.0,
+        0.0,
+    ],
+    [
+        -0.06430000066757202,
+        -1.42330002784729,
+        -0.12700000405311584,
+        -1.3783999681472778,
+        -0.5773000121116638,
+        -1.3895000219345093,
+        -1.065500020980835,
+        -0.23160000145435333,
+        -1.6246000528335571,
+        -1.720900058746338,
+        -0.9671000242233276,
+        -0.8629999756813049,
+    ],
+    [
+        -20.012300491333008,
+        22.987499237060547,
+        17.25860023498535,
+        11.094099998474121,
+        15.453300476074219,
+        10.083499908447266,
+        -20.60140037536621,
+        33.402198791503906,
+        15.077899932861328,
+        0.0,
+        0.0,
+        0.0,
+    ],
+]
+# FLPoison (vio1etus/FLPoison, aggregators/signguard.py with clustering "MeanShift" and selection_fraction 1.0, so
+# its window is every coordinate) keeps users 0-6 of SIGNGUARD_CASE and returns this mean of their clipped updates.
+FLPOISON_SIGNGUARD = [-0.03422422, 0.7033987, 0.88133144, -0.05153048, -0.07236543, 0.55229104, -0.2574582]
+FLPOISON_SIGNGUARD += [0.9675848, 0.6162508, 0.0, 0.0, 0.0]
+
+
+def test_signguard_matches_flpoison() -> None:
+    matrix = torch.tensor(SIGNGUARD_CASE)
+    kept, clip = signguard(matrix, 0.1, 3.0, fraction=1.0, generator=torch.Generator().manual_seed(0))
+    assert kept.tolist() == [True] * 7 + [False, False]  # the sign-flipped user, and the huge one by its norm
+    mean = (matrix * clip[:, None].float())[kept].mean(0)
+    assert mean.tolist() == pytest.approx(FLPOISON_SIGNGUARD, abs=1e-5)
+
+
+def test_signguard_strategy_flags_the_sign_flipper() -> None:
+    rows = [{1: [1.0, 0.8 + 0.1 * user], 2: [0.5, 0.6]} for user in range(6)] + [{1: [-1.0, -0.9], 2: [-0.5, -0.6]}]
+    dense = [0.1] * 6 + [-0.1]
+    decision = _strategy("signguard", signguard_coordinates=1.0).aggregate(_updates(rows, dense=dense))
+    assert decision.flagged.tolist() == [False] * 6 + [True]
+    assert _row(decision.gradient, 2)[0] > 0  # the flipped row is out of the mean
