@@ -6,6 +6,7 @@ from strategies.base import FedRecStrategy
 from strategies.bucketing import Bucketing
 from strategies.bulyan import Bulyan
 from strategies.centered_clipping import CenteredClipping
+from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
 from strategies.item_clip import ItemClip
@@ -31,6 +32,7 @@ STRATEGIES.register("rfa", RFA)
 STRATEGIES.register("centered-clipping", CenteredClipping)
 STRATEGIES.register("bucketing", Bucketing)
 STRATEGIES.register("signguard", SignGuard)
+STRATEGIES.register("dnc", DnC)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

@@ -12,6 +12,7 @@ from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
+from fedrec.robust.dnc import dnc, dnc_scores
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.robust.signguard import norm_filter, sign_features, signguard
 from fedrec.updates import UserUpdates
@@ -311,3 +312,61 @@ def test_signguard_strategy_flags_the_sign_flipper() -> None:
     decision = _strategy("signguard", signguard_coordinates=1.0).aggregate(_updates(rows, dense=dense))
     assert decision.flagged.tolist() == [False] * 6 + [True]
     assert _row(decision.gradient, 2)[0] > 0  # the flipped row is out of the mean
+
+
+# DnC
+
+
+def test_dnc_scores_by_hand() -> None:
+    # Centred on their mean (1, 0): (-1, 0), (-1, 0), (2, 0); the top singular vector is (1, 0), scores 1, 1, 4.
+    scores = dnc_scores(torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0]]))
+    assert scores.tolist() == pytest.approx([1.0, 1.0, 4.0])
+    kept = dnc(torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0]]), 1, 1, 2, 1.0, torch.Generator().manual_seed(0))
+    assert kept.tolist() == [True, True, False]
+
+
+DNC_CASE = [
+    [2.041, -2.556, 0.418, -0.568, -0.453, -0.216],
+    [-2.02, -0.232, -0.865, 3.323, 0.226, -0.353],
+    [-0.281, -0.668, -1.055, -0.391, 0.482, -0.239],
+    [0.958, -0.2, 0.024, 1.546, 0.545, -0.505],
+    [-0.183, 0.541, 1.935, -0.27, -0.244, 1.002],
+    [-0.886, -0.292, 0.883, 0.58, 0.092, 0.67],
+    [-2.828, 1.021, -0.96, -1.669, 0.276, 0.701],
+    [-0.445, -1.076, 0.026, -0.053, 1.406, 0.747],
+    [4.194, -2.888, 3.794, -4.926, 4.584, -3.417],
+    [3.785, -4.783, 4.229, -6.494, 4.69, -3.509],
+]
+# FLPoison (vio1etus/FLPoison, aggregators/dnc.py with subsample_frac 1.0, num_iters 1, fliter_frac 1.0, f = 2) keeps
+# users 0-7 of DNC_CASE with these outlier scores.
+FLPOISON_DNC_SCORES = [
+    0.02821,
+    22.970856,
+    3.159397,
+    3.936361,
+    3.175362,
+    6.004861,
+    9.53071,
+    2.198267,
+    60.991879,
+    87.963336,
+]
+
+
+def test_dnc_matches_flpoison() -> None:
+    matrix = torch.tensor(DNC_CASE)
+    assert dnc_scores(matrix).tolist() == pytest.approx(FLPOISON_DNC_SCORES, abs=1e-5)
+    kept = dnc(matrix, 2, 1, 6, 1.0, torch.Generator().manual_seed(0))
+    assert kept.tolist() == [True] * 8 + [False, False]
+
+
+def test_weighted_rules_average_per_item_over_the_kept_senders() -> None:
+    # DnC with f = 1 drops user 3 (far along the top direction); per item, each row is the mean of its kept
+    # senders times all its senders: item 2 (users 0, 1, 3) -> (1 + 3) / 2 * 3; item 4 (users 2, 3) -> 0.5 * 2.
+    rows = [{2: [1.0, 1.0]}, {2: [3.0, 3.0]}, {4: [0.5, 0.5]}, {2: [60.0, -60.0], 4: [70.0, 70.0]}]
+    decision = _strategy("dnc", tolerated_attackers=1).aggregate(_updates(rows, dense=[1.0, 1.0, 1.0, 1.0]))
+    assert decision.flagged.tolist() == [False, False, False, True]
+    assert _row(decision.gradient, 2) == pytest.approx([6.0, 6.0]) and _row(decision.gradient, 4) == [1.0, 1.0]
+    assert all(torch.allclose(g, torch.full_like(g, 4.0)) for g in decision.gradient.dense.values())
+    dense = _strategy("dnc", tolerated_attackers=1, aggregation="dense").aggregate(_updates(rows)).gradient
+    assert _row(dense, 2) == pytest.approx([4 / 3 * 4, 4 / 3 * 4])  # (1 + 3 + 0) / 3 kept users, times U = 4
