@@ -9,6 +9,7 @@ from strategies.centered_clipping import CenteredClipping
 from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.foolsgold import FoolsGold
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
@@ -33,6 +34,7 @@ STRATEGIES.register("centered-clipping", CenteredClipping)
 STRATEGIES.register("bucketing", Bucketing)
 STRATEGIES.register("signguard", SignGuard)
 STRATEGIES.register("dnc", DnC)
+STRATEGIES.register("foolsgold", FoolsGold)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

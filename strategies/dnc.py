@@ -26,7 +26,7 @@ class DnC(WeightedStrategy):
         super().__init__(*args, **kwargs)
         self.generator = torch.Generator().manual_seed(self.config.seed)
 
-    def weigh(self, matrix: torch.Tensor) -> UserWeights:
+    def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
         config = self.config
         kept = dnc(
             matrix,

@@ -33,7 +33,7 @@ class SignGuard(WeightedStrategy):
         super().__init__(*args, **kwargs)
         self.generator = torch.Generator().manual_seed(self.config.seed)
 
-    def weigh(self, matrix: torch.Tensor) -> UserWeights:
+    def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
         config = self.config
         kept, clip = signguard(
             matrix, config.signguard_lower, config.signguard_upper, config.signguard_coordinates, self.generator

@@ -42,8 +42,8 @@ class WeightedStrategy(RobustStrategy):
     settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
 
     @abstractmethod
-    def weigh(self, matrix: torch.Tensor) -> UserWeights:
-        """The decision on the users whose whole updates are the rows of `matrix` [U, M*d + P]."""
+    def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
+        """The decision on the users `user_ids` [U] whose whole updates are the rows of `matrix` [U, M*d + P]."""
 
     def perturb(self, mean: torch.Tensor) -> torch.Tensor:
         """The mean estimate (any shape) as the rule releases it; unchanged unless the rule adds noise."""
@@ -51,7 +51,7 @@ class WeightedStrategy(RobustStrategy):
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
         matrix = self.dense_matrix(updates)
-        decision = self.weigh(matrix)
+        decision = self.weigh(matrix, updates.user_ids)
         weight = decision.weight.double()
         factor = weight * decision.scale.double()
         if self.config.aggregation == "dense":

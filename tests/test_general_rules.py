@@ -13,6 +13,7 @@ from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
 from fedrec.robust.dnc import dnc, dnc_scores
+from fedrec.robust.foolsgold import foolsgold_weights
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.robust.signguard import norm_filter, sign_features, signguard
 from fedrec.updates import UserUpdates
@@ -370,3 +371,45 @@ def test_weighted_rules_average_per_item_over_the_kept_senders() -> None:
     assert all(torch.allclose(g, torch.full_like(g, 4.0)) for g in decision.gradient.dense.values())
     dense = _strategy("dnc", tolerated_attackers=1, aggregation="dense").aggregate(_updates(rows)).gradient
     assert _row(dense, 2) == pytest.approx([4 / 3 * 4, 4 / 3 * 4])  # (1 + 3 + 0) / 3 kept users, times U = 4
+
+
+# FoolsGold
+
+
+def test_foolsgold_weights_by_hand() -> None:
+    # Two equal histories (cosine 1) get 1 - 1 = 0 -> logit -inf -> 0; the third (cosine 0 with both) gets
+    # 1 -> 0.99 -> ln 99 + 0.5 > 1 -> 1.
+    assert foolsgold_weights(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])).tolist() == [0.0, 0.0, 1.0]
+    # Evenly similar clients (cosines 0.71, 0.71, 0): each 1 - 0.71, all the largest -> 1.
+    assert foolsgold_weights(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])).tolist() == [1.0, 1.0, 1.0]
+
+
+FOOLSGOLD_CASE = [
+    [-0.802, -1.324, -0.248, 0.42, 1.136, 0.11],
+    [-0.553, -0.785, 0.749, 1.635, 0.273, -1.233],
+    [-0.958, 1.6, 0.203, -1.732, -0.084, -1.163],
+    [-0.629, -0.488, -0.713, 0.553, -0.063, -0.589],
+    [0.41, 0.83, -1.643, -0.257, -0.981, -0.173],
+    [0.936, 2.001, -1.002, 0.485, -0.052, 0.98],
+    [0.945, 1.932, -0.989, 0.445, 0.059, 1.036],
+    [0.9, 2.014, -1.055, 0.502, 0.002, 0.901],
+]
+# FLPoison (vio1etus/FLPoison, aggregators/foolsgold.py: the pardoning and logit, here on every coordinate) gives
+# these weights for the histories of FOOLSGOLD_CASE (three sybils last).
+FLPOISON_FOOLSGOLD = [0.63698805, 0.40011811, 1.0, 0.40011811, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_foolsgold_matches_flpoison() -> None:
+    weights = foolsgold_weights(torch.tensor(FOOLSGOLD_CASE))
+    assert weights.tolist() == pytest.approx(FLPOISON_FOOLSGOLD, abs=1e-4)
+
+
+def test_foolsgold_strategy_weighs_by_history() -> None:
+    strategy = _strategy("foolsgold", aggregation="dense")
+    decision = strategy.aggregate(_updates([{1: [1.0, 0.0]}, {1: [0.0, 1.0]}, {1: [1.0, 0.0]}]))
+    assert decision.flagged.tolist() == [True, False, True]  # the two equal ones weigh 0
+    assert _row(decision.gradient, 1) == pytest.approx([0.0, 3.0])  # user 1's update times U = 3
+    # the next round compares histories: user 0's [1, 0] + [0, 1] is no longer user 2's [1, 0] + [1, 0]
+    decision = strategy.aggregate(_updates([{1: [0.0, 1.0]}, {1: [0.0, 1.0]}, {1: [1.0, 0.0]}]))
+    assert strategy.history[0][2:4].tolist() == [1.0, 1.0] and strategy.history[2][2:4].tolist() == [2.0, 0.0]
+    assert decision.flagged.tolist() == [False, False, False]
