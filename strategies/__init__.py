@@ -8,6 +8,7 @@ from strategies.bulyan import Bulyan
 from strategies.centered_clipping import CenteredClipping
 from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
+from strategies.flame import FLAME
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
 from strategies.foolsgold import FoolsGold
 from strategies.item_clip import ItemClip
@@ -35,6 +36,7 @@ STRATEGIES.register("bucketing", Bucketing)
 STRATEGIES.register("signguard", SignGuard)
 STRATEGIES.register("dnc", DnC)
 STRATEGIES.register("foolsgold", FoolsGold)
+STRATEGIES.register("flame", FLAME)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

@@ -22,10 +22,6 @@ class DnC(WeightedStrategy):
 
     settings = (*WeightedStrategy.settings, TOLERATED_ATTACKERS, DNC_ITERATIONS, DNC_SUBSAMPLE, DNC_FILTER_FRACTION)
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.generator = torch.Generator().manual_seed(self.config.seed)
-
     def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
         config = self.config
         kept = dnc(

@@ -29,10 +29,6 @@ class SignGuard(WeightedStrategy):
 
     settings = (*WeightedStrategy.settings, SIGNGUARD_LOWER, SIGNGUARD_UPPER, SIGNGUARD_COORDINATES)
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.generator = torch.Generator().manual_seed(self.config.seed)
-
     def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
         config = self.config
         kept, clip = signguard(

@@ -25,11 +25,13 @@ from strategies.robust import AGGREGATION, RobustStrategy
 @dataclass(frozen=True)
 class UserWeights:
     """A rule's decision on the round's users: user u's update times `scale[u]` enters the mean with weight
-    `weight[u]` (>= 0); `flagged` are the users it rejected or down-weighted."""
+    `weight[u]` (>= 0); `flagged` are the users it rejected or down-weighted; Gaussian noise of std `noise` is added
+    to each coordinate of the mean estimate (FLAME)."""
 
     weight: torch.Tensor  # [U]
     scale: torch.Tensor  # [U]
     flagged: torch.Tensor  # [U] bool
+    noise: float = 0.0
 
 
 def _weighted_mean(values: torch.Tensor, factor: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
@@ -37,17 +39,24 @@ def _weighted_mean(values: torch.Tensor, factor: torch.Tensor, total: torch.Tens
 
 
 class WeightedStrategy(RobustStrategy):
-    """Base of the rules that weigh whole users: implement `weigh`; `perturb` may add noise to the mean estimate."""
+    """Base of the rules that weigh whole users: implement `weigh`. What a rule draws at random (a sample of
+    coordinates, noise) comes from `generator`, seeded by `seed`."""
 
     settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
 
     @abstractmethod
     def weigh(self, matrix: torch.Tensor, user_ids: torch.Tensor) -> UserWeights:
         """The decision on the users `user_ids` [U] whose whole updates are the rows of `matrix` [U, M*d + P]."""
 
-    def perturb(self, mean: torch.Tensor) -> torch.Tensor:
-        """The mean estimate (any shape) as the rule releases it; unchanged unless the rule adds noise."""
-        return mean
+    def _release(self, mean: torch.Tensor, decision: UserWeights) -> torch.Tensor:
+        """The mean estimate (any shape) with the decision's noise, if any."""
+        if decision.noise <= 0:
+            return mean
+        return mean + decision.noise * torch.randn(mean.shape, generator=self.generator, dtype=mean.dtype)
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
         matrix = self.dense_matrix(updates)
@@ -55,15 +64,17 @@ class WeightedStrategy(RobustStrategy):
         weight = decision.weight.double()
         factor = weight * decision.scale.double()
         if self.config.aggregation == "dense":
-            mean = self.perturb(_weighted_mean(matrix, factor, weight.sum()))
+            mean = self._release(_weighted_mean(matrix, factor, weight.sum()), decision)
             return Aggregate(self.gradient_from_vector(mean.float() * updates.num_users), decision.flagged)
         owner = updates.item_owner()
         ids, inverse, counts = torch.unique(updates.item_ids, return_inverse=True, return_counts=True)
         sums = torch.zeros(len(ids), updates.item_grads.shape[1], dtype=torch.float64)
         sums.index_add_(0, inverse, updates.item_grads.double() * factor[owner, None])
         weights = torch.zeros(len(ids), dtype=torch.float64).index_add_(0, inverse, weight[owner])
-        rows = self.perturb(torch.where(weights[:, None] > 0, sums / weights.clamp(min=1e-300)[:, None], 0.0))
-        mlp = self.perturb(_weighted_mean(mlp_matrix(updates, self.theta), factor, weight.sum()))
+        rows = self._release(
+            torch.where(weights[:, None] > 0, sums / weights.clamp(min=1e-300)[:, None], 0.0), decision
+        )
+        mlp = self._release(_weighted_mean(mlp_matrix(updates, self.theta), factor, weight.sum()), decision)
         return Aggregate(
             ThetaGradient(
                 item_ids=ids,

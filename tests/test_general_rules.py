@@ -13,6 +13,7 @@ from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
 from fedrec.robust.dnc import dnc, dnc_scores
+from fedrec.robust.flame import cosine_distances, majority_cluster, median_norm_clipping
 from fedrec.robust.foolsgold import foolsgold_weights
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.robust.signguard import norm_filter, sign_features, signguard
@@ -413,3 +414,29 @@ def test_foolsgold_strategy_weighs_by_history() -> None:
     decision = strategy.aggregate(_updates([{1: [0.0, 1.0]}, {1: [0.0, 1.0]}, {1: [1.0, 0.0]}]))
     assert strategy.history[0][2:4].tolist() == [1.0, 1.0] and strategy.history[2][2:4].tolist() == [2.0, 0.0]
     assert decision.flagged.tolist() == [False, False, False]
+
+
+# FLAME
+
+FLAME_CASE = [[1.0, 0.0], [2.0, 0.1], [3.0, 0.0], [1.0, 0.05], [0.5, 0.0], [-1.0, 0.0], [0.0, 1.0]]
+
+
+def test_flame_steps_by_hand() -> None:
+    distances = cosine_distances(torch.tensor([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]]))
+    assert distances.flatten().tolist() == pytest.approx([0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0])
+    # five updates along one direction, one opposite, one orthogonal: the majority cluster is the five
+    assert majority_cluster(torch.tensor(FLAME_CASE)).tolist() == [True] * 5 + [False, False]
+    clip, bound = median_norm_clipping(torch.tensor([[3.0, 4.0], [0.0, 1.0], [0.0, 2.0]]))
+    assert bound == 2.0 and clip.tolist() == pytest.approx([0.4, 1.0, 1.0])  # norms 5, 1, 2
+
+
+def test_flame_strategy_clips_averages_and_adds_seeded_noise() -> None:
+    rows = [{1: row} for row in FLAME_CASE]
+    decision = _strategy("flame", aggregation="dense", flame_noise=0.0).aggregate(_updates(rows))
+    assert decision.flagged.tolist() == [False] * 5 + [True, True]
+    # norms 1, 2.0025, 3, 1.00125, 0.5, 1, 1: median 1; admitted rows clipped to norm 1, averaged, times U = 7
+    admitted = torch.tensor(FLAME_CASE[:5])
+    expected = (admitted / admitted.norm(dim=1, keepdim=True).clamp(min=1.0)).mean(0) * 7
+    assert _row(decision.gradient, 1) == pytest.approx(expected.tolist(), abs=1e-5)
+    noisy = [_strategy("flame", flame_noise=0.5).aggregate(_updates(rows)).gradient for _ in range(2)]
+    assert _row(noisy[0], 1) == _row(noisy[1], 1) != pytest.approx(expected.tolist(), abs=1e-3)  # same seed
