@@ -3,7 +3,8 @@
 
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
-from strategies.bucketing import Bucketing
+from strategies.bucketing import NAME as BUCKETING
+from strategies.bucketing import bucketing_class
 from strategies.bulyan import Bulyan
 from strategies.centered_clipping import CenteredClipping
 from strategies.dnc import DnC
@@ -32,7 +33,7 @@ STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
 STRATEGIES.register("rfa", RFA)
 STRATEGIES.register("centered-clipping", CenteredClipping)
-STRATEGIES.register("bucketing", Bucketing)
+STRATEGIES.register(BUCKETING, bucketing_class(STRATEGIES))
 STRATEGIES.register("signguard", SignGuard)
 STRATEGIES.register("dnc", DnC)
 STRATEGIES.register("foolsgold", FoolsGold)

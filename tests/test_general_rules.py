@@ -440,3 +440,35 @@ def test_flame_strategy_clips_averages_and_adds_seeded_noise() -> None:
     assert _row(decision.gradient, 1) == pytest.approx(expected.tolist(), abs=1e-5)
     noisy = [_strategy("flame", flame_noise=0.5).aggregate(_updates(rows)).gradient for _ in range(2)]
     assert _row(noisy[0], 1) == _row(noisy[1], 1) != pytest.approx(expected.tolist(), abs=1e-3)  # same seed
+
+
+# Realistic shapes: ML-100K's 1682 items, d = 8, NCF 8,8, a round of 64 users with 20-150 items each
+
+
+@pytest.mark.parametrize("aggregation", ["per-item", "dense"])
+def test_every_new_rule_aggregates_a_realistic_round(aggregation: str) -> None:
+    num_items, dim, num_users = 1682, 8, 64
+    theta = NeuralCF(dim, (8, 8)).init_theta(num_items, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    ids = [
+        torch.unique(
+            torch.randint(0, num_items, (int(torch.randint(20, 150, (1,), generator=generator)),), generator=generator)
+        )
+    ]
+    ids += [torch.unique(torch.randint(0, num_items, (60,), generator=generator)) for _ in range(num_users - 1)]
+    dense = [{name: 0.01 * torch.randn(p.shape, generator=generator) for name, p in theta.items()} for _ in ids]
+    updates = UserUpdates.from_users(
+        list(range(num_users)),
+        ids,
+        [0.01 * torch.randn(len(items), dim, generator=generator) for items in ids],
+        [{name: grads for name, grads in user.items() if name != ITEM_EMBEDDING} for user in dense],
+        [10] * num_users,
+    )
+    for defense in ("rfa", "centered-clipping", "bucketing", "signguard", "dnc", "foolsgold", "flame"):
+        config = make_config(defense=defense, embedding_dim=dim, hidden_layers="8,8", aggregation=aggregation)
+        strategy = STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(num_users)}), theta, (0,))
+        decision = strategy.aggregate(updates)
+        gradient = decision.gradient
+        assert decision.flagged is not None and decision.flagged.shape == (num_users,), defense
+        assert torch.isfinite(gradient.item_rows).all() and gradient.item_rows.shape[1] == dim, defense
+        assert all(torch.isfinite(g).all() and g.shape == theta[name].shape for name, g in gradient.dense.items())
