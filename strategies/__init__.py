@@ -3,13 +3,21 @@
 
 from fedrec.registry import Registry
 from strategies.base import FedRecStrategy
+from strategies.bucketing import NAME as BUCKETING
+from strategies.bucketing import bucketing_class
 from strategies.bulyan import Bulyan
+from strategies.centered_clipping import CenteredClipping
+from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
+from strategies.flame import FLAME
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.foolsgold import FoolsGold
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
 from strategies.norm_bound import NormBound
+from strategies.rfa import RFA
+from strategies.signguard import SignGuard
 from strategies.trimmed_mean import TrimmedMean
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
@@ -23,6 +31,13 @@ STRATEGIES.register("median", Median)
 STRATEGIES.register("trimmed-mean", TrimmedMean)
 STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
+STRATEGIES.register("rfa", RFA)
+STRATEGIES.register("centered-clipping", CenteredClipping)
+STRATEGIES.register(BUCKETING, bucketing_class(STRATEGIES))
+STRATEGIES.register("signguard", SignGuard)
+STRATEGIES.register("dnc", DnC)
+STRATEGIES.register("foolsgold", FoolsGold)
+STRATEGIES.register("flame", FLAME)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

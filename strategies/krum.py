@@ -13,7 +13,7 @@ from fedrec.settings import Setting
 from strategies.robust import SelectionStrategy
 
 TOLERATED_ATTACKERS = Setting(
-    "tolerated-attackers", int, "f: attackers per round the rule tolerates (Krum, Multi-Krum, Bulyan).", minimum=0
+    "tolerated-attackers", int, "f: attackers per round the rule tolerates (Krum, Multi-Krum, Bulyan, DnC).", minimum=0
 )
 
 

@@ -67,7 +67,8 @@ def item_groups(updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor, torch
 
 
 class SelectionStrategy(RobustStrategy):
-    """Rules that keep some users and drop the others (Krum, Multi-Krum, Bulyan).
+    """Rules that estimate from the users' whole vectors and report whom they kept: Krum, Multi-Krum and Bulyan drop
+    the others, RFA down-weights them.
 
     `dense`: the rule selects whole users (their full vectors) and their mean is the estimate.
     `per-item`: each item row is chosen among its own senders by `select_groups`; the MLP part
@@ -78,7 +79,7 @@ class SelectionStrategy(RobustStrategy):
 
     @abstractmethod
     def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean estimate [D], indices of the users it kept) for the dense matrix [U, D]."""
+        """(mean estimate [D], indices of the users it kept; the others count as flagged) for the matrix [U, D]."""
 
     def select_groups(self, rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """Per-group mean estimate [G, d] of NaN-padded rows [G, W, d].

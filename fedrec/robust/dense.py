@@ -11,8 +11,7 @@ def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:
     num_items, dim = theta[ITEM_EMBEDDING].shape
     items = torch.zeros(updates.num_users, num_items, dim)
     items[updates.item_owner(), updates.item_ids] = updates.item_grads
-    dense = [updates.dense_grads[name].reshape(updates.num_users, -1) for name in dense_names(theta)]
-    return torch.cat([items.reshape(updates.num_users, -1), *dense], dim=1)
+    return torch.cat([items.reshape(updates.num_users, -1), mlp_matrix(updates, theta)], dim=1)
 
 
 def sent_mask(updates: UserUpdates, theta: Theta) -> torch.Tensor:
@@ -29,14 +28,24 @@ def sent_mask(updates: UserUpdates, theta: Theta) -> torch.Tensor:
 def split_dense(vector: torch.Tensor, theta: Theta) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A flat [..., M*d + P] vector as (item rows [..., M, d], dense parameters by name)."""
     num_items, dim = theta[ITEM_EMBEDDING].shape
-    lead = vector.shape[:-1]
-    rows, offset = vector[..., : num_items * dim].reshape(*lead, num_items, dim), num_items * dim
-    dense = {}
+    rows = vector[..., : num_items * dim].reshape(*vector.shape[:-1], num_items, dim)
+    return rows, split_mlp(vector[..., num_items * dim :], theta)
+
+
+def split_mlp(vector: torch.Tensor, theta: Theta) -> dict[str, torch.Tensor]:
+    """A flat [..., P] vector of Θ's dense parameters (the tail of a `to_dense` row) by name."""
+    dense, offset = {}, 0
     for name in dense_names(theta):
         size = theta[name].numel()
-        dense[name] = vector[..., offset : offset + size].reshape(*lead, *theta[name].shape)
+        dense[name] = vector[..., offset : offset + size].reshape(*vector.shape[:-1], *theta[name].shape)
         offset += size
-    return rows, dense
+    return dense
+
+
+def mlp_matrix(updates: UserUpdates, theta: Theta) -> torch.Tensor:
+    """[U, P]: each user's gradients of Θ's dense parameters, flat (the tail of its `to_dense` row)."""
+    parts = [updates.dense_grads[name].reshape(updates.num_users, -1) for name in dense_names(theta)]
+    return torch.cat(parts, 1) if parts else torch.zeros(updates.num_users, 0)
 
 
 def from_dense(
