@@ -20,7 +20,7 @@ import torch
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.models.registry import MODELS
-from fedrec.training.local import compute_user_updates
+from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import epoch_samples
 from harness.flwr_local import flwr_run
 from privacy.recording import load_uploads
@@ -88,7 +88,7 @@ def test_the_curious_server_records_exactly_the_clients_uploads_and_recovers_the
             np.array([upload.user]),
             upload.truth.user_embedding[None],
             [samples],
-            config.loss,
+            Objective.of(config),
         ).updates
         assert torch.equal(upload.observed.item_ids, sent.item_ids)
         torch.testing.assert_close(upload.observed.item_rows, sent.item_grads, rtol=1e-5, atol=1e-9)
