@@ -33,6 +33,7 @@ from privacy.recording import load_uploads
 
 ATTRIBUTES = ("gender", "age")
 CEILING = "true history"
+EMBEDDING = "analytic p_u"
 ATTRIBUTES_CSV = "attributes.csv"
 
 FeatureBuilder = Callable[[dict, object, object, int], np.ndarray]
@@ -41,7 +42,7 @@ FEATURES: dict[str, FeatureBuilder] = {
     "recurrence ids": lambda histories, model, config, num_items: marked_items(
         PRIVACY_ATTACKS.get("recurrence")(model, config), histories, num_items
     ),
-    "analytic p_u": lambda histories, model, config, num_items: recovered_embeddings(
+    EMBEDDING: lambda histories, model, config, num_items: recovered_embeddings(
         PRIVACY_ATTACKS.get("analytic")(model, config), histories
     ),
     CEILING: lambda histories, model, config, num_items: true_items(histories, num_items),
@@ -71,7 +72,10 @@ def run_attributes(folder: Path, public_fraction: float) -> pd.DataFrame:
         for attribute in ATTRIBUTES:
             labels = dataset.profiles[attribute].to_numpy()[users]
             score = infer_attribute(features, labels, public, config.seed)
-            rounds = np.mean([len(history.uploads) for history, _ in histories.values()])
+            # p_u comes from the last upload alone; the id sets (and the truth) from every recorded one.
+            rounds = (
+                1.0 if feature == EMBEDDING else np.mean([len(history.uploads) for history, _ in histories.values()])
+            )
             rows.append({"features": feature, "attribute": attribute, "rounds": rounds, **asdict(score)})
     table = pd.DataFrame(rows).assign(public_fraction=public_fraction)
     table.to_csv(out, index=False)
