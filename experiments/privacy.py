@@ -20,6 +20,7 @@ seeds, bars = min-max over seeds; each condition's informed baseline F1 drawn be
 attack `<name>+popularity` is that attack's scores fused with the informed baseline's (privacy/fusion.py).
 """
 
+import argparse
 import json
 import tomllib
 from pathlib import Path
@@ -224,14 +225,20 @@ def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
     return out
 
 
-def main() -> None:
-    parser = script_parser(__spec__.name, __doc__)
+def experiment_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of a privacy spec's script: the spec, where its data and results are, `--table-only`."""
+    parser = script_parser(name, doc)
     parser.add_argument("spec", type=Path)
     add_data_dir(parser)
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table and figure")
-    args = parser.parse_args()
+    return parser
+
+
+def run_experiment(args: argparse.Namespace) -> tuple[dict, Path]:
+    """Every run of the spec (completed ones skipped), its offline attacks, `privacy.md` and the figure;
+    (the spec, its results folder)."""
     spec = tomllib.loads(args.spec.read_text())
     base, conditions = spec["base"], spec["conditions"]
     attacks, limit = spec.get("attacks", ["analytic", "dlg"]), spec.get("dlg-uploads")
@@ -251,6 +258,11 @@ def main() -> None:
     rows.to_csv(results / "privacy-runs.csv", index=False)
     (results / "privacy.md").write_text(markdown(rows, list(conditions)) + "\n")
     print(figure(rows, list(conditions), results / "privacy-utility.png"))
+    return spec, results
+
+
+def main() -> None:
+    run_experiment(experiment_parser(__spec__.name, __doc__).parse_args())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 
 from privacy.base import PrivacyAttack
 from privacy.observed import UserHistory
-from privacy.recording import RecordedUpload
+from privacy.recording import RecordedUpload, uploads_by_user
 from privacy.scoring import METRICS, aggregate, score_upload
 
 PRIVACY_CSV = "privacy.csv"
@@ -26,11 +25,8 @@ def attack_uploads(
     The attack is handed, per user, a `UserHistory` of that user's observed uploads in epoch order and the
     public `item_uploads`; the truth is read here, after it answered.
     """
-    by_user: dict[int, list[RecordedUpload]] = defaultdict(list)
-    for upload in sorted(uploads, key=lambda upload: upload.epoch):
-        by_user[upload.user].append(upload)
     rows = {}
-    for user, own in by_user.items():
+    for user, own in uploads_by_user(uploads).items():
         started = time.perf_counter()
         answers = attack.recover_history(UserHistory(tuple(upload.observed for upload in own), item_uploads))
         seconds = (time.perf_counter() - started) / len(own)

@@ -10,6 +10,8 @@ The notebook is saved with `torch.save` before any attack runs, so other attacks
 (experiments/privacy.py does) and a crashing attack loses nothing.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -87,6 +89,14 @@ def load_uploads(folder: Path) -> tuple[list[RecordedUpload], torch.Tensor]:
     """A run's recorded uploads (`privacy-uploads.pt`) and the item popularity counted over all uploads."""
     saved = torch.load(folder / UPLOADS_FILE, weights_only=False)
     return saved["uploads"], saved["item_uploads"]
+
+
+def uploads_by_user(uploads: Sequence[RecordedUpload]) -> dict[int, list[RecordedUpload]]:
+    """Each user's recorded uploads in epoch order, users in order of first appearance."""
+    by_user: dict[int, list[RecordedUpload]] = defaultdict(list)
+    for upload in sorted(uploads, key=lambda upload: upload.epoch):
+        by_user[upload.user].append(upload)
+    return dict(by_user)
 
 
 def truth_of_user(batch: TruthBatch, user: int) -> Truth:
