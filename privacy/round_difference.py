@@ -11,9 +11,10 @@ update outright. Secure aggregation does not prevent this: a curious server pick
 resends a round's Θ to the same nodes but one user, server_app/round_difference.py), and even the
 honest schedule makes a round of one user when the users mod `clients-per-round` is 1.
 
+- `midpoint`: two totals of the same users averaged, to cancel drift that is linear in time.
 - `difference`: the dense difference of two totals (the second may be absent: a round of one user).
-- `own_rows`: which rows of a difference are the user's, from the difference alone (no truth): rows far
-  above the others' drift, whose scale the difference itself shows.
+- `own_rows`: which rows of a difference are the user's, from public numbers alone (no truth): as many
+  rows, of the largest norms, as the user's sample count says it uploads (`expected_ids`).
 - `isolate`: the user's update from the two totals, as the attacks read an upload.
 - `isolation_error`: how far an isolated update is from the user's true one (scoring only).
 - `one_user_differences`: the pairs a schedule offers.
@@ -22,10 +23,6 @@ honest schedule makes a round of one user when the users mod `clients-per-round`
 import torch
 
 from fedrec.updates import UserUpdates
-
-#: A row is the user's when its difference norm exceeds this multiple of the drift scale (the median row norm
-#: of the difference: most items are the other users' alone, so the median is the others' drift).
-DRIFT_MULTIPLE = 100.0
 
 
 def difference(total_with: UserUpdates, total_without: UserUpdates | None) -> UserUpdates:
@@ -43,26 +40,57 @@ def difference(total_with: UserUpdates, total_without: UserUpdates | None) -> Us
     )
 
 
-def own_rows(rows: torch.Tensor, multiple: float = DRIFT_MULTIPLE) -> torch.Tensor:
-    """The rows of a dense difference ([M, d]) taken for the isolated user's: norm above `multiple` times the
-    median norm of the nonzero rows (the other users' drift), and nonzero. With no drift (the others' uploads
-    unchanged, or a round of one user) every nonzero row is the user's."""
+def midpoint(before: UserUpdates, after: UserUpdates) -> UserUpdates:
+    """The mean of two decoded totals of the same users: the total halfway between, when each user's update moved
+    linearly from one to the other (num_samples are equal and kept)."""
+    return UserUpdates(
+        user_ids=before.user_ids,
+        item_indptr=before.item_indptr,
+        item_ids=before.item_ids,
+        item_grads=(before.item_grads + after.item_grads) / 2,
+        dense_grads={name: (grads + after.dense_grads[name]) / 2 for name, grads in before.dense_grads.items()},
+        num_samples=before.num_samples,
+    )
+
+
+def expected_ids(num_samples: int, negatives: int, num_items: int) -> int:
+    """How many distinct ids a user with `num_samples` samples uploads, as the server can tell from public numbers:
+    n_pos = N/(1+r) positives, plus the distinct ones among r·n_pos negatives drawn uniformly with replacement from
+    the other M − n_pos items (their expected number)."""
+    positives = round(num_samples / (1 + negatives))
+    free = num_items - positives
+    if free <= 0:
+        return num_items
+    distinct_negatives = free * (1.0 - (1.0 - 1.0 / free) ** (negatives * positives))
+    return min(num_items, positives + round(distinct_negatives))
+
+
+def own_rows(rows: torch.Tensor, count: int) -> torch.Tensor:
+    """The `count` rows of a dense difference ([M, d]) with the largest norms, among the nonzero ones: the isolated
+    user's rows stand above the others' drift; `count` is how many ids the server expects (`expected_ids`)."""
     norms = torch.linalg.vector_norm(rows.double(), dim=1)
-    nonzero = norms[norms > 0]
-    if not len(nonzero):
-        return norms > 0
-    return norms > multiple * float(nonzero.median())
+    chosen = torch.zeros(len(norms), dtype=torch.bool)
+    chosen[torch.argsort(norms, descending=True, stable=True)[:count]] = True
+    return chosen & (norms > 0)
 
 
 def isolate(
-    total_with: UserUpdates, total_without: UserUpdates | None, user: int, tolerance: float | None = None
+    total_with: UserUpdates,
+    total_without: UserUpdates | None,
+    user: int,
+    tolerance: float = 0.0,
+    negatives: int | None = None,
 ) -> UserUpdates:
     """User `user`'s update from two rounds' dense totals (pseudo-users) that differ by that user alone: the item
-    rows of the difference above `tolerance` in L2 norm (by default `own_rows` decides), and the dense gradients'
-    and sample counts' difference."""
+    rows of the difference above `tolerance` in L2 norm, or, given the public `negatives` per positive, the
+    `expected_ids` rows of largest norm (`own_rows`: what the server does when the others drifted); and the dense
+    gradients' and sample counts' difference."""
     diff = difference(total_with, total_without)
     rows = diff.item_grads
-    touched = own_rows(rows) if tolerance is None else torch.linalg.vector_norm(rows, dim=1) > tolerance
+    if negatives is None:
+        touched = torch.linalg.vector_norm(rows, dim=1) > tolerance
+    else:
+        touched = own_rows(rows, expected_ids(int(diff.num_samples.sum()), negatives, len(rows)))
     return UserUpdates.from_users(
         [user],
         [diff.item_ids[touched]],

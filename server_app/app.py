@@ -167,7 +167,7 @@ def main(grid: Grid, context: Context) -> None:
     probe = (
         None
         if uploads is None or config.round_difference == "none"
-        else RoundDifferenceProbe(uploads, config.round_difference)
+        else RoundDifferenceProbe(uploads, config.round_difference, config.negatives)
     )
     idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
     hooks = StrategyHooks(

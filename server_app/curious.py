@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from fedrec.config import RunConfig
 from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
@@ -20,7 +21,13 @@ from privacy import PRIVACY_ATTACKS, records_truth
 from privacy.evaluation import PRIVACY_CSV, attack_uploads, summarise
 from privacy.ground_truth import collect_truth
 from privacy.recording import UploadRecorder, sample_users
-from server_app.round_difference import ISOLATION_CSV, RoundDifferenceProbe, aligned_truth, isolation_table
+from server_app.round_difference import (
+    DIFFERENCES_FILE,
+    ISOLATION_CSV,
+    RoundDifferenceProbe,
+    aligned_truth,
+    isolation_table,
+)
 
 
 def upload_recorder(config: RunConfig, user_ids: np.ndarray, malicious_ids: np.ndarray) -> UploadRecorder | None:
@@ -63,6 +70,7 @@ def attack_recorded(
     if probe is not None:
         table = isolation_table(probe, recorder.uploads)
         table.to_csv(folder / ISOLATION_CSV, index=False)
+        torch.save(probe.differences, folder / DIFFERENCES_FILE)  # the raw differences, to study the row rule offline
         isolation = {"round-difference": {**table.drop(columns=["epoch", "user"]).mean().round(6).to_dict()}}
         recorder.uploads = [replace(upload, truth=aligned_truth(upload)) for upload in recorder.uploads]
     recorder.save(folder)
