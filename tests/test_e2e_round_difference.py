@@ -2,12 +2,11 @@
 targeted user by the difference of two rounds' decoded totals.
 
 A short `flwr run` under `secure-aggregation = true` with `round-difference = "resent"` reruns each round
-holding a recorded user without that user, at the Θ the round was sent (and the whole round again after it, to cancel the others' drift), and records
-the difference. The
-isolated ids are mostly the user's uploaded ids (positives and negatives), its sample count is exact, its
-rows match the true update up to the others' p_u drift; the analytic attack on the isolated upload finds most
-of the user's interactions. The truth it is scored against reached the scoring only through the nodes' disk
-(privacy/ground_truth.py), never a message.
+holding a recorded user without that user, at the Θ the round was sent (and the whole round again after it,
+to cancel the others' drift), and records the difference. The isolated ids are mostly the user's uploaded ids
+(positives and negatives), its sample count is exact, its rows match the true update up to the others' p_u
+drift; the analytic attack on the isolated upload finds most of the user's interactions. The truth it is
+scored against reached the scoring only through the nodes' disk (privacy/ground_truth.py), never a message.
 """
 
 from pathlib import Path
