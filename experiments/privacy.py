@@ -15,7 +15,8 @@ writes `privacy.md` (mean ± std over seeds, n, the rounds of each user the atta
 chance and the informed baseline, i.e. the `popularity` attack on the same uploads, which reads no
 gradient; F1 − informed per seed; Recall@10 averaged over the last 5 epochs) and `privacy-utility.png`
 (interaction-inference F1 and p_u cosine against Recall@10; points = means over seeds, bars = min-max
-over seeds).
+over seeds). Runs under `round-difference` also get `round-difference.md`: how the isolated uploads compare
+with the users' true updates (ids found, positives found, relative L2 residual of the raw difference).
 """
 
 import json
@@ -36,6 +37,7 @@ from harness.arguments import add_data_dir, script_parser  # noqa: E402
 from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
+from server_app.round_difference import ISOLATION_CSV  # noqa: E402
 
 SHOWN = ("f1", "chance_f1", "auc", "cosine")
 INFORMED = "popularity"  # the informed baseline: every table shows it beside each attack
@@ -115,6 +117,36 @@ def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
     return "\n".join(lines)
 
 
+ISOLATION = ("id_precision", "id_recall", "found_positives", "true_positives", "raw_row_error", "raw_dense_error")
+
+
+def isolation_markdown(results: Path, conditions: list[str]) -> str | None:
+    """Under `round-difference`: how each run's isolated uploads compare with the users' true updates (mean ±
+    std over seeds of the per-run means; round-difference.csv), or None when no run isolated anyone."""
+    runs = []
+    for folder in sorted(path for path in results.iterdir() if (path / ISOLATION_CSV).exists()):
+        condition, seed = split_seed_run_name(folder.name)
+        runs.append(
+            {"condition": condition, "seed": seed, **pd.read_csv(folder / ISOLATION_CSV)[list(ISOLATION)].mean()}
+        )
+    if not runs:
+        return None
+    table = pd.DataFrame(runs)
+    lines = [
+        "| condition | n | id precision | id recall | positives found / true | row residual | dense residual |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for condition in conditions:
+        group = table[table["condition"] == condition]
+        if group.empty:
+            continue
+        cells = [format_values(group[column], 3, with_n=False) for column in ISOLATION[:2]]
+        found = f"{group['found_positives'].mean():.1f} / {group['true_positives'].mean():.1f}"
+        residuals = [format_values(group[column], 3, with_n=False) for column in ISOLATION[4:]]
+        lines.append(f"| {condition} | {len(group)} | " + " | ".join([*cells, found, *residuals]) + " |")
+    return "\n".join(lines)
+
+
 def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
     panels = (("f1", "interaction-inference F1"), ("cosine", "p_u cosine"))
     fig, axes = plt.subplots(1, len(panels), figsize=(11, 4.2))
@@ -176,6 +208,9 @@ def main() -> None:
     rows = run_rows(results, attacks)
     rows.to_csv(results / "privacy-runs.csv", index=False)
     (results / "privacy.md").write_text(markdown(rows, list(conditions)) + "\n")
+    isolation = isolation_markdown(results, list(conditions))
+    if isolation is not None:
+        (results / "round-difference.md").write_text(isolation + "\n")
     print(figure(rows, list(conditions), results / "privacy-utility.png"))
 
 
