@@ -151,7 +151,8 @@ def train(message: Message, context: Context) -> Message:
             loss_sum = float(result.losses.sum())
             if records_truth(config, epoch):  # kept on this machine for the scoring, never sent
                 interactions = [node.dataset.train_items(int(user)) for user in group]
-                leave_truth(context.run_id, epoch + 1, truth_of(result.updates, interactions, embeddings[positions]))
+                truth = truth_of(result.updates, interactions, embeddings[positions], config.secure_aggregation)
+                leave_truth(context.run_id, epoch + 1, instruction.server_round, truth)
         embeddings[positions] -= config.user_lr * result.user_emb_grad
         results[is_malicious] = result.updates
     save_user_embeddings(context, embeddings)

@@ -18,6 +18,8 @@ strongest attack and Recall@10 minus that of the `none` condition, paired per se
 `privacy-utility.png` (interaction-inference F1 and p_u cosine against Recall@10; points = means over
 seeds, bars = min-max over seeds; each condition's informed baseline F1 drawn beside its attacks). An
 attack `<name>+popularity` is that attack's scores fused with the informed baseline's (privacy/fusion.py).
+Runs under `round-difference` also get `round-difference.md`: how the isolated uploads compare with the
+users' true updates (ids found, positives found, relative L2 residual of the raw difference).
 """
 
 import argparse
@@ -40,6 +42,7 @@ from privacy import PRIVACY_ATTACKS  # noqa: E402
 from privacy.evaluation import attack_uploads  # noqa: E402
 from privacy.fusion import PopularityFusion  # noqa: E402
 from privacy.recording import load_uploads  # noqa: E402
+from server_app.round_difference import ISOLATION_CSV  # noqa: E402
 
 SHOWN = ("f1", "chance_f1", "auc", "cosine")
 INFORMED = "popularity"  # the informed baseline: every table shows it beside each attack
@@ -163,6 +166,36 @@ def markdown(rows: pd.DataFrame, conditions: list[str]) -> str:
 MARGIN = 0.05  # how close to the informed baseline a defense must bring the strongest attack
 
 
+ISOLATION = ("id_precision", "id_recall", "found_positives", "true_positives", "raw_row_error", "raw_dense_error")
+
+
+def isolation_markdown(results: Path, conditions: list[str]) -> str | None:
+    """Under `round-difference`: how each run's isolated uploads compare with the users' true updates (mean ±
+    std over seeds of the per-run means; round-difference.csv), or None when no run isolated anyone."""
+    runs = []
+    for folder in sorted(path for path in results.iterdir() if (path / ISOLATION_CSV).exists()):
+        condition, seed = split_seed_run_name(folder.name)
+        runs.append(
+            {"condition": condition, "seed": seed, **pd.read_csv(folder / ISOLATION_CSV)[list(ISOLATION)].mean()}
+        )
+    if not runs:
+        return None
+    table = pd.DataFrame(runs)
+    lines = [
+        "| condition | n | id precision | id recall | positives found / true | row residual | dense residual |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for condition in conditions:
+        group = table[table["condition"] == condition]
+        if group.empty:
+            continue
+        cells = [format_values(group[column], 3, with_n=False) for column in ISOLATION[:2]]
+        found = f"{group['found_positives'].mean():.1f} / {group['true_positives'].mean():.1f}"
+        residuals = [format_values(group[column], 3, with_n=False) for column in ISOLATION[4:]]
+        lines.append(f"| {condition} | {len(group)} | " + " | ".join([*cells, found, *residuals]) + " |")
+    return "\n".join(lines)
+
+
 def figure(rows: pd.DataFrame, conditions: list[str], out: Path) -> Path:
     """F1, F1 minus the informed baseline, and p_u cosine against Recall@10: colour = condition, marker =
     attack; in the F1 panel each condition's informed baseline (`popularity` on the same uploads) is the wide
@@ -257,6 +290,9 @@ def run_experiment(args: argparse.Namespace) -> tuple[dict, Path]:
     rows = run_rows(results, attacks)
     rows.to_csv(results / "privacy-runs.csv", index=False)
     (results / "privacy.md").write_text(markdown(rows, list(conditions)) + "\n")
+    isolation = isolation_markdown(results, list(conditions))
+    if isolation is not None:
+        (results / "round-difference.md").write_text(isolation + "\n")
     print(figure(rows, list(conditions), results / "privacy-utility.png"))
     return spec, results
 

@@ -127,6 +127,9 @@ class TruthBatch:
     item_indptr: torch.Tensor  # [U + 1], the batch's CSR layout
     is_interaction: torch.Tensor  # [nnz] bool: is this uploaded item a real interaction of its user
     user_embeddings: torch.Tensor  # [U, d]: p_u before the round's local step
+    #: The users' true updates, kept only under secure aggregation (the server sees sums, never these): what a
+    #: reconstruction from the sums (privacy/round_difference.py) is measured against.
+    uploads: UserUpdates | None = None
 
     @cached_property  # read once per sampled user of a batch; computing it each time is quadratic
     def positions(self) -> dict[int, int]:

@@ -68,3 +68,5 @@ class Truth:
 
     is_interaction: torch.Tensor  # [n] bool
     user_embedding: torch.Tensor  # [d]: p_u at the moment the user computed this upload
+    #: The user's true update (one user), kept only under secure aggregation, where the server never saw it.
+    upload: UserUpdates | None = None

@@ -103,16 +103,28 @@ def truth_of_user(batch: TruthBatch, user: int) -> Truth:
     """One user's ground truth out of its node's batch."""
     k = batch.positions[user]
     start, end = int(batch.item_indptr[k]), int(batch.item_indptr[k + 1])
+    upload = None if batch.uploads is None else batch.uploads.select(batch.uploads.user_ids == user)
     return Truth(
-        is_interaction=batch.is_interaction[start:end].clone(), user_embedding=batch.user_embeddings[k].clone()
+        is_interaction=batch.is_interaction[start:end].clone(),
+        user_embedding=batch.user_embeddings[k].clone(),
+        upload=upload,
     )
 
 
-def truth_of(updates: UserUpdates, interactions: list[np.ndarray], user_embeddings: torch.Tensor) -> TruthBatch:
-    """The truth of a batch: `interactions[k]` are user k's real (training) items, `user_embeddings` its p_u."""
+def truth_of(
+    updates: UserUpdates, interactions: list[np.ndarray], user_embeddings: torch.Tensor, keep_uploads: bool = False
+) -> TruthBatch:
+    """The truth of a batch: `interactions[k]` are user k's real (training) items, `user_embeddings` its p_u;
+    with `keep_uploads` (secure aggregation) the true updates too."""
     flags = [
         np.isin(updates.item_ids[updates.item_indptr[k] : updates.item_indptr[k + 1]].numpy(), own)
         for k, own in enumerate(interactions)
     ]
     is_interaction = torch.from_numpy(np.concatenate(flags)) if flags else torch.zeros(0, dtype=torch.bool)
-    return TruthBatch(updates.user_ids, updates.item_indptr, is_interaction, user_embeddings.detach().clone())
+    return TruthBatch(
+        updates.user_ids,
+        updates.item_indptr,
+        is_interaction,
+        user_embeddings.detach().clone(),
+        updates if keep_uploads else None,
+    )

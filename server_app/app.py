@@ -34,6 +34,7 @@ from server_app.curious import attack_recorded, record_replies, upload_recorder
 from server_app.discovery import Federation, discover, rejoin
 from server_app.grid import PromptGrid
 from server_app.pruning import fine_prune
+from server_app.round_difference import RoundDifferenceProbe
 from server_app.stopping import stop_run
 from strategies import STRATEGIES
 from strategies.base import EpochCallback, FedRecStrategy, StrategyHooks, UpdatesCallback, UpdatesRewrite
@@ -164,11 +165,18 @@ def main(grid: Grid, context: Context) -> None:
     recorder = _recorder(config, federation, targets, checkpoint, len(malicious_ids))
     on_epoch, on_updates = _reporting_hooks(config, recorder, targets, malicious_ids)
     uploads = upload_recorder(config, federation.directory.user_ids, malicious_ids)
+    # Under secure aggregation a round's reply is its sum: the curious server isolates users instead (round-difference).
+    probe = (
+        None
+        if uploads is None or config.round_difference == "none"
+        else RoundDifferenceProbe(uploads, config.round_difference, config.negatives)
+    )
     idle_nodes = set(federation.idle_nodes)  # grows as rejoin meets nodes that host nobody
     hooks = StrategyHooks(
         on_epoch=on_epoch,
         on_updates=on_updates,
-        on_replies=None if uploads is None else partial(record_replies, uploads),
+        on_replies=None if uploads is None or probe is not None else partial(record_replies, uploads),
+        after_secure_round=probe,
         rewrite_updates=_update_rewrites(config, model, targets, federation.num_items, malicious_ids),
         rediscover=lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes),
     )
@@ -179,7 +187,7 @@ def main(grid: Grid, context: Context) -> None:
         f"{federation.num_items} items, targets {list(targets)}, "
         f"{config.epochs} epochs x {strategy.num_rounds // config.epochs} rounds"
     )
-    _run(grid, config, model, strategy, theta, uploads, recorder, context.run_id)
+    _run(grid, config, model, strategy, theta, uploads, probe, recorder, context.run_id)
 
 
 def _run(
@@ -189,6 +197,7 @@ def _run(
     strategy: FedRecStrategy,
     theta: Theta,
     uploads: UploadRecorder | None,
+    probe: RoundDifferenceProbe | None,
     recorder: RunRecorder,
     run_id: int,
 ) -> None:
@@ -208,7 +217,7 @@ def _run(
                 )
         if uploads is not None:
             _say(f"fedrec-arena: privacy attack '{config.privacy_attack}' on {len(uploads.uploads)} recorded upload(s)")
-            privacy_summary = attack_recorded(config, model, uploads, recorder.path, run_id)
+            privacy_summary = attack_recorded(config, model, uploads, recorder.path, run_id, probe)
             _say(f"fedrec-arena: privacy {privacy_summary['privacy']}")
         status = "completed"
     except BaseException as error:

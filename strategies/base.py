@@ -20,12 +20,18 @@ the round's keys with the instruction, and adds the masked uploads; only their t
 as one pseudo-user, and it is what every hook and `aggregate` see. A round in which a node that was
 sent the instruction does not answer cannot be unmasked: it is not applied, and its users count as
 missed.
+
+What a curious server may add under secure aggregation is the `after_secure_round` hook: after a round is
+applied it gets the round's decoded total and `rerun`, which sends chosen users an extra masked round of
+the same epoch at a chosen Θ and decodes its total (server_app/round_difference.py). It is given totals
+only: `rerun` unmasks as the round does, so no per-user vector reaches it either.
 """
 
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from logging import INFO, WARNING
 from typing import ClassVar
 
@@ -66,6 +72,22 @@ RepliesCallback = Callable[[int, list[TrainReply], Theta], None]
 UpdatesRewrite = Callable[[int, UserUpdates, Theta], UserUpdates]
 #: (grid, the directory) -> a directory in which nodes that came back under new ids host their users.
 Rediscover = Callable[[Grid, UserDirectory], UserDirectory]
+#: Secure aggregation: (users, Θ) -> the decoded total of an extra masked round of the current epoch in which only
+#: `users` train at Θ; None when it cannot be unmasked (a node did not answer).
+Rerun = Callable[[np.ndarray, Theta], "UserUpdates | None"]
+
+
+@dataclass(frozen=True)
+class SecureRound:
+    """A secure round as the server holds it once applied: the epoch (1-based), the users that trained, the decoded
+    total (one pseudo-user), the Θ it was sent at (a copy), the Θ after the step, and `rerun`."""
+
+    epoch: int
+    users: np.ndarray
+    total: UserUpdates
+    theta_sent: Theta
+    theta_stepped: Theta
+    rerun: Rerun
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,8 @@ class StrategyHooks:
 
     `rewrite_updates` run in order on each round's updates before `aggregate` sees them: the
     simulation's collusion channel (attacks/collusion.py), then secure aggregation (privacy/).
-    `on_replies` is what a curious server can record; `on_updates` and `on_epoch` feed the results.
+    `on_replies` is what a curious server can record; `on_updates` and `on_epoch` feed the results;
+    `after_secure_round` is the curious server's extra rounds under secure aggregation.
     """
 
     on_epoch: EpochCallback | None = None
@@ -82,6 +105,7 @@ class StrategyHooks:
     on_replies: RepliesCallback | None = None
     rewrite_updates: tuple[UpdatesRewrite, ...] = ()
     rediscover: Rediscover | None = None
+    after_secure_round: Callable[[SecureRound], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,9 @@ class FedRecStrategy(Strategy):
         self._epoch_loss = [0.0, 0]
         self._public_keys: dict[int, bytes] = {}  # secure aggregation: each node's, asked once
         self._participants: set[int] = set()  # the nodes sent the current round's instruction
+        self._round_users: list[np.ndarray] = []  # the users sent the current round's instruction
+        self._grid: Grid | None = None  # the current round's, for extra rounds (`after_secure_round`)
+        self._extra_rounds = 0  # extra masked rounds so far; each masks under a round number of its own
 
     @property
     def num_rounds(self) -> int:
@@ -168,6 +195,8 @@ class FedRecStrategy(Strategy):
             peers = self._peer_keys(grid, list(groups))
             groups = {node: users for node, users in groups.items() if node in peers}
         self._participants = set(groups)
+        self._round_users = list(groups.values())
+        self._grid = grid
         return train_messages(self.theta, epoch, groups, self.targets, server_round, peers)
 
     def _peer_keys(self, grid: Grid, nodes: list[int]) -> dict[int, bytes]:
@@ -220,6 +249,8 @@ class FedRecStrategy(Strategy):
             return None, None
         if self.hooks.on_replies is not None:
             self.hooks.on_replies(epoch, received, self.theta)
+        curious = self.config.secure_aggregation and self.hooks.after_secure_round is not None
+        theta_sent = {name: value.clone() for name, value in self.theta.items()} if curious else self.theta
         updates = UserUpdates.concat([reply.updates for reply in received])
         for rewrite in self.hooks.rewrite_updates:
             updates = rewrite(server_round, updates, self.theta)
@@ -230,6 +261,10 @@ class FedRecStrategy(Strategy):
             flagged = decision.flagged
         if self.hooks.on_updates is not None:
             self.hooks.on_updates(epoch, updates, flagged)
+        if curious:
+            users = np.concatenate(self._round_users)
+            rerun = partial(self._rerun, epoch - 1)
+            self.hooks.after_secure_round(SecureRound(epoch, users, received[0].updates, theta_sent, self.theta, rerun))
         for reply in received:
             self._epoch_loss[0] += reply.loss_sum
             self._epoch_loss[1] += reply.loss_count
@@ -253,11 +288,34 @@ class FedRecStrategy(Strategy):
             self._missed_users += sum(self._awaited[node] for node in answered)
             return []
         masked = [MaskedTrainReply.parse(reply) for reply in good]
-        total, loss_sum, loss_count = SumLayout.of(self.theta).unflatten(
-            unmask([reply.masked for reply in masked]), self.theta[ITEM_EMBEDDING].dtype
-        )
         colluders = [TrainReply(reply.colluders, 0.0, 0) for reply in masked if reply.colluders is not None]
-        return [TrainReply(total, loss_sum, loss_count), *colluders]
+        return [self._unmasked(masked), *colluders]
+
+    def _unmasked(self, masked: list[MaskedTrainReply]) -> TrainReply:
+        """The total of every participant's masked upload, decoded as one pseudo-user (with the loss sums)."""
+        layout = SumLayout.of(self.theta)
+        return TrainReply(
+            *layout.unflatten(unmask([reply.masked for reply in masked]), self.theta[ITEM_EMBEDDING].dtype)
+        )
+
+    def _rerun(self, epoch: int, users: np.ndarray, theta: Theta) -> UserUpdates | None:
+        """An extra masked round of `epoch` (0-based) in which `users` train at `theta`: its decoded total, or None
+        when a node gave no key or no reply. It is not applied, and its masks are fresh (a round number past the
+        run's), so no upload of it subtracts from another round's."""
+        assert self._grid is not None, "an extra round needs a round's grid"
+        groups = self.directory.group_by_node(users)
+        peers = self._peer_keys(self._grid, list(groups))
+        if set(peers) != set(groups):
+            return None
+        self._extra_rounds += 1
+        mask_round = self.num_rounds + self._extra_rounds
+        messages = train_messages(theta, epoch, groups, self.targets, mask_round, peers)
+        replies = self._grid.send_and_receive(messages, timeout=self.config.round_timeout)
+        good = [reply for reply in replies if not reply.has_error()]
+        if {reply.metadata.src_node_id for reply in good} != set(groups):
+            log(WARNING, "an extra secure round of epoch %s could not be unmasked", epoch + 1)
+            return None
+        return self._unmasked([MaskedTrainReply.parse(reply) for reply in good]).updates
 
     def _evaluates(self, server_round: int) -> bool:
         epoch, index = self.epoch_and_round(server_round)

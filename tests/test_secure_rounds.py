@@ -14,7 +14,7 @@ from fedrec.models.registry import build_model
 from fedrec.protocol import COLLUDERS, MASKED, MASKED_SUM, UPDATES, theta_to_record
 from fedrec.training.sampling import epoch_schedule
 from fedrec.updates import UserUpdates
-from privacy.round_difference import isolate, one_user_differences
+from privacy.round_difference import expected_ids, isolate, midpoint, one_user_differences, own_rows
 from privacy.secure_aggregation import (
     SUM_USER_ID,
     SumLayout,
@@ -178,3 +178,21 @@ def test_the_honest_schedule_offers_a_one_user_round_when_users_mod_round_size_i
     assert [(without, user) for without, _, user in one_user_differences(rounds)] == [(None, next(iter(rounds[1])))]
     ml100k = [set(r.tolist()) for e in range(3) for r in epoch_schedule(np.arange(943), 256, seed=0, epoch=e)]
     assert one_user_differences(ml100k) == []  # honest shuffles of ML-100K: no pair differs by one user
+
+
+def test_the_user_rows_of_a_drifted_difference_are_the_expected_number_of_largest_ones() -> None:
+    # 10 positives and 40 negatives drawn from 90 other items: about 32 distinct negatives, 42 ids in all.
+    assert expected_ids(num_samples=50, negatives=4, num_items=100) == 42
+    rows = torch.full((100, 2), 1e-4)  # the others' drift on every item
+    rows[torch.arange(0, 84, 2)] = 1.0  # the user's 42 rows
+    rows[99] = 0.0  # an item nobody touched
+    assert own_rows(rows, 42).nonzero().ravel().tolist() == list(range(0, 84, 2))
+    assert own_rows(rows, 200).sum() == 99  # never an exact zero row
+
+
+def test_the_midpoint_of_two_totals_cancels_a_drift_linear_in_time() -> None:
+    updates, theta = _round(2, num_users=6), _theta()
+    base = secure_sum(updates, theta)
+    drift = base.scaled(torch.tensor([0.1]))
+    before, after = (secure_sum(updates, theta).scaled(torch.tensor([1.0 + k])) for k in (0.0, 0.2))
+    torch.testing.assert_close(midpoint(before, after).item_grads, base.item_grads + drift.item_grads)
