@@ -172,7 +172,10 @@ def main(grid: Grid, context: Context) -> None:
         rewrite_updates=_update_rewrites(config, model, targets, federation.num_items, malicious_ids),
         rediscover=lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes),
     )
-    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
+    try:  # a rule may need what the run lacks (FLTrust: a root dataset)
+        strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
+    except ConfigError as error:
+        raise stop_run(str(error)) from None
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "

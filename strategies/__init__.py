@@ -11,6 +11,7 @@ from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
 from strategies.flame import FLAME
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.fltrust import FLTrust
 from strategies.foolsgold import FoolsGold
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
@@ -38,6 +39,7 @@ STRATEGIES.register("signguard", SignGuard)
 STRATEGIES.register("dnc", DnC)
 STRATEGIES.register("foolsgold", FoolsGold)
 STRATEGIES.register("flame", FLAME)
+STRATEGIES.register("fltrust", FLTrust)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

@@ -7,16 +7,23 @@ import pytest
 import torch
 
 from app_config import make_config
+from datasets import load_dataset
+from fedrec.data.public import public_interactions
 from fedrec.directory import UserDirectory
+from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
+from fedrec.robust.dense import to_dense
 from fedrec.robust.dnc import dnc, dnc_scores
 from fedrec.robust.flame import cosine_distances, majority_cluster, median_norm_clipping
+from fedrec.robust.fltrust import fltrust_weights
 from fedrec.robust.foolsgold import foolsgold_weights
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.robust.signguard import norm_filter, sign_features, signguard
+from fedrec.training.local import Objective, compute_user_updates
+from fedrec.training.sampling import user_samples
 from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
 
@@ -440,6 +447,64 @@ def test_flame_strategy_clips_averages_and_adds_seeded_noise() -> None:
     assert _row(decision.gradient, 1) == pytest.approx(expected.tolist(), abs=1e-5)
     noisy = [_strategy("flame", flame_noise=0.5).aggregate(_updates(rows)).gradient for _ in range(2)]
     assert _row(noisy[0], 1) == _row(noisy[1], 1) != pytest.approx(expected.tolist(), abs=1e-3)  # same seed
+
+
+# FLTrust
+
+
+def test_fltrust_weights_by_hand() -> None:
+    # reference (0, 2): cosines 0.8, -0.8, 1, 0 (a zero update); rescaled to norm 2: factors 2/5, 2/5, 2
+    matrix = torch.tensor([[3.0, 4.0], [-3.0, -4.0], [0.0, 1.0], [0.0, 0.0]])
+    trust, scale = fltrust_weights(matrix, torch.tensor([0.0, 2.0]))
+    assert trust.tolist() == pytest.approx([0.8, 0.0, 1.0, 0.0])
+    assert scale[:3].tolist() == pytest.approx([0.4, 0.4, 2.0])
+
+
+def _fltrust(**overrides: object):  # type: ignore[no-untyped-def]
+    """FLTrust on the synthetic data (300 users, 400 items), NCF d = 2, 10% of the interactions public."""
+    settings = {"public_fraction": 0.1, **overrides}
+    config = make_config(defense="fltrust", embedding_dim=DIM, hidden_layers="3", **settings)
+    theta = NeuralCF(DIM, (3,)).init_theta(400, seed=0)
+    return STRATEGIES.get("fltrust")(config, UserDirectory.from_nodes({1: np.arange(300)}), theta, (0,))
+
+
+def _honest_updates(strategy, users: list[int]) -> UserUpdates:  # type: ignore[no-untyped-def]
+    """The users' honest updates on the strategy's Θ from all their training items."""
+    dataset = load_dataset(strategy.config)
+    samples = [user_samples(user, dataset.train_items(user), dataset.num_items, 4, 0, 0) for user in users]
+    embeddings = strategy.model.init_user_embeddings(np.array(users), 0)
+    objective = Objective.of(strategy.config)
+    return compute_user_updates(strategy.model, strategy.theta, np.array(users), embeddings, samples, objective).updates
+
+
+def test_fltrust_root_data_is_the_attackers_public_share() -> None:
+    strategy = _fltrust()
+    public = public_interactions(load_dataset(strategy.config), 0.1, strategy.config.seed)
+    assert strategy.root_users.tolist() == np.flatnonzero(np.diff(public.indptr)).tolist()
+    assert sum(len(items) for items in strategy.root_items) == public.nnz > 0
+
+
+def test_fltrust_strategy_weighs_by_trust_and_a_sign_flipped_user_gets_none() -> None:
+    strategy, twin = _fltrust(aggregation="dense"), _fltrust(aggregation="dense")
+    updates = _honest_updates(strategy, [0, 1, 2, 3, 4]).scaled(torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0]))
+    matrix = to_dense(updates, strategy.theta).double()
+    reference = twin.reference_update().double()  # the same root data and Θ: the same reference
+    cosine = matrix @ reference / (matrix.norm(dim=1) * reference.norm())
+    assert (cosine[:4] > 0).all() and cosine[4] < 0  # user 4 sent the negative of its honest update
+    decision = strategy.aggregate(updates)
+    assert decision.flagged.tolist() == [False, False, False, False, True]
+    rescaled = matrix * (reference.norm() / matrix.norm(dim=1))[:, None]
+    expected = (cosine[:4, None] * rescaled[:4]).sum(0) / cosine[:4].sum() * 5
+    got = torch.cat([decision.gradient.item_rows.flatten(), *[g.flatten() for g in decision.gradient.dense.values()]])
+    assert got.double().tolist() == pytest.approx(expected.tolist(), rel=1e-4, abs=1e-7)
+
+
+def test_fltrust_says_in_one_line_what_it_lacks() -> None:
+    with pytest.raises(ConfigError, match="public-fraction > 0"):
+        _fltrust(public_fraction=0.0)
+    with pytest.raises(ConfigError, match="embedding models only"):
+        config = make_config(defense="fltrust", model="sasrec", split="leave-last-out", public_fraction=0.1)
+        STRATEGIES.get("fltrust")(config, UserDirectory.from_nodes({1: np.arange(300)}), {}, (0,))
 
 
 # Realistic shapes: ML-100K's 1682 items, d = 8, NCF 8,8, a round of 64 users with 20-150 items each
