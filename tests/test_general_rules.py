@@ -1,6 +1,7 @@
 """The general robust-aggregation rules of the FL-security frameworks (RFA, Centered Clipping, Bucketing, SignGuard,
-DnC, FoolsGold, FLAME, FLTrust): hand-computed cases for the core functions and the strategies, and agreement with
-a published implementation on a case (the reference numbers were computed once by running that implementation)."""
+DnC, FoolsGold, FLAME, FLTrust, FLDetector): hand-computed cases for the core functions and the strategies, and
+agreement with a published implementation on a case (the reference numbers were computed once by running that
+implementation)."""
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
-from fedrec.robust.dense import to_dense
+from fedrec.robust.dense import from_dense, to_dense
 from fedrec.robust.dnc import dnc, dnc_scores
 from fedrec.robust.flame import cosine_distances, majority_cluster, median_norm_clipping
+from fedrec.robust.fldetector import fldetector_flags, gap_clusters, kmeans_1d, lbfgs_hvp
 from fedrec.robust.fltrust import fltrust_weights
 from fedrec.robust.foolsgold import foolsgold_weights
 from fedrec.robust.geometric_median import geometric_median
@@ -507,6 +509,72 @@ def test_fltrust_says_in_one_line_what_it_lacks() -> None:
         STRATEGIES.get("fltrust")(config, UserDirectory.from_nodes({1: np.arange(300)}), {}, (0,))
 
 
+# FLDetector
+
+
+def test_lbfgs_hvp_recovers_a_known_hessian() -> None:
+    # f(w) = w^T A w / 2 has gradient A w: the pairs (Δw, Δg = A Δw). Along A's eigenvectors, BFGS from σ I recovers
+    # A exactly: diag(2, 5) from the unit steps; σ = Δg_2·Δw_2 / Δw_2·Δw_2 = 5.
+    steps = torch.eye(2)
+    assert lbfgs_hvp(steps, steps * torch.tensor([2.0, 5.0]), torch.tensor([[1.0, 1.0], [3.0, -1.0]])).tolist() == [
+        [2.0, 5.0],
+        [6.0, -5.0],
+    ]
+    # the same Hessian rotated by 30 degrees, stepped along its eigenvectors q1, q2
+    q = torch.tensor([[3**0.5 / 2, -0.5], [0.5, 3**0.5 / 2]]).double()
+    hessian = q @ torch.diag(torch.tensor([2.0, 5.0]).double()) @ q.T
+    got = lbfgs_hvp(q.T, q.T @ hessian, torch.tensor([[1.0, 1.0]]))
+    assert got[0].tolist() == pytest.approx((hessian @ torch.tensor([1.0, 1.0]).double()).tolist())
+    # one dimension: H = Δg / Δw = 1.5 / 0.5 = 3, so H·2 = 6
+    assert lbfgs_hvp(torch.tensor([[0.5]]), torch.tensor([[1.5]]), torch.tensor([[2.0]])).item() == pytest.approx(6.0)
+    # any steps: the approximation meets the secant condition of the newest pair, H Δw_N = Δg_N
+    generator = torch.Generator().manual_seed(0)
+    root = torch.randn(5, 5, generator=generator, dtype=torch.float64)
+    spd = root @ root.T + 5 * torch.eye(5, dtype=torch.float64)
+    weight_diffs = torch.randn(3, 5, generator=generator, dtype=torch.float64)
+    newest = lbfgs_hvp(weight_diffs, weight_diffs @ spd, weight_diffs[-1:])
+    assert newest[0].tolist() == pytest.approx((spd @ weight_diffs[-1]).tolist())
+
+
+def test_fldetector_flags_the_high_cluster_only_when_the_gap_statistic_sees_two() -> None:
+    # exact 1-D k-means: {0, 1, 10, 11} in one cluster around 5.5 (W = 2 * 5.5^2 + 2 * 4.5^2 = 101), in two {0, 1},
+    # {10, 11} (W = 4 * 0.5^2 = 1), in three (W = 0.5) and four (0)
+    dispersion, labels = kmeans_1d(np.array([10.0, 0.0, 11.0, 1.0]), 4)
+    assert dispersion.tolist() == pytest.approx([101.0, 1.0, 0.5, 0.0]) and labels.tolist() == [1, 0, 1, 0]
+    scores = np.array([1.0, 1.02, 0.98, 1.01, 0.99, 1.0, 1.03, 0.97, 4.0, 4.2])
+    assert gap_clusters(scores, np.random.default_rng(0)) >= 2
+    assert fldetector_flags(scores, np.random.default_rng(0)).tolist() == [False] * 8 + [True, True]
+    even = np.linspace(1.0, 2.0, 20)  # no structure: one cluster, nobody flagged
+    assert gap_clusters(even, np.random.default_rng(0)) == 1
+    assert not fldetector_flags(even, np.random.default_rng(0)).any()
+    assert not fldetector_flags(np.ones(6), np.random.default_rng(0)).any()
+
+
+def test_fldetector_strategy_scores_returning_users_and_drops_the_unpredictable_one() -> None:
+    # Honest user i's update is the gradient of |w - c_i|^2 / 2 at the round's Θ: w - c_i (Hessian I), which L-BFGS
+    # predicts exactly; user 9 sends noise. Rounds 0 and 1: no L-BFGS pair yet, so no scores and no flags.
+    strategy = _strategy("fldetector", aggregation="dense")
+    size = NUM_ITEMS * DIM + sum(p.numel() for name, p in strategy.theta.items() if name != ITEM_EMBEDDING)
+    generator = torch.Generator().manual_seed(1)
+    centers = torch.randn(10, size, generator=generator)
+    for round_ in range(4):
+        vectors = strategy.flat_theta() - centers
+        vectors[9] = torch.randn(size, generator=generator)
+        updates = from_dense(vectors, torch.arange(10), torch.full((10,), 10), strategy.theta)
+        decision = strategy.aggregate(updates)
+        assert decision.flagged.tolist() == [False] * 9 + [round_ >= 2]
+        if round_ == 3:
+            got = torch.cat(
+                [decision.gradient.item_rows.flatten(), *[g.flatten() for g in decision.gradient.dense.values()]]
+            )
+            assert got.tolist() == pytest.approx((vectors[:9].mean(0) * 10).tolist(), abs=1e-5)
+        strategy.server_step(decision.gradient)
+    assert len(strategy.weight_diffs) == 3 and strategy.distances[0] and 9 in strategy.distances
+    # a user seen for the first time has no score and is kept
+    newcomer = from_dense(strategy.flat_theta()[None] * 100, torch.tensor([42]), torch.tensor([10]), strategy.theta)
+    assert strategy.aggregate(newcomer).flagged.tolist() == [False] and 42 not in strategy.distances
+
+
 # Realistic shapes: ML-100K's 1682 items, d = 8, NCF 8,8, a round of 64 users with 20-150 items each
 
 
@@ -529,7 +597,7 @@ def test_every_new_rule_aggregates_a_realistic_round(aggregation: str) -> None:
         [{name: grads for name, grads in user.items() if name != ITEM_EMBEDDING} for user in dense],
         [10] * num_users,
     )
-    for defense in ("rfa", "centered-clipping", "bucketing", "signguard", "dnc", "foolsgold", "flame"):
+    for defense in ("rfa", "centered-clipping", "bucketing", "signguard", "dnc", "foolsgold", "flame", "fldetector"):
         config = make_config(defense=defense, embedding_dim=dim, hidden_layers="8,8", aggregation=aggregation)
         strategy = STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(num_users)}), theta, (0,))
         decision = strategy.aggregate(updates)
