@@ -123,6 +123,11 @@ class FedRecStrategy(Strategy):
         self._public_keys: dict[int, bytes] = {}  # secure aggregation: each node's, asked once
         self._participants: set[int] = set()  # the nodes sent the current round's instruction
 
+    @classmethod
+    def check_run(cls, config: RunConfig) -> None:
+        """Raises a ConfigError where the run lacks what this rule needs; the ServerApp asks before it writes
+        anything. Most rules need nothing."""
+
     @property
     def num_rounds(self) -> int:
         return self.config.epochs * self.rounds_per_epoch

@@ -8,6 +8,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message
 from flwr.serverapp import Grid
 
 from datasets import load_dataset
+from fedrec.config import RunConfig
 from fedrec.data.public import public_interactions
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
@@ -39,13 +40,8 @@ class FLTrust(WeightedStrategy):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         config = self.config
+        self.check_run(config)
         self.model = build_model(config)
-        if not isinstance(self.model, EmbeddingModel):
-            raise ConfigError(
-                f"defense 'fltrust' trains a reference update for embedding models only, not '{config.model}'"
-            )
-        if config.public_fraction <= 0:
-            raise ConfigError("defense 'fltrust' needs a root dataset: set run-config public-fraction > 0")
         dataset = load_dataset(config)
         public = public_interactions(dataset, config.public_fraction, config.seed)
         self.root_users = np.flatnonzero(np.diff(public.indptr))
@@ -57,6 +53,15 @@ class FLTrust(WeightedStrategy):
         self.root_embeddings = self.model.init_user_embeddings(self.root_users, config.seed)
         self.objective = Objective.of(config)
         self.epoch = 0
+
+    @classmethod
+    def check_run(cls, config: RunConfig) -> None:
+        if not isinstance(build_model(config), EmbeddingModel):
+            raise ConfigError(
+                f"defense 'fltrust' trains a reference update for embedding models only, not '{config.model}'"
+            )
+        if config.public_fraction <= 0:
+            raise ConfigError("defense 'fltrust' needs a root dataset: set run-config public-fraction > 0")
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
