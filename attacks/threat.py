@@ -9,19 +9,17 @@ the benign users. `compromised` ones are m real users, chosen with the seed, who
 (FedAttack's setting). m = int(rho * N), as in the reference code.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from attacks.base import Attack, AttackerKnowledge
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
+from fedrec.data.public import public_interactions
 from fedrec.errors import ConfigError
 from fedrec.settings import Setting
 
-_PUBLIC_STREAM = 0x5055
 _THREAT_STREAM = 0x7448
 
 
@@ -75,7 +73,8 @@ THREAT_SETTINGS = (
     Setting(
         "public-fraction",
         float,
-        "xi: share of each user's interactions that is public (with `public-interactions`): the data's own public part "
+        "xi: share of each user's interactions that is public (the attacker's with `public-interactions`, FLTrust's root "
+        "dataset): the data's own public part "
         "file for N = 100 xi percent where it has one (FedRecAttack's train.part-N%.txt: N% of each user's items, "
         "rounded up), else each training interaction drawn public with probability xi (seeded).",
         minimum=0.0,
@@ -131,12 +130,5 @@ def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
     if config.attacker_knowledge == "popularity":
         return AttackerKnowledge(item_popularity=dataset.item_popularity())
     if config.attacker_knowledge == "public-interactions":
-        percent = config.public_fraction * 100
-        if math.isclose(percent, round(percent)) and round(percent) in dataset.public_parts:
-            return AttackerKnowledge(public_interactions=dataset.public_parts[round(percent)])
-        rng = np.random.default_rng([config.seed, _PUBLIC_STREAM])
-        train = dataset.train.tocoo()
-        public = rng.random(train.nnz) < config.public_fraction
-        matrix = sp.csr_array((train.data[public], (train.row[public], train.col[public])), shape=train.shape)
-        return AttackerKnowledge(public_interactions=matrix)
+        return AttackerKnowledge(public_interactions=public_interactions(dataset, config.public_fraction, config.seed))
     return AttackerKnowledge()

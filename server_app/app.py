@@ -158,6 +158,7 @@ def main(grid: Grid, context: Context) -> None:
         federation = discover(grid, timeout=config.round_timeout)
         # Simulation ground truth, for the results only: derived from the run config, told by no node.
         malicious_ids = federation_threat(config, federation.num_clients).malicious_ids
+        STRATEGIES.get(config.defense).check_run(config)
     except (ConfigError, RuntimeError, TimeoutError) as error:
         raise stop_run(str(error)) from None
     model = build_model(config)
@@ -180,7 +181,10 @@ def main(grid: Grid, context: Context) -> None:
         rewrite_updates=_update_rewrites(config, model, targets, federation.num_items, malicious_ids),
         rediscover=lambda grid, directory: rejoin(grid, directory, config.round_timeout, idle_nodes),
     )
-    strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
+    try:  # what only the data shows (FLTrust: a public share with no interaction in it)
+        strategy = STRATEGIES.get(config.defense)(config, federation.directory, theta, targets, hooks)
+    except ConfigError as error:
+        raise stop_run(str(error)) from None
     _say(f"fedrec-arena: results -> {recorder.path}")
     _say(
         f"fedrec-arena: {len(federation.directory.user_ids)} users on {len(federation.directory.nodes)} node(s), "

@@ -10,7 +10,9 @@ from strategies.centered_clipping import CenteredClipping
 from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
 from strategies.flame import FLAME
+from strategies.fldetector import FLDetector
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.fltrust import FLTrust
 from strategies.foolsgold import FoolsGold
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
@@ -38,6 +40,8 @@ STRATEGIES.register("signguard", SignGuard)
 STRATEGIES.register("dnc", DnC)
 STRATEGIES.register("foolsgold", FoolsGold)
 STRATEGIES.register("flame", FLAME)
+STRATEGIES.register("fltrust", FLTrust)
+STRATEGIES.register("fldetector", FLDetector)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

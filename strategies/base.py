@@ -150,6 +150,11 @@ class FedRecStrategy(Strategy):
         self._grid: Grid | None = None  # the current round's, for extra rounds (`after_secure_round`)
         self._extra_rounds = 0  # extra masked rounds so far; each masks under a round number of its own
 
+    @classmethod
+    def check_run(cls, config: RunConfig) -> None:
+        """Raises a ConfigError where the run lacks what this rule needs; the ServerApp asks before it writes
+        anything. Most rules need nothing."""
+
     @property
     def num_rounds(self) -> int:
         return self.config.epochs * self.rounds_per_epoch

@@ -2,6 +2,7 @@
 
 import torch
 
+from fedrec.config import RunConfig
 from fedrec.registry import Registry
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.settings import Setting
@@ -37,6 +38,10 @@ def bucketing_class(rules: Registry[type[FedRecStrategy]]) -> type[FedRecStrateg
             super().__init__(*args, **kwargs)
             self.inner = rules.get(self.config.bucketing_rule)(self.config, self.directory, self.theta, self.targets)
             self.generator = torch.Generator().manual_seed(self.config.seed)
+
+        @classmethod
+        def check_run(cls, config: RunConfig) -> None:
+            rules.get(config.bucketing_rule).check_run(config)
 
         def aggregate(self, updates: UserUpdates) -> Aggregate:
             bucket = bucket_of_users(updates.num_users, self.config.bucket_size, self.generator)

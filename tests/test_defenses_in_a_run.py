@@ -31,3 +31,10 @@ def test_norm_bound_flags_a_ras_large_updates_and_the_run_reports_detection(tmp_
 def test_a_flower_strategy_aggregates_a_whole_run_on_dense_updates(tmp_path: Path) -> None:
     folder = _run(tmp_path, "flower-median", defense="flwr:FedMedian", aggregation="dense")
     assert pd.read_csv(folder / "metrics.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_fltrust_and_fldetector_aggregate_a_whole_run_under_attack_and_report_detection(tmp_path: Path) -> None:
+    attack = {"attack": "sign-flip", "malicious-fraction": 0.05, "public-fraction": 0.1}
+    for defense in ("fltrust", "fldetector"):
+        table = pd.read_csv(_run(tmp_path, defense, defense=defense, **attack) / "metrics.csv")
+        assert table["epoch"].tolist() == [1, 2] and "detection-recall" in table.columns, defense

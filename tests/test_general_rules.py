@@ -1,22 +1,31 @@
 """The general robust-aggregation rules of the FL-security frameworks (RFA, Centered Clipping, Bucketing, SignGuard,
-DnC, FoolsGold, FLAME, FLTrust): hand-computed cases for the core functions and the strategies, and agreement with
-a published implementation on a case (the reference numbers were computed once by running that implementation)."""
+DnC, FoolsGold, FLAME, FLTrust, FLDetector): hand-computed cases for the core functions and the strategies, and
+agreement with a published implementation on a case (the reference numbers were computed once by running that
+implementation)."""
 
 import numpy as np
 import pytest
 import torch
 
 from app_config import make_config
+from datasets import load_dataset
+from fedrec.data.public import public_interactions
 from fedrec.directory import UserDirectory
+from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust.bucketing import bucket_means, bucket_of_users
 from fedrec.robust.centered_clipping import centered_clipping
+from fedrec.robust.dense import from_dense, to_dense
 from fedrec.robust.dnc import dnc, dnc_scores
 from fedrec.robust.flame import cosine_distances, majority_cluster, median_norm_clipping
+from fedrec.robust.fldetector import fldetector_flags, gap_clusters, kmeans_1d, lbfgs_hvp
+from fedrec.robust.fltrust import fltrust_weights
 from fedrec.robust.foolsgold import foolsgold_weights
 from fedrec.robust.geometric_median import geometric_median
 from fedrec.robust.signguard import norm_filter, sign_features, signguard
+from fedrec.training.local import Objective, compute_user_updates
+from fedrec.training.sampling import user_samples
 from fedrec.updates import UserUpdates
 from strategies import STRATEGIES
 
@@ -442,6 +451,130 @@ def test_flame_strategy_clips_averages_and_adds_seeded_noise() -> None:
     assert _row(noisy[0], 1) == _row(noisy[1], 1) != pytest.approx(expected.tolist(), abs=1e-3)  # same seed
 
 
+# FLTrust
+
+
+def test_fltrust_weights_by_hand() -> None:
+    # reference (0, 2): cosines 0.8, -0.8, 1, 0 (a zero update); rescaled to norm 2: factors 2/5, 2/5, 2
+    matrix = torch.tensor([[3.0, 4.0], [-3.0, -4.0], [0.0, 1.0], [0.0, 0.0]])
+    trust, scale = fltrust_weights(matrix, torch.tensor([0.0, 2.0]))
+    assert trust.tolist() == pytest.approx([0.8, 0.0, 1.0, 0.0])
+    assert scale[:3].tolist() == pytest.approx([0.4, 0.4, 2.0])
+
+
+def _fltrust(**overrides: object):  # type: ignore[no-untyped-def]
+    """FLTrust on the synthetic data (300 users, 400 items), NCF d = 2, 10% of the interactions public."""
+    settings = {"public_fraction": 0.1, **overrides}
+    config = make_config(defense="fltrust", embedding_dim=DIM, hidden_layers="3", **settings)
+    theta = NeuralCF(DIM, (3,)).init_theta(400, seed=0)
+    return STRATEGIES.get("fltrust")(config, UserDirectory.from_nodes({1: np.arange(300)}), theta, (0,))
+
+
+def _honest_updates(strategy, users: list[int]) -> UserUpdates:  # type: ignore[no-untyped-def]
+    """The users' honest updates on the strategy's Θ from all their training items."""
+    dataset = load_dataset(strategy.config)
+    samples = [user_samples(user, dataset.train_items(user), dataset.num_items, 4, 0, 0) for user in users]
+    embeddings = strategy.model.init_user_embeddings(np.array(users), 0)
+    objective = Objective.of(strategy.config)
+    return compute_user_updates(strategy.model, strategy.theta, np.array(users), embeddings, samples, objective).updates
+
+
+def test_fltrust_root_data_is_the_attackers_public_share() -> None:
+    strategy = _fltrust()
+    public = public_interactions(load_dataset(strategy.config), 0.1, strategy.config.seed)
+    assert strategy.root_users.tolist() == np.flatnonzero(np.diff(public.indptr)).tolist()
+    assert sum(len(items) for items in strategy.root_items) == public.nnz > 0
+
+
+def test_fltrust_strategy_weighs_by_trust_and_a_sign_flipped_user_gets_none() -> None:
+    strategy, twin = _fltrust(aggregation="dense"), _fltrust(aggregation="dense")
+    updates = _honest_updates(strategy, [0, 1, 2, 3, 4]).scaled(torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0]))
+    matrix = to_dense(updates, strategy.theta).double()
+    reference = twin.reference_update().double()  # the same root data and Θ: the same reference
+    cosine = matrix @ reference / (matrix.norm(dim=1) * reference.norm())
+    assert (cosine[:4] > 0).all() and cosine[4] < 0  # user 4 sent the negative of its honest update
+    decision = strategy.aggregate(updates)
+    assert decision.flagged.tolist() == [False, False, False, False, True]
+    rescaled = matrix * (reference.norm() / matrix.norm(dim=1))[:, None]
+    expected = (cosine[:4, None] * rescaled[:4]).sum(0) / cosine[:4].sum() * 5
+    got = torch.cat([decision.gradient.item_rows.flatten(), *[g.flatten() for g in decision.gradient.dense.values()]])
+    assert got.double().tolist() == pytest.approx(expected.tolist(), rel=1e-4, abs=1e-7)
+
+
+def test_fltrust_says_in_one_line_what_it_lacks() -> None:
+    with pytest.raises(ConfigError, match="public-fraction > 0"):
+        _fltrust(public_fraction=0.0)
+    with pytest.raises(ConfigError, match="embedding models only"):
+        config = make_config(defense="fltrust", model="sasrec", split="leave-last-out", public_fraction=0.1)
+        STRATEGIES.get("fltrust")(config, UserDirectory.from_nodes({1: np.arange(300)}), {}, (0,))
+
+
+# FLDetector
+
+
+def test_lbfgs_hvp_recovers_a_known_hessian() -> None:
+    # f(w) = w^T A w / 2 has gradient A w: the pairs (Δw, Δg = A Δw). Along A's eigenvectors, BFGS from σ I recovers
+    # A exactly: diag(2, 5) from the unit steps; σ = Δg_2·Δw_2 / Δw_2·Δw_2 = 5.
+    steps = torch.eye(2)
+    assert lbfgs_hvp(steps, steps * torch.tensor([2.0, 5.0]), torch.tensor([[1.0, 1.0], [3.0, -1.0]])).tolist() == [
+        [2.0, 5.0],
+        [6.0, -5.0],
+    ]
+    # the same Hessian rotated by 30 degrees, stepped along its eigenvectors q1, q2
+    q = torch.tensor([[3**0.5 / 2, -0.5], [0.5, 3**0.5 / 2]]).double()
+    hessian = q @ torch.diag(torch.tensor([2.0, 5.0]).double()) @ q.T
+    got = lbfgs_hvp(q.T, q.T @ hessian, torch.tensor([[1.0, 1.0]]))
+    assert got[0].tolist() == pytest.approx((hessian @ torch.tensor([1.0, 1.0]).double()).tolist())
+    # one dimension: H = Δg / Δw = 1.5 / 0.5 = 3, so H·2 = 6
+    assert lbfgs_hvp(torch.tensor([[0.5]]), torch.tensor([[1.5]]), torch.tensor([[2.0]])).item() == pytest.approx(6.0)
+    # any steps: the approximation meets the secant condition of the newest pair, H Δw_N = Δg_N
+    generator = torch.Generator().manual_seed(0)
+    root = torch.randn(5, 5, generator=generator, dtype=torch.float64)
+    spd = root @ root.T + 5 * torch.eye(5, dtype=torch.float64)
+    weight_diffs = torch.randn(3, 5, generator=generator, dtype=torch.float64)
+    newest = lbfgs_hvp(weight_diffs, weight_diffs @ spd, weight_diffs[-1:])
+    assert newest[0].tolist() == pytest.approx((spd @ weight_diffs[-1]).tolist())
+
+
+def test_fldetector_flags_the_high_cluster_only_when_the_gap_statistic_sees_two() -> None:
+    # exact 1-D k-means: {0, 1, 10, 11} in one cluster around 5.5 (W = 2 * 5.5^2 + 2 * 4.5^2 = 101), in two {0, 1},
+    # {10, 11} (W = 4 * 0.5^2 = 1), in three (W = 0.5) and four (0)
+    dispersion, labels = kmeans_1d(np.array([10.0, 0.0, 11.0, 1.0]), 4)
+    assert dispersion.tolist() == pytest.approx([101.0, 1.0, 0.5, 0.0]) and labels.tolist() == [1, 0, 1, 0]
+    scores = np.array([1.0, 1.02, 0.98, 1.01, 0.99, 1.0, 1.03, 0.97, 4.0, 4.2])
+    assert gap_clusters(scores, np.random.default_rng(0)) >= 2
+    assert fldetector_flags(scores, np.random.default_rng(0)).tolist() == [False] * 8 + [True, True]
+    even = np.linspace(1.0, 2.0, 20)  # no structure: one cluster, nobody flagged
+    assert gap_clusters(even, np.random.default_rng(0)) == 1
+    assert not fldetector_flags(even, np.random.default_rng(0)).any()
+    assert not fldetector_flags(np.ones(6), np.random.default_rng(0)).any()
+
+
+def test_fldetector_strategy_scores_returning_users_and_drops_the_unpredictable_one() -> None:
+    # Honest user i's update is the gradient of |w - c_i|^2 / 2 at the round's Θ: w - c_i (Hessian I), which L-BFGS
+    # predicts exactly; user 9 sends noise. Rounds 0 and 1: no L-BFGS pair yet, so no scores and no flags.
+    strategy = _strategy("fldetector", aggregation="dense")
+    size = NUM_ITEMS * DIM + sum(p.numel() for name, p in strategy.theta.items() if name != ITEM_EMBEDDING)
+    generator = torch.Generator().manual_seed(1)
+    centers = torch.randn(10, size, generator=generator)
+    for round_ in range(4):
+        vectors = strategy.flat_theta() - centers
+        vectors[9] = torch.randn(size, generator=generator)
+        updates = from_dense(vectors, torch.arange(10), torch.full((10,), 10), strategy.theta)
+        decision = strategy.aggregate(updates)
+        assert decision.flagged.tolist() == [False] * 9 + [round_ >= 2]
+        if round_ == 3:
+            got = torch.cat(
+                [decision.gradient.item_rows.flatten(), *[g.flatten() for g in decision.gradient.dense.values()]]
+            )
+            assert got.tolist() == pytest.approx((vectors[:9].mean(0) * 10).tolist(), abs=1e-5)
+        strategy.server_step(decision.gradient)
+    assert len(strategy.weight_diffs) == 3 and strategy.distances[0] and 9 in strategy.distances
+    # a user seen for the first time has no score and is kept
+    newcomer = from_dense(strategy.flat_theta()[None] * 100, torch.tensor([42]), torch.tensor([10]), strategy.theta)
+    assert strategy.aggregate(newcomer).flagged.tolist() == [False] and 42 not in strategy.distances
+
+
 # Realistic shapes: ML-100K's 1682 items, d = 8, NCF 8,8, a round of 64 users with 20-150 items each
 
 
@@ -464,7 +597,7 @@ def test_every_new_rule_aggregates_a_realistic_round(aggregation: str) -> None:
         [{name: grads for name, grads in user.items() if name != ITEM_EMBEDDING} for user in dense],
         [10] * num_users,
     )
-    for defense in ("rfa", "centered-clipping", "bucketing", "signguard", "dnc", "foolsgold", "flame"):
+    for defense in ("rfa", "centered-clipping", "bucketing", "signguard", "dnc", "foolsgold", "flame", "fldetector"):
         config = make_config(defense=defense, embedding_dim=dim, hidden_layers="8,8", aggregation=aggregation)
         strategy = STRATEGIES.get(defense)(config, UserDirectory.from_nodes({1: np.arange(num_users)}), theta, (0,))
         decision = strategy.aggregate(updates)

@@ -60,3 +60,17 @@ def test_flowers_log_drops_the_traceback_of_a_stopped_run_only(capsys: pytest.Ca
     stopped, crashed = records
     assert stopped.exc_info is None and stopped.getMessage() == "ServerApp raised an exception"
     assert crashed.exc_info is not None and isinstance(crashed.exc_info[1], RuntimeError), "a crash keeps its traceback"
+
+
+def test_fltrust_without_a_root_dataset_stops_the_run_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = _stopped_run(tmp_path, capsys, defense="fltrust", **{"public-fraction": 0.0})
+    assert message == "defense 'fltrust' needs a root dataset: set run-config public-fraction > 0"
+
+
+def test_bucketing_asks_its_rule_what_the_run_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    message = _stopped_run(
+        tmp_path, capsys, defense="bucketing", **{"bucketing-rule": "fltrust", "public-fraction": 0.0}
+    )
+    assert message == "defense 'fltrust' needs a root dataset: set run-config public-fraction > 0"
