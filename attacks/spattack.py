@@ -26,6 +26,8 @@ by assignment; here every client's rows are unique per item, so S_i is the plain
 leave the dense (MLP) parameters alone (zero gradients); the reference attacks MF, which has none.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -128,8 +130,8 @@ class SpattackO(CollusionAttack):
         benign_sum = torch.zeros(items.shape, dtype=benign.item_grads.dtype)
         benign_sum.index_add_(0, benign.item_ids, benign.item_grads)
         senders = torch.bincount(malicious.item_ids, minlength=items.shape[0])
-        malicious.item_grads = opposite_rows(benign_sum, senders)[malicious.item_ids]
-        return UserUpdates.concat([benign, malicious])
+        crafted = replace(malicious, item_grads=opposite_rows(benign_sum, senders)[malicious.item_ids])
+        return UserUpdates.concat([benign, crafted])
 
 
 class SpattackL(Attack):

@@ -6,6 +6,7 @@ from strategies.base import FedRecStrategy
 from strategies.bulyan import Bulyan
 from strategies.fedavg import FedAvg
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
+from strategies.hierarchical_clip import HierarchicalClip
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
@@ -23,6 +24,7 @@ STRATEGIES.register("median", Median)
 STRATEGIES.register("trimmed-mean", TrimmedMean)
 STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
+STRATEGIES.register("hierarchical-clip", HierarchicalClip)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 
