@@ -69,7 +69,7 @@ THREAT_SETTINGS = (
     Setting(
         "attacker-knowledge",
         str,
-        "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).",
+        "What the attacker knows besides the Θ it receives (`full`: the round's benign updates and item popularity).",
         ("none", "popularity", "public-interactions", "full"),
     ),
     Setting(
