@@ -66,6 +66,11 @@ class Attack(ABC):
     #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
 
+    @classmethod
+    def required_knowledge(cls, config: RunConfig) -> str | None:
+        """The `attacker-knowledge` this attack needs under `config` (by default `requires_knowledge`)."""
+        return cls.requires_knowledge
+
     def __init__(self, setup: AttackSetup) -> None:
         self.setup = setup
         self.config = setup.config

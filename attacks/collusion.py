@@ -15,6 +15,10 @@ uses, and a per-item rule aggregates each coordinate over the users who sent tha
 attack takes its per-coordinate extremes (or mean and std) over those senders and sends rows only
 for items the known updates touched. (Taken over all users instead, most extremes are the zeros of
 unsent rows and the crafted values barely move a per-item median.)
+
+`CollusionAttack` is the channel's contract (`rewrite` the round's malicious updates); `CraftingAttack`
+is the whole-vector crafting above. An attack with its own upload format subclasses `CollusionAttack`
+directly (Spattack-O, attacks/spattack.py: rows only for its own items, rewritten from the benign sum).
 """
 
 from abc import abstractmethod
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attacks.base import AttackRound, ProfileAttack
+from attacks.base import Attack, AttackRound, ProfileAttack
 from attacks.crafting import fang_krum, fang_trim, gaussian, little_is_enough, min_max, sign_flip
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.robust.dense import from_dense, sent_mask, to_dense
@@ -42,7 +46,27 @@ class CraftContext:
     reference_sent: torch.Tensor | None = None
 
 
-class CollusionAttack(ProfileAttack):
+class CollusionAttack(Attack):
+    """Base of the attacks whose malicious clients' uploads the server-side collusion channel rewrites."""
+
+    @abstractmethod
+    def rewrite(self, updates: UserUpdates, is_malicious: torch.Tensor, theta: Theta, server_round: int) -> UserUpdates:
+        """The round's updates with the malicious users' ones (`is_malicious`, a bool per user) replaced."""
+
+
+def collude(
+    attack: CollusionAttack, updates: UserUpdates, malicious_ids: np.ndarray, theta: Theta, server_round: int
+) -> UserUpdates:
+    """The round's updates with the malicious users' ones replaced by crafted updates."""
+    is_malicious = torch.from_numpy(np.isin(updates.user_ids.numpy(), malicious_ids))
+    if not bool(is_malicious.any()):
+        return updates
+    return attack.rewrite(updates, is_malicious, theta, server_round)
+
+
+class CraftingAttack(CollusionAttack, ProfileAttack):
+    """Colluders that upload their honest updates and craft whole vectors from the known ones."""
+
     default_mode = "compromised"
     needs_own_data = True
     #: Crafts each coordinate against a per-item rule's senders, and sends only the rows the known updates sent.
@@ -57,49 +81,42 @@ class CollusionAttack(ProfileAttack):
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         """[m, D] malicious updates from the known updates `reference` and the attackers' honest ones."""
 
-
-def collude(
-    attack: CollusionAttack, updates: UserUpdates, malicious_ids: np.ndarray, theta: Theta, server_round: int
-) -> UserUpdates:
-    """The round's updates with the malicious users' ones replaced by crafted updates."""
-    config = attack.config
-    is_malicious = torch.from_numpy(np.isin(updates.user_ids.numpy(), malicious_ids))
-    if not bool(is_malicious.any()):
-        return updates
-    dense = to_dense(updates, theta)
-    full = config.attacker_knowledge == "full"
-    known = ~is_malicious if full else is_malicious
-    per_item = attack.per_item_aware and config.aggregation == "per-item"
-    reference_sent = sent_mask(updates, theta)[known] if per_item else None
-    context = CraftContext(
-        round_users=updates.num_users,
-        tolerated=config.tolerated_attackers,
-        full_knowledge=full,
-        generator=torch.Generator().manual_seed(config.seed * 1_000_003 + server_round),
-        reference_sent=reference_sent,
-    )
-    crafted = attack.craft(dense[known], dense[is_malicious], context)
-    items = None
-    if per_item:  # the rows the known updates sent
-        items = torch.zeros(len(theta[ITEM_EMBEDDING]), dtype=torch.bool)
-        items[updates.select(known).item_ids] = True
-    poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta, items)
-    return UserUpdates.concat([updates.select(~is_malicious), poisoned])
+    def rewrite(self, updates: UserUpdates, is_malicious: torch.Tensor, theta: Theta, server_round: int) -> UserUpdates:
+        config = self.config
+        dense = to_dense(updates, theta)
+        full = config.attacker_knowledge == "full"
+        known = ~is_malicious if full else is_malicious
+        per_item = self.per_item_aware and config.aggregation == "per-item"
+        reference_sent = sent_mask(updates, theta)[known] if per_item else None
+        context = CraftContext(
+            round_users=updates.num_users,
+            tolerated=config.tolerated_attackers,
+            full_knowledge=full,
+            generator=torch.Generator().manual_seed(config.seed * 1_000_003 + server_round),
+            reference_sent=reference_sent,
+        )
+        crafted = self.craft(dense[known], dense[is_malicious], context)
+        items = None
+        if per_item:  # the rows the known updates sent
+            items = torch.zeros(len(theta[ITEM_EMBEDDING]), dtype=torch.bool)
+            items[updates.select(known).item_ids] = True
+        poisoned = from_dense(crafted, updates.user_ids[is_malicious], updates.num_samples[is_malicious], theta, items)
+        return UserUpdates.concat([updates.select(~is_malicious), poisoned])
 
 
-class FangKrum(CollusionAttack):
+class FangKrum(CraftingAttack):
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return fang_krum(reference, len(own_honest), context.tolerated, context.generator)
 
 
-class FangTrim(CollusionAttack):
+class FangTrim(CraftingAttack):
     per_item_aware = True
 
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return fang_trim(reference, len(own_honest), context.full_knowledge, context.generator, context.reference_sent)
 
 
-class GaussianNoise(CollusionAttack):
+class GaussianNoise(CraftingAttack):
     settings = (
         Setting(
             "gaussian-variance", float, "Variance of the `gaussian` attack's updates (Fang et al.: 200).", minimum=0.0
@@ -110,16 +127,16 @@ class GaussianNoise(CollusionAttack):
         return gaussian(tuple(own_honest.shape), self.config.gaussian_variance, context.generator)
 
 
-class SignFlip(CollusionAttack):
+class SignFlip(CraftingAttack):
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return sign_flip(own_honest)
 
 
-class LittleIsEnough(CollusionAttack):
+class LittleIsEnough(CraftingAttack):
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return little_is_enough(reference, len(own_honest), context.round_users, len(own_honest))
 
 
-class MinMax(CollusionAttack):
+class MinMax(CraftingAttack):
     def craft(self, reference: torch.Tensor, own_honest: torch.Tensor, context: CraftContext) -> torch.Tensor:
         return min_max(reference, len(own_honest))

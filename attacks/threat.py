@@ -67,7 +67,7 @@ THREAT_SETTINGS = (
     Setting(
         "attacker-knowledge",
         str,
-        "What the attacker knows besides the Θ it receives (`full`: the round's benign updates).",
+        "What the attacker knows besides the Θ it receives (`full`: the round's benign updates and item popularity).",
         ("none", "popularity", "public-interactions", "full"),
     ),
     Setting(
@@ -93,9 +93,10 @@ def attack_mode(config: RunConfig, attack: type[Attack]) -> str:
             f"attack '{config.attack}' needs clients with real data: use run-config malicious-mode='compromised' (or "
             "'auto')"
         )
-    if attack.requires_knowledge and config.attacker_knowledge != attack.requires_knowledge:
+    required = attack.required_knowledge(config)
+    if required and config.attacker_knowledge != required:
         raise ConfigError(
-            f"attack '{config.attack}' needs run-config attacker-knowledge='{attack.requires_knowledge}'"
+            f"attack '{config.attack}' needs run-config attacker-knowledge='{required}'"
             f" (got '{config.attacker_knowledge}')"
         )
     return mode
@@ -127,7 +128,9 @@ def threat_of_clients(config: RunConfig, attack: type[Attack], num_clients: int)
 
 
 def knowledge_for(config: RunConfig, dataset: RecDataset) -> AttackerKnowledge:
-    if config.attacker_knowledge == "popularity":
+    """What the config grants on the attacker's nodes; `full` (the round's benign updates, through the
+    collusion channel) includes the item popularity."""
+    if config.attacker_knowledge in ("popularity", "full"):
         return AttackerKnowledge(item_popularity=dataset.item_popularity())
     if config.attacker_knowledge == "public-interactions":
         return AttackerKnowledge(public_interactions=public_interactions(dataset, config.public_fraction, config.seed))

@@ -14,6 +14,7 @@ from strategies.fldetector import FLDetector
 from strategies.flower_rule import FLOWER_AGGREGATORS, flower_rule_class
 from strategies.fltrust import FLTrust
 from strategies.foolsgold import FoolsGold
+from strategies.hierarchical_clip import HierarchicalClip
 from strategies.item_clip import ItemClip
 from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
@@ -42,6 +43,7 @@ STRATEGIES.register("foolsgold", FoolsGold)
 STRATEGIES.register("flame", FLAME)
 STRATEGIES.register("fltrust", FLTrust)
 STRATEGIES.register("fldetector", FLDetector)
+STRATEGIES.register("hierarchical-clip", HierarchicalClip)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

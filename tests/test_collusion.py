@@ -105,7 +105,7 @@ def test_the_server_builds_a_collusion_channel_only_for_collusion_attacks() -> N
     from attacks import ATTACKS, collusion_channel
     from attacks.collusion import CollusionAttack
 
-    knowledge = {"bandwagon": "popularity", "fedrecattack": "public-interactions"}
+    knowledge = {"bandwagon": "popularity", "fedrecattack": "public-interactions", "spattack-o": "full"}
     for name in ATTACKS.names():
         config = make_config(attack=name, attacker_knowledge=knowledge.get(name, "none"))
         # The server has no attacker knowledge: building must not need it (FedRecAttack would).
