@@ -1,5 +1,5 @@
 """The app's run config, composed once: the core settings plus every family's (datasets, models,
-attacks, defenses, privacy attacks, privacy defenses,
+attacks, defenses, client-side training defenses, privacy attacks, privacy defenses,
 fine-tuning scenarios, pre-training backdoors).
 
 This is the one module that knows every family; `fedrec/` knows none of them. The ServerApp, the
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from attacks import ATTACKS
+from client_defenses import CLIENT_DEFENSES
 from datasets import DATASETS
 from fedrec.config import COMMON, RunConfig, Schema, pyproject_defaults
 from fedrec.errors import ConfigError
@@ -20,7 +21,8 @@ from privacy import PRIVACY_ATTACKS, PRIVACY_DEFENSES
 from strategies import STRATEGIES
 
 SCHEMA = Schema(
-    COMMON, (DATASETS, MODELS, ATTACKS, STRATEGIES, PRIVACY_ATTACKS, PRIVACY_DEFENSES, FINE_TUNING, BACKDOORS)
+    COMMON,
+    (DATASETS, MODELS, ATTACKS, STRATEGIES, CLIENT_DEFENSES, PRIVACY_ATTACKS, PRIVACY_DEFENSES, FINE_TUNING, BACKDOORS),
 )
 
 
@@ -52,6 +54,7 @@ def _sequential_fits(config: RunConfig) -> None:
         )
     for key, value in (
         ("attack", config.attack),
+        ("client-defense", config.client_defense),
         ("privacy-attack", config.privacy_attack),
         ("privacy-defense", config.privacy_defense),
     ):

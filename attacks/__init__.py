@@ -7,6 +7,7 @@ from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
+from attacks.pieck import PieckIPE, PieckUEA
 from attacks.spattack import SpattackL, SpattackO
 from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for, threat_of_clients
 from fedrec.config import RunConfig
@@ -34,6 +35,8 @@ ATTACKS.register("min-max", MinMax)
 ATTACKS.register("fedrecattack", FedRecAttack)
 ATTACKS.register("spattack-o", SpattackO)
 ATTACKS.register("spattack-l", SpattackL)
+ATTACKS.register("pieck-ipe", PieckIPE)
+ATTACKS.register("pieck-uea", PieckUEA)
 
 
 def run_threat(config: RunConfig, num_real_users: int) -> ThreatModel:

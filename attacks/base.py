@@ -22,6 +22,7 @@ import torch
 from fedrec.config import RunConfig
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
+from fedrec.training.item_movement import ItemMovement
 from fedrec.training.local import LocalResult, Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
 
@@ -52,6 +53,8 @@ class AttackRound:
     user_ids: np.ndarray
     user_emb: torch.Tensor  # their private embeddings (fake users have one too)
     own_items: list[np.ndarray]  # their real training items; empty for injected fake users
+    #: How the node saw the item table move (PIECK's popular items); kept only for attacks that observe it.
+    item_movement: ItemMovement | None = None
 
 
 class Attack(ABC):
@@ -63,6 +66,8 @@ class Attack(ABC):
     requires_knowledge: str | None = None
     #: Whether its clients need real data of their own (only compromised users have it).
     needs_own_data = False
+    #: Whether it reads the node's `ItemMovement` (`AttackRound.item_movement`; the node then keeps one).
+    observes_item_movement: ClassVar[bool] = False
     #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
 

@@ -73,10 +73,10 @@ THREAT_SETTINGS = (
     Setting(
         "public-fraction",
         float,
-        "xi: share of each user's interactions that is public (the attacker's with `public-interactions`, FLTrust's root "
-        "dataset): the data's own public part "
-        "file for N = 100 xi percent where it has one (FedRecAttack's train.part-N%.txt: N% of each user's items, "
-        "rounded up), else each training interaction drawn public with probability xi (seeded).",
+        "xi: share of each user's interactions that is public (the attacker's with `public-interactions`, "
+        "FLTrust's root dataset): the data's own public part file for N = 100 xi percent where it has one "
+        "(FedRecAttack's train.part-N%.txt: N% of each user's items, rounded up), else each training interaction "
+        "drawn public with probability xi (seeded).",
         minimum=0.0,
         maximum=1.0,
     ),

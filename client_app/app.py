@@ -8,11 +8,19 @@ from flwr.app import ConfigRecord, Context, Error, Message
 from flwr.clientapp import ClientApp
 
 from attacks import AttackRound, CollusionAttack
-from client_app.node import Node, load_user_embeddings, node_from_context, save_user_embeddings
+from client_app.node import (
+    Node,
+    load_item_movement,
+    load_user_embeddings,
+    node_from_context,
+    save_item_movement,
+    save_user_embeddings,
+)
+from client_defenses import CLIENT_DEFENSES, regularised_update
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group
 from fedrec.evaluation.sampled import sampled_ranking
-from fedrec.models.base import Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.protocol import (
     ACTIVATIONS_ACTION,
     SECAGG_KEYS_ACTION,
@@ -28,6 +36,7 @@ from fedrec.protocol import (
 )
 from fedrec.sequential.sequences import history_batch, user_sequences
 from fedrec.targets import resolve_targets
+from fedrec.training.item_movement import ItemMovement
 from fedrec.training.local import LocalResult, LocalStep
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
@@ -102,23 +111,38 @@ def secagg_keys(message: Message, context: Context) -> Message:
     return NodePublicKey(public_key(_private_key(context))).reply_to(message)
 
 
-def _benign_step(node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int) -> LocalResult:
+def _benign_step(
+    node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int, movement: ItemMovement | None
+) -> LocalResult:
     """The users' honest updates, as the model's family trains them: through the run's client-side
-    privacy defense (`privacy-defense`), differentiated only where the `fine-tune` scenario lets Θ train."""
+    privacy defense (`privacy-defense`) or with its training defense's term (`client-defense`), differentiated
+    only where the `fine-tune` scenario lets Θ train."""
+    term = CLIENT_DEFENSES.selected(node.config)(node.config).loss_term(theta, epoch, movement)
     step = LocalStep(
         config=node.config,
         epoch=epoch,
-        update_rule=PRIVACY_DEFENSES.selected(node.config)().local_update,
+        update_rule=PRIVACY_DEFENSES.selected(node.config)().local_update if term is None else regularised_update(term),
         trainable=FINE_TUNING.selected(node.config).trainable,
     )
     return node.model.honest_updates(theta, node.dataset, users, embeddings, step)
 
 
 def _malicious_step(
-    node: Node, theta: Theta, users: np.ndarray, embeddings: torch.Tensor, epoch: int, targets: tuple[int, ...]
+    node: Node,
+    theta: Theta,
+    users: np.ndarray,
+    embeddings: torch.Tensor,
+    epoch: int,
+    targets: tuple[int, ...],
+    movement: ItemMovement | None,
 ) -> LocalResult:
     attack_round = AttackRound(
-        theta=theta, epoch=epoch, user_ids=users, user_emb=embeddings, own_items=[node.own_items(u) for u in users]
+        theta=theta,
+        epoch=epoch,
+        user_ids=users,
+        user_emb=embeddings,
+        own_items=[node.own_items(u) for u in users],
+        item_movement=movement,
     )
     return node.attack(targets).poison(attack_round)
 
@@ -137,6 +161,10 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
+    movement = None
+    if node.observes_item_movement():  # the node watches the Θ it receives (PIECK's popular items)
+        movement = load_item_movement(context).observe(theta[ITEM_EMBEDDING], epoch)
+        save_item_movement(context, movement)
     results: dict[bool, UserUpdates] = {}
     loss_sum = 0.0
     for is_malicious in (False, True):
@@ -145,9 +173,9 @@ def train(message: Message, context: Context) -> Message:
             continue
         positions = node.local_positions(group)
         if is_malicious:
-            result = _malicious_step(node, theta, group, embeddings[positions], epoch, targets)
+            result = _malicious_step(node, theta, group, embeddings[positions], epoch, targets, movement)
         else:
-            result = _benign_step(node, theta, group, embeddings[positions], epoch)
+            result = _benign_step(node, theta, group, embeddings[positions], epoch, movement)
             loss_sum = float(result.losses.sum())
             if records_truth(config, epoch):  # kept on this machine for the scoring, never sent
                 interactions = [node.dataset.train_items(int(user)) for user in group]

@@ -14,8 +14,9 @@ import torch
 from flwr.app import Array, ArrayRecord, Context
 
 from app_config import load_config
-from attacks import Attack, build_attack, run_threat
+from attacks import ATTACKS, Attack, build_attack, run_threat
 from attacks.threat import ThreatModel
+from client_defenses import CLIENT_DEFENSES
 from datasets import load_dataset
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
@@ -23,8 +24,11 @@ from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel
 from fedrec.models.registry import build_model
+from fedrec.training.item_movement import ItemMovement
 
 _EMBEDDINGS = "user-embeddings"
+_ITEM_MOVEMENT = "item-movement"
+_FIRST_TABLE, _FIRST_EPOCH, _ORDER = "first", "first-epoch", "order"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,13 @@ class Node:
 
     def attack(self, targets: tuple[int, ...]) -> Attack:
         return _attack(self.config, targets)
+
+    def observes_item_movement(self) -> bool:
+        """Whether the run's attack or client-side training defense reads how the item table moved."""
+        return (
+            ATTACKS.selected(self.config).observes_item_movement
+            or CLIENT_DEFENSES.selected(self.config).observes_item_movement
+        )
 
 
 @lru_cache(maxsize=4)
@@ -111,3 +122,22 @@ def load_user_embeddings(context: Context, node: Node) -> torch.Tensor:
 
 def save_user_embeddings(context: Context, embeddings: torch.Tensor) -> None:
     context.state[_EMBEDDINGS] = ArrayRecord({"embeddings": Array(embeddings.numpy())})
+
+
+def load_item_movement(context: Context) -> ItemMovement:
+    """The node's memory of how the item table moved (PIECK's popular items), empty before its first round."""
+    if _ITEM_MOVEMENT not in context.state:
+        return ItemMovement()
+    record = context.state[_ITEM_MOVEMENT]
+    if _ORDER in record:
+        return ItemMovement(order=torch.from_numpy(record[_ORDER].numpy().copy()))
+    first = torch.from_numpy(record[_FIRST_TABLE].numpy().copy())
+    return ItemMovement(first=first, first_epoch=int(record[_FIRST_EPOCH].numpy()[0]))
+
+
+def save_item_movement(context: Context, movement: ItemMovement) -> None:
+    if movement.order is not None:
+        arrays = {_ORDER: Array(movement.order.numpy())}
+    else:
+        arrays = {_FIRST_TABLE: Array(movement.first.numpy()), _FIRST_EPOCH: Array(np.array([movement.first_epoch]))}
+    context.state[_ITEM_MOVEMENT] = ArrayRecord(arrays)

@@ -106,6 +106,7 @@ def test_every_setting_belongs_to_exactly_one_group() -> None:
         "model",
         "attack",
         "defense",
+        "client-defense",
         "privacy-attack",
         "privacy-defense",
         "fine-tune",

@@ -25,17 +25,25 @@ from fedrec.updates import UserUpdates
 BUCKET_ELEMENTS = 1 << 15
 
 
+#: A term added to each user's loss by a client-side training defense (client_defenses/): from the users'
+#: embeddings [U, d] and their padded samples' item rows [U, W, d], item ids [U, W] and mask [U, W] (True
+#: where a real sample is), each user's term [U].
+LossTerm = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 @dataclass(frozen=True)
 class Objective:
     """What a user's local step minimises: the `loss` of its samples reduced by their mean or `sum`, plus
     `l2` / 2 * (||p_u||^2 + the squared norm of the item row of each of its samples) when `l2` > 0, as
-    FedRecAttack's reference code regularises (the penalty's gradient is in the uploaded item rows);
-    `repeated_items` says how a user's rows of a repeated item merge (see `compute_user_updates`)."""
+    FedRecAttack's reference code regularises (the penalty's gradient is in the uploaded item rows), plus
+    the `extra` term of a client-side training defense if any; `repeated_items` says how a user's rows of
+    a repeated item merge (see `compute_user_updates`)."""
 
     loss: str
     reduction: str = "mean"
     l2: float = 0.0
     repeated_items: str = "summed"
+    extra: LossTerm | None = None
 
     @classmethod
     def of(cls, config: Any) -> "Objective":
@@ -129,6 +137,8 @@ def compute_user_updates(
         if objective.l2 > 0:
             squared_rows = (item_emb.pow(2).sum(-1) * mask).sum(1)
             bucket_losses = bucket_losses + 0.5 * objective.l2 * (own_user.pow(2).sum(-1) + squared_rows)
+        if objective.extra is not None:
+            bucket_losses = bucket_losses + objective.extra(own_user, item_emb, items, mask)
         grads = torch.autograd.grad(bucket_losses.sum(), [own_user, item_emb, *replicas.values()])
         losses[index] = bucket_losses.detach()
         user_emb_grad[index] = grads[0]
