@@ -11,6 +11,7 @@ from strategies.krum import Krum, MultiKrum
 from strategies.median import Median
 from strategies.norm_bound import NormBound
 from strategies.trimmed_mean import TrimmedMean
+from strategies.union import MultiKrumUnion, NormBoundUnion, Union
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
     "defense", key="defense", help="Aggregation strategy on the server (`flwr:<Name>` runs Flower's own)."
@@ -23,6 +24,9 @@ STRATEGIES.register("median", Median)
 STRATEGIES.register("trimmed-mean", TrimmedMean)
 STRATEGIES.register("norm-bound", NormBound)
 STRATEGIES.register("item-clip", ItemClip)
+STRATEGIES.register("union", Union)
+STRATEGIES.register("norm-bound-union", NormBoundUnion)
+STRATEGIES.register("multi-krum-union", MultiKrumUnion)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 
