@@ -3,6 +3,7 @@
 
 from attacks.approximated_users import HardUserMining, RandomApproximation
 from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
+from attacks.cluster_attack import ClusterAttack
 from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise, LittleIsEnough, MinMax, SignFlip
 from attacks.fake_profiles import Bandwagon, ExplicitBoosting, RandomProfiles
 from attacks.fedattack import FedAttack, RandomSamples
@@ -37,6 +38,7 @@ ATTACKS.register("spattack-o", SpattackO)
 ATTACKS.register("spattack-l", SpattackL)
 ATTACKS.register("pieck-ipe", PieckIPE)
 ATTACKS.register("pieck-uea", PieckUEA)
+ATTACKS.register("cluster-attack", ClusterAttack)
 
 
 def run_threat(config: RunConfig, num_real_users: int) -> ThreatModel:

@@ -78,6 +78,14 @@ COMMON: tuple[Setting, ...] = (
         "code does with 0.1; 0 = none. Dense (MLP) parameters are not regularised.",
         minimum=0.0,
     ),
+    Setting(
+        "uniformity-reg",
+        float,
+        "UNION's client-side term (Yu et al., AAAI 2023): adds this weight (paper: 1) times a contrastive loss on item "
+        "embeddings to a user's loss (each positive as anchor against another positive and 15 non-interacted items), "
+        "which keeps them spread out; pair with the `union` defenses. 0 = none.",
+        minimum=0.0,
+    ),
     Setting("negatives", int, "Negatives sampled per positive (r).", minimum=1),
     Setting(
         "resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."

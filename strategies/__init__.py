@@ -22,6 +22,7 @@ from strategies.norm_bound import NormBound
 from strategies.rfa import RFA
 from strategies.signguard import SignGuard
 from strategies.trimmed_mean import TrimmedMean
+from strategies.union import MultiKrumUnion, NormBoundUnion, Union
 
 STRATEGIES: Registry[type[FedRecStrategy]] = Registry(
     "defense", key="defense", help="Aggregation strategy on the server (`flwr:<Name>` runs Flower's own)."
@@ -44,6 +45,9 @@ STRATEGIES.register("flame", FLAME)
 STRATEGIES.register("fltrust", FLTrust)
 STRATEGIES.register("fldetector", FLDetector)
 STRATEGIES.register("hierarchical-clip", HierarchicalClip)
+STRATEGIES.register("union", Union)
+STRATEGIES.register("norm-bound-union", NormBoundUnion)
+STRATEGIES.register("multi-krum-union", MultiKrumUnion)
 for _name in FLOWER_AGGREGATORS:
     STRATEGIES.register(f"flwr:{_name}", flower_rule_class(_name))
 

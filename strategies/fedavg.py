@@ -1,4 +1,5 @@
-"""FedAvg in the reference paper's form: the server sums the users' gradients (`mean` divides by U)."""
+"""FedAvg in the reference paper's form: the server sums the users' gradients (`mean` divides by U; `weighted`
+takes their mean weighted by each user's sample count, the aggregation of ClusterAttack/UNION's reference code)."""
 
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
@@ -8,10 +9,18 @@ from strategies.base import Aggregate, FedRecStrategy
 
 class FedAvg(FedRecStrategy):
     settings = (
-        Setting("fedavg-mode", str, "FedAvg combines user gradients by `sum` (the paper) or `mean`.", ("sum", "mean")),
+        Setting(
+            "fedavg-mode",
+            str,
+            "FedAvg combines user gradients by `sum` (the paper), `mean`, or `weighted`: their mean weighted by sample "
+            "count.",
+            ("sum", "mean", "weighted"),
+        ),
     )
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
+        if self.config.fedavg_mode == "weighted":
+            updates = updates.scaled(updates.num_samples.double() / updates.num_samples.sum().clamp(min=1))
         scale = 1.0 / max(updates.num_users, 1) if self.config.fedavg_mode == "mean" else 1.0
         return Aggregate(
             ThetaGradient(

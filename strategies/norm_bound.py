@@ -15,13 +15,18 @@ from strategies.base import Aggregate, FedRecStrategy
 class NormBound(FedRecStrategy):
     settings = (Setting("norm-bound", float, "tau: L2 bound on each user's whole update.", minimum=0.0),)
 
-    def aggregate(self, updates: UserUpdates) -> Aggregate:
+    @staticmethod
+    def bounded(updates: UserUpdates, bound: float) -> tuple[UserUpdates, torch.Tensor]:
+        """Each user's whole update scaled to L2 norm <= `bound`, and which users had to be scaled down."""
         norms = user_update_norms(updates).float()
-        scale = torch.clamp(self.config.norm_bound / norms.clamp(min=1e-30), max=1.0)
-        bounded = updates.scaled(scale)
+        scale = torch.clamp(bound / norms.clamp(min=1e-30), max=1.0)
+        return updates.scaled(scale), norms > bound
+
+    def aggregate(self, updates: UserUpdates) -> Aggregate:
+        bounded, clipped = self.bounded(updates, self.config.norm_bound)
         gradient = ThetaGradient(
             item_ids=bounded.item_ids,
             item_rows=bounded.item_grads,
             dense={name: grads.sum(0) for name, grads in bounded.dense_grads.items()},
         )
-        return Aggregate(gradient, flagged=norms > self.config.norm_bound)
+        return Aggregate(gradient, flagged=clipped)

@@ -35,6 +35,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "repeated_items": "summed",
         "loss_reduction": "mean",
         "l2_reg": 0.0,
+        "uniformity_reg": 0.0,
         "ldp_mechanism": "gaussian",
         "ldp_epsilon": 1.0,
         "ldp_delta": 1e-5,

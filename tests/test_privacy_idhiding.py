@@ -38,6 +38,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "repeated_items": "summed",
         "loss_reduction": "mean",
         "l2_reg": 0.0,
+        "uniformity_reg": 0.0,
         "privacy_defense": "none",
         "ldp_mechanism": "gaussian",
         "ldp_epsilon": 100.0,

@@ -1,10 +1,11 @@
 """A benign user's local step: gradients of its own loss, vectorised over all users a node hosts.
 
 Each user computes the gradient of its loss over all its samples (their mean, or their sum; plus, with
-`l2-reg`, an L2 penalty on p_u and on the item rows its samples touch) with respect to its private
-embedding p_u and to Θ. To get every user's own Θ-gradient in one backward pass, the dense part of Θ
-is replicated per user (`[U, ...]` leaves) and the items' embeddings are gathered per sample, so
-autograd's batched matmuls return per-user gradients directly. Users are bucketed by sample count
+`l2-reg`, an L2 penalty on p_u and on the item rows its samples touch; plus, with `uniformity-reg`, UNION's
+contrastive term on item embeddings) with respect to its private embedding p_u and to Θ. To get every
+user's own Θ-gradient in one backward pass, the dense part of Θ is replicated per user (`[U, ...]` leaves)
+and the items' embeddings are gathered per sample, so autograd's batched matmuls return per-user gradients
+directly. Users are bucketed by sample count
 and padded within a bucket, which keeps padding waste small for heavy-tailed activity.
 """
 
@@ -36,19 +37,28 @@ class Objective:
     """What a user's local step minimises: the `loss` of its samples reduced by their mean or `sum`, plus
     `l2` / 2 * (||p_u||^2 + the squared norm of the item row of each of its samples) when `l2` > 0, as
     FedRecAttack's reference code regularises (the penalty's gradient is in the uploaded item rows), plus
-    the `extra` term of a client-side training defense if any; `repeated_items` says how a user's rows of
-    a repeated item merge (see `compute_user_updates`)."""
+    the `extra` term of a client-side training defense if any, plus `uniformity` * UNION's contrastive term
+    when `uniformity` > 0 (`uniformity_loss`); `repeated_items` says how a user's rows of a repeated item
+    merge (see `compute_user_updates`)."""
 
     loss: str
     reduction: str = "mean"
     l2: float = 0.0
     repeated_items: str = "summed"
     extra: LossTerm | None = None
+    uniformity: float = 0.0
 
     @classmethod
     def of(cls, config: Any) -> "Objective":
-        """The run's objective (a validated RunConfig's `loss`, `loss-reduction`, `l2-reg`, `repeated-items`)."""
-        return cls(config.loss, config.loss_reduction, config.l2_reg, config.repeated_items)
+        """The run's objective (a validated RunConfig's `loss`, `loss-reduction`, `l2-reg`, `repeated-items`,
+        `uniformity-reg`)."""
+        return cls(
+            config.loss,
+            config.loss_reduction,
+            config.l2_reg,
+            config.repeated_items,
+            uniformity=config.uniformity_reg,
+        )
 
 
 @dataclass
@@ -90,6 +100,30 @@ def _buckets(lengths: np.ndarray) -> list[np.ndarray]:
     return buckets
 
 
+def uniformity_loss(candidates: torch.Tensor, mask: torch.Tensor, reduction: str) -> torch.Tensor:
+    """UNION's client-side term (Yu et al., AAAI 2023), per user [U]: for each anchor a with candidates [U, P, 2 + K, d]
+    (a, another positive p, K negatives n_k), the cross-entropy of picking p among (p, n_1..n_K) by the scores
+    <a, .>, i.e. log sum_c exp<a, c> - <a, p>; over the user's anchors (`mask` [U, P]) their mean, or their sum.
+    Pushing positives together and negatives away spreads the item embeddings out (their uniformity)."""
+    anchors, others = candidates[:, :, 0], candidates[:, :, 1:]
+    scores = (others * anchors.unsqueeze(2)).sum(-1)
+    losses = (torch.logsumexp(scores, dim=-1) - scores[:, :, 0]) * mask
+    count = mask.sum(1) if reduction == "mean" else torch.ones(len(mask))
+    return losses.sum(1) / count.clamp(min=1.0)
+
+
+def _pad_contrast(samples: list[UserSamples]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[U, P, 2 + K] item ids of the users' contrastive rows, zero-padded, and the mask [U, P] of real ones."""
+    rows = [s.contrast for s in samples]
+    width = max(1, max(len(r) for r in rows))
+    items = np.zeros((len(rows), width, rows[0].shape[1]), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.float32)
+    for k, contrast in enumerate(rows):
+        items[k, : len(contrast)] = contrast
+        mask[k, : len(contrast)] = 1.0
+    return torch.from_numpy(items), torch.from_numpy(mask)
+
+
 def _pad(samples: list[UserSamples]) -> tuple[torch.Tensor, ...]:
     lengths = np.array([len(s.items) for s in samples])
     rows, width = len(samples), int(lengths.max())
@@ -125,7 +159,7 @@ def compute_user_updates(
     user_emb_grad = torch.zeros_like(user_emb)
     losses = torch.zeros(num_users)
     dense_grads = {name: torch.zeros(num_users, *theta[name].shape) for name in dense_params}
-    keys, rows = [], []
+    keys, rows, contrast_keys, contrast_rows = [], [], [], []
     for bucket in _buckets(np.array([len(s.items) for s in samples])):
         items, labels, partner, mask = _pad([samples[i] for i in bucket])
         index = torch.from_numpy(bucket)
@@ -139,13 +173,24 @@ def compute_user_updates(
             bucket_losses = bucket_losses + 0.5 * objective.l2 * (own_user.pow(2).sum(-1) + squared_rows)
         if objective.extra is not None:
             bucket_losses = bucket_losses + objective.extra(own_user, item_emb, items, mask)
-        grads = torch.autograd.grad(bucket_losses.sum(), [own_user, item_emb, *replicas.values()])
+        differentiated = [own_user, item_emb, *replicas.values()]
+        if objective.uniformity > 0:
+            candidates, anchors = _pad_contrast([samples[i] for i in bucket])
+            candidate_emb = theta[ITEM_EMBEDDING][candidates].requires_grad_()
+            term = uniformity_loss(candidate_emb, anchors, objective.reduction)
+            bucket_losses = bucket_losses + objective.uniformity * term
+            differentiated.append(candidate_emb)
+        grads = torch.autograd.grad(bucket_losses.sum(), differentiated)
         losses[index] = bucket_losses.detach()
         user_emb_grad[index] = grads[0]
-        for name, grad in zip(dense_params, grads[2:]):
+        for name, grad in zip(dense_params, grads[2 : 2 + len(dense_params)]):
             dense_grads[name][index] = grad
         keys.append((index.unsqueeze(1) * num_items + items)[mask])
         rows.append(grads[1][mask])
+        if objective.uniformity > 0:
+            real = anchors.bool()
+            contrast_keys.append((index[:, None, None] * num_items + candidates)[real].flatten())
+            contrast_rows.append(grads[-1][real].reshape(-1, grads[-1].shape[-1]))
     unique_keys, inverse = torch.unique(torch.cat(keys), sorted=True, return_inverse=True)
     flat_rows = torch.cat(rows)
     if objective.repeated_items == "last-kept":
@@ -154,6 +199,11 @@ def compute_user_updates(
         last = torch.zeros(len(unique_keys), dtype=torch.int64).scatter_reduce_(0, inverse, positions, "amax")
         item_grads = flat_rows[last]
     else:
+        item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
+    if contrast_keys:  # UNION's term adds its rows to whatever the samples' rows merged to
+        merged = torch.cat([unique_keys, *contrast_keys])
+        unique_keys, inverse = torch.unique(merged, sorted=True, return_inverse=True)
+        flat_rows = torch.cat([item_grads, *contrast_rows])
         item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
     owners = unique_keys // num_items
     updates = UserUpdates(

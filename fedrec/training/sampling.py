@@ -5,7 +5,7 @@ negatives and the round order do not depend on how users are spread over nodes: 
 simulation or deployment, the same seed gives the same numbers.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,6 +13,10 @@ from fedrec.config import RunConfig
 
 _NEGATIVES_STREAM = 0x4E45
 _SCHEDULE_STREAM = 0x5343
+_CONTRAST_STREAM = 0x554E
+
+#: Negatives of each anchor in UNION's client-side term (its reference code's K).
+UNION_NEGATIVES = 15
 
 
 def sample_negatives(train_items: np.ndarray, num_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -38,11 +42,14 @@ class UserSamples:
     """One user's training samples: positives first, then `negatives` per positive.
 
     `partner[j]` is the index of the positive that sample j is paired with (for BPR), -1 for positives.
+    `contrast`, for UNION's client-side term (`uniformity-reg`), has a row per positive: the positive (anchor),
+    another positive of the user, then `UNION_NEGATIVES` distinct items the user never interacted with.
     """
 
     items: np.ndarray
     labels: np.ndarray
     partner: np.ndarray
+    contrast: np.ndarray | None = None
 
 
 def user_samples(
@@ -59,10 +66,32 @@ def user_samples(
     )
 
 
+def contrast_rows(train_items: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
+    """[P, 2 + K] UNION's contrastive candidates of a user with P >= 2 positives (see `UserSamples.contrast`): for
+    each positive, another positive drawn uniformly and K = `UNION_NEGATIVES` distinct non-interacted items, as
+    its reference code draws them anew at every participation; [0, 2 + K] for fewer than two positives."""
+    num_pos = len(train_items)
+    if num_pos < 2:
+        return np.zeros((0, 2 + UNION_NEGATIVES), dtype=np.int64)
+    other = rng.integers(0, num_pos - 1, size=num_pos)
+    other += other >= np.arange(num_pos)
+    free = num_items - num_pos
+    if free < UNION_NEGATIVES:
+        raise ValueError(f"UNION's term needs {UNION_NEGATIVES} items a user never interacted with; a user has {free}")
+    positions = np.stack([rng.choice(free, size=UNION_NEGATIVES, replace=False) for _ in range(num_pos)])
+    negatives = free_items_at(positions.ravel(), train_items).reshape(num_pos, UNION_NEGATIVES)
+    return np.concatenate([train_items[:, None], train_items[other][:, None], negatives], axis=1).astype(np.int64)
+
+
 def epoch_samples(user: int, train_items: np.ndarray, num_items: int, config: RunConfig, epoch: int) -> UserSamples:
-    """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off."""
+    """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off;
+    with `uniformity-reg`, UNION's contrastive candidates, drawn anew each epoch."""
     negative_epoch = epoch if config.resample_negatives else 0
-    return user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch)
+    samples = user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch)
+    if config.uniformity_reg <= 0:
+        return samples
+    rng = np.random.default_rng([config.seed, _CONTRAST_STREAM, epoch, int(user)])
+    return replace(samples, contrast=contrast_rows(np.asarray(train_items, dtype=np.int64), num_items, rng))
 
 
 def epoch_schedule(user_ids: np.ndarray, clients_per_round: int, seed: int, epoch: int) -> list[np.ndarray]:

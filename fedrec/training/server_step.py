@@ -52,3 +52,22 @@ class ServerStep:
             if name != ITEM_EMBEDDING:
                 value.grad = gradient.dense.get(name, torch.zeros_like(value))
         self._adam.step()
+
+    def item_rows_after(self, item_ids: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        """[n, S, d]: the item rows `item_ids` [S] as each of n candidate item gradients `grads` [n, S, d] would
+        leave them if it alone were this step's gradient (Θ and the optimiser state untouched): UNION's preview
+        of a user's upload (fedrec/robust/union.py)."""
+        rows = self.theta[ITEM_EMBEDDING].detach()[item_ids].double()[None]
+        grads = grads.double()
+        if self._adam is None:
+            return rows - self.lr * grads
+        group = self._adam.param_groups[0]
+        (beta1, beta2), eps = group["betas"], group["eps"]
+        state = self._adam.state.get(self.theta[ITEM_EMBEDDING], {})
+        step = int(state["step"]) + 1 if state else 1
+        exp_avg = state["exp_avg"][item_ids].double() * beta1 if state else 0.0
+        exp_avg_sq = state["exp_avg_sq"][item_ids].double() * beta2 if state else 0.0
+        exp_avg = exp_avg + (1 - beta1) * grads
+        exp_avg_sq = exp_avg_sq + (1 - beta2) * grads**2
+        denom = (exp_avg_sq / (1 - beta2**step)).sqrt() + eps
+        return rows - group["lr"] / (1 - beta1**step) * exp_avg / denom
