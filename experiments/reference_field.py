@@ -213,13 +213,15 @@ REFERENCE, THIS_PROJECT = "reference", "this project"
 class Versus:
     """One reference code beside this project in the reference's setting: which reference (a key of FORMATS),
     the reference's log condition for each of this project's configs (`conditions`: condition -> config
-    stem, run with `--seeds`), the project's metrics.csv columns that are the reference's headline metrics
-    (`columns`: column -> the reference's name), and the page's fixed text: its title, how both sides were
-    run (`setting`) and the differences that remain between the two codes (`differences`)."""
+    stem, run with `--seeds`), this project's ablations (`ablations`: label -> the reference's condition it
+    is held against, config stem), the project's metrics.csv columns that are the reference's headline
+    metrics (`columns`: column -> the reference's name), and the page's fixed text: its title, how both
+    sides were run (`setting`) and the differences that remain between the two codes (`differences`)."""
 
     reference: str
     title: str
     conditions: dict[str, str]
+    ablations: dict[str, tuple[str, str]]
     columns: dict[str, str]
     setting: str
     differences: tuple[str, ...]
@@ -230,6 +232,12 @@ VERSUS = {
         "fedrecattack",
         "FedRecAttack: this project beside the reference code, over seeds",
         {"ml-100k-FedRecAttack": "fedrecattack-reference-fedrecattack", "ml-100k-None": "fedrecattack-reference-none"},
+        {
+            "ml-100k-FedRecAttack, 120 surrogate steps": (
+                "ml-100k-FedRecAttack",
+                "fedrecattack-reference-surrogate-120",
+            )
+        },
         {"sampled-hr@10": "HR@10", "er@5": "ER@5", "er@10": "ER@10"},
         "The reference (rdz98/FedRecAttack, unchanged but for its `setup_seed` line) ran the README command for "
         "30 epochs with seeds 20211111, 1 and 2 on the published ml-100k split (990 users: 943 real and 47 "
@@ -250,7 +258,9 @@ VERSUS = {
             "random stream). Same expectation; the reference's curve is noisier from epoch to epoch.",
             "Surrogate users: this project refits them in every round from a fresh initialisation (30 full-batch "
             "Adam steps; a deployed node keeps no state between messages); the reference keeps them and "
-            "their Adam state and trains one mini-batch pass per round in which the item table changed.",
+            "their Adam state and trains one mini-batch pass per round in which the item table changed (about 16 "
+            "Adam steps an epoch). The ablation `120 surrogate steps` (`fedrecattack-surrogate-steps = 120`, "
+            "about the reference's count by epoch 7) measures how much the fit matters.",
             "Item sets of the malicious clients: redrawn in every round from that round's residual here; fixed "
             "at a client's first round in the reference.",
             "Collusion: within one node's batch of malicious clients in a round here (the app's 2 SuperNodes "
@@ -269,11 +279,13 @@ VERSUS = {
 
 
 def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
-    """One summary row per completed run of this project's configs (condition = the reference's name), the
-    metrics.csv columns renamed to the reference's metric names."""
+    """One summary row per completed run of this project's configs and ablations (condition = the reference's
+    condition, `against` = the reference's condition it is held against), the metrics.csv columns renamed to
+    the reference's metric names."""
     log_format = FORMATS[versus.reference]
+    runs = {condition: (condition, config) for condition, config in versus.conditions.items()} | versus.ablations
     rows = []
-    for condition, config in versus.conditions.items():
+    for condition, (against, config) in runs.items():
         for folder in sorted(results_dir.glob(f"{config}{SEED_SUFFIX}*")):
             summary_file, metrics = folder / "summary.json", folder / "metrics.csv"
             if not (summary_file.exists() and metrics.exists()):
@@ -282,21 +294,22 @@ def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
                 continue
             curve = pd.read_csv(metrics).rename(columns=versus.columns)[["epoch", *versus.columns.values()]]
             seed = split_seed_run_name(folder.name)[1]
-            rows.append({"condition": condition, "seed": seed, **summary(curve, log_format)})
+            rows.append({"condition": condition, "against": against, "seed": seed, **summary(curve, log_format)})
     return pd.DataFrame(rows)
 
 
 def _comparable(values: pd.Series, measure: str) -> pd.Series:
-    """A first-pass epoch that never came counts as later than every epoch."""
-    return values.fillna(math.inf) if measure.startswith("first") else values
+    """A first-pass epoch that never came counts as later than every epoch; values are compared at the 4 decimals
+    the reference codes print."""
+    return values.fillna(math.inf) if measure.startswith("first") else values.round(4)
 
 
 def within_reference(reference: pd.DataFrame, ours: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
     """Per condition, measure and seed of ours: whether its value lies within the reference's min..max over
     seeds (NaN where the reference has no run of the condition)."""
     rows = []
-    for condition, group in ours.groupby("condition", sort=True):
-        theirs = reference[reference["condition"] == condition]
+    for (condition, against), group in ours.groupby(["condition", "against"], sort=False):
+        theirs = reference[reference["condition"] == against]
         for measure in measures:
             low = _comparable(theirs[measure], measure).min() if len(theirs) else math.nan
             high = _comparable(theirs[measure], measure).max() if len(theirs) else math.nan
@@ -322,7 +335,8 @@ def range_table(reference: pd.DataFrame, ours: pd.DataFrame, checks: pd.DataFram
         "|---|---|---|---|---|",
     ]
     for (condition, measure), group in checks.groupby(["condition", "measure"], sort=False):
-        theirs = reference.loc[reference["condition"] == condition, measure]
+        against = ours.loc[ours["condition"] == condition, "against"].iloc[0]
+        theirs = reference.loc[reference["condition"] == against, measure]
         mine = ours[ours["condition"] == condition].sort_values("seed")
         values = ", ".join(f"{seed}: {_cell(value, measure)}" for seed, value in zip(mine["seed"], mine[measure]))
         inside = group["within"]
@@ -336,12 +350,12 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
     reference's seed range, and the differences that remain."""
     versus = VERSUS[name]
     reference = reference[reference["condition"].isin(versus.conditions)]
-    measures = [column for column in ours.columns if column not in ("condition", "seed", "epochs")]
+    measures = [column for column in ours.columns if column not in ("condition", "against", "seed", "epochs")]
     reference = reference[["condition", "seed", "epochs", *measures]]
-    both = pd.concat([reference.assign(code=REFERENCE), ours.assign(code=THIS_PROJECT)], ignore_index=True).assign(
-        condition=lambda rows: rows["condition"] + ", " + rows["code"]
+    both = pd.concat(
+        [reference.assign(code=REFERENCE), ours.drop(columns="against").assign(code=THIS_PROJECT)], ignore_index=True
     )
-    both = both.drop(columns="code")
+    both = both.assign(condition=both["condition"] + ", " + both["code"]).drop(columns="code")
     checks = within_reference(reference, ours, measures)
     return (
         "\n\n".join(
@@ -356,7 +370,8 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 "## Over seeds",
                 over_seeds_table(both),
                 "## This project against the reference's seed range",
-                "Each of this project's per-seed values against the reference's min–max over its seeds (a "
+                "Each of this project's per-seed values against the reference's min–max over its seeds, at the 4 "
+                "decimals the reference prints (a "
                 "first-pass epoch that never came counts as later than every epoch; with one reference seed the "
                 "range is a point).",
                 range_table(reference, ours, checks),

@@ -95,11 +95,14 @@ def test_fedrecattack_beside_the_project_checks_each_seed_against_the_reference_
     _project_run(results, config, 1, [(0.08, 0.5, 0.5), (0.07, 0.91, 0.92), (0.072, 0.75, 0.93)], "completed")
     _project_run(results, config, 2, [(0.08, 0.5, 0.5), (0.07, 0.6, 0.6), (0.06, 0.95, 0.95)], "completed")
     _project_run(results, config, 3, [(0.08, 0.5, 0.5)], "running")
+    (ablation, (against, ablation_config)), *_ = VERSUS["fedrecattack"].ablations.items()
+    _project_run(results, ablation_config, 1, [(0.08, 0.95, 0.95)], "completed")
     ours = project_runs(results, VERSUS["fedrecattack"])
-    assert sorted(ours["seed"]) == [1, 2]  # the unfinished run is left out
+    assert sorted(ours.loc[ours["condition"] == "ml-100k-FedRecAttack", "seed"]) == [1, 2]  # unfinished: left out
     assert "max NDCG@10" not in ours  # the reference's target NDCG@10 has no column here
     text = versus_report("fedrecattack", collect(tmp_path / "logs")["fedrecattack"], ours)
     assert "| ml-100k-FedRecAttack | final ER@5 | 0.7000–0.8206 (2) | 1: 0.7500, 2: 0.9500 | 1 of 2 |" in text
     assert "| ml-100k-FedRecAttack | first epoch ER@5 >= 0.9 | 2 (2) | 1: 2, 2: 3 | 1 of 2 |" in text
     assert "| ml-100k-FedRecAttack, this project | 2 | 0.8500 ± 0.1414 |" in text
+    assert f"| {ablation} | first epoch ER@5 >= 0.9 | 2 (2) | 1: 1 | 0 of 1 |" in text  # held against {against}
     assert "## Differences that remain" in text
