@@ -262,7 +262,8 @@ VERSUS = {
             "Adam steps an epoch). The ablation `120 surrogate steps` (`fedrecattack-surrogate-steps = 120`, "
             "about the reference's count by epoch 7) measures how much the fit matters.",
             "Item sets of the malicious clients: redrawn in every round from that round's residual here; fixed "
-            "at a client's first round in the reference.",
+            "at a client's first round in the reference (not ablated: fixing it needs state that a node keeps "
+            "between rounds, which this project's stateless clients do not have).",
             "Collusion: within one node's batch of malicious clients in a round here (the app's 2 SuperNodes "
             "split the clients); across all malicious clients of the round in the reference.",
             "Noise on the uploaded rows: std 1e-6 before clipping here; N(0, 1e-7) after clipping in the "
