@@ -19,9 +19,10 @@ Deliberate differences from the reference code:
 
 - Stateless rounds. A deployed node starts a fresh process per message, so nothing is kept
   between rounds: every `poison` call refits the surrogate users from a deterministic init
-  (keyed by seed and epoch) with `SURROGATE_STEPS` full-batch Adam steps over all surrogate users
-  at once, one negative per public positive redrawn each step. The reference keeps its surrogate
-  embeddings and Adam state across rounds and trains one mini-batch epoch per round.
+  (keyed by seed and epoch) with `fedrecattack-surrogate-steps` (default 30) full-batch Adam steps over
+  all surrogate users at once, one negative per public positive redrawn each step. The reference keeps
+  its surrogate embeddings and Adam state across rounds and trains one mini-batch epoch per round, so
+  its surrogates keep fitting as the rounds go on (docs/fedrecattack-vs-reference.md measures more steps).
 - Surrogate users are the users with at least one public interaction (the reference keeps an
   embedding, never trained, for users without any).
 - BPR and the attack loss use the model's own logits, the MLP frozen while fitting, so the attack
@@ -53,8 +54,6 @@ from fedrec.settings import Setting
 from fedrec.training.local import LocalResult
 from fedrec.updates import UserUpdates
 
-#: Full-batch Adam steps fitting the surrogate user embeddings in each `poison` call.
-SURROGATE_STEPS = 30
 #: Adam learning rate of the surrogate fit (the reference code's attack lr).
 SURROGATE_LR = 0.01
 #: Std of the surrogate users' initial embeddings (the reference code's init).
@@ -86,6 +85,12 @@ class FedRecAttack(Attack):
             "fedrecattack-items", int, "kappa: items each FedRecAttack client uploads, targets included.", minimum=1
         ),
         Setting("fedrecattack-grad-limit", float, "Per-item L2 limit of a FedRecAttack client's rows.", minimum=0.0),
+        Setting(
+            "fedrecattack-surrogate-steps",
+            int,
+            "Full-batch Adam steps fitting FedRecAttack's surrogate users in each round, from a fresh start.",
+            minimum=1,
+        ),
     )
 
     def __init__(self, setup: AttackSetup) -> None:
@@ -142,7 +147,7 @@ class FedRecAttack(Attack):
         rows = torch.from_numpy(self._pos_users)
         positives = item_emb[torch.from_numpy(self._pos_items)]
         optimizer = torch.optim.Adam([users], lr=SURROGATE_LR)
-        for _ in range(SURROGATE_STEPS):
+        for _ in range(self.config.fedrecattack_surrogate_steps):
             negatives = item_emb[torch.from_numpy(self._negatives(rng))]
             own = users[rows]
             gap = self.model.logits(dense, own, positives) - self.model.logits(dense, own, negatives)

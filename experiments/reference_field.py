@@ -2,6 +2,7 @@
 the target's exposure first passes 0.9.
 
     python -m experiments.reference_field [--reference-logs results/reference-logs] [--out docs/reference-runs.md]
+    python -m experiments.reference_field --versus fedrecattack [--results-dir results/experiments]
 
 Each reference code (FedRecAttack, ClusterAttack-UNION, Spattack, PIECK; how each was run and what it
 must be matched on: docs/reference-settings.md) prints one line per epoch (ClusterAttack-UNION's
@@ -12,15 +13,24 @@ last epoch and the max (exposure, utility) or min (utility under an untargeted a
 epochs (epoch >= 1), and for a targeted attack the
 first epoch with ER@5 >= 0.9 and with ER@10 >= 0.9. Then per condition: mean ± sample std over seeds (n).
 Writes the tables to `--out` and prints where.
+
+With `--versus NAME` (a key of `VERSUS`) it puts one reference beside this project's runs of the same
+setting (`<results-dir>/<config>__seed<k>`, each summarised the same way from its metrics.csv) and writes
+`docs/<NAME>-vs-reference.md`: per seed both codes' values, and whether each of this project's values lies
+within the reference's range over its seeds (min to max; an ER that never passes 0.9 counts as later
+than every epoch). The two codes draw from different generators, so seeds are compared as ranges, never
+paired.
 """
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.seeds import format_values
+from experiments.seeds import SEED_SUFFIX, format_values, split_seed_run_name
 from harness.arguments import script_parser
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -110,10 +120,14 @@ def summary(curve: pd.DataFrame, log_format: LogFormat) -> dict[str, float]:
     trained = curve[curve["epoch"] >= 1]
     row = {"epochs": float(trained["epoch"].iloc[-1])}
     for metric, statistics in log_format.headline:
+        if metric not in trained:  # a metric this project's runs do not record (FedRecAttack's target NDCG@10)
+            continue
         for statistic in statistics:
             values = trained[metric]
             row[f"{statistic} {metric}"] = values.iloc[-1] if statistic == "final" else values.agg(statistic)
     for metric in log_format.exposures:
+        if metric not in trained:
+            continue
         reached = trained.loc[trained[metric] >= EXPOSED, "epoch"]
         row[f"first {log_format.epoch_unit} {metric} >= {EXPOSED}"] = (
             float(reached.iloc[0]) if len(reached) else float("nan")
@@ -190,14 +204,214 @@ def report(runs: dict[str, pd.DataFrame]) -> str:
     return "\n\n".join(text) + "\n"
 
 
+# -- one reference beside this project ---------------------------------------------------------------------
+
+REFERENCE, THIS_PROJECT = "reference", "this project"
+
+
+@dataclass(frozen=True)
+class Versus:
+    """One reference code beside this project in the reference's setting: which reference (a key of FORMATS),
+    the reference's log condition for each of this project's configs (`conditions`: condition -> config
+    stem, run with `--seeds`), this project's ablations (`ablations`: label -> the reference's condition it
+    is held against, config stem), the project's metrics.csv columns that are the reference's headline
+    metrics (`columns`: column -> the reference's name), and the page's fixed text: its title, how both
+    sides were run (`setting`) and the differences that remain between the two codes (`differences`)."""
+
+    reference: str
+    title: str
+    conditions: dict[str, str]
+    ablations: dict[str, tuple[str, str]]
+    columns: dict[str, str]
+    setting: str
+    differences: tuple[str, ...]
+
+
+VERSUS = {
+    "fedrecattack": Versus(
+        "fedrecattack",
+        "FedRecAttack: this project beside the reference code, over seeds",
+        {"ml-100k-FedRecAttack": "fedrecattack-reference-fedrecattack", "ml-100k-None": "fedrecattack-reference-none"},
+        {
+            "ml-100k-FedRecAttack, 120 surrogate steps": (
+                "ml-100k-FedRecAttack",
+                "fedrecattack-reference-surrogate-120",
+            )
+        },
+        {"sampled-hr@10": "HR@10", "er@5": "ER@5", "er@10": "ER@10"},
+        "The reference (rdz98/FedRecAttack, unchanged but for its `setup_seed` line) ran the README command for "
+        "30 epochs with seeds 20211111, 1 and 2 on the published ml-100k split (990 users: 943 real and 47 "
+        "malicious, rho 5%, kappa 60, xi 1%); its no-attack run (`--clients_limit=0`) with seed 20211111 only. "
+        "Commands and every protocol detail: [reference settings](reference-settings.md). This project ran "
+        "`python -m experiments.run experiments/configs/fedrecattack-reference-{fedrecattack,none}.toml "
+        "--data-dir ml-100k-loo --seeds 20211111 1 2` through `flwr run` (2 SuperNodes): the same model, loss "
+        "(BPR summed plus L2 0.1 on the user row and the touched item rows), fixed negatives, rounds of 256, "
+        'per-row clipping to norm 1 and summing server, and `target-items = "random:1"`, which draws each '
+        "seed's target as the reference does (894, 1415 and 1142 for seeds 20211111, 1 and 2). Both report "
+        "ER@5 and ER@10 over the users with the target in neither train nor test (train and test masked) and "
+        "sampled HR@10 (the test item against 99 unseen items). The reference's target NDCG@10 has no "
+        "counterpart in this project's metrics and is left out.",
+        (
+            "Sampled HR@10: this project draws each user's 99 sampled items once, keyed by (seed, user), and "
+            "ranks against the same ones in every evaluation; the reference draws new ones at every "
+            "evaluation from its global NumPy generator (so its evaluation also shifts its training's "
+            "random stream). Same expectation; the reference's curve is noisier from epoch to epoch.",
+            "Surrogate users: this project refits them in every round from a fresh initialisation (30 full-batch "
+            "Adam steps; a deployed node keeps no state between messages); the reference keeps them and "
+            "their Adam state and trains one mini-batch pass per round in which the item table changed (about 16 "
+            "Adam steps an epoch). The ablation `120 surrogate steps` (`fedrecattack-surrogate-steps = 120`, "
+            "about the reference's count by epoch 7) measures how much the fit matters.",
+            "Item sets of the malicious clients: redrawn in every round from that round's residual here; fixed "
+            "at a client's first round in the reference (not ablated: fixing it needs state that a node keeps "
+            "between rounds, which this project's stateless clients do not have).",
+            "Collusion: within one node's batch of malicious clients in a round here (the app's 2 SuperNodes "
+            "split the clients); across all malicious clients of the round in the reference.",
+            "Noise on the uploaded rows: std 1e-6 before clipping here; N(0, 1e-7) after clipping in the "
+            "reference. Both are far below the rows' norm (1).",
+            'Repeated negatives: `repeated-items = "last-kept"` keeps one row per repeated item id in the '
+            "upload as the reference's `grad[items] += g` does; the L2 term counts a repeated negative "
+            "once per draw on both sides.",
+            "Random streams: the two codes draw initialisation, negatives, schedule and attack from different "
+            "generators, so a seed is the same target on both sides but not the same run; seeds are compared "
+            "as ranges.",
+        ),
+    ),
+}
+
+
+def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
+    """One summary row per completed run of this project's configs and ablations (condition = the reference's
+    condition, `against` = the reference's condition it is held against), the metrics.csv columns renamed to
+    the reference's metric names."""
+    log_format = FORMATS[versus.reference]
+    runs = {condition: (condition, config) for condition, config in versus.conditions.items()} | versus.ablations
+    rows = []
+    for condition, (against, config) in runs.items():
+        for folder in sorted(results_dir.glob(f"{config}{SEED_SUFFIX}*")):
+            summary_file, metrics = folder / "summary.json", folder / "metrics.csv"
+            if not (summary_file.exists() and metrics.exists()):
+                continue
+            if json.loads(summary_file.read_text()).get("status") != "completed":
+                continue
+            curve = pd.read_csv(metrics).rename(columns=versus.columns)[["epoch", *versus.columns.values()]]
+            seed = split_seed_run_name(folder.name)[1]
+            rows.append({"condition": condition, "against": against, "seed": seed, **summary(curve, log_format)})
+    return pd.DataFrame(rows)
+
+
+def _comparable(values: pd.Series, measure: str) -> pd.Series:
+    """A first-pass epoch that never came counts as later than every epoch; values are compared at the 4 decimals
+    the reference codes print."""
+    return values.fillna(math.inf) if measure.startswith("first") else values.round(4)
+
+
+def within_reference(reference: pd.DataFrame, ours: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Per condition, measure and seed of ours: whether its value lies within the reference's min..max over
+    seeds (NaN where the reference has no run of the condition)."""
+    rows = []
+    for (condition, against), group in ours.groupby(["condition", "against"], sort=False):
+        theirs = reference[reference["condition"] == against]
+        for measure in measures:
+            low = _comparable(theirs[measure], measure).min() if len(theirs) else math.nan
+            high = _comparable(theirs[measure], measure).max() if len(theirs) else math.nan
+            for seed, value in zip(group["seed"], _comparable(group[measure], measure)):
+                inside = math.nan if pd.isna(low) else float(low <= value <= high)
+                rows.append({"condition": condition, "measure": measure, "seed": seed, "within": inside})
+    return pd.DataFrame(rows)
+
+
+def _span(values: pd.Series, measure: str) -> str:
+    cells = sorted(_comparable(values, measure))
+    if not cells:
+        return "–"
+    show = [_cell(math.nan if math.isinf(value) else value, measure) for value in (cells[0], cells[-1])]
+    return show[0] if show[0] == show[1] else f"{show[0]}–{show[1]}"
+
+
+def range_table(reference: pd.DataFrame, ours: pd.DataFrame, checks: pd.DataFrame) -> str:
+    """Per condition and measure: the reference's range (n), this project's per-seed values, and how many of
+    them lie within the reference's range."""
+    lines = [
+        "| condition | measure | reference: range (n) | this project, per seed | within the reference's range |",
+        "|---|---|---|---|---|",
+    ]
+    for (condition, measure), group in checks.groupby(["condition", "measure"], sort=False):
+        against = ours.loc[ours["condition"] == condition, "against"].iloc[0]
+        theirs = reference.loc[reference["condition"] == against, measure]
+        mine = ours[ours["condition"] == condition].sort_values("seed")
+        values = ", ".join(f"{seed}: {_cell(value, measure)}" for seed, value in zip(mine["seed"], mine[measure]))
+        inside = group["within"]
+        verdict = "no reference run" if inside.isna().all() else f"{int(inside.sum())} of {len(inside)}"
+        lines.append(f"| {condition} | {measure} | {_span(theirs, measure)} ({len(theirs)}) | {values} | {verdict} |")
+    return "\n".join(lines)
+
+
+def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str:
+    """The page of `VERSUS[name]`: setting, both codes over seeds and per seed, this project against the
+    reference's seed range, and the differences that remain."""
+    versus = VERSUS[name]
+    reference = reference[reference["condition"].isin(versus.conditions)]
+    measures = [column for column in ours.columns if column not in ("condition", "against", "seed", "epochs")]
+    reference = reference[["condition", "seed", "epochs", *measures]]
+    both = pd.concat(
+        [reference.assign(code=REFERENCE), ours.drop(columns="against").assign(code=THIS_PROJECT)], ignore_index=True
+    )
+    both = both.assign(condition=both["condition"] + ", " + both["code"]).drop(columns="code")
+    checks = within_reference(reference, ours, measures)
+    return (
+        "\n\n".join(
+            [
+                f"# {versus.title}",
+                f"Generated by `python -m experiments.reference_field --versus {name}` from the reference's logs in "
+                f"`results/reference-logs/{versus.reference}/` and this project's runs in `results/experiments/`. "
+                "Final = last evaluated epoch; max over the trained epochs (epoch >= 1); mean ± sample std over "
+                "seeds.",
+                "## Setting",
+                versus.setting,
+                "## Over seeds",
+                over_seeds_table(both),
+                "## This project against the reference's seed range",
+                "Each of this project's per-seed values against the reference's min–max over its seeds, at the 4 "
+                "decimals the reference prints (a "
+                "first-pass epoch that never came counts as later than every epoch; with one reference seed the "
+                "range is a point).",
+                range_table(reference, ours, checks),
+                "## Per seed",
+                per_seed_table(both),
+                "## Differences that remain",
+                "\n".join(f"- {difference}" for difference in versus.differences),
+            ]
+        )
+        + "\n"
+    )
+
+
 def main() -> None:
     parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--reference-logs", type=Path, default=PROJECT / "results" / "reference-logs")
-    parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "reference-runs.md")
+    parser.add_argument(
+        "--out", type=Path, help="default: docs/reference-runs.md, with --versus NAME docs/NAME-vs-reference.md"
+    )
+    parser.add_argument("--versus", choices=sorted(VERSUS), help="one reference beside this project's runs")
+    parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     args = parser.parse_args()
     runs = collect(args.reference_logs)
+    if args.versus:
+        reference = VERSUS[args.versus].reference
+        ours = project_runs(args.results_dir, VERSUS[args.versus])
+        if reference not in runs or ours.empty:
+            parser.exit(
+                2,
+                f"{parser.prog}: --versus {args.versus} needs finished logs under {args.reference_logs}/{reference}/ "
+                f"and completed runs under {args.results_dir}\n",
+            )
+        out = args.out or PROJECT / "docs" / f"{args.versus}-vs-reference.md"
+        out.write_text(versus_report(args.versus, runs[reference], ours))
+        print(f"-> {out} (reference: {len(runs[reference])} runs, this project: {len(ours)} runs)")
+        return
     if not runs:
         parser.exit(2, f"{parser.prog}: no finished logs under {args.reference_logs}/<reference>/\n")
+    args.out = args.out or PROJECT / "docs" / "reference-runs.md"
     args.out.write_text(report(runs))
     print(f"-> {args.out} ({', '.join(f'{name}: {len(rows)} runs' for name, rows in runs.items())})")
 

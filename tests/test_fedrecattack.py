@@ -165,6 +165,16 @@ def test_surrogates_are_the_users_with_public_data_and_fit_it() -> None:
     assert bool((scores[public].view(30, 4).mean(1) > scores.masked_fill(public, 0).sum(1) / (NUM_ITEMS - 4)).all())
 
 
+def test_more_surrogate_steps_fit_the_public_data_further() -> None:
+    def public_margin(steps: int) -> float:
+        _, rec_model, theta, attack = _setup("mf", fedrecattack_surrogate_steps=steps)
+        scores = rec_model.score_all_items(theta, attack.surrogate_users(theta, epoch=0))
+        public = torch.from_numpy(_public()[:30].toarray() > 0)
+        return float(scores[public].mean() - scores[~public].mean())
+
+    assert 0 < public_margin(5) < public_margin(30) < public_margin(120)
+
+
 def test_updates_are_deterministic_per_seed_and_epoch() -> None:
     _, _, theta, attack = _setup("ncf")
     _, _, _, again = _setup("ncf")

@@ -1,11 +1,12 @@
 """Reading the field's reference codes' logs (each in its own format) and summarising their runs over seeds."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from experiments.reference_field import FORMATS, collect, report, summary
+from experiments.reference_field import FORMATS, VERSUS, collect, project_runs, report, summary, versus_report
 
 FEDRECATTACK = """Arguments: attack=FedRecAttack,dim=32
 Iteration 0(init), (0.0848) on test, (0.0021, 0.0054, 0.0025) on target. [0.9s]
@@ -72,3 +73,36 @@ def test_only_finished_logs_are_collected_and_reported(tmp_path: Path) -> None:
     assert sorted(runs["pieck"]["seed"]) == [1, 2]
     text = report(runs)
     assert "| PIECKIPE-NoDefense | 2 | 0.9250 ± 0.0354 |" in text
+
+
+def _project_run(results: Path, config: str, seed: int, rows: list[tuple[float, float, float]], status: str) -> None:
+    """A run folder of this project: metrics.csv (epoch, sampled HR@10, ER@5, ER@10) and summary.json."""
+    folder = results / f"{config}__seed{seed}"
+    folder.mkdir(parents=True)
+    lines = ["epoch,recall@10,sampled-hr@10,er@5,er@10"]
+    lines += [f"{epoch},0.01,{hr},{er5},{er10}" for epoch, (hr, er5, er10) in enumerate(rows, start=1)]
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    (folder / "summary.json").write_text(json.dumps({"status": status}))
+
+
+def test_fedrecattack_beside_the_project_checks_each_seed_against_the_reference_range(tmp_path: Path) -> None:
+    logs = tmp_path / "logs" / "fedrecattack"
+    logs.mkdir(parents=True)
+    (logs / "ml-100k-FedRecAttack-seed1.log").write_text(FEDRECATTACK)  # ER@5 final 0.8206, max 0.9220, first 2
+    (logs / "ml-100k-FedRecAttack-seed2.log").write_text(FEDRECATTACK.replace("(0.8206,", "(0.7000,"))
+    results = tmp_path / "results"
+    config = VERSUS["fedrecattack"].conditions["ml-100k-FedRecAttack"]
+    _project_run(results, config, 1, [(0.08, 0.5, 0.5), (0.07, 0.91, 0.92), (0.072, 0.75, 0.93)], "completed")
+    _project_run(results, config, 2, [(0.08, 0.5, 0.5), (0.07, 0.6, 0.6), (0.06, 0.95, 0.95)], "completed")
+    _project_run(results, config, 3, [(0.08, 0.5, 0.5)], "running")
+    (ablation, (against, ablation_config)), *_ = VERSUS["fedrecattack"].ablations.items()
+    _project_run(results, ablation_config, 1, [(0.08, 0.95, 0.95)], "completed")
+    ours = project_runs(results, VERSUS["fedrecattack"])
+    assert sorted(ours.loc[ours["condition"] == "ml-100k-FedRecAttack", "seed"]) == [1, 2]  # unfinished: left out
+    assert "max NDCG@10" not in ours  # the reference's target NDCG@10 has no column here
+    text = versus_report("fedrecattack", collect(tmp_path / "logs")["fedrecattack"], ours)
+    assert "| ml-100k-FedRecAttack | final ER@5 | 0.7000–0.8206 (2) | 1: 0.7500, 2: 0.9500 | 1 of 2 |" in text
+    assert "| ml-100k-FedRecAttack | first epoch ER@5 >= 0.9 | 2 (2) | 1: 2, 2: 3 | 1 of 2 |" in text
+    assert "| ml-100k-FedRecAttack, this project | 2 | 0.8500 ± 0.1414 |" in text
+    assert f"| {ablation} | first epoch ER@5 >= 0.9 | 2 (2) | 1: 1 | 0 of 1 |" in text  # held against {against}
+    assert "## Differences that remain" in text
