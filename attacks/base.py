@@ -65,6 +65,9 @@ class Attack(ABC):
     needs_own_data = False
     #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Whether it promotes the target items (judged by their exposure, ER@K) rather than lowering every
+    #: user's utility (judged by the drop in Recall@K against the same defense without attack).
+    targeted: ClassVar[bool] = True
 
     def __init__(self, setup: AttackSetup) -> None:
         self.setup = setup
@@ -102,6 +105,8 @@ class ProfileAttack(Attack):
 
 class NoAttack(Attack):
     """Every client is a benign user (no malicious clients are created)."""
+
+    targeted = False
 
     def poison(self, attack_round: AttackRound) -> LocalResult:
         raise RuntimeError("attack 'none' has no malicious clients")

@@ -44,6 +44,7 @@ class CraftContext:
 
 class CollusionAttack(ProfileAttack):
     default_mode = "compromised"
+    targeted = False
     needs_own_data = True
     #: Crafts each coordinate against a per-item rule's senders, and sends only the rows the known updates sent.
     per_item_aware = False
