@@ -8,7 +8,8 @@ malicious-fraction, seed; `--seeds` replaces the seed list) and optional `[attac
 (keys for that attack's cells). Every cell and seed is one `flwr run` (experiments/run.py's runner;
 `--data-dir` is the folder of the sweep's dataset, by default the app's download cache)
 into `<results-dir>/<sweep>/<attack>__<defense>__rho<rho>__seed<k>`; finished runs are skipped, and a run that
-fails does not stop the others (the sweep exits with an error naming them at the end). The sweep writes, in `<results-dir>/<sweep>/`:
+fails does not stop the others (the sweep exits with an error naming them at the end). The sweep writes, in
+`<results-dir>/<sweep>/`:
 
 - `sweep.csv`: one row per run (per seed): final Recall@10, NDCG@10, ER@10, detection
   precision/recall, the peak and last-5-epoch mean of Recall@10, wall time;

@@ -43,11 +43,7 @@ def main() -> None:
     if not args.table_only:
         planned = planned_runs(grid, args.results_dir, args.data_dir, args.datasets)
         failed = run_cells(planned, args.federation_config, shard, args.jobs)
-    try:
-        grid_path = args.grid.resolve().relative_to(PROJECT)
-    except ValueError:
-        grid_path = args.grid
-    print(write_page(grid, args.results_dir, args.out, f"python -m experiments.leaderboard {grid_path.as_posix()}"))
+    print(write_page(grid, args.results_dir, args.out, args.grid))
     if failed:
         raise SystemExit(f"{len(failed)} runs did not complete: {', '.join(failed)}")
 
