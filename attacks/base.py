@@ -70,6 +70,9 @@ class Attack(ABC):
     observes_item_movement: ClassVar[bool] = False
     #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Whether it promotes the target items (judged by their exposure, ER@K) rather than lowering every
+    #: user's utility (judged by the drop in Recall@K against the same defense without attack).
+    targeted: ClassVar[bool] = True
 
     @classmethod
     def required_knowledge(cls, config: RunConfig) -> str | None:
@@ -112,6 +115,8 @@ class ProfileAttack(Attack):
 
 class NoAttack(Attack):
     """Every client is a benign user (no malicious clients are created)."""
+
+    targeted = False
 
     def poison(self, attack_round: AttackRound) -> LocalResult:
         raise RuntimeError("attack 'none' has no malicious clients")

@@ -68,6 +68,7 @@ class CraftingAttack(CollusionAttack, ProfileAttack):
     """Colluders that upload their honest updates and craft whole vectors from the known ones."""
 
     default_mode = "compromised"
+    targeted = False
     needs_own_data = True
     #: Crafts each coordinate against a per-item rule's senders, and sends only the rows the known updates sent.
     per_item_aware = False

@@ -55,6 +55,7 @@ FEDATTACK_NORM = Setting(
 class FedAttack(ProfileAttack):
     default_mode = "compromised"
     needs_own_data = True
+    targeted = False
     settings = (FEDATTACK_NORM,)
 
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
@@ -92,6 +93,7 @@ class FedAttack(ProfileAttack):
 class RandomSamples(ProfileAttack):
     default_mode = "compromised"
     needs_own_data = True
+    targeted = False
 
     def samples(self, attack_round: AttackRound, index: int) -> UserSamples:
         num_pos = len(attack_round.own_items[index])

@@ -7,8 +7,9 @@ The TOML has `[base]` (run-config keys for every cell), `[grid]` (lists: attack,
 malicious-fraction, seed; `--seeds` replaces the seed list) and optional `[attack-settings.<attack>]`
 (keys for that attack's cells). Every cell and seed is one `flwr run` (experiments/run.py's runner;
 `--data-dir` is the folder of the sweep's dataset, by default the app's download cache)
-into `<results-dir>/<sweep>/<attack>__<defense>__rho<rho>__seed<k>`; finished runs are skipped. The
-sweep writes, in `<results-dir>/<sweep>/`:
+into `<results-dir>/<sweep>/<attack>__<defense>__rho<rho>__seed<k>`; finished runs are skipped, and a run that
+fails does not stop the others (the sweep exits with an error naming them at the end). The sweep writes, in
+`<results-dir>/<sweep>/`:
 
 - `sweep.csv`: one row per run (per seed): final Recall@10, NDCG@10, ER@10, detection
   precision/recall, the peak and last-5-epoch mean of Recall@10, wall time;
@@ -23,6 +24,8 @@ sweep writes, in `<results-dir>/<sweep>/`:
 import itertools
 import json
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +34,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from experiments.run import PROJECT, completed, run_overrides  # noqa: E402
 from experiments.seeds import (  # noqa: E402
@@ -58,8 +63,55 @@ METRICS = (
 CELL_KEYS = ("attack", "defense", "malicious-fraction")
 GRID_KEYS = (*CELL_KEYS, "seed")
 CURVE_METRIC = "recall@10"
+#: How often `run_cells` starts a run that leaves no folder (a bad setting fails as fast each time).
+STARTS = 5
 #: (cell, summary.json, metrics.csv) of a completed run.
 Run = tuple[dict, dict, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """One `flwr run` of a grid: its folder's name, its run-config overrides and the folder it goes in."""
+
+    name: str
+    overrides: dict
+    results: Path
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`i/n` -> (i, n), with 0 <= i < n; anything else is one clear error line."""
+    index, slash, count = text.partition("/")
+    if not (slash and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
+        raise SystemExit(f"--shard {text}: expected i/n with 0 <= i < n (e.g. 0/2)")
+    return int(index), int(count)
+
+
+def run_cells(planned: list[CellRun], federation: str, shard: tuple[int, int] = (0, 1), jobs: int = 1) -> list[str]:
+    """Run the shard's share of `planned` (every n-th from the i-th), `jobs` at a time, skipping completed
+    folders (experiments/run.py `run_overrides`); returns the names of the runs that did not complete.
+
+    A failed run does not stop the others: a grid runs unattended for hours, and its tables show the
+    failure in its cell. A run that never started (no folder) is started again, up to STARTS times in all:
+    on a busy machine `flwr run` gives up when its local SuperLink takes more than 15 s to come up.
+    """
+    index, count = shard
+    mine = [(number, run) for number, run in enumerate(planned, 1) if (number - 1) % count == index]
+
+    def attempt(number: int, run: CellRun) -> str | None:
+        for _ in range(STARTS):
+            print(f"[{number}/{len(planned)}] {run.name}: starting", flush=True)
+            try:
+                run_overrides(run.name, run.overrides, run.results, federation)
+                return None
+            except SystemExit as failure:  # run_overrides' verdict on a run that did not complete
+                print(failure, flush=True)
+                if (run.results / run.name).exists():  # it ran and failed: a result, not a hiccup
+                    break
+        return str(run.results / run.name)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each flwr run is its own process tree
+        outcomes = list(pool.map(lambda item: attempt(*item), mine))
+    return [name for name in outcomes if name]
 
 
 def cells(spec: dict) -> list[dict]:
@@ -121,6 +173,24 @@ def _grids(aggregated: pd.DataFrame, attacks: list[str], defenses: list[str]) ->
     return sorted(out, key=lambda item: (order[item[0]], item[1]))
 
 
+def annotated_heatmap(
+    figure: Figure, axis: Axes, values: np.ndarray, rows: list[str], columns: list[str], title: str
+) -> None:
+    """`values` [rows, columns] as a viridis image with each value written in its square (NaN: left blank)."""
+    image = axis.imshow(values, cmap="viridis", aspect="auto")
+    axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    axis.set_yticks(range(len(rows)), rows)
+    axis.set_title(title, fontsize=9)
+    if np.isnan(values).all():
+        return
+    middle = (np.nanmin(values) + np.nanmax(values)) / 2
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isnan(value):  # dark text on the bright end of viridis, light on the dark end
+            colour = "black" if value > middle else "white"
+            axis.text(j, i, f"{value:.3f}", ha="center", va="center", color=colour, fontsize=8)
+    figure.colorbar(image, ax=axis, fraction=0.04)
+
+
 def heatmaps(aggregated: pd.DataFrame, out: Path, attacks: list[str], defenses: list[str]) -> list[Path]:
     written = []
     grids = _grids(aggregated, attacks, defenses)
@@ -130,16 +200,8 @@ def heatmaps(aggregated: pd.DataFrame, out: Path, attacks: list[str], defenses: 
         figure, axes = plt.subplots(1, len(panels), figsize=size, squeeze=False)
         for axis, (rho, grid) in zip(axes[0], panels):
             values = grid["mean"].to_numpy(dtype=float).reshape(len(attacks), len(defenses))
-            image = axis.imshow(values, cmap="viridis", aspect="auto")
-            middle = (np.nanmin(values) + np.nanmax(values)) / 2  # _grids keeps panels with a value only
-            axis.set_xticks(range(len(defenses)), defenses, rotation=45, ha="right")
-            axis.set_yticks(range(len(attacks)), attacks)
-            for (i, j), value in np.ndenumerate(values):
-                if not np.isnan(value):  # dark text on the bright end of viridis, light on the dark end
-                    colour = "black" if value > middle else "white"
-                    axis.text(j, i, f"{value:.3f}", ha="center", va="center", color=colour, fontsize=8)
-            axis.set_title(f"{metric} (rho = {rho}), mean over seeds, {describe_n(grid['n'])}", fontsize=9)
-            figure.colorbar(image, ax=axis, fraction=0.04)
+            title = f"{metric} (rho = {rho}), mean over seeds, {describe_n(grid['n'])}"
+            annotated_heatmap(figure, axis, values, attacks, defenses, title)
         figure.tight_layout()
         path = out / f"heatmap-{metric.replace('@', 'at')}.png"
         figure.savefig(path, dpi=100)
@@ -217,16 +279,12 @@ def main() -> None:
         spec["grid"]["seed"] = args.seeds
     results = args.results_dir / args.spec.stem
     all_cells = cells(spec)
-    shard, shards = (int(part) for part in args.shard.split("/"))
-    if not 0 <= shard < shards:
-        raise SystemExit(f"--shard {args.shard}: the shard index runs from 0 to {shards - 1}")
+    shard = parse_shard(args.shard)
+    failed = []
     if not args.table_only:
-        for number, cell in enumerate(all_cells, 1):
-            if (number - 1) % shards != shard:
-                continue
-            overrides = dict(cell) | ({"data-dir": args.data_dir} if args.data_dir else {})
-            print(f"[{number}/{len(all_cells)}] ", end="", flush=True)
-            run_overrides(cell_name(cell), overrides, results, args.federation_config)
+        data = {"data-dir": args.data_dir} if args.data_dir else {}
+        planned = [CellRun(cell_name(cell), dict(cell) | data, results) for cell in all_cells]
+        failed = run_cells(planned, args.federation_config, shard)
     runs = load_runs(results, all_cells)
     attacks, defenses = spec["grid"]["attack"], spec["grid"]["defense"]
     frame = table(runs)
@@ -241,6 +299,8 @@ def main() -> None:
         written = [*heatmaps(aggregated, results, attacks, defenses), curves(runs, results, attacks, defenses)]
     print(text)
     print("\n".join(str(path) for path in [results / "sweep.csv", results / "sweep-seeds.csv", *written]))
+    if failed:
+        raise SystemExit(f"{len(failed)} runs did not complete: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
