@@ -94,6 +94,13 @@ def test_the_fixture_grid_plans_every_cell_seed_by_seed_with_the_data_folder_per
     assert fang.overrides["attacker-knowledge"] == "full" and fang.overrides["malicious-fraction"] == 0.05
 
 
+def test_a_core_of_rows_and_columns_is_planned_alone(tmp_path: Path) -> None:
+    runs = planned_runs(load_grid(FIXTURE), tmp_path, "/data", attacks=["none", "a-hum"], defenses=["fedavg"])
+    assert [run.name for run in runs] == [
+        f"{attack}__fedavg__rho0.05__seed{seed}" for seed in (1, 2, 3) for attack in ("none", "a-hum")
+    ]
+
+
 def test_the_shipped_grid_lists_every_registered_attack_and_defense() -> None:
     grid = load_grid(PROJECT / "experiments" / "leaderboard" / "grid.toml")
     assert sorted(grid.attacks) == sorted(ATTACKS.names())

@@ -2,12 +2,14 @@
 
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --data-dir /path/to/data --jobs 2
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --datasets ml-100k --shard 0/2
+    python -m experiments.leaderboard experiments/leaderboard/grid.toml --attacks none a-ra --defenses fedavg krum
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --table-only
 
 The grid (experiments/leaderboard/grid.py) is datasets x attacks x defenses x seeds; every run is one
 `flwr run` (experiments/run.py's runner) into `<results-dir>/<grid>/<dataset>/<attack>__<defense>__rho<rho>__seed<k>`.
 Completed run folders are skipped, so the command resumes where it stopped; `--shard i/n` runs every n-th run
-from the i-th (n workers, one shard each), `--jobs` runs that many at a time (each run takes about one core).
+from the i-th (n workers, one shard each), `--attacks` and `--defenses` run only those rows and columns (a core
+of the grid first; the page shows the whole grid), `--jobs` runs that many at a time (each run takes about one core).
 `--data-dir` is the folder holding one folder per dataset named as its run-config `dataset` (`ml-100k/`,
 `steam/`), the layout of the download cache, which is the default. Then the page (`--out`, by default
 docs/leaderboard.md) is written from every completed run, with its heatmaps in `figures/leaderboard/` beside it.
@@ -27,6 +29,8 @@ def main() -> None:
     parser.add_argument("grid", type=Path, help="the grid's TOML")
     add_data_dir(parser, help_text="the folder of the datasets' folders; default: the download cache")
     parser.add_argument("--datasets", nargs="+", help="run only these datasets of the grid (the page shows all)")
+    parser.add_argument("--attacks", nargs="+", help="run only these attacks of the grid (the page shows all)")
+    parser.add_argument("--defenses", nargs="+", help="run only these defenses of the grid (the page shows all)")
     parser.add_argument("--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th run from the i-th")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="runs at a time (one core each)")
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "leaderboard")
@@ -38,10 +42,15 @@ def main() -> None:
     unknown = sorted(set(args.datasets or ()) - {dataset.name for dataset in grid.datasets})
     if unknown:
         parser.error(f"--datasets: {', '.join(unknown)} not in the grid")
+    choices = (("--attacks", args.attacks, grid.attacks), ("--defenses", args.defenses, grid.defenses))
+    for option, chosen, known in choices:
+        unknown = [name for name in chosen or () if name not in known]
+        if unknown:
+            parser.error(f"{option}: {', '.join(unknown)} not in the grid")
     shard = parse_shard(args.shard)
     failed = []
     if not args.table_only:
-        planned = planned_runs(grid, args.results_dir, args.data_dir, args.datasets)
+        planned = planned_runs(grid, args.results_dir, args.data_dir, args.datasets, args.attacks, args.defenses)
         failed = run_cells(planned, args.federation_config, shard, args.jobs)
     print(write_page(grid, args.results_dir, args.out, args.grid))
     if failed:

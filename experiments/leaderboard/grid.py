@@ -99,15 +99,25 @@ def load_grid(path: Path) -> Grid:
     return Grid(path.stem, attacks, defenses, seeds, datasets)
 
 
-def planned_runs(grid: Grid, results_root: Path, data_root: str, only: list[str] | None = None) -> list[CellRun]:
-    """Every run of the grid's datasets (of `only` if given), dataset by dataset; a dataset's data folder is
-    `<data_root>/<its run-config dataset>` unless its base names one (no data_root: the download cache)."""
+def planned_runs(
+    grid: Grid,
+    results_root: Path,
+    data_root: str,
+    only: list[str] | None = None,
+    attacks: list[str] | None = None,
+    defenses: list[str] | None = None,
+) -> list[CellRun]:
+    """Every run of the grid's datasets (of `only` if given; of the `attacks` and `defenses` if given, e.g. a
+    core to finish first), dataset by dataset; a dataset's data folder is `<data_root>/<its run-config
+    dataset>` unless its base names one (no data_root: the download cache)."""
     runs = []
     for dataset in grid.datasets:
         if only and dataset.name not in only:
             continue
         folder = grid.results(results_root, dataset)
         for cell in dataset.cells():
+            if (attacks and cell["attack"] not in attacks) or (defenses and cell["defense"] not in defenses):
+                continue
             overrides = dict(cell)
             if data_root and "data-dir" not in overrides:
                 overrides["data-dir"] = str(Path(data_root) / cell["dataset"])
