@@ -55,6 +55,9 @@ class AttackRound:
     own_items: list[np.ndarray]  # their real training items; empty for injected fake users
     #: How the node saw the item table move (PIECK's popular items); kept only for attacks that observe it.
     item_movement: ItemMovement | None = None
+    #: Each client's item set kept from its first round (None in that round), for attacks that keep their
+    #: clients' item sets (`Attack.keeps_item_sets`); None for the others.
+    kept_item_sets: list[np.ndarray | None] | None = None
 
 
 class Attack(ABC):
@@ -78,6 +81,12 @@ class Attack(ABC):
     def required_knowledge(cls, config: RunConfig) -> str | None:
         """The `attacker-knowledge` this attack needs under `config` (by default `requires_knowledge`)."""
         return cls.requires_knowledge
+
+    @classmethod
+    def keeps_item_sets(cls, config: RunConfig) -> bool:
+        """Whether, under `config`, each malicious client uploads the item set of its first round in every
+        later round (the node keeps the sets and hands them back in `AttackRound.kept_item_sets`)."""
+        return False
 
     def __init__(self, setup: AttackSetup) -> None:
         self.setup = setup

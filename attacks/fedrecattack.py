@@ -29,8 +29,9 @@ Deliberate differences from the reference code:
   also runs on NCF (the reference is MF only). For NCF the center gradient includes the MLP: every
   malicious client of a call uploads that part scaled by 1 / (its number of clients), so their sum
   is the center gradient's MLP part; it is not clipped.
-- A client's item set is redrawn every round, from the residual of that round, with a generator
-  keyed by (seed, epoch, user); the reference fixes a client's set at its first participation.
+- By default a client's item set is redrawn every round, from the residual of that round, with a
+  generator keyed by (seed, epoch, user); the reference fixes a client's set at its first participation,
+  which `fedrecattack-item-sets = "first-round"` does too (the node keeps the sets in its state).
   The draw weights get a relative floor (1e-9 of the largest) so every non-target item can be
   drawn: the reference adds noise to the norms instead.
 - Collusion spans one `poison` call, i.e. the malicious clients of one node in one round. Injected
@@ -48,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from attacks.base import Attack, AttackRound, AttackSetup
+from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.settings import Setting
@@ -66,6 +68,10 @@ NOISE_STD = 1e-6
 _NEGATIVE_RETRIES = 10
 #: Surrogate users' scores held at once when finding their K-th item (~16 MB of float32).
 _SCORE_CHUNK_ELEMENTS = 1 << 22
+
+#: `fedrecattack-item-sets`: redraw each client's items every round, or keep those of its first round.
+PER_ROUND, FIRST_ROUND = "per-round", "first-round"
+ITEM_SET_CHOICES = (PER_ROUND, FIRST_ROUND)
 
 _CENTER_STREAM = 0x4652  # surrogate init and negatives, shared by a call's clients
 _CLIENT_STREAM = 0x4643  # each client's item set and noise
@@ -91,7 +97,18 @@ class FedRecAttack(Attack):
             "Full-batch Adam steps fitting FedRecAttack's surrogate users in each round, from a fresh start.",
             minimum=1,
         ),
+        Setting(
+            "fedrecattack-item-sets",
+            str,
+            "Each FedRecAttack client's kappa items: redrawn every round (per-round) or kept from its first round "
+            "as in the reference code (first-round).",
+            choices=ITEM_SET_CHOICES,
+        ),
     )
+
+    @classmethod
+    def keeps_item_sets(cls, config: RunConfig) -> bool:
+        return config.fedrecattack_item_sets == FIRST_ROUND
 
     def __init__(self, setup: AttackSetup) -> None:
         super().__init__(setup)
@@ -208,20 +225,23 @@ class FedRecAttack(Attack):
     def upload_size(self) -> int:
         return min(max(self.config.fedrecattack_items, len(self.targets)), self.num_items)
 
-    def _client_rows(self, residual: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One client's item ids (targets first) and clipped, noised rows of the residual."""
+    def _draw_items(self, residual: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """A client's item ids: the targets first, then items drawn with probability ∝ their residual row's norm."""
         norms = residual.norm(dim=1).double().numpy()
         others = np.setdiff1d(np.arange(self.num_items), self.targets)
         weights = norms[others]
         weights = weights + (1e-9 * weights.max() if weights.max() > 0 else 1.0)
         chosen = rng.choice(others, self.upload_size() - len(self.targets), replace=False, p=weights / weights.sum())
-        items = torch.from_numpy(np.concatenate([self.targets, chosen]).astype(np.int64))
+        return torch.from_numpy(np.concatenate([self.targets, chosen]).astype(np.int64))
+
+    def _clipped_rows(self, residual: torch.Tensor, items: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """The residual's rows of `items`, noised and clipped to the grad limit."""
         limit = self.config.fedrecattack_grad_limit
         noise = rng.normal(0.0, NOISE_STD * limit, size=(len(items), residual.shape[1]))
         rows = residual[items] + torch.from_numpy(noise).to(residual.dtype)
         row_norms = rows.norm(dim=1, keepdim=True)
         scale = torch.where(row_norms > limit, limit / row_norms.clamp(min=1e-30), torch.ones_like(row_norms))
-        return items, rows * scale
+        return rows * scale
 
     def poison(self, attack_round: AttackRound) -> LocalResult:
         item_grad, dense_grad = self.center_gradient(attack_round.theta, attack_round.epoch)
@@ -229,8 +249,11 @@ class FedRecAttack(Attack):
         num_clients = len(attack_round.user_ids)
         dense_share = {name: grad.detach() / num_clients for name, grad in dense_grad.items()}
         item_ids, rows = [], []
-        for user in attack_round.user_ids:
-            items, uploaded = self._client_rows(residual, self.rng(_CLIENT_STREAM, attack_round.epoch, int(user)))
+        kept = attack_round.kept_item_sets or [None] * num_clients
+        for user, kept_items in zip(attack_round.user_ids, kept):
+            rng = self.rng(_CLIENT_STREAM, attack_round.epoch, int(user))
+            items = self._draw_items(residual, rng) if kept_items is None else torch.from_numpy(kept_items)
+            uploaded = self._clipped_rows(residual, items, rng)
             residual[items] -= uploaded
             item_ids.append(items)
             rows.append(uploaded)

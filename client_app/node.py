@@ -3,7 +3,8 @@ their private embeddings.
 
 The dataset is parsed once per process and cached (a simulation worker serves many messages and
 possibly several nodes; a deployed SuperNode starts a process per message and parses again).
-Private user embeddings live in `Context.state`, which Flower keeps per node across rounds.
+Private user embeddings live in `Context.state`, which Flower keeps per node across rounds, as do the
+malicious clients' item sets for attacks that keep them from a client's first round.
 """
 
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel
 from fedrec.models.registry import build_model
 from fedrec.training.item_movement import ItemMovement
+from fedrec.updates import UserUpdates
 
 _EMBEDDINGS = "user-embeddings"
 _ITEM_MOVEMENT = "item-movement"
+_KEPT_ITEM_SETS = "kept-item-sets"  # malicious client id -> the item ids of its first round's upload
 _FIRST_TABLE, _FIRST_EPOCH, _ORDER = "first", "first-epoch", "order"
 
 
@@ -141,3 +144,19 @@ def save_item_movement(context: Context, movement: ItemMovement) -> None:
     else:
         arrays = {_FIRST_TABLE: Array(movement.first.numpy()), _FIRST_EPOCH: Array(np.array([movement.first_epoch]))}
     context.state[_ITEM_MOVEMENT] = ArrayRecord(arrays)
+
+
+def load_kept_item_sets(context: Context, users: np.ndarray) -> list[np.ndarray | None]:
+    """Each of `users`' item set kept from its first round, None for a client not seen before."""
+    kept = context.state.get(_KEPT_ITEM_SETS, ArrayRecord())
+    return [np.array(kept[str(user)].numpy(), copy=True) if str(user) in kept else None for user in users.tolist()]
+
+
+def keep_item_sets(context: Context, updates: UserUpdates) -> None:
+    """Keep the item ids each client of `updates` uploads, for the clients not kept yet (their first round)."""
+    kept = context.state.get(_KEPT_ITEM_SETS, ArrayRecord())
+    for index, user in enumerate(updates.user_ids.tolist()):
+        if str(user) not in kept:
+            items = updates.item_ids[updates.item_indptr[index] : updates.item_indptr[index + 1]]
+            kept[str(user)] = Array(items.numpy())
+    context.state[_KEPT_ITEM_SETS] = kept

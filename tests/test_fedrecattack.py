@@ -216,3 +216,24 @@ def test_needs_public_interactions() -> None:
     with pytest.raises(ConfigError, match="attacker-knowledge='public-interactions'"):
         FedRecAttack(AttackSetup(config, model, TARGETS, NUM_ITEMS, AttackerKnowledge()))
     assert model.init_theta(NUM_ITEMS, seed=0)[ITEM_EMBEDDING].shape == (NUM_ITEMS, 8)
+
+
+def test_kept_item_sets_are_uploaded_as_they_are_and_only_new_clients_draw() -> None:
+    config, _, theta, attack = _setup("mf")
+    assert not FedRecAttack.keeps_item_sets(config)
+    assert FedRecAttack.keeps_item_sets(_setup("mf", fedrecattack_item_sets="first-round")[0])
+    kept = np.array([46, 45, *range(KAPPA - 2)], dtype=np.int64)
+    attack_round = _round(theta, FAKE_USERS[:2])
+    attack_round.kept_item_sets = [kept, None]
+    updates = attack.poison(attack_round).updates
+    first_items, first_rows = _client(updates, 0)
+    assert first_items.tolist() == kept.tolist()
+    item_grad, _ = attack.center_gradient(theta, epoch=0)
+    expected = item_grad[first_items]
+    expected = expected * (1.0 / expected.norm(dim=1, keepdim=True)).clamp(max=1.0)
+    assert torch.allclose(first_rows, expected, atol=1e-5), "the kept items' residual rows, clipped"
+    second_items, _ = _client(updates, 1)
+    assert len(second_items) == KAPPA and second_items[: len(TARGETS)].tolist() == list(TARGETS)
+    # The second client draws from the residual the first one left: not what it draws when it is first.
+    alone = attack.poison(_round(theta, FAKE_USERS[1:2])).updates.item_ids
+    assert second_items.tolist() != alone.tolist()
