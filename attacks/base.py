@@ -55,9 +55,10 @@ class AttackRound:
     own_items: list[np.ndarray]  # their real training items; empty for injected fake users
     #: How the node saw the item table move (PIECK's popular items); kept only for attacks that observe it.
     item_movement: ItemMovement | None = None
-    #: Each client's item set kept from its first round (None in that round), for attacks that keep their
-    #: clients' item sets (`Attack.keeps_item_sets`); None for the others.
-    kept_item_sets: list[np.ndarray | None] | None = None
+    #: What the attack keeps across its node's rounds (in the node's `Context.state`), for attacks that keep
+    #: state (`Attack.keeps_state`): empty before their first round, updated in place by `poison`; None for
+    #: the others.
+    state: dict[str, np.ndarray] | None = None
 
 
 class Attack(ABC):
@@ -83,9 +84,8 @@ class Attack(ABC):
         return cls.requires_knowledge
 
     @classmethod
-    def keeps_item_sets(cls, config: RunConfig) -> bool:
-        """Whether, under `config`, each malicious client uploads the item set of its first round in every
-        later round (the node keeps the sets and hands them back in `AttackRound.kept_item_sets`)."""
+    def keeps_state(cls, config: RunConfig) -> bool:
+        """Whether, under `config`, the attack keeps arrays across its node's rounds (`AttackRound.state`)."""
         return False
 
     def __init__(self, setup: AttackSetup) -> None:

@@ -10,11 +10,11 @@ from flwr.clientapp import ClientApp
 from attacks import AttackRound, CollusionAttack
 from client_app.node import (
     Node,
-    keep_item_sets,
+    load_attack_state,
     load_item_movement,
-    load_kept_item_sets,
     load_user_embeddings,
     node_from_context,
+    save_attack_state,
     save_item_movement,
     save_user_embeddings,
 )
@@ -140,7 +140,7 @@ def _malicious_step(
     context: Context,
 ) -> LocalResult:
     attack = node.attack(targets)
-    keeps_item_sets = attack.keeps_item_sets(node.config)
+    keeps_state = attack.keeps_state(node.config)
     attack_round = AttackRound(
         theta=theta,
         epoch=epoch,
@@ -148,11 +148,11 @@ def _malicious_step(
         user_emb=embeddings,
         own_items=[node.own_items(u) for u in users],
         item_movement=movement,
-        kept_item_sets=load_kept_item_sets(context, users) if keeps_item_sets else None,
+        state=load_attack_state(context) if keeps_state else None,
     )
     result = attack.poison(attack_round)
-    if keeps_item_sets:
-        keep_item_sets(context, result.updates)
+    if keeps_state:
+        save_attack_state(context, attack_round.state)
     return result
 
 

@@ -4,7 +4,7 @@ their private embeddings.
 The dataset is parsed once per process and cached (a simulation worker serves many messages and
 possibly several nodes; a deployed SuperNode starts a process per message and parses again).
 Private user embeddings live in `Context.state`, which Flower keeps per node across rounds, as do the
-malicious clients' item sets for attacks that keep them from a client's first round.
+arrays an attack keeps across rounds (FedRecAttack's first-round item sets and kept surrogate users).
 """
 
 from dataclasses import dataclass
@@ -26,11 +26,10 @@ from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel
 from fedrec.models.registry import build_model
 from fedrec.training.item_movement import ItemMovement
-from fedrec.updates import UserUpdates
 
 _EMBEDDINGS = "user-embeddings"
 _ITEM_MOVEMENT = "item-movement"
-_KEPT_ITEM_SETS = "kept-item-sets"  # malicious client id -> the item ids of its first round's upload
+_ATTACK_STATE = "attack-state"  # what an attack keeps across rounds (Attack.keeps_state)
 _FIRST_TABLE, _FIRST_EPOCH, _ORDER = "first", "first-epoch", "order"
 
 
@@ -146,17 +145,13 @@ def save_item_movement(context: Context, movement: ItemMovement) -> None:
     context.state[_ITEM_MOVEMENT] = ArrayRecord(arrays)
 
 
-def load_kept_item_sets(context: Context, users: np.ndarray) -> list[np.ndarray | None]:
-    """Each of `users`' item set kept from its first round, None for a client not seen before."""
-    kept = context.state.get(_KEPT_ITEM_SETS, ArrayRecord())
-    return [np.array(kept[str(user)].numpy(), copy=True) if str(user) in kept else None for user in users.tolist()]
+def load_attack_state(context: Context) -> dict[str, np.ndarray]:
+    """The arrays the node's attack kept from its earlier rounds (empty before its first)."""
+    kept = context.state.get(_ATTACK_STATE, ArrayRecord())
+    return {key: np.array(array.numpy(), copy=True) for key, array in kept.items()}
 
 
-def keep_item_sets(context: Context, updates: UserUpdates) -> None:
-    """Keep the item ids each client of `updates` uploads, for the clients not kept yet (their first round)."""
-    kept = context.state.get(_KEPT_ITEM_SETS, ArrayRecord())
-    for index, user in enumerate(updates.user_ids.tolist()):
-        if str(user) not in kept:
-            items = updates.item_ids[updates.item_indptr[index] : updates.item_indptr[index + 1]]
-            kept[str(user)] = Array(items.numpy())
-    context.state[_KEPT_ITEM_SETS] = kept
+def save_attack_state(context: Context, state: dict[str, np.ndarray]) -> None:
+    context.state[_ATTACK_STATE] = ArrayRecord(
+        {key: Array(np.ascontiguousarray(value)) for key, value in state.items()}
+    )

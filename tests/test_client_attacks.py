@@ -76,6 +76,7 @@ def _fedrecattack_uploads(item_sets: str) -> list[list[int]]:
 
 
 def test_fedrecattack_clients_keep_their_first_rounds_item_set_in_the_node_state_when_asked() -> None:
+    """Through the ClientApp: the node keeps the attack's state in its Context.state between messages."""
     per_round, first_round = _fedrecattack_uploads("per-round"), _fedrecattack_uploads("first-round")
     assert all(len(items) == 8 and items[0] == TARGET[0] for items in per_round + first_round)
     assert first_round[0] == per_round[0], "the first round draws the same set either way"
