@@ -109,7 +109,8 @@ class FedRecAttack(Attack):
         Setting(
             "fedrecattack-surrogate-steps",
             int,
-            "Full-batch Adam steps fitting FedRecAttack's surrogate users in each round, from a fresh start.",
+            "Full-batch Adam steps fitting FedRecAttack's surrogate users in each round, from a fresh start "
+            "(fedrecattack-surrogates = refit).",
             minimum=1,
         ),
         Setting(

@@ -91,6 +91,9 @@ def main() -> None:
         "--seeds", type=int, nargs="+", help="run every config once per seed (default: once, with its own seed)"
     )
     args = parser.parse_args()
+    missing = [str(path) for path in args.configs if not path.is_file()]
+    if missing:
+        parser.error(f"no such config: {', '.join(missing)}")
     for config_path in args.configs:
         run_one(config_path, args.data_dir, args.results_dir, args.federation_config, args.seeds)
 
