@@ -55,6 +55,10 @@ class AttackRound:
     own_items: list[np.ndarray]  # their real training items; empty for injected fake users
     #: How the node saw the item table move (PIECK's popular items); kept only for attacks that observe it.
     item_movement: ItemMovement | None = None
+    #: What the attack keeps across its node's rounds (in the node's `Context.state`), for attacks that keep
+    #: state (`Attack.keeps_state`): empty before their first round, updated in place by `poison`; None for
+    #: the others.
+    state: dict[str, np.ndarray] | None = None
 
 
 class Attack(ABC):
@@ -78,6 +82,11 @@ class Attack(ABC):
     def required_knowledge(cls, config: RunConfig) -> str | None:
         """The `attacker-knowledge` this attack needs under `config` (by default `requires_knowledge`)."""
         return cls.requires_knowledge
+
+    @classmethod
+    def keeps_state(cls, config: RunConfig) -> bool:
+        """Whether, under `config`, the attack keeps arrays across its node's rounds (`AttackRound.state`)."""
+        return False
 
     def __init__(self, setup: AttackSetup) -> None:
         self.setup = setup

@@ -10,9 +10,11 @@ from flwr.clientapp import ClientApp
 from attacks import AttackRound, CollusionAttack
 from client_app.node import (
     Node,
+    load_attack_state,
     load_item_movement,
     load_user_embeddings,
     node_from_context,
+    save_attack_state,
     save_item_movement,
     save_user_embeddings,
 )
@@ -135,7 +137,10 @@ def _malicious_step(
     epoch: int,
     targets: tuple[int, ...],
     movement: ItemMovement | None,
+    context: Context,
 ) -> LocalResult:
+    attack = node.attack(targets)
+    keeps_state = attack.keeps_state(node.config)
     attack_round = AttackRound(
         theta=theta,
         epoch=epoch,
@@ -143,8 +148,12 @@ def _malicious_step(
         user_emb=embeddings,
         own_items=[node.own_items(u) for u in users],
         item_movement=movement,
+        state=load_attack_state(context) if keeps_state else None,
     )
-    return node.attack(targets).poison(attack_round)
+    result = attack.poison(attack_round)
+    if keeps_state:
+        save_attack_state(context, attack_round.state)
+    return result
 
 
 @app.train()
@@ -173,7 +182,7 @@ def train(message: Message, context: Context) -> Message:
             continue
         positions = node.local_positions(group)
         if is_malicious:
-            result = _malicious_step(node, theta, group, embeddings[positions], epoch, targets, movement)
+            result = _malicious_step(node, theta, group, embeddings[positions], epoch, targets, movement, context)
         else:
             result = _benign_step(node, theta, group, embeddings[positions], epoch, movement)
             loss_sum = float(result.losses.sum())

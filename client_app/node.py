@@ -3,7 +3,8 @@ their private embeddings.
 
 The dataset is parsed once per process and cached (a simulation worker serves many messages and
 possibly several nodes; a deployed SuperNode starts a process per message and parses again).
-Private user embeddings live in `Context.state`, which Flower keeps per node across rounds.
+Private user embeddings live in `Context.state`, which Flower keeps per node across rounds, as do the
+arrays an attack keeps across rounds (FedRecAttack's first-round item sets and kept surrogate users).
 """
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from fedrec.training.item_movement import ItemMovement
 
 _EMBEDDINGS = "user-embeddings"
 _ITEM_MOVEMENT = "item-movement"
+_ATTACK_STATE = "attack-state"  # what an attack keeps across rounds (Attack.keeps_state)
 _FIRST_TABLE, _FIRST_EPOCH, _ORDER = "first", "first-epoch", "order"
 
 
@@ -141,3 +143,15 @@ def save_item_movement(context: Context, movement: ItemMovement) -> None:
     else:
         arrays = {_FIRST_TABLE: Array(movement.first.numpy()), _FIRST_EPOCH: Array(np.array([movement.first_epoch]))}
     context.state[_ITEM_MOVEMENT] = ArrayRecord(arrays)
+
+
+def load_attack_state(context: Context) -> dict[str, np.ndarray]:
+    """The arrays the node's attack kept from its earlier rounds (empty before its first)."""
+    kept = context.state.get(_ATTACK_STATE, ArrayRecord())
+    return {key: np.array(array.numpy(), copy=True) for key, array in kept.items()}
+
+
+def save_attack_state(context: Context, state: dict[str, np.ndarray]) -> None:
+    context.state[_ATTACK_STATE] = ArrayRecord(
+        {key: Array(np.ascontiguousarray(value)) for key, value in state.items()}
+    )

@@ -4,7 +4,9 @@
     python -m experiments.run experiments/configs/*.toml --data-dir DIR             # all; finished ones are skipped
     python -m experiments.run experiments/configs/rq1-a-ra.toml --seeds 1 2 3      # one run per seed
 
-Each config holds run-config overrides (any key of the README's table). This script adds the data
+Each config holds run-config overrides (any key of the README's table) and, optionally, the key
+`federation-config`: the simulation's `--federation-config` for that config's runs (e.g. one SuperNode),
+which takes the place of this script's `--federation-config`. This script adds the data
 location (`--data-dir`, the folder of the configs' dataset, e.g. MovieLens-1M's published split for the
 RQ configs; without it the app's download cache) and the results folder, runs the app on a private
 local SuperLink (two nodes, one CPU each) and stops it. Run it from the project's root: `flwr run`
@@ -27,6 +29,7 @@ from harness.arguments import add_data_dir, script_parser
 from harness.flwr_local import flwr_run
 
 PROJECT = Path(__file__).resolve().parents[1]
+FEDERATION_CONFIG_KEY = "federation-config"  # a config's own federation, not a run-config key
 
 
 def completed(folder: Path) -> bool:
@@ -53,14 +56,22 @@ def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str
     return folder
 
 
+def read_config(config_path: Path) -> tuple[dict, str | None]:
+    """A shipped config's run-config overrides, and its own federation config if it sets one."""
+    overrides = tomllib.loads(config_path.read_text())
+    return overrides, overrides.pop(FEDERATION_CONFIG_KEY, None)
+
+
 def run_one(
     config_path: Path, data_dir: str, results_dir: Path, federation: str, seeds: list[int] | None
 ) -> list[Path]:
     """The config's runs: one with its own seed, or one per seed of `seeds` (folders `<config>__seed<k>`).
 
-    `data_dir` is the run-config data-dir unless the config sets its own.
+    `data_dir` is the run-config data-dir unless the config sets its own; `federation` is the simulation's
+    federation config unless the config sets its own (key `federation-config`).
     """
-    overrides = tomllib.loads(config_path.read_text())
+    overrides, own_federation = read_config(config_path)
+    federation = own_federation or federation
     overrides.setdefault("data-dir", data_dir)
     if seeds is None:
         return [run_overrides(config_path.stem, overrides, results_dir, federation)]
@@ -80,6 +91,9 @@ def main() -> None:
         "--seeds", type=int, nargs="+", help="run every config once per seed (default: once, with its own seed)"
     )
     args = parser.parse_args()
+    missing = [str(path) for path in args.configs if not path.is_file()]
+    if missing:
+        parser.error(f"no such config: {', '.join(missing)}")
     for config_path in args.configs:
         run_one(config_path, args.data_dir, args.results_dir, args.federation_config, args.seeds)
 

@@ -53,3 +53,32 @@ def test_evaluation_counts_real_users_only() -> None:
     assert counts.target_eligible.tolist() == [eligible]
     assert len(real) < len(node.user_ids)
     assert np.all(real < 30)
+
+
+def _fedrecattack_uploads(item_sets: str) -> list[list[int]]:
+    """The items fake user 31 uploads in epochs 0, 1 and 2 through one node's ClientApp (state kept between)."""
+    settings = SETTINGS | {
+        "attack": "fedrecattack",
+        "attacker_knowledge": "public-interactions",
+        "public_fraction": 0.5,
+        "fedrecattack_items": 8,
+        "fedrecattack_item_sets": item_sets,
+    }
+    context = node_context(partition=(1, 2), **settings)
+    uploads = []
+    for epoch in range(3):
+        updates = TrainReply.parse(
+            app(train_message([31], _theta_record(), epoch=epoch, targets=TARGET), context)
+        ).updates
+        assert updates.user_ids.tolist() == [31]
+        uploads.append(updates.item_ids.tolist())
+    return uploads
+
+
+def test_fedrecattack_clients_keep_their_first_rounds_item_set_in_the_node_state_when_asked() -> None:
+    """Through the ClientApp: the node keeps the attack's state in its Context.state between messages."""
+    per_round, first_round = _fedrecattack_uploads("per-round"), _fedrecattack_uploads("first-round")
+    assert all(len(items) == 8 and items[0] == TARGET[0] for items in per_round + first_round)
+    assert first_round[0] == per_round[0], "the first round draws the same set either way"
+    assert first_round[1] == first_round[2] == first_round[0]
+    assert per_round[1] != per_round[0] or per_round[2] != per_round[0], "per-round redraws the set"

@@ -1,13 +1,13 @@
 """Run-config validation: one place, one clear line per bad value."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app_config import SCHEMA, load_config, make_config, pyproject_defaults, settings_markdown
+from experiments.run import read_config
 from fedrec.errors import ConfigError
 from fedrec.targets import resolve_targets
 
@@ -30,7 +30,7 @@ def test_schema_pyproject_and_settings_page_list_the_same_keys() -> None:
     "shipped", sorted((PROJECT / "experiments" / "configs").glob("*.toml")), ids=lambda path: path.stem
 )
 def test_shipped_experiment_configs_are_valid_run_configs(shipped: Path) -> None:
-    overrides = tomllib.loads(shipped.read_text())
+    overrides, _ = read_config(shipped)
     make_config(overrides)
 
 

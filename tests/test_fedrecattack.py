@@ -216,3 +216,55 @@ def test_needs_public_interactions() -> None:
     with pytest.raises(ConfigError, match="attacker-knowledge='public-interactions'"):
         FedRecAttack(AttackSetup(config, model, TARGETS, NUM_ITEMS, AttackerKnowledge()))
     assert model.init_theta(NUM_ITEMS, seed=0)[ITEM_EMBEDDING].shape == (NUM_ITEMS, 8)
+
+
+def test_first_round_item_sets_are_kept_in_the_state_and_uploaded_again() -> None:
+    config, _, theta, attack = _setup("mf", fedrecattack_item_sets="first-round")
+    assert FedRecAttack.keeps_state(config) and not FedRecAttack.keeps_state(_setup("mf")[0])
+    state: dict[str, np.ndarray] = {}
+    first_round = _round(theta, FAKE_USERS[:2])
+    first_round.state = state
+    first = attack.poison(first_round).updates
+    assert sorted(state) == [f"item-set/{user}" for user in FAKE_USERS[:2]]
+    assert _client(first, 0)[0].tolist() == state["item-set/300"].tolist()
+    # A later round: the kept client uploads its set again, from this round's residual; a new one draws.
+    moved = {name: tensor + 0.05 for name, tensor in theta.items()}
+    later_round = _round(moved, [300, 302], epoch=2)
+    later_round.state = state
+    later = attack.poison(later_round).updates
+    items, rows = _client(later, 0)
+    assert items.tolist() == state["item-set/300"].tolist()
+    item_grad, _ = attack.center_gradient(moved, epoch=2)
+    expected = item_grad[items] * (1.0 / item_grad[items].norm(dim=1, keepdim=True)).clamp(max=1.0)
+    assert torch.allclose(rows, expected, atol=1e-5), "the kept items' rows of this round's residual, clipped"
+    assert "item-set/302" in state and _client(later, 1)[0].tolist() == state["item-set/302"].tolist()
+    # The default redraws: the same client in the same later round picks another set.
+    _, _, _, redrawing = _setup("mf")
+    assert redrawing.poison(_round(moved, [300, 302], epoch=2)).updates.item_ids[:KAPPA].tolist() != items.tolist()
+
+
+def test_kept_surrogates_train_on_from_the_state_one_pass_of_batches_per_round() -> None:
+    config, _, theta, attack = _setup("mf", fedrecattack_surrogates="kept")
+    assert FedRecAttack.keeps_state(config)
+    state: dict[str, np.ndarray] = {}
+    first = attack.surrogate_users(theta, epoch=0, state=state)
+    batches = -(-attack.num_surrogates // 256)
+    assert int(state["adam-steps"][0]) == batches and state["surrogates"].shape == (attack.num_surrogates, 8)
+    again = attack.surrogate_users(theta, epoch=0, state=state)
+    assert int(state["adam-steps"][0]) == 2 * batches
+    assert torch.equal(torch.from_numpy(state["surrogates"]), again) and not torch.equal(first, again)
+    # Deterministic: the same state gives the same next pass.
+    replay: dict[str, np.ndarray] = {}
+    attack.surrogate_users(theta, epoch=0, state=replay)
+    assert torch.equal(attack.surrogate_users(theta, epoch=0, state=replay), again)
+    # Kept surrogates fit the public data further with every pass.
+    _, rec_model, _, _ = _setup("mf")
+
+    def public_margin(users: torch.Tensor) -> float:
+        scores = rec_model.score_all_items(theta, users)
+        public = torch.from_numpy(attack.public.toarray()).bool()
+        return float(scores[public].mean() - scores[~public].mean())
+
+    for _ in range(20):
+        later = attack.surrogate_users(theta, epoch=0, state=state)
+    assert public_margin(first) < public_margin(again) < public_margin(later)
