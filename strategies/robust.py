@@ -37,6 +37,14 @@ AGGREGATION = Setting(
     "with zeros (`dense`).",
     ("per-item", "dense"),
 )
+PER_ITEM_SCALE = Setting(
+    "per-item-scale",
+    str,
+    "With `aggregation = per-item`: each item's estimate times its number of senders (`senders`, a step "
+    "as large as FedAvg's sum without an attack) or as it is (`none`: the step of Spattack's reference code, whose "
+    "per-item Mean and Median move a row by lr times the estimate).",
+    ("senders", "none"),
+)
 
 
 class RobustStrategy(FedRecStrategy):
@@ -50,6 +58,11 @@ class RobustStrategy(FedRecStrategy):
         """A flat [M*d + P] vector as a gradient of Θ (every item row included)."""
         rows, dense = split_dense(vector, self.theta)
         return ThetaGradient(item_ids=torch.arange(rows.shape[0]), item_rows=rows, dense=dense)
+
+    def item_scale(self, counts: torch.Tensor) -> torch.Tensor:
+        """[G, 1] what each item's per-item estimate is multiplied by, for its `counts` [G] senders."""
+        scale = counts if self.config.per_item_scale == "senders" else torch.ones_like(counts)
+        return scale[:, None].float()
 
     def layout(self) -> list[tuple[str, tuple[int, ...]]]:
         return [(name, tuple(self.theta[name].shape)) for name in [ITEM_EMBEDDING, *dense_names(self.theta)]]
@@ -75,7 +88,7 @@ class SelectionStrategy(RobustStrategy):
     comes from the user-level selection, which also decides who counts as flagged.
     """
 
-    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
+    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION, PER_ITEM_SCALE)
 
     @abstractmethod
     def select(self, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,14 +110,14 @@ class SelectionStrategy(RobustStrategy):
             return Aggregate(self.gradient_from_vector(estimate * updates.num_users), flagged)
         _, dense = split_dense(estimate * updates.num_users, self.theta)
         ids, counts, rows = item_groups(updates)
-        item_rows = apply_by_bucket(self.select_groups, rows, counts) * counts[:, None]
+        item_rows = apply_by_bucket(self.select_groups, rows, counts) * self.item_scale(counts)
         return Aggregate(ThetaGradient(item_ids=ids, item_rows=item_rows.float(), dense=dense), flagged)
 
 
 class CoordinateStrategy(RobustStrategy):
     """Coordinate-wise rules (median, trimmed mean), applied densely or per item."""
 
-    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION,)
+    settings: ClassVar[tuple[Setting, ...]] = (AGGREGATION, PER_ITEM_SCALE)
 
     @abstractmethod
     def combine(self, values: np.ndarray) -> np.ndarray:
@@ -126,7 +139,7 @@ class CoordinateStrategy(RobustStrategy):
         return Aggregate(ThetaGradient(item_ids=item_ids, item_rows=rows, dense=dense))
 
     def _per_item(self, updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each touched item's rows combined over the users who sent them, times their number."""
+        """Each touched item's rows combined over the users who sent them, scaled by `item_scale`."""
         ids, counts, padded = item_groups(updates)
-        rows = torch.from_numpy(self.combine(padded.double().numpy())).float() * counts[:, None].float()
+        rows = torch.from_numpy(self.combine(padded.double().numpy())).float() * self.item_scale(counts)
         return ids, rows

@@ -106,3 +106,21 @@ def test_fedrecattack_beside_the_project_checks_each_seed_against_the_reference_
     assert "| ml-100k-FedRecAttack, this project | 2 | 0.8500 ± 0.1414 |" in text
     assert f"| {ablation} | first epoch ER@5 >= 0.9 | 2 (2) | 1: 1 | 0 of 1 |" in text  # held against {against}
     assert "## Differences that remain" in text
+
+
+def test_spattack_beside_the_project_holds_the_minimum_hr_against_the_reference_range(tmp_path: Path) -> None:
+    logs = tmp_path / "logs" / "spattack"
+    logs.mkdir(parents=True)
+    (logs / "Spattack_O-Mean-seed0.log").write_text(SPATTACK)  # HR@10 final 0.03, min 0.03
+    (logs / "Spattack_O-Mean-seed1.log").write_text(SPATTACK.replace("hit_10:0.0300", "hit_10:0.0800"))
+    folder = tmp_path / "results" / f"{VERSUS['spattack'].conditions['Spattack_O-Mean']}__seed0"
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text(
+        "epoch,sampled-hr@10,sampled-ndcg@10\n1,0.0900,0.0400\n2,0.0500,0.0300\n3,0.0600,0.0310\n"
+    )
+    (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    ours = project_runs(tmp_path / "results", VERSUS["spattack"])
+    assert ours["min HR@10"].tolist() == [0.05] and ours["final NDCG@10"].tolist() == [0.031]
+    text = versus_report("spattack", collect(tmp_path / "logs")["spattack"], ours)
+    assert "| Spattack_O-Mean | min HR@10 | 0.0300–0.0800 (2) | 0: 0.0500 | 1 of 1 |" in text
+    assert "| Spattack_O-Mean | final HR@10 | 0.0300–0.0800 (2) | 0: 0.0600 | 1 of 1 |" in text

@@ -68,6 +68,18 @@ def test_per_item_median_resists_an_outlier_row() -> None:
     assert _row(gradient, 2) == pytest.approx([4 * 1.1, 4 * 0.9])
 
 
+@pytest.mark.parametrize("defense", ["median", "trimmed-mean", "krum"])
+def test_per_item_scale_none_steps_by_the_estimate_itself(defense: str) -> None:
+    # Spattack's reference code: a row moves by lr times its senders' mean (or median), not by their sum
+    rows = [{2: [1.0, 1.0], 4: [0.5, 0.0]}, {2: [1.0, 1.0]}, {2: [1.0, 1.0], 5: [2.0, 2.0]}]
+    scaled = _strategy(defense, tolerated_attackers=0).aggregate(_updates(rows)).gradient
+    unscaled = _strategy(defense, tolerated_attackers=0, per_item_scale="none").aggregate(_updates(rows)).gradient
+    assert _row(scaled, 2) == pytest.approx([3.0, 3.0]) and _row(unscaled, 2) == pytest.approx([1.0, 1.0])
+    assert _row(unscaled, 4) == pytest.approx([0.5, 0.0]) and _row(unscaled, 5) == pytest.approx([2.0, 2.0])
+    for name in scaled.dense:  # the dense part is aggregated over all users either way
+        assert torch.allclose(unscaled.dense[name], scaled.dense[name])
+
+
 def test_krum_keeps_one_user_and_flags_the_rest() -> None:
     rows = [{2: [1.0, 1.0]}] * 6 + [{2: [50.0, 50.0]}]
     decision = _strategy("krum", tolerated_attackers=1).aggregate(_updates(rows, outliers={6: 30.0}))
