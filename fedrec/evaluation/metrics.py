@@ -100,8 +100,8 @@ def count_ranking_metrics(
 
     top_items [U, max K]: each user's ranking (training items already excluded), best first.
     test_mask [U, M] bool: the user's held-out items. known_mask [U, M] bool: the items exposure masks (train and
-    test, or train only), which make a user ineligible for a target's exposure. exposure_top_items [U, max K]: the ranking
-    exposure is read from, when it differs from `top_items` (e.g. with train and test items excluded).
+    test, or train only), which make a user ineligible for a target's exposure. exposure_top_items [U, max K]:
+    the ranking exposure is read from, when it differs from `top_items` (e.g. with train and test items excluded).
     """
     exposure_top_items = top_items if exposure_top_items is None else exposure_top_items
     counts = EvalCounts(ks=ks, targets=targets)
