@@ -21,6 +21,7 @@ from client_app.node import (
 from client_defenses import CLIENT_DEFENSES, regularised_update
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group
+from fedrec.evaluation.ranking import exposure_masks_test
 from fedrec.evaluation.sampled import sampled_ranking
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.protocol import (
@@ -246,5 +247,6 @@ def evaluate(message: Message, context: Context) -> Message:
         instruction.targets,
         members,
         sampled_ranking(node.config),
+        exposure_masks_test(node.config),
     )
     return evaluate_reply(message, counts)

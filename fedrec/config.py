@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fedrec.errors import ConfigError
+from fedrec.evaluation.metrics import EXPOSURE_MASKS
 from fedrec.registry import OwnedSetting, Registry
 from fedrec.settings import Setting, positive_int_list, user_path
 from fedrec.training.losses import REDUCTIONS
@@ -127,6 +128,14 @@ COMMON: tuple[Setting, ...] = (
         "ml-100k-loo) or a comma list of item indices. A run from a checkpoint that names targets tracks those unless "
         "this lists items.",
         convert=TargetSpec.parse,
+    ),
+    Setting(
+        "exposure-mask",
+        str,
+        "Which of a user's items ER@K's ranking masks, and whose holding the target leaves the user out: "
+        "`train-and-test` (FedRecAttack's and PoisonFedDLRS's reference code, APRec) or `train` (PIECK's and "
+        "Spattack's reference code: the test item competes with the target).",
+        EXPOSURE_MASKS,
     ),
     Setting("seed", int, "Seed for initialisation, split, sampling and schedule.", minimum=0),
     Setting("results-dir", str, "Where run folders are written (created if missing).", convert=user_path),

@@ -12,6 +12,7 @@ import numpy as np
 from fedrec.data.dataset import RecDataset
 from fedrec.errors import ConfigError
 from fedrec.evaluation.grouped import counts_by_group, grouped_metrics
+from fedrec.evaluation.ranking import exposure_masks_test
 from fedrec.models.base import Theta
 from fedrec.models.registry import build_model
 from fedrec.models.sasrec import SASRec
@@ -68,6 +69,14 @@ def audit(config: Any, dataset: RecDataset, theta: Theta, targets: tuple[int, ..
     users = np.arange(dataset.num_users)
     embeddings = model.init_user_embeddings(users, config.seed)
     counts = counts_by_group(
-        model, theta, dataset, users, embeddings, config.top_k, targets, group_members(config, dataset)
+        model,
+        theta,
+        dataset,
+        users,
+        embeddings,
+        config.top_k,
+        targets,
+        group_members(config, dataset),
+        exposure_masks_test=exposure_masks_test(config),
     )
     return grouped_metrics(counts)

@@ -82,6 +82,35 @@ def test_exposure_ranks_targets_among_items_the_user_never_interacted_with() -> 
     assert metrics["er@1"] == 1.0  # and the target is first once train and test are masked
 
 
+def test_exposure_with_train_items_masked_only_lets_the_test_item_compete_and_counts_its_holder() -> None:
+    """`exposure-mask = "train"` (PIECK's reference code): the test item above the target takes the top slot,
+    and a user whose test item is the target counts (and is hit when it ranks first)."""
+    from fedrec.evaluation.ranking import ranking_counts
+
+    # User 0 as above: the test item 3 outranks the target 2. User 1 holds the target 2 as its test item.
+    scores = torch.tensor([[9.0, 1.0, 2.0, 3.0], [9.0, 1.0, 3.0, 2.0]])
+    train = torch.tensor([[True, False, False, False], [True, False, False, False]])
+    test = torch.tensor([[False, False, False, True], [False, False, True, False]])
+    both = ranking_counts(scores, train, test, (1, 2), (2,))
+    assert both.target_eligible.tolist() == [1] and both.metrics()["er@1"] == 1.0
+    train_only = ranking_counts(scores, train, test, (1, 2), (2,), masks_test=False)
+    assert train_only.target_eligible.tolist() == [2]
+    assert train_only.metrics()["er@1"] == 0.5  # user 0 loses the slot to its test item, user 1 is hit
+    assert train_only.metrics()["er@2"] == 1.0
+    assert train_only.metrics()["recall@1"] == both.metrics()["recall@1"]  # utility is untouched
+
+
+def test_exposure_mask_setting_picks_the_masking() -> None:
+    from app_config import make_config
+    from fedrec.errors import ConfigError
+    from fedrec.evaluation.ranking import exposure_masks_test
+
+    assert exposure_masks_test(make_config())  # the default: train and test masked, as the recorded runs
+    assert not exposure_masks_test(make_config(exposure_mask="train"))
+    with pytest.raises(ConfigError, match="exposure-mask"):
+        make_config(exposure_mask="test")
+
+
 # --- sampled HR@K / NDCG@K ------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ def _raw(**values: object) -> dict[str, object]:
         "top-k": "10",
         "sampled-negatives": 0,
         "target-items": "least-popular:1",
+        "exposure-mask": "train-and-test",
         "seed": 1,
         "results-dir": "/tmp",
         "run-name": "",

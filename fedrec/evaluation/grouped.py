@@ -41,16 +41,20 @@ def counts_by_group(
     targets: tuple[int, ...],
     members: np.ndarray | None,
     sampled: SampledRanking | None = None,
+    exposure_masks_test: bool = True,
 ) -> GroupedCounts:
     """Counts of all `users` and, with `members` (bool per dataset user), of the `group` and the `rest`; the
-    sampled metrics too with `sampled`."""
+    sampled metrics too with `sampled`; exposure with the test items masked too unless `exposure_masks_test`
+    is false."""
     if members is None:
-        return GroupedCounts(model.evaluate_counts(theta, dataset, users, embeddings, ks, targets, sampled))
+        return GroupedCounts(
+            model.evaluate_counts(theta, dataset, users, embeddings, ks, targets, sampled, exposure_masks_test)
+        )
     inside = members[users]
     groups = {}
     for name, rows in (("group", inside), ("rest", ~inside)):
         groups[name] = model.evaluate_counts(
-            theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets, sampled
+            theta, dataset, users[rows], embeddings[torch.from_numpy(rows)], ks, targets, sampled, exposure_masks_test
         )
     total = EvalCounts(ks=ks, targets=targets)
     total += groups["group"]

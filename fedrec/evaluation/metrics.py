@@ -7,7 +7,9 @@ Utility (over users with at least one test item), for each K:
 Exposure of each target item t (over users with t in neither their train nor test items):
   ER@K = share of those users whose top-K of the items they never interacted with contains t.
 The utility ranking excludes each user's training items; the exposure ranking excludes its training
-and test items (as the reference code and APRec do), see `fedrec.evaluation.ranking.ranking_counts`.
+and test items (as the reference code and APRec do), or with `exposure-mask = "train"` its training items
+only, eligibility then only needing t outside them (PIECK's reference code), see
+`fedrec.evaluation.ranking.ranking_counts`.
 With `sampled-negatives` N > 0, sampled HR@K and NDCG@K rank each user's test items against N sampled
 items instead of every item (`fedrec.evaluation.sampled`), over the same users.
 """
@@ -16,6 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+#: `exposure-mask` values: which of a user's items the exposure ranking masks (and which make it ineligible).
+EXPOSURE_MASK_TRAIN_AND_TEST, EXPOSURE_MASK_TRAIN = "train-and-test", "train"
+EXPOSURE_MASKS = (EXPOSURE_MASK_TRAIN_AND_TEST, EXPOSURE_MASK_TRAIN)
 
 
 @dataclass
@@ -93,9 +99,9 @@ def count_ranking_metrics(
     """Counts for a batch of users.
 
     top_items [U, max K]: each user's ranking (training items already excluded), best first.
-    test_mask [U, M] bool: the user's held-out items. known_mask [U, M] bool: train or test items,
-    which makes a user ineligible for a target's exposure. exposure_top_items [U, max K]: the ranking
-    exposure is read from, when it differs from `top_items` (e.g. with train and test items excluded).
+    test_mask [U, M] bool: the user's held-out items. known_mask [U, M] bool: the items exposure masks (train and
+    test, or train only), which make a user ineligible for a target's exposure. exposure_top_items [U, max K]:
+    the ranking exposure is read from, when it differs from `top_items` (e.g. with train and test items excluded).
     """
     exposure_top_items = top_items if exposure_top_items is None else exposure_top_items
     counts = EvalCounts(ks=ks, targets=targets)

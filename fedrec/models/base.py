@@ -76,9 +76,11 @@ class RecModel(ABC):
         ks: tuple[int, ...],
         targets: tuple[int, ...],
         sampled: Any = None,
+        exposure_masks_test: bool = True,
     ) -> Any:
         """`EvalCounts` of `users`, rows of the `RecDataset` (the family's evaluation on a node); the sampled
-        metrics too with a `fedrec.evaluation.sampled.SampledRanking`."""
+        metrics too with a `fedrec.evaluation.sampled.SampledRanking`; exposure with the test items masked
+        too unless `exposure_masks_test` is false (`fedrec.evaluation.ranking.ranking_counts`)."""
 
     @abstractmethod
     def honest_updates(self, theta: Theta, dataset: Any, users: np.ndarray, embeddings: torch.Tensor, step: Any) -> Any:

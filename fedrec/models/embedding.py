@@ -30,9 +30,12 @@ class EmbeddingModel(RecModel):
         ks: tuple[int, ...],
         targets: tuple[int, ...],
         sampled: SampledRanking | None = None,
+        exposure_masks_test: bool = True,
     ) -> EvalCounts:
         """Ranking counts of `users` (rows of `dataset`), scored from their private embeddings [U, d]."""
-        return ranking.evaluate_users(self, theta, users, embeddings, dataset.train, dataset.test, ks, targets, sampled)
+        return ranking.evaluate_users(
+            self, theta, users, embeddings, dataset.train, dataset.test, ks, targets, sampled, exposure_masks_test
+        )
 
     def honest_updates(
         self, theta: Theta, dataset: RecDataset, users: np.ndarray, embeddings: torch.Tensor, step: local.LocalStep

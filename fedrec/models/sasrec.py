@@ -240,11 +240,22 @@ class SASRec(RecModel):
         ks: tuple[int, ...],
         targets: tuple[int, ...],
         sampled: SampledRanking | None = None,
+        exposure_masks_test: bool = True,
     ) -> EvalCounts:
         """Ranking counts of `users` from their own chronological sequences and profiles (no embeddings)."""
         histories, profile = sequences.user_sequences(dataset, users)
         return evaluation.evaluate_sequences(
-            self, theta, users, histories, profile, dataset.train, dataset.test, ks, targets, sampled
+            self,
+            theta,
+            users,
+            histories,
+            profile,
+            dataset.train,
+            dataset.test,
+            ks,
+            targets,
+            sampled,
+            exposure_masks_test,
         )
 
     def honest_updates(

@@ -3,7 +3,7 @@
 Each user's newest `max_len` training items predict its held-out next item: HR@K (recall@K with one
 test item), Precision@K and NDCG@K, and the targets' ER@K, counted as for every model
 (`fedrec.evaluation.ranking.counts_in_batches`: exposure ranks a target among the items the user never
-interacted with, train and test masked, as APRec does).
+interacted with, train and test masked as APRec does, unless `exposure-mask = "train"`).
 """
 
 import numpy as np
@@ -30,10 +30,12 @@ def evaluate_sequences(
     ks: tuple[int, ...],
     targets: tuple[int, ...],
     sampled: SampledRanking | None = None,
+    masks_test: bool = True,
 ) -> EvalCounts:
-    """Counts of `user_ids` (rows of train/test) whose chronological train items are `sequences`."""
+    """Counts of `user_ids` (rows of train/test) whose chronological train items are `sequences`; `masks_test`
+    as in `fedrec.evaluation.ranking.ranking_counts`."""
 
     def scores_of(part: slice) -> torch.Tensor:
         return model.score_sequences(theta, history_batch(sequences[part], profile[part], model.max_len))
 
-    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH, sampled)
+    return counts_in_batches(user_ids, scores_of, train, test, ks, targets, _USERS_PER_BATCH, sampled, masks_test)
