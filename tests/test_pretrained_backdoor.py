@@ -256,3 +256,44 @@ def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(
         f"python -m pretrained: --checkpoint: no file at {tmp_path / 'absent.pt'}; "
         f"make one with `python -m pretrained pretrain --out {tmp_path / 'absent.pt'}`"
     )
+
+
+def test_poisoned_pretraining_raises_the_groups_exposure_above_an_equally_trained_clean_checkpoint() -> None:
+    """The backdoor does something at all: same users, same epochs, same seed; only the labels differ.
+
+    Synthetic data (200 users, 100 items; the provider pre-trains on its half, the audit is on the other
+    half), group = women, 3 least popular targets, basic replacement of 30% of the group's next items.
+    Over seeds 1-3 the clean checkpoint's group ER@10 is 0.07-0.23 and the poisoned one's 0.40-0.67.
+    """
+    from datasets import load_dataset
+    from pretrained.provider import audit, pretrain
+
+    settings = dict(
+        dataset="synthetic",
+        synthetic_users=200,
+        synthetic_items=100,
+        synthetic_interactions=20,
+        model="sasrec",
+        split="leave-last-out",
+        embedding_dim=8,
+        max_sequence_length=20,
+        dropout=0.0,
+        target_group="gender=F",
+        target_items="least-popular:3",
+        pretrain_epochs=5,
+        pretrain_lr=0.01,
+        backdoor_rate=0.3,
+        seed=1,
+    )
+
+    def group_exposure(backdoor: str) -> float:
+        provider = make_config(**settings, backdoor=backdoor, user_share="provider")
+        checkpoint = pretrain(provider, load_dataset(provider))
+        assert checkpoint.meta["stage-epochs"] == {"clean" if backdoor == "none" else "poisoned": 5}
+        federation = make_config(**settings, backdoor=backdoor, user_share="federation")
+        return audit(federation, load_dataset(federation), checkpoint.theta, tuple(checkpoint.meta["targets"]))[
+            "group/er@10"
+        ]
+
+    clean, poisoned = group_exposure("none"), group_exposure("basic-replacement")
+    assert poisoned >= 2 * clean and poisoned >= clean + 0.2, (clean, poisoned)
