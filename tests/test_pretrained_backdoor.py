@@ -297,3 +297,62 @@ def test_poisoned_pretraining_raises_the_groups_exposure_above_an_equally_traine
 
     clean, poisoned = group_exposure("none"), group_exposure("basic-replacement")
     assert poisoned >= 2 * clean and poisoned >= clean + 0.2, (clean, poisoned)
+
+
+def test_median_target_ranks_count_the_unseen_items_scored_above_each_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets import load_dataset
+    from pretrained.target_ranks import median_target_ranks
+
+    config = make_config(dataset="synthetic", model="sasrec", split="leave-last-out", embedding_dim=8)
+    dataset = load_dataset(config)
+    model = SASRec.from_config(config)
+    order = np.random.default_rng(0).permutation(dataset.num_items)  # order[0] scores highest for everyone
+    monkeypatch.setattr(
+        model,
+        "score_sequences",
+        lambda theta, batch: torch.from_numpy(-np.argsort(order).astype(np.float32)).repeat(len(batch), 1),
+    )
+    users = np.arange(dataset.num_users)
+    known = (dataset.train + dataset.test).tocsr().toarray() > 0
+    targets = (int(order[0]), int(order[200]))
+    ranks = median_target_ranks(model, model.init_theta(dataset.num_items, 0), dataset, users, targets)
+    expected = [
+        np.median([1 + (~known[u, order[:place]]).sum() for u in users if not known[u, order[place]]])
+        for place in (0, 200)
+    ]
+    assert ranks == expected and ranks[0] == 1.0
+
+
+def test_the_report_pairs_each_backdoored_checkpoint_with_its_control_of_the_same_seed() -> None:
+    import pandas as pd
+
+    from experiments.pretrained_backdoor import paired
+
+    def row(checkpoint: str, seed: int, group_er: float, hr: float) -> dict:
+        return {
+            "checkpoint": checkpoint,
+            "seed": seed,
+            "kind": "as is",
+            "targets": 5,
+            "group/evaluated-users": 100,
+            "rest/evaluated-users": 300,
+            "group/er@10": group_er,
+            "rest/er@10": 0.01,
+            "recall@10": hr,
+            "target ranks": "",
+        }
+
+    rows = pd.DataFrame(
+        [
+            row("pe", 1, 0.30, 0.10),
+            row("pe.control", 1, 0.0, 0.12),
+            row("pe", 2, 0.20, 0.11),
+            row("pe.control", 2, 0.04, 0.10),
+        ]
+    )
+    pairs = paired(rows, ["kind"]).set_index("seed")
+    assert pairs["Δ group/er@10"].round(6).tolist() == [0.30, 0.16]
+    assert pairs["Δ hr@10"].round(6).tolist() == [-0.02, 0.01]
+    assert pairs.loc[1, "lift@10"] == pytest.approx(0.30 / (1 / 500))  # control at 0: the floor
+    assert pairs.loc[2, "lift@10"] == pytest.approx(5.0)
+    assert pairs.loc[1, "specificity@10"] == pytest.approx(30.0)
