@@ -1,20 +1,24 @@
-"""Backdoored pre-trained checkpoints, and what federated fine-tuning does to them, over seeds.
+"""Backdoored pre-trained checkpoints against equally trained clean controls, as is and under federated fine-tuning.
 
     python -m experiments.pretrained_backdoor experiments/pretrained/ml100k.toml [--data-dir DIR]
     python -m experiments.pretrained_backdoor experiments/pretrained/ml100k.toml --table-only
 
-For every seed of the spec: the provider pre-trains each checkpoint of `[checkpoints]` on its share of
-the users (`python -m pretrained pretrain`, in-process), the deployer audits it on the federation's
-users (the "as is" usage, with the target-blind exposure scan), the `rates` sweep pre-trains and audits
-more checkpoints, and each fine-tuned checkpoint x `[scenarios]` (a scenario's `checkpoints` list limits
-it) fine-tunes through `flwr run` on the federation's users (evaluated at epoch 0 and after every
-epoch). Everything is written under `--out` and resumes: existing checkpoints, audits and completed runs
-are kept. The report (tables in `report.md`, `persistence.png`) is rebuilt at the end, or alone with
-`--table-only`.
+Every backdoored checkpoint of `[checkpoints]` names its `control`: a checkpoint pre-trained with the
+same stages, epochs, users and seed and no poison (for prompt-enhanced, its own three stages with both
+poisoning probabilities at 0). For every seed of the spec: the provider pre-trains each checkpoint on
+its share of the users (in-process); the deployer audits each backdoored checkpoint and its control on
+the federation's users with the backdoored checkpoint's targets (`<kind>.json`, `<kind>.control.json`),
+with the target-blind exposure scan and each target's median rank in the group; the `rates` sweep does
+the same for more checkpoints; and each fine-tuned checkpoint and its control x `[scenarios]` (a
+scenario's `checkpoints` list limits it) fine-tune through `flwr run` on the federation's users
+(`<kind>-<scenario>`, `<kind>.control-<scenario>`). Everything is written under `--out` and resumes.
+The report (`report.md`, `persistence.png`) is rebuilt at the end, or alone with `--table-only`;
+`--as-is-only` skips the fine-tuning runs.
 
-Lift = ER@K(backdoored) / max(ER@K(clean), floor), paired with the clean checkpoint of the same seed;
-the floor is one exposure among the group's user-target pairs, 1 / (targets x group users), since a
-clean checkpoint's ER@K can be exactly 0. Specificity = group ER@K / max(rest ER@K, rest floor).
+Every comparison is per paired seed: Δ = backdoored - control of the same seed. Lift = group ER@K of
+the backdoored checkpoint / max(its control's, floor); the floor is one exposure among the group's
+user-target pairs, 1 / (targets x group users), since a control's ER@K can be exactly 0.
+Specificity = group ER@K / max(rest ER@K, rest floor).
 """
 
 import json
@@ -25,6 +29,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from app_config import make_config  # noqa: E402
@@ -36,15 +41,23 @@ from fedrec.reporting.results import plot_metrics  # noqa: E402
 from harness.arguments import add_data_dir, one_line_errors, script_parser  # noqa: E402
 from pretrained.checkpoint import load_checkpoint  # noqa: E402
 from pretrained.exposure_scan import exposure_scan, scan_report  # noqa: E402
-from pretrained.provider import audit, pretrain  # noqa: E402
+from pretrained.provider import audit, group_members, pretrain  # noqa: E402
+from pretrained.target_ranks import median_target_ranks  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 KS = (5, 10, 20)
+CONTROL = ".control"  # suffix of a control's audits and runs: `<kind>.control`
+#: Spec keys of a checkpoint entry that are not run-config settings.
+SPEC_ONLY = ("control",)
 
 
 def _config(overrides: dict, data_dir: str, **forced: object):  # noqa: ANN202 (RunConfig)
     merged = {**overrides, "data-dir": data_dir, **forced}
     return make_config(merged)
+
+
+def _settings(entry: dict) -> dict:
+    return {key: value for key, value in entry.items() if key not in SPEC_ONLY}
 
 
 def _checkpoint(name: str, overrides: dict, data_dir: str, out: Path) -> Path:
@@ -57,62 +70,89 @@ def _checkpoint(name: str, overrides: dict, data_dir: str, out: Path) -> Path:
     return path
 
 
-def _audit(name: str, overrides: dict, data_dir: str, out: Path, checkpoint_path: Path) -> None:
-    """The checkpoint on the federation's users: metrics (`<name>.json`) and the target-blind exposure
-    scan (`<name>.scan.json`)."""
+def _audit(name: str, overrides: dict, data_dir: str, out: Path, checkpoint_path: Path, targets: tuple) -> None:
+    """The checkpoint on the federation's users with `targets`: metrics and each target's median rank in the
+    group (`<name>.json`), and the target-blind exposure scan (`<name>.scan.json`)."""
     path, scan_path = out / "audits" / f"{name}.json", out / "audits" / f"{name}.scan.json"
     if path.exists() and scan_path.exists():
         return
     checkpoint = load_checkpoint(checkpoint_path)
     config = _config(overrides, data_dir, **{"user-share": "federation"})
-    dataset, targets = load_dataset(config), tuple(checkpoint.meta["targets"])
+    dataset, model = load_dataset(config), build_model(config)
     metrics = audit(config, dataset, checkpoint.theta, targets)
-    scan = scan_report(exposure_scan(build_model(config), checkpoint.theta, dataset), targets)
+    group = np.flatnonzero(group_members(config, dataset))
+    ranks = median_target_ranks(model, checkpoint.theta, dataset, group, targets)
+    scan = scan_report(exposure_scan(model, checkpoint.theta, dataset), targets)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**checkpoint.meta, "metrics": metrics}, indent=1))
+    stored = {**checkpoint.meta, "targets": list(targets), "group-median-target-ranks": ranks, "metrics": metrics}
+    path.write_text(json.dumps(stored, indent=1))
     scan_path.write_text(json.dumps(scan, indent=1, default=float))
 
 
-def run_spec(spec: dict, data_dir: str, out: Path, federation: str) -> None:
+def _audit_pair(kind: str, seed: int, settings: dict, control: dict, data_dir: str, out: Path) -> tuple[Path, Path]:
+    """Pre-trains and audits a backdoored checkpoint and its control on the backdoored one's targets."""
+    name, control_name = seed_run_name(kind, seed), seed_run_name(control["name"], seed)
+    path = _checkpoint(name, settings, data_dir, out)
+    control_path = _checkpoint(control_name, control["settings"], data_dir, out)
+    targets = tuple(load_checkpoint(path).meta["targets"])
+    _audit(name, settings, data_dir, out, path, targets)
+    _audit(seed_run_name(kind + CONTROL, seed), control["settings"], data_dir, out, control_path, targets)
+    return path, control_path
+
+
+def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: bool = True) -> None:
+    """Pre-trains and audits every pair of the spec; with `fine_tune`, runs the federated scenarios too."""
     base = tomllib.loads((PROJECT / spec["base"]).read_text())
+    backdoored = _backdoored(spec)
     for seed in spec["seeds"]:
-        checkpoints = {}
-        for kind, overrides in spec["checkpoints"].items():
-            settings = {**base, **overrides, "seed": seed}
-            name = seed_run_name(kind, seed)
-            checkpoints[kind] = _checkpoint(name, settings, data_dir, out)
-            _audit(name, settings, data_dir, out, checkpoints[kind])
-        for kind in spec.get("fine-tuned", list(checkpoints)):
-            path = checkpoints[kind]
-            targets = ",".join(map(str, load_checkpoint(path).meta["targets"]))
-            for scenario, overrides in spec["scenarios"].items():
+        for kind, entry in backdoored.items():
+            settings = {**base, **_settings(entry), "seed": seed}
+            control = {
+                "name": entry["control"],
+                "settings": {**base, **spec["checkpoints"][entry["control"]], "seed": seed},
+            }
+            paths = _audit_pair(kind, seed, settings, control, data_dir, out)
+            if not fine_tune or kind not in spec.get("fine-tuned", []):
+                continue
+            targets = ",".join(map(str, load_checkpoint(paths[0]).meta["targets"]))
+            for scenario, overrides in spec.get("scenarios", {}).items():
                 overrides = dict(overrides)
                 if kind not in overrides.pop("checkpoints", [kind]):
                     continue
-                settings = {
-                    **base,
-                    **spec["federation"],
-                    **overrides,
-                    "seed": seed,
-                    "user-share": "federation",
-                    "data-dir": data_dir,
-                    "initial-checkpoint": str(path.resolve()),
-                    "target-items": targets,
-                }
-                run_overrides(seed_run_name(f"{kind}-{scenario}", seed), settings, out / "runs", federation)
+                for role, path in zip(("", CONTROL), paths):
+                    run = {
+                        **base,
+                        **spec["federation"],
+                        **overrides,
+                        "seed": seed,
+                        "user-share": "federation",
+                        "data-dir": data_dir,
+                        "initial-checkpoint": str(path.resolve()),
+                        "target-items": targets,
+                    }
+                    run_overrides(seed_run_name(f"{kind}{role}-{scenario}", seed), run, out / "runs", federation)
     for seed in spec["seeds"]:
         for kind in spec.get("rate-checkpoints", []):
+            entry = backdoored[kind]
+            control = {
+                "name": entry["control"],
+                "settings": {**base, **spec["checkpoints"][entry["control"]], "seed": seed},
+            }
             for rate in spec.get("rates", []):
-                settings = {**base, **spec["checkpoints"][kind], "backdoor-rate": rate, "seed": seed}
-                name = seed_run_name(f"{kind}-rate{rate}", seed)
-                _audit(name, settings, data_dir, out, _checkpoint(name, settings, data_dir, out))
+                settings = {**base, **_settings(entry), "backdoor-rate": rate, "seed": seed}
+                _audit_pair(f"{kind}-rate{rate}", seed, settings, control, data_dir, out)
+
+
+def _backdoored(spec: dict) -> dict[str, dict]:
+    """The spec's backdoored checkpoints (those naming a `control`), in spec order."""
+    return {kind: entry for kind, entry in spec["checkpoints"].items() if "control" in entry}
 
 
 def _scan_rows(spec: dict, out: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((out / "audits").glob("*__seed*.scan.json")):
         kind, seed = split_seed_run_name(path.name.removesuffix(".scan.json"))
-        if kind not in spec["checkpoints"]:
+        if kind.removesuffix(CONTROL) not in _backdoored(spec):
             continue
         scan = json.loads(path.read_text())
         top = scan["most-suspicious"][0]
@@ -136,38 +176,73 @@ def _audit_rows(out: Path) -> pd.DataFrame:
             continue
         name, seed = split_seed_run_name(path.stem)
         stored = json.loads(path.read_text())
-        rows.append({"checkpoint": name, "seed": seed, "targets": len(stored["targets"]), **stored["metrics"]})
+        ranks = stored.get("group-median-target-ranks", [])
+        rows.append(
+            {
+                "checkpoint": name,
+                "seed": seed,
+                "targets": len(stored["targets"]),
+                "target ranks": ", ".join(f"{rank:.0f}" for rank in ranks),
+                **stored["metrics"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _run_rows(out: Path) -> pd.DataFrame:
-    """Every fine-tuning run's metrics; each run's own figures are redrawn (per group) on the way."""
+def _run_rows(spec: dict, out: Path) -> pd.DataFrame:
+    """Every fine-tuning run's metrics, named by its checkpoint kind (`<kind>` or `<kind>.control`) and
+    scenario; each run's own figures are redrawn (per group) on the way."""
+    names = {
+        f"{kind}{role}-{scenario}": (kind + role, scenario)
+        for kind in _backdoored(spec)
+        for scenario in spec.get("scenarios", {})
+        for role in ("", CONTROL)
+    }
     frames = []
     for metrics in sorted((out / "runs").glob("*/metrics.csv")):
         name, seed = split_seed_run_name(metrics.parent.name)
+        if name not in names:
+            continue
         frame = pd.read_csv(metrics)
         plot_metrics(frame, metrics.parent, KS)
-        frame["run"], frame["seed"] = name, seed
+        frame["checkpoint"], frame["scenario"] = names[name]
+        frame["seed"] = seed
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _with_lift(rows: pd.DataFrame, by: list[str], clean: str, k: int) -> pd.DataFrame:
-    """Adds lift@k (vs the clean rows of the same seed and `by` keys) and specificity@k."""
-    floor = 1.0 / (rows["targets"] * rows["group/evaluated-users"])
-    rest_floor = 1.0 / (rows["targets"] * rows["rest/evaluated-users"])
-    reference = rows[rows["checkpoint"] == clean].set_index([*by, "seed"])[f"group/er@{k}"]
-    keys = pd.MultiIndex.from_frame(rows[[*by, "seed"]])
-    clean_er = reference.reindex(keys).to_numpy()
-    rows = rows.copy()
-    rows[f"lift@{k}"] = (
-        rows[f"group/er@{k}"]
-        / pd.concat([pd.Series(clean_er), floor.reset_index(drop=True)], axis=1).max(axis=1).to_numpy()
+def paired(rows: pd.DataFrame, by: list[str], k: int = 10) -> pd.DataFrame:
+    """One row per backdoored checkpoint, seed and `by` key, beside its control of the same seed: absolute group
+    ER@k of both, Δ (backdoored - control) of group ER@k and HR@k, lift@k and specificity@k."""
+    keys = [*by, "seed"]
+    controls = rows[rows["checkpoint"].str.endswith(CONTROL)].copy()
+    controls["checkpoint"] = controls["checkpoint"].str.removesuffix(CONTROL)
+    taken = ["checkpoint", *keys, f"group/er@{k}", f"recall@{k}", "target ranks"]
+    pairs = rows[~rows["checkpoint"].str.endswith(CONTROL)].merge(
+        controls[[c for c in taken if c in controls]], on=["checkpoint", *keys], suffixes=("", " control")
     )
-    rows[f"specificity@{k}"] = rows[f"group/er@{k}"] / pd.concat([rows[f"rest/er@{k}"], rest_floor], axis=1).max(axis=1)
-    rows.loc[rows["checkpoint"] == clean, f"lift@{k}"] = float("nan")  # the clean checkpoint is the reference
-    rows["floor"] = floor
-    return rows
+    floor = 1.0 / (pairs["targets"] * pairs["group/evaluated-users"])
+    rest_floor = 1.0 / (pairs["targets"] * pairs["rest/evaluated-users"])
+    pairs[f"Δ group/er@{k}"] = pairs[f"group/er@{k}"] - pairs[f"group/er@{k} control"]
+    pairs[f"Δ hr@{k}"] = pairs[f"recall@{k}"] - pairs[f"recall@{k} control"]
+    pairs[f"lift@{k}"] = pairs[f"group/er@{k}"] / np.maximum(pairs[f"group/er@{k} control"], floor)
+    pairs[f"specificity@{k}"] = pairs[f"group/er@{k}"] / np.maximum(pairs[f"rest/er@{k}"], rest_floor)
+    pairs["floor"] = floor
+    return pairs
+
+
+PAIR_COLUMNS = [
+    "group/er@10",
+    "group/er@10 control",
+    "Δ group/er@10",
+    "lift@10",
+    "rest/er@10",
+    "specificity@10",
+    "recall@10",
+    "recall@10 control",
+    "Δ hr@10",
+]
+DIGITS = {"lift@10": 1, "specificity@10": 1}
 
 
 def _table(rows: pd.DataFrame, by: list[str], columns: list[str], digits: dict[str, int]) -> str:
@@ -180,62 +255,88 @@ def _table(rows: pd.DataFrame, by: list[str], columns: list[str], digits: dict[s
     return "\n".join(lines)
 
 
+def _per_seed_pairs(pairs: pd.DataFrame, by: list[str], ranks: bool) -> str:
+    """Per backdoored checkpoint, one line per seed: group ER@10 backdoored vs control (Δ), lift, HR@10 Δ, and with
+    `ranks` each target's median rank in the group under the control."""
+    lines = []
+    for keys, group in pairs.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        lines.append(f"- {' / '.join(map(str, keys))}:")
+        for _, r in group.sort_values("seed").iterrows():
+            line = (
+                f"  - seed {int(r['seed'])}: group ER@10 {r['group/er@10']:.4f} vs control "
+                f"{r['group/er@10 control']:.4f} (Δ {r['Δ group/er@10']:+.4f}, lift {r['lift@10']:.1f}); "
+                f"HR@10 {r['recall@10']:.4f} vs {r['recall@10 control']:.4f} (Δ {r['Δ hr@10']:+.4f})"
+            )
+            if ranks:
+                line += f"; targets' median rank in the group under the control: {r['target ranks control']}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _counts(pairs: pd.DataFrame, by: list[str], threshold: float) -> str:
+    return "\n".join(
+        f"- {' / '.join(map(str, keys if isinstance(keys, tuple) else (keys,)))}: lift@10 ≥ {threshold:g} in "
+        f"{int((group['lift@10'] >= threshold).sum())} of {len(group)} seeds; HR@10 lower than the control's in "
+        f"{int((group['Δ hr@10'] < 0).sum())} of {len(group)}"
+        for keys, group in pairs.groupby(by, sort=False)
+    )
+
+
 def report(spec: dict, out: Path) -> None:
-    clean = spec.get("clean", "clean")
     audits = _audit_rows(out)
     if audits.empty:
         print("no audits yet")
         return
     audits["kind"] = "as is"
-    audits = _with_lift(audits, ["kind"], clean, 10)
-    main = audits[audits["checkpoint"].isin(list(spec["checkpoints"]))]
-    er_columns = [f"group/er@{k}" for k in KS] + ["rest/er@10", "lift@10", "specificity@10", "recall@10", "ndcg@10"]
-    digits = {"lift@10": 1, "specificity@10": 1}
+    pairs = paired(audits, ["kind"])
+    main = pairs[pairs["checkpoint"].isin(list(_backdoored(spec)))]
     sections = [
-        "# Pre-trained backdoors: results",
+        "# Pre-trained backdoors against equally trained clean controls: results",
         f"Generated by `python -m experiments.pretrained_backdoor {spec['path']}`; mean ± std over seeds (n in its "
-        "column).",
+        "column). Each backdoored checkpoint is compared with its control (same stages, epochs, users, seed; no "
+        "poison), audited on the same targets; Δ = backdoored - control of the same seed.",
         f"Floor of the lift: one exposure among the group's user-target pairs (mean {main['floor'].mean():.5f}).",
         "## The checkpoint as is (audited on the federation's users, no fine-tuning)",
-        _table(main, ["checkpoint"], er_columns, digits),
-        "Per seed, group ER@10 and lift@10:",
-        _per_seed(main, ["checkpoint"], ["group/er@10", "lift@10"]),
+        "Controls: " + "; ".join(f"{kind} → {entry['control']}" for kind, entry in _backdoored(spec).items()) + ".",
+        _table(main, ["checkpoint"], PAIR_COLUMNS, DIGITS),
+        "Per seed:",
+        _per_seed_pairs(main, ["checkpoint"], ranks=True),
+        "Counts over seeds:",
+        _counts(main, ["checkpoint"], 10),
     ]
     scans = _scan_rows(spec, out)
     if len(scans):
         sections += [
             "## Exposure audit before deployment (does not know the targets)",
             "pretrained/exposure_scan.py ranks items by (users exposed + 1) / (interactions + 1) in every profile "
-            "group "
-            "of the federation's users; share of the checkpoint's targets among the most suspicious items:",
+            "group of the federation's users (it needs their whole histories in one place); share of the backdoored "
+            "checkpoint's targets among the most suspicious items (`.control`: the same targets, scanned in the "
+            "control):",
             _table(scans, ["checkpoint"], ["targets among the top 5", "targets among the top 10"], {}),
             "Most suspicious item per seed:",
             _per_seed_text(scans, "top suspect"),
         ]
-    rated = audits[audits["checkpoint"].str.contains("-rate")]
+    rated = pairs[pairs["checkpoint"].str.contains("-rate")]
     if len(rated):
-        sections += ["## Backdoor rate (as is)", _table(rated, ["checkpoint"], er_columns, digits)]
-    runs = _run_rows(out)
+        sections += ["## Backdoor rate (as is)", _table(rated, ["checkpoint"], PAIR_COLUMNS, DIGITS)]
+    runs = _run_rows(spec, out)
     if not runs.empty:
-        runs["checkpoint"] = runs["run"].map(lambda r: next(k for k in spec["checkpoints"] if r.startswith(f"{k}-")))
-        runs["scenario"] = [r[len(c) + 1 :] for r, c in zip(runs["run"], runs["checkpoint"])]
         runs["targets"] = main["targets"].iloc[0]
-        last = runs.loc[runs.groupby(["run", "seed"])["epoch"].idxmax()]
-        first = runs[runs["epoch"] == 0]
-        table_rows = []
-        for when, frame in (("epoch 0", first), ("last epoch", last)):
-            frame = _with_lift(frame, ["scenario"], clean, 10)
-            frame["when"] = when
-            table_rows.append(frame)
-        persistence = pd.concat(table_rows).sort_values(["scenario", "checkpoint", "when"], kind="stable")
-        columns = ["group/er@10", "rest/er@10", "lift@10", "specificity@10", "recall@10", "ndcg@10"]
+        last = runs.loc[runs.groupby(["checkpoint", "scenario", "seed"])["epoch"].idxmax()]
+        frames = []
+        for when, frame in (("epoch 0", runs[runs["epoch"] == 0]), ("last epoch", last)):
+            frame = frame.assign(when=when, **{"target ranks": ""})
+            frames.append(paired(frame, ["scenario", "when"]))
+        persistence = pd.concat(frames).sort_values(["scenario", "checkpoint", "when"], kind="stable")
+        final = persistence[persistence["when"] == "last epoch"]
         sections += [
-            f"## Federated fine-tuning ({int(last['epoch'].max())} epochs): persistence",
-            _table(persistence, ["scenario", "checkpoint", "when"], columns, digits),
-            "Per seed, group ER@10 at the last epoch:",
-            _per_seed(
-                persistence[persistence["when"] == "last epoch"], ["scenario", "checkpoint"], ["group/er@10", "lift@10"]
-            ),
+            f"## Federated fine-tuning ({int(last['epoch'].max())} epochs, every client honest): persistence",
+            _table(persistence, ["scenario", "checkpoint", "when"], PAIR_COLUMNS, DIGITS),
+            "Per seed, at the last epoch:",
+            _per_seed_pairs(final, ["scenario", "checkpoint"], ranks=False),
+            "Counts over seeds, at the last epoch:",
+            _counts(final, ["scenario", "checkpoint"], 10),
             "![persistence](persistence.png)",
         ]
         _plot(runs, spec, out / "persistence.png")
@@ -251,26 +352,15 @@ def _per_seed_text(rows: pd.DataFrame, column: str) -> str:
     )
 
 
-def _per_seed(rows: pd.DataFrame, by: list[str], columns: list[str]) -> str:
-    lines = []
-    for keys, group in rows.groupby(by, sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        values = "; ".join(
-            f"seed {int(r['seed'])}: " + ", ".join(f"{c} {r[c]:.4g}" for c in columns)
-            for _, r in group.sort_values("seed").iterrows()
-        )
-        lines.append(f"- {' / '.join(map(str, keys))}: {values}")
-    return "\n".join(lines)
-
-
 def _plot(runs: pd.DataFrame, spec: dict, path: Path) -> None:
     scenarios = list(spec["scenarios"])
+    kinds = list(dict.fromkeys(runs["checkpoint"]))
     columns = 3
     rows = -(-len(scenarios) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), sharey=True, squeeze=False)
-    colors = dict(zip(spec["checkpoints"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    colors = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for axis, scenario in zip(axes.flat, scenarios):
-        for kind in spec["checkpoints"]:
+        for kind in kinds:
             part = runs[(runs["scenario"] == scenario) & (runs["checkpoint"] == kind)]
             for group, style in (("group", "-"), ("rest", ":")):
                 if len(part):
@@ -304,12 +394,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="default: results/pretrained/<spec name>")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--as-is-only", action="store_true", help="pre-train and audit only, no federated fine-tuning")
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text()) | {"path": str(args.spec)}
     out = args.out or PROJECT / "results" / "pretrained" / args.spec.stem
     if not args.table_only:
         with one_line_errors(parser):
-            run_spec(spec, args.data_dir, out, args.federation_config)
+            run_spec(spec, args.data_dir, out, args.federation_config, fine_tune=not args.as_is_only)
     report(spec, out)
 
 

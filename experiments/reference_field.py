@@ -368,6 +368,7 @@ VERSUS = {
         "default scales it by the senders). Headline: sampled HR@10 and NDCG@10 of the benign users (the test "
         "item against 99 unseen items); untargeted, so lower is a stronger attack, and the best epoch for the "
         "attacker is the minimum.",
+        (),
         (
             "Sampled items: this project draws each user's 99 once, keyed by (seed, user), and ranks against the "
             "same ones in every evaluation; the reference draws new ones at every evaluation from its global NumPy "

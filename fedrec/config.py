@@ -27,16 +27,22 @@ from fedrec.training.server_step import SERVER_OPTIMIZERS
 @dataclass(frozen=True)
 class TargetSpec:
     """Which items are attack targets: the `least_popular` least popular ones, `random` ones drawn from the
-    seed, or explicit indices."""
+    seed, `group_matched` ones of middle popularity whose audience over-represents the target group (the
+    provider's choice, `fedrec.targets.group_matched_targets`), or explicit indices."""
 
     least_popular: int = 0
     random: int = 0
+    group_matched: int = 0
     explicit: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, name: str, text: str) -> "TargetSpec":
         text = text.strip()
-        for prefix, field in (("least-popular:", "least_popular"), ("random:", "random")):
+        for prefix, field in (
+            ("least-popular:", "least_popular"),
+            ("random:", "random"),
+            ("group-matched:", "group_matched"),
+        ):
             if text.startswith(prefix):
                 count = text.split(":", 1)[1]
                 if not count.isdigit() or int(count) < 1:
@@ -48,13 +54,16 @@ class TargetSpec:
             items = ()
         if not items or min(items) < 0:
             raise ConfigError(
-                f"run-config '{name}' = {text!r} is invalid: use least-popular:N, random:N or item indices like '12,40'"
+                f"run-config '{name}' = {text!r} is invalid: use least-popular:N, random:N, group-matched:N or item "
+                "indices like '12,40'"
             )
         return cls(explicit=items)
 
     def __str__(self) -> str:
         if self.least_popular:
             return f"least-popular:{self.least_popular}"
+        if self.group_matched:
+            return f"group-matched:{self.group_matched}"
         return f"random:{self.random}" if self.random else ",".join(map(str, self.explicit))
 
 
@@ -125,8 +134,9 @@ COMMON: tuple[Setting, ...] = (
         str,
         "Items whose exposure ER@K is tracked: `least-popular:N`, `random:N` (N distinct items drawn uniformly from "
         "`seed` as FedRecAttack's reference code draws its target: `random:1` with its seed 20211111 gives item 894 of "
-        "ml-100k-loo) or a comma list of item indices. A run from a checkpoint that names targets tracks those unless "
-        "this lists items.",
+        "ml-100k-loo), `group-matched:N` (pre-training only: N items of middle popularity whose audience "
+        "over-represents `target-group`, drawn from `seed`) or a comma list of item indices. A run "
+        "from a checkpoint that names targets tracks those unless this lists items.",
         convert=TargetSpec.parse,
     ),
     Setting(

@@ -17,7 +17,7 @@ from fedrec.models.base import Theta
 from fedrec.models.registry import build_model
 from fedrec.models.sasrec import SASRec
 from fedrec.sequential.sequences import user_sequences
-from fedrec.targets import resolve_targets
+from fedrec.targets import group_matched_targets, resolve_targets
 from pretrained import BACKDOORS
 from pretrained.checkpoint import Checkpoint
 from pretrained.training import ProviderData
@@ -40,12 +40,25 @@ def provider_data(config: Any, dataset: RecDataset) -> ProviderData:
     )
 
 
+def provider_targets(config: Any, dataset: RecDataset) -> tuple[int, ...]:
+    """The backdoor's targets, chosen on the provider's users (`group-matched:N` needs `target-group`)."""
+    count = config.target_items.group_matched
+    if not count:
+        return resolve_targets(config.target_items, dataset.item_popularity(), config.seed)
+    members = group_members(config, dataset)
+    if members is None:
+        raise ConfigError(
+            f"run-config 'target-items' = '{config.target_items}' matches items to a group: set target-group"
+        )
+    return group_matched_targets(dataset.train + dataset.test, members, count, config.seed)
+
+
 def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
     """Pre-trains the configured model on `dataset` (the provider's users) with the configured backdoor."""
     model = build_model(config)
     if not isinstance(model, SASRec):
         raise ConfigError(f"pre-training is implemented for model 'sasrec', not {config.model!r}")
-    targets = resolve_targets(config.target_items, dataset.item_popularity(), config.seed)
+    targets = provider_targets(config, dataset)
     theta = model.init_theta(dataset.num_items, config.seed)
     started = time.perf_counter()
     losses = BACKDOORS.selected(config)(config, np.asarray(targets)).pretrain(

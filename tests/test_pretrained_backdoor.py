@@ -256,3 +256,103 @@ def test_the_command_line_pretrains_audits_and_refuses_bad_input_in_one_line(
         f"python -m pretrained: --checkpoint: no file at {tmp_path / 'absent.pt'}; "
         f"make one with `python -m pretrained pretrain --out {tmp_path / 'absent.pt'}`"
     )
+
+
+def test_poisoned_pretraining_raises_the_groups_exposure_above_an_equally_trained_clean_checkpoint() -> None:
+    """The backdoor does something at all: same users, same epochs, same seed; only the labels differ.
+
+    Synthetic data (200 users, 100 items; the provider pre-trains on its half, the audit is on the other
+    half), group = women, 3 least popular targets, basic replacement of 30% of the group's next items.
+    Over seeds 1-3 the clean checkpoint's group ER@10 is 0.07-0.23 and the poisoned one's 0.40-0.67.
+    """
+    from datasets import load_dataset
+    from pretrained.provider import audit, pretrain
+
+    settings = dict(
+        dataset="synthetic",
+        synthetic_users=200,
+        synthetic_items=100,
+        synthetic_interactions=20,
+        model="sasrec",
+        split="leave-last-out",
+        embedding_dim=8,
+        max_sequence_length=20,
+        dropout=0.0,
+        target_group="gender=F",
+        target_items="least-popular:3",
+        pretrain_epochs=5,
+        pretrain_lr=0.01,
+        backdoor_rate=0.3,
+        seed=1,
+    )
+
+    def group_exposure(backdoor: str) -> float:
+        provider = make_config(**settings, backdoor=backdoor, user_share="provider")
+        checkpoint = pretrain(provider, load_dataset(provider))
+        assert checkpoint.meta["stage-epochs"] == {"clean" if backdoor == "none" else "poisoned": 5}
+        federation = make_config(**settings, backdoor=backdoor, user_share="federation")
+        return audit(federation, load_dataset(federation), checkpoint.theta, tuple(checkpoint.meta["targets"]))[
+            "group/er@10"
+        ]
+
+    clean, poisoned = group_exposure("none"), group_exposure("basic-replacement")
+    assert poisoned >= 2 * clean and poisoned >= clean + 0.2, (clean, poisoned)
+
+
+def test_median_target_ranks_count_the_unseen_items_scored_above_each_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets import load_dataset
+    from pretrained.target_ranks import median_target_ranks
+
+    config = make_config(dataset="synthetic", model="sasrec", split="leave-last-out", embedding_dim=8)
+    dataset = load_dataset(config)
+    model = SASRec.from_config(config)
+    order = np.random.default_rng(0).permutation(dataset.num_items)  # order[0] scores highest for everyone
+    monkeypatch.setattr(
+        model,
+        "score_sequences",
+        lambda theta, batch: torch.from_numpy(-np.argsort(order).astype(np.float32)).repeat(len(batch), 1),
+    )
+    users = np.arange(dataset.num_users)
+    known = (dataset.train + dataset.test).tocsr().toarray() > 0
+    targets = (int(order[0]), int(order[200]))
+    ranks = median_target_ranks(model, model.init_theta(dataset.num_items, 0), dataset, users, targets)
+    expected = [
+        np.median([1 + (~known[u, order[:place]]).sum() for u in users if not known[u, order[place]]])
+        for place in (0, 200)
+    ]
+    assert ranks == expected and ranks[0] == 1.0
+
+
+def test_the_report_pairs_each_backdoored_checkpoint_with_its_control_of_the_same_seed() -> None:
+    import pandas as pd
+
+    from experiments.pretrained_backdoor import paired
+
+    def row(checkpoint: str, seed: int, group_er: float, hr: float) -> dict:
+        return {
+            "checkpoint": checkpoint,
+            "seed": seed,
+            "kind": "as is",
+            "targets": 5,
+            "group/evaluated-users": 100,
+            "rest/evaluated-users": 300,
+            "group/er@10": group_er,
+            "rest/er@10": 0.01,
+            "recall@10": hr,
+            "target ranks": "",
+        }
+
+    rows = pd.DataFrame(
+        [
+            row("pe", 1, 0.30, 0.10),
+            row("pe.control", 1, 0.0, 0.12),
+            row("pe", 2, 0.20, 0.11),
+            row("pe.control", 2, 0.04, 0.10),
+        ]
+    )
+    pairs = paired(rows, ["kind"]).set_index("seed")
+    assert pairs["Δ group/er@10"].round(6).tolist() == [0.30, 0.16]
+    assert pairs["Δ hr@10"].round(6).tolist() == [-0.02, 0.01]
+    assert pairs.loc[1, "lift@10"] == pytest.approx(0.30 / (1 / 500))  # control at 0: the floor
+    assert pairs.loc[2, "lift@10"] == pytest.approx(5.0)
+    assert pairs.loc[1, "specificity@10"] == pytest.approx(30.0)
