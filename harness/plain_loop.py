@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from app_config import make_config
 from datasets import load_dataset
 from fedrec.config import RunConfig
-from fedrec.evaluation.ranking import evaluate_users
+from fedrec.evaluation.ranking import evaluate_users, exposure_masks_test
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.registry import build_model
 from fedrec.targets import resolve_targets
@@ -70,7 +70,15 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
                     value -= config.lr * scale * params[name].grad
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
             counts_total = evaluate_users(
-                model, theta, all_users, user_emb, dataset.train, dataset.test, config.top_k, targets
+                model,
+                theta,
+                all_users,
+                user_emb,
+                dataset.train,
+                dataset.test,
+                config.top_k,
+                targets,
+                masks_test=exposure_masks_test(config),
             )
             metrics = counts_total.metrics()
             if log:

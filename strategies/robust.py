@@ -22,6 +22,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from fedrec.config import RunConfig
+from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.robust.dense import dense_names, split_dense, to_dense
 from fedrec.robust.grouped import apply_by_bucket
@@ -58,6 +60,15 @@ class RobustStrategy(FedRecStrategy):
         """A flat [M*d + P] vector as a gradient of Θ (every item row included)."""
         rows, dense = split_dense(vector, self.theta)
         return ThetaGradient(item_ids=torch.arange(rows.shape[0]), item_rows=rows, dense=dense)
+
+    @classmethod
+    def check_run(cls, config: RunConfig) -> None:
+        """`per-item-scale` acts on per-item aggregation only; set with dense aggregation it could not take effect."""
+        if PER_ITEM_SCALE in cls.settings and config.per_item_scale != "senders" and config.aggregation != "per-item":
+            raise ConfigError(
+                f"run-config 'per-item-scale' = '{config.per_item_scale}' needs aggregation = 'per-item', "
+                f"not '{config.aggregation}'"
+            )
 
     def item_scale(self, counts: torch.Tensor) -> torch.Tensor:
         """[G, 1] what each item's per-item estimate is multiplied by, for its `counts` [G] senders."""

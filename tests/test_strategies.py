@@ -6,6 +6,7 @@ import torch
 
 from app_config import make_config
 from fedrec.directory import UserDirectory
+from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.ncf import NeuralCF
 from fedrec.updates import UserUpdates
@@ -78,6 +79,14 @@ def test_per_item_scale_none_steps_by_the_estimate_itself(defense: str) -> None:
     assert _row(unscaled, 4) == pytest.approx([0.5, 0.0]) and _row(unscaled, 5) == pytest.approx([2.0, 2.0])
     for name in scaled.dense:  # the dense part is aggregated over all users either way
         assert torch.allclose(unscaled.dense[name], scaled.dense[name])
+
+
+@pytest.mark.parametrize("defense", ["median", "krum"])
+def test_per_item_scale_with_dense_aggregation_is_refused_in_one_line(defense: str) -> None:
+    config = make_config(defense=defense, aggregation="dense", per_item_scale="none")
+    with pytest.raises(ConfigError, match="'per-item-scale' = 'none' needs aggregation = 'per-item', not 'dense'"):
+        STRATEGIES.get(defense).check_run(config)
+    STRATEGIES.get(defense).check_run(make_config(defense=defense, aggregation="dense"))
 
 
 def test_krum_keeps_one_user_and_flags_the_rest() -> None:
