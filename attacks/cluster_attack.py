@@ -34,7 +34,6 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 
 from attacks.base import Attack, AttackRound
 from fedrec.models.base import ITEM_EMBEDDING, Theta
@@ -50,6 +49,8 @@ _SCALE_STREAM = 0x4353  # each client's row norms
 def cluster_pull(item_emb: torch.Tensor, clusters: int, seed: int) -> torch.Tensor:
     """[M, d] gradient of sum_i ||e_i - c_{l_i}||^2 / k for k-means (k = `clusters`) of the rows of `item_emb`."""
     clusters = min(clusters, len(item_emb))
+    from sklearn.cluster import KMeans  # here, not at the top: sklearn costs each node ~0.8 s and ~100 MB to import
+
     kmeans = KMeans(n_clusters=clusters, init="random", n_init=1, random_state=seed).fit(item_emb.double().numpy())
     centroids = torch.from_numpy(kmeans.cluster_centers_).to(item_emb.dtype)
     return 2.0 * (item_emb - centroids[torch.from_numpy(kmeans.labels_).long()]) / clusters

@@ -82,21 +82,28 @@ def _attack(config: RunConfig, targets: tuple[int, ...]) -> Attack:
     return build_attack(config, model, targets, _dataset(config))
 
 
-def _partition(context: Context) -> tuple[int, int, str]:
+def _partition(node_config: dict[str, object]) -> tuple[int, int, str]:
     try:
-        partition = int(context.node_config["partition-id"]), int(context.node_config["num-partitions"])
+        partition = int(node_config["partition-id"]), int(node_config["num-partitions"])
     except KeyError:
         raise ConfigError(
             "node-config must set partition-id and num-partitions, e.g. --node-config 'partition-id=0 num-partitions=4'"
         ) from None
-    return *partition, str(context.node_config.get("role", "all"))
+    return *partition, str(node_config.get("role", "all"))
 
 
 def node_from_context(context: Context) -> Node:
-    config = load_config(context.run_config)
+    """The node a message is for. Built once per (run config, node config) and process: validating the config
+    and splitting the users cost milliseconds, which every one of a run's messages would pay again."""
+    return _node(tuple(sorted(context.run_config.items())), tuple(sorted(context.node_config.items())))
+
+
+@lru_cache(maxsize=4)
+def _node(run_config: tuple[tuple[str, object], ...], node_config: tuple[tuple[str, object], ...]) -> Node:
+    config = load_config(dict(run_config))
     dataset = _dataset(config)
     threat = run_threat(config, dataset.num_users)
-    partition_id, num_partitions, role = _partition(context)
+    partition_id, num_partitions, role = _partition(dict(node_config))
     try:
         clients = clients_of_role(threat.num_users, threat.malicious_ids, role)
         user_ids = users_of_partition(clients, partition_id, num_partitions)

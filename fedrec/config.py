@@ -151,6 +151,13 @@ COMMON: tuple[Setting, ...] = (
     Setting("results-dir", str, "Where run folders are written (created if missing).", convert=user_path),
     Setting("run-name", str, "Name of this run's folder; empty = timestamp and main settings."),
     Setting("round-timeout", float, "Seconds to wait for the replies of one round.", minimum=1.0),
+    Setting(
+        "server-threads",
+        int,
+        "Torch threads of the ServerApp. 1 (default) keeps aggregation steady while simulated nodes share its "
+        "cores; a deployed server on a machine of its own may use more for heavy rules (Krum, FLAME).",
+        minimum=1,
+    ),
 )
 
 

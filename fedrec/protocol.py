@@ -105,7 +105,8 @@ def _to_array(tensor: torch.Tensor) -> Array:
 
 
 def _to_tensor(array: Array) -> torch.Tensor:
-    return torch.from_numpy(np.array(array.numpy(), copy=True))
+    # Array.numpy() decodes into a fresh array; copy only if it ever shares or locks its memory.
+    return torch.from_numpy(np.require(array.numpy(), requirements=["WRITEABLE", "OWNDATA"]))
 
 
 def theta_to_record(theta: Theta) -> ArrayRecord:

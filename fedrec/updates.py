@@ -7,7 +7,7 @@ What a user reveals is exactly what FedRec reveals: the ids of items it touched 
 sampled negatives, indistinguishable) and gradients. Never p_u, never its interaction list.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
@@ -25,6 +25,8 @@ class UserUpdates:
     item_grads: torch.Tensor  # [nnz, d] float32
     dense_grads: dict[str, torch.Tensor]  # name -> [U, *param_shape]
     num_samples: torch.Tensor  # [U] int64, samples each user trained on
+    #: `item_owner()`, computed on first use: every reader of a round's batch (rule, statistics) needs it.
+    _owner: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def num_users(self) -> int:
@@ -32,7 +34,9 @@ class UserUpdates:
 
     def item_owner(self) -> torch.Tensor:
         """For each item row, the position (0..U-1) of the user that sent it."""
-        return torch.repeat_interleave(torch.arange(self.num_users), self.item_indptr.diff())
+        if self._owner is None:
+            self._owner = torch.repeat_interleave(torch.arange(self.num_users), self.item_indptr.diff())
+        return self._owner
 
     def select(self, keep: torch.Tensor) -> "UserUpdates":
         """The users where `keep` (a bool per user) is true, in order."""

@@ -153,6 +153,9 @@ def main(grid: Grid, context: Context) -> None:
         config = load_config(context.run_config)
     except ConfigError as error:
         raise stop_run(str(error)) from None
+    # Measured: with two threads, a round's aggregation here took 20 to 100 ms instead of a steady 20 ms
+    # whenever a node or any other process held the second core (each parallel op waits for its thread).
+    torch.set_num_threads(config.server_threads)
     grid = PromptGrid(grid)
     try:
         federation = discover(grid, timeout=config.round_timeout)

@@ -53,6 +53,7 @@ def _raw(**values: object) -> dict[str, object]:
         "results-dir": "/tmp",
         "run-name": "",
         "round-timeout": 5.0,
+        "server-threads": 1,
     }
     return {**common, "attack": "quiet", "quiet-steps": 3, "quiet-scale": 2, **values}
 

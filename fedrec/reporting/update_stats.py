@@ -31,8 +31,13 @@ def target_row_sum(updates: UserUpdates, targets: torch.Tensor, users: torch.Ten
     Summed over an epoch, minus it is the direction in which those users' uploads moved the target
     embeddings under the server's SGD: the attackers' push against the benign users' pull.
     """
-    match = (updates.item_ids[:, None] == targets[None, :]) & users[updates.item_owner()][:, None]
-    rows, target_index = match.nonzero(as_tuple=True)
+    # Only the few target rows are compared and gathered; (row, target) pairs come in the same order as a full
+    # comparison's, so the float sums are the same.
+    candidates = torch.isin(updates.item_ids, targets).nonzero().squeeze(1)
+    candidates = candidates[users[updates.item_owner()[candidates]]]
+    match = updates.item_ids[candidates, None] == targets[None, :]
+    local_rows, target_index = match.nonzero(as_tuple=True)
+    rows = candidates[local_rows]
     total = torch.zeros(len(targets), updates.item_grads.shape[1], dtype=torch.float64)
     total.index_add_(0, target_index, updates.item_grads[rows].double())
     return total, int(rows.numel())

@@ -10,7 +10,6 @@ cluster passes. The kept updates are clipped to the median norm and averaged.
 
 import numpy as np
 import torch
-from sklearn.cluster import MeanShift, estimate_bandwidth
 
 
 def norm_filter(norms: torch.Tensor, lower: float, upper: float) -> tuple[torch.Tensor, float]:
@@ -30,6 +29,8 @@ def largest_sign_cluster(features: torch.Tensor) -> torch.Tensor:
     """[U] bool: the members of the largest mean-shift cluster of the sign features (mean shift's outliers, which
     lie in no cluster, never pass); all users when the features do not spread (bandwidth 0)."""
     points = features.numpy()
+    from sklearn.cluster import MeanShift, estimate_bandwidth  # here: sklearn costs ~0.8 s and ~100 MB to import
+
     bandwidth = estimate_bandwidth(points, quantile=0.5, n_samples=50, random_state=0)
     if bandwidth <= 0:
         return torch.ones(len(points), dtype=torch.bool)
