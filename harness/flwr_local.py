@@ -6,7 +6,8 @@ its own FLWR_HOME and its own free ports (the local SuperLink otherwise always l
 SuperLink, running whatever app version that one was started from), runtime
 dependency installation is disabled (it would `uv sync` a fresh env and fetch a CUDA torch), and
 every process it spawned is found by that FLWR_HOME and stopped by PID when the run ends, also on
-failure. Peak memory is sampled over the whole process tree (SuperLink, simulation, Ray workers).
+failure. Peak memory is sampled over the whole process tree (SuperLink, simulation, Ray workers), as the
+sum of resident sets and as the sum of proportional sets (which counts a shared library once in all).
 """
 
 import os
@@ -30,7 +31,8 @@ class FlwrRun:
     returncode: int
     output: str
     wall_time_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # summed resident sets: a shared page (torch's libraries) counts once per process
+    peak_pss_mb: float = 0.0  # the sum of their proportional sets: each shared page split among its processes
 
 
 def venv_executable(name: str) -> str:
@@ -70,14 +72,17 @@ def _processes_of(flwr_home: Path) -> list[psutil.Process]:
     return found
 
 
-def _rss_mb(processes: list[psutil.Process]) -> float:
-    total = 0
+def _memory_mb(processes: list[psutil.Process]) -> tuple[float, float]:
+    """(RSS, PSS) summed over the processes, in MB (PSS 0 where the system does not report it)."""
+    rss = pss = 0
     for process in processes:
         try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
+            info = process.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total / 2**20
+        rss += info.rss
+        pss += getattr(info, "pss", 0)
+    return rss / 2**20, pss / 2**20
 
 
 def terminate(processes: list[psutil.Process], grace: float) -> None:
@@ -143,13 +148,14 @@ def flwr_run(
     command = [flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
     if run_config:
         command += ["--run-config", run_config_argument(run_config)]
-    peak = 0.0
+    peak_rss = peak_pss = 0.0
     done = threading.Event()
 
     def sample_memory() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         while not done.wait(0.5):
-            peak = max(peak, _rss_mb(_processes_of(flwr_home)))
+            rss, pss = _memory_mb(_processes_of(flwr_home))
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     started = time.time()
@@ -160,7 +166,8 @@ def flwr_run(
         )
         if after is not None:
             after(env)
-        return FlwrRun(completed.returncode, completed.stdout + completed.stderr, time.time() - started, peak)
+        output = completed.stdout + completed.stderr
+        return FlwrRun(completed.returncode, output, time.time() - started, peak_rss, peak_pss)
     finally:
         done.set()
         sampler.join()
