@@ -47,13 +47,16 @@ class LogFormat:
     """How one reference code prints an evaluation: a regex whose groups are the epoch then `metrics`, and
     which of them its paper reports (`headline`, each with the statistics over epochs to show: the best
     for the attacker is the max of an exposure, the min of an untargeted attack's HR); the targeted
-    attacks' ER@K columns also get first-pass epochs."""
+    attacks' ER@K columns also get first-pass epochs. `diagnostics` are further measures, in the same form, that
+    the comparison with this project needs although the paper does not report them (Spattack's final training
+    loss, where a difference in the aggregation shows while the utility stays at chance)."""
 
     title: str
     pattern: re.Pattern[str]
     metrics: tuple[str, ...]
     headline: tuple[tuple[str, tuple[str, ...]], ...]
     epoch_unit: str = "epoch"
+    diagnostics: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def curve(self, text: str) -> pd.DataFrame:
         """One row per evaluation in `text`: the epoch (round for ClusterAttack-UNION) and the metrics (NaN where
@@ -97,6 +100,7 @@ FORMATS = {
         ),
         ("loss", "HR@5", "HR@10", "NDCG@5", "NDCG@10"),
         (("HR@10", _DOWN), ("NDCG@10", _DOWN)),
+        diagnostics=(("loss", ("final",)),),
     ),
     "pieck": LogFormat(
         "PIECK (MF-FRS)",
@@ -119,7 +123,7 @@ def summary(curve: pd.DataFrame, log_format: LogFormat) -> dict[str, float]:
     >= 0.9."""
     trained = curve[curve["epoch"] >= 1]
     row = {"epochs": float(trained["epoch"].iloc[-1])}
-    for metric, statistics in log_format.headline:
+    for metric, statistics in (*log_format.headline, *log_format.diagnostics):
         if metric not in trained:  # a metric this project's runs do not record (FedRecAttack's target NDCG@10)
             continue
         for statistic in statistics:
@@ -342,8 +346,15 @@ VERSUS = {
             "Spattack_L-Mean": "spattack-setting-l-mean",
             "Spattack_L-Median": "spattack-setting-l-median",
         },
-        {"Spattack_O-Median, seeds 3-5": ("Spattack_O-Median", "spattack-setting-o-median-seeds-3-5")},
-        {"sampled-hr@10": "HR@10", "sampled-ndcg@10": "NDCG@10"},
+        {
+            "Spattack_O-Median, seeds 3-5": ("Spattack_O-Median", "spattack-setting-o-median-seeds-3-5"),
+            "Spattack_O-Median, separate rows": ("Spattack_O-Median", "spattack-setting-o-median-separate"),
+            "Spattack_O-Median, separate rows, seeds 3-5": (
+                "Spattack_O-Median",
+                "spattack-setting-o-median-separate-seeds-3-5",
+            ),
+        },
+        {"sampled-hr@10": "HR@10", "sampled-ndcg@10": "NDCG@10", "train-loss": "loss"},
         "The reference (zhongjian-zhang/Spattack, unchanged but for the two edits that let it run here: Spark's "
         "per-item group-by done in-process, and its `--device` type) ran `python -u main.py --attack A "
         "--clients_limit 0.052631 --defense D --times S --epochs 50` on its default dataset ml-100k (the "
