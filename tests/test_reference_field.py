@@ -129,3 +129,6 @@ def test_spattack_beside_the_project_holds_the_minimum_hr_against_the_reference_
     assert "| Spattack_O-Mean | final HR@10 | 0.0300–0.0800 (2) | 0: 0.0600 | 1 of 1 |" in text
     # The final training loss is shown beside the headline.
     assert "| Spattack_O-Mean | final loss | 72.2000–72.4000 (2) | 0: 72.3000 | 1 of 1 |" in text
+    # HR@10 from epoch 1 to the last: 0.12 -> 0.03 and 0.12 -> 0.08 there, 0.09 -> 0.06 here.
+    assert "| Spattack_O-Mean | epoch-1 HR@10 | 0.1200 (2) | 0: 0.0900 | 0 of 1 |" in text
+    assert "| Spattack_O-Mean | change HR@10 | -0.0900–-0.0400 (2) | 0: -0.0300 | 0 of 1 |" in text
