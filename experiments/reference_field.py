@@ -49,7 +49,9 @@ class LogFormat:
     for the attacker is the max of an exposure, the min of an untargeted attack's HR); the targeted
     attacks' ER@K columns also get first-pass epochs. `diagnostics` are further measures, in the same form, that
     the comparison with this project needs although the paper does not report them (Spattack's final training
-    loss, where a difference in the aggregation shows while the utility stays at chance)."""
+    loss, where a difference in the aggregation shows while the utility stays at chance, HR@10 at epoch 1, where a
+    seed's curve starts, and its change from epoch 1 to the last epoch, which leaves that start out); statistic
+    `epoch-1` is the value at epoch 1 (the first trained epoch), `change` the final value minus it."""
 
     title: str
     pattern: re.Pattern[str]
@@ -100,7 +102,7 @@ FORMATS = {
         ),
         ("loss", "HR@5", "HR@10", "NDCG@5", "NDCG@10"),
         (("HR@10", _DOWN), ("NDCG@10", _DOWN)),
-        diagnostics=(("loss", ("final",)),),
+        diagnostics=(("loss", ("final",)), ("HR@10", ("epoch-1", "change"))),
     ),
     "pieck": LogFormat(
         "PIECK (MF-FRS)",
@@ -119,8 +121,9 @@ def finished(text: str) -> bool:
 
 
 def summary(curve: pd.DataFrame, log_format: LogFormat) -> dict[str, float]:
-    """Per headline metric its final value and its max or min over the trained epochs; per ER@K the first epoch
-    >= 0.9."""
+    """Per headline metric its final value and its max or min over the trained epochs (and the diagnostics'
+    statistics: `epoch-1` is the first trained epoch's value, `change` the final value minus it); per ER@K the first
+    epoch >= 0.9."""
     trained = curve[curve["epoch"] >= 1]
     row = {"epochs": float(trained["epoch"].iloc[-1])}
     for metric, statistics in (*log_format.headline, *log_format.diagnostics):
@@ -128,7 +131,12 @@ def summary(curve: pd.DataFrame, log_format: LogFormat) -> dict[str, float]:
             continue
         for statistic in statistics:
             values = trained[metric]
-            row[f"{statistic} {metric}"] = values.iloc[-1] if statistic == "final" else values.agg(statistic)
+            if statistic == "epoch-1":
+                row[f"{statistic} {metric}"] = values.iloc[0]
+            elif statistic == "change":
+                row[f"{statistic} {metric}"] = values.iloc[-1] - values.iloc[0]
+            else:
+                row[f"{statistic} {metric}"] = values.iloc[-1] if statistic == "final" else values.agg(statistic)
     for metric in log_format.exposures:
         if metric not in trained:
             continue
@@ -353,6 +361,7 @@ VERSUS = {
                 "Spattack_O-Median",
                 "spattack-setting-o-median-separate-seeds-3-5",
             ),
+            "Spattack_L-Median, separate rows": ("Spattack_L-Median", "spattack-setting-l-median-separate"),
         },
         {"sampled-hr@10": "HR@10", "sampled-ndcg@10": "NDCG@10", "train-loss": "loss"},
         "The reference (zhongjian-zhang/Spattack, unchanged but for the two edits that let it run here: Spark's "
@@ -361,7 +370,7 @@ VERSUS = {
         "FedRecAttack split: 943 users, 49 injected malicious clients) for Spattack_O and Spattack_L (the D "
         "variants: every item) against the per-item Mean and Median, and `--clients_limit 0 --defense Mean` for "
         "no attack, with seeds (`--times`) 0, 1 and 2 (Spattack_O against Median also 3 and 4, to see the seeds' "
-        "spread; Spattack_L against Mean only 0 and 1, against Median not run, for time). 50 epochs, not the default "
+        "spread; Spattack_L against Mean only 0 and 1, for time). 50 epochs, not the default "
         "200: with one round per epoch "
         "and lr 0.01 the no-attack model leaves chance (sampled HR@10 0.10) slowly, at 0.10-0.14 by epoch 30, "
         "0.13-0.20 by epoch 40 and 0.18-0.25 by epoch 50 over the reference's three seeds, so 50 is the shortest "
@@ -369,8 +378,9 @@ VERSUS = {
         "CPU here. At 50 epochs the model is still in its exponential phase, so the no-attack HR@10 spreads widely "
         "over seeds on both sides. Commands and every protocol detail: [reference settings](reference-settings.md). "
         "This project ran "
-        "`python -m experiments.run experiments/configs/spattack-setting-{none,o-mean,o-median,l-mean}.toml "
-        "--data-dir ml-100k-loo --seeds 0 1 2` (and `spattack-setting-o-median-seeds-3-5.toml` with `--seeds 3 4 5`) "
+        "`python -m experiments.run experiments/configs/spattack-setting-{none,o-mean,o-median,l-mean,l-median}.toml "
+        "--data-dir ml-100k-loo --seeds 0 1 2` and the ablations `spattack-setting-{o,l}-median-separate.toml` with "
+        "`--seeds 0 1 2`, `spattack-setting-o-median{,-separate}-seeds-3-5.toml` with `--seeds 3 4 5` "
         "through `flwr run` (2 SuperNodes): MF dim 32, BPR summed plus L2 "
         "0.1 on the user row and the touched item rows, 1 fixed negative per positive, lr 0.01 on both sides, one "
         "round per epoch with every client (`clients-per-round = 992`), each item row aggregated over its own "
@@ -503,7 +513,8 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 f"Generated by `python -m experiments.reference_field --versus {name}` from the reference's logs in "
                 f"`results/reference-logs/{versus.reference}/` and this project's runs in `results/experiments/`. "
                 "Final = last evaluated epoch; max (min for an untargeted attack's HR and NDCG) over the trained "
-                "epochs (epoch >= 1); mean ± sample std over seeds.",
+                "epochs (epoch >= 1); epoch-1 = the value at epoch 1, change = final minus it; mean ± sample std over "
+                "seeds.",
                 "## Setting",
                 versus.setting,
                 "## Over seeds",
