@@ -104,8 +104,8 @@ COMMON: tuple[Setting, ...] = (
         "repeated-items",
         str,
         "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient), "
-        "`last-kept` (only the last sample's row: FedRecAttack's reference code, from `grad[items] += g` with "
-        "repeated ids in its server; a bug, for reproducing its numbers) or `separate` (one uploaded row per sample, "
+        "`last-kept` (only the last sample's row: the reference codes whose server does `grad[items] += g` with "
+        "repeated ids; a bug, for reproducing their numbers) or `separate` (one uploaded row per sample, "
         "each counted as a sender by a per-item rule, as Spattack's reference code uploads them: the last sample's "
         "row carries the item's gradient, the others only their own L2 term; needs a defense with "
         "`aggregation = per-item`).",
