@@ -108,3 +108,12 @@ def test_separate_rows_are_refused_in_one_line_where_they_cannot_take_effect(ove
 def test_separate_rows_are_accepted_by_the_per_item_rules(defense: str) -> None:
     config = make_config(defense=defense, aggregation="per-item", repeated_items="separate")
     assert STRATEGIES.get(defense).aggregates_item_rows(config)
+
+
+def test_clusterattacks_norm_statistics_take_a_users_rows_of_an_item_together() -> None:
+    from attacks.cluster_attack import item_row_norm_stats
+
+    separate, summed = _updates("separate"), _updates("summed")
+    assert item_row_norm_stats(separate, len(ITEMS)) == pytest.approx(item_row_norm_stats(summed, len(ITEMS)))
+    # One user, 5 items, all sent: the mean of the summed rows' norms.
+    assert item_row_norm_stats(summed, len(ITEMS))[0] == pytest.approx(float(summed.item_grads.norm(dim=1).mean()))
