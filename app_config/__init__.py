@@ -30,6 +30,7 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a whole run config (Flower's `context.run_config`) into a `RunConfig`."""
     config = SCHEMA.validate(raw)
     _sequential_fits(config)
+    _separate_rows_fit(config)
     return config
 
 
@@ -64,6 +65,33 @@ def _sequential_fits(config: RunConfig) -> None:
             )
     if config.secure_aggregation:
         raise ConfigError(f"secure-aggregation is not available with model {config.model!r}")
+
+
+def _separate_rows_fit(config: RunConfig) -> None:
+    """`repeated-items = "separate"` only changes what a rule sees where it aggregates each item over its uploaded
+    rows (a per-item rule); every other rule sums or merges a user's rows of an item, where it cannot take effect.
+    The paths built on one row per (user, item) refuse it: UNION's contrastive rows, secure aggregation's sums, the
+    privacy attacks and defenses on the uploads."""
+    if config.repeated_items != "separate":
+        return
+    where = "repeated-items = 'separate'"
+    rule = STRATEGIES.selected(config)
+    if not rule.aggregates_item_rows(config):
+        has_aggregation = any(setting.name == "aggregation" for setting in rule.settings)
+        setting = f" with aggregation = {config.aggregation!r}" if has_aggregation else ""
+        raise ConfigError(
+            f"{where} (a row per sample) takes effect only with a rule that aggregates each item over its rows "
+            f"(aggregation = 'per-item' with median, trimmed-mean, krum, ...); defense {config.defense!r}{setting} "
+            "merges a user's rows of an item: use repeated-items = 'summed'"
+        )
+    for key, value, off in (
+        ("uniformity-reg", config.uniformity_reg, 0.0),
+        ("secure-aggregation", config.secure_aggregation, False),
+        ("privacy-attack", config.privacy_attack, "none"),
+        ("privacy-defense", config.privacy_defense, "none"),
+    ):
+        if value != off:
+            raise ConfigError(f"{where} is not available with {key} = {value!r}; use repeated-items = 'summed'")
 
 
 def settings_markdown() -> str:

@@ -63,9 +63,13 @@ def rescaled_rows(rows: torch.Tensor, norm_mean: float, norm_std: float, scale: 
 
 
 def item_row_norm_stats(updates: UserUpdates, num_items: int) -> tuple[float, float]:
-    """Mean and (unbiased) standard deviation of the norms of all U x M item rows of `updates`, unsent ones 0."""
+    """Mean and (unbiased) standard deviation of the norms of all U x M item rows of `updates`, unsent ones 0 (a
+    user's rows of one item, with `repeated-items = "separate"`, summed first)."""
+    keys, inverse = torch.unique(updates.item_owner() * num_items + updates.item_ids, return_inverse=True)
+    rows = torch.zeros(len(keys), updates.item_grads.shape[1], dtype=torch.float64)
+    rows.index_add_(0, inverse, updates.item_grads.double())
     norms = torch.zeros(updates.num_users * num_items, dtype=torch.float64)
-    norms[updates.item_owner() * num_items + updates.item_ids] = updates.item_grads.double().norm(dim=1)
+    norms[keys] = rows.norm(dim=1)
     return float(norms.mean()), float(norms.std()) if len(norms) > 1 else 0.0
 
 

@@ -21,8 +21,10 @@ the first attacked round with k = the most distinct items a benign client upload
 count the config states instead). Sampling needs the item popularity: `attacker-knowledge =
 popularity` for `spattack-l`, which `full` includes for `spattack-o`.
 
-Where the reference differs: it sums a client's repeated item (a negative drawn twice) into S_i once,
-by assignment; here every client's rows are unique per item, so S_i is the plain sum. Both attacks
+Where the reference differs: its clients upload a repeated item (a negative drawn twice) as one row per
+draw (`repeated-items = "separate"` here), and it sums only one of a client's rows of the item into S_i
+(assignment, `grad[items] += g`); here S_i is the plain sum of the rows uploaded, so with `separate` it
+also holds the other rows' L2 terms (l2-reg times the item row, about 1e-3 here). Both attacks
 leave the dense (MLP) parameters alone (zero gradients); the reference attacks MF, which has none.
 """
 

@@ -103,10 +103,13 @@ COMMON: tuple[Setting, ...] = (
     Setting(
         "repeated-items",
         str,
-        "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient) or "
-        "`last-kept` (only the last sample's row: the reference code's behaviour, from `grad[items] += g` with "
-        "repeated ids in its server; a bug, for reproducing its numbers).",
-        ("summed", "last-kept"),
+        "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient), "
+        "`last-kept` (only the last sample's row: the reference codes whose server does `grad[items] += g` with "
+        "repeated ids; a bug, for reproducing their numbers) or `separate` (one uploaded row per sample, "
+        "each counted as a sender by a per-item rule, as Spattack's reference code uploads them: the last sample's "
+        "row carries the item's gradient, the others only their own L2 term; needs a defense with "
+        "`aggregation = per-item`).",
+        ("summed", "last-kept", "separate"),
     ),
     Setting("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
     Setting("clients-per-round", int, "Users sampled per round.", minimum=1),

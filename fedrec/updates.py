@@ -21,7 +21,7 @@ class UserUpdates:
 
     user_ids: torch.Tensor  # [U] int64, global user ids
     item_indptr: torch.Tensor  # [U + 1] int64
-    item_ids: torch.Tensor  # [nnz] int64, unique within each user
+    item_ids: torch.Tensor  # [nnz] int64, unique within each user (but with `repeated-items = "separate"`)
     item_grads: torch.Tensor  # [nnz, d] float32
     dense_grads: dict[str, torch.Tensor]  # name -> [U, *param_shape]
     num_samples: torch.Tensor  # [U] int64, samples each user trained on

@@ -155,6 +155,12 @@ class FedRecStrategy(Strategy):
         """Raises a ConfigError where the run lacks what this rule needs; the ServerApp asks before it writes
         anything. Most rules need nothing."""
 
+    @classmethod
+    def aggregates_item_rows(cls, config: RunConfig) -> bool:
+        """Whether this rule, in `config`, aggregates each item over its uploaded rows (so that a user's several
+        rows of one item, `repeated-items = "separate"`, count as several senders). Most rules do not."""
+        return False
+
     @property
     def num_rounds(self) -> int:
         return self.config.epochs * self.rounds_per_epoch

@@ -70,6 +70,11 @@ class RobustStrategy(FedRecStrategy):
                 f"not '{config.aggregation}'"
             )
 
+    @classmethod
+    def aggregates_item_rows(cls, config: RunConfig) -> bool:
+        """The rules with an `aggregation` setting group each item's uploaded rows under `per-item`."""
+        return AGGREGATION in cls.settings and config.aggregation == "per-item"
+
     def item_scale(self, counts: torch.Tensor) -> torch.Tensor:
         """[G, 1] what each item's per-item estimate is multiplied by, for its `counts` [G] senders."""
         scale = counts if self.config.per_item_scale == "senders" else torch.ones_like(counts)
@@ -80,7 +85,8 @@ class RobustStrategy(FedRecStrategy):
 
 
 def item_groups(updates: UserUpdates) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(item ids [G], senders per item [G], their rows [G, W, d] padded with NaN)."""
+    """(item ids [G], senders per item [G], their rows [G, W, d] padded with NaN). Each uploaded row is a sender: a
+    user's several rows of one item (`repeated-items = "separate"`) count as several, as in Spattack's reference."""
     order = torch.argsort(updates.item_ids, stable=True)
     ids, counts = torch.unique_consecutive(updates.item_ids[order], return_counts=True)
     slot = torch.arange(len(order)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)

@@ -111,12 +111,15 @@ def test_fedrecattack_beside_the_project_checks_each_seed_against_the_reference_
 def test_spattack_beside_the_project_holds_the_minimum_hr_against_the_reference_range(tmp_path: Path) -> None:
     logs = tmp_path / "logs" / "spattack"
     logs.mkdir(parents=True)
-    (logs / "Spattack_O-Mean-seed0.log").write_text(SPATTACK)  # HR@10 final 0.03, min 0.03
-    (logs / "Spattack_O-Mean-seed1.log").write_text(SPATTACK.replace("hit_10:0.0300", "hit_10:0.0800"))
+    # HR@10 final 0.03, min 0.03 (seed 0) and final 0.08 (seed 1); final loss 72.2 and 72.4
+    (logs / "Spattack_O-Mean-seed0.log").write_text(SPATTACK.replace("loss:nan", "loss:72.20000"))
+    (logs / "Spattack_O-Mean-seed1.log").write_text(
+        SPATTACK.replace("hit_10:0.0300", "hit_10:0.0800").replace("loss:nan", "loss:72.40000")
+    )
     folder = tmp_path / "results" / f"{VERSUS['spattack'].conditions['Spattack_O-Mean']}__seed0"
     folder.mkdir(parents=True)
     (folder / "metrics.csv").write_text(
-        "epoch,sampled-hr@10,sampled-ndcg@10\n1,0.0900,0.0400\n2,0.0500,0.0300\n3,0.0600,0.0310\n"
+        "epoch,train-loss,sampled-hr@10,sampled-ndcg@10\n1,72.5,0.0900,0.0400\n2,72.4,0.0500,0.0300\n3,72.3,0.0600,0.0310\n"
     )
     (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
     ours = project_runs(tmp_path / "results", VERSUS["spattack"])
@@ -124,3 +127,8 @@ def test_spattack_beside_the_project_holds_the_minimum_hr_against_the_reference_
     text = versus_report("spattack", collect(tmp_path / "logs")["spattack"], ours)
     assert "| Spattack_O-Mean | min HR@10 | 0.0300–0.0800 (2) | 0: 0.0500 | 1 of 1 |" in text
     assert "| Spattack_O-Mean | final HR@10 | 0.0300–0.0800 (2) | 0: 0.0600 | 1 of 1 |" in text
+    # The final training loss is shown beside the headline.
+    assert "| Spattack_O-Mean | final loss | 72.2000–72.4000 (2) | 0: 72.3000 | 1 of 1 |" in text
+    # HR@10 from epoch 1 to the last: 0.12 -> 0.03 and 0.12 -> 0.08 there, 0.09 -> 0.06 here.
+    assert "| Spattack_O-Mean | epoch-1 HR@10 | 0.1200 (2) | 0: 0.0900 | 0 of 1 |" in text
+    assert "| Spattack_O-Mean | change HR@10 | -0.0900–-0.0400 (2) | 0: -0.0300 | 0 of 1 |" in text

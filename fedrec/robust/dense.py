@@ -7,10 +7,11 @@ from fedrec.updates import UserUpdates
 
 
 def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:
-    """[U, M*d + P]: each user's whole update, item rows it did not send as zeros."""
+    """[U, M*d + P]: each user's whole update, item rows it did not send as zeros (the rows a user sent for one
+    item, with `repeated-items = "separate"`, summed)."""
     num_items, dim = theta[ITEM_EMBEDDING].shape
     items = torch.zeros(updates.num_users, num_items, dim)
-    items[updates.item_owner(), updates.item_ids] = updates.item_grads
+    items.index_put_((updates.item_owner(), updates.item_ids), updates.item_grads, accumulate=True)
     return torch.cat([items.reshape(updates.num_users, -1), mlp_matrix(updates, theta)], dim=1)
 
 

@@ -151,8 +151,9 @@ def compute_user_updates(
     """Each user's gradient of its `objective` w.r.t. p_u and Θ; item rows deduplicated per user.
 
     A user's sampled negatives may repeat an item; `objective.repeated_items` says how its rows merge:
-    `summed` (the gradient) or `last-kept` (only the row of its last sample, what the reference code's
-    server ends up with: `grad[items] += g` with repeated ids writes once per id).
+    `summed` (the gradient), `last-kept` (only the row of its last sample, what the reference code's
+    server ends up with: `grad[items] += g` with repeated ids writes once per id) or not at all:
+    `separate` uploads a row per sample (`separate_rows`), so the user's item ids repeat.
     """
     num_users, num_items = len(user_ids), theta[ITEM_EMBEDDING].shape[0]
     dense_params = dense_names(theta)
@@ -191,8 +192,15 @@ def compute_user_updates(
             real = anchors.bool()
             contrast_keys.append((index[:, None, None] * num_items + candidates)[real].flatten())
             contrast_rows.append(grads[-1][real].reshape(-1, grads[-1].shape[-1]))
-    unique_keys, inverse = torch.unique(torch.cat(keys), sorted=True, return_inverse=True)
-    flat_rows = torch.cat(rows)
+    flat_keys, flat_rows = torch.cat(keys), torch.cat(rows)
+    if objective.repeated_items == "separate":
+        if contrast_keys:
+            raise ValueError("repeated-items 'separate' cannot carry UNION's contrastive rows (uniformity-reg > 0)")
+        own_l2 = objective.l2 * theta[ITEM_EMBEDDING].detach()[flat_keys % num_items]
+        order = torch.argsort(flat_keys, stable=True)  # by user, then item, then sample order
+        flat_keys, flat_rows = flat_keys[order], separate_rows(flat_keys[order], flat_rows[order], own_l2[order])
+        return _result(user_ids, samples, flat_keys, flat_rows, num_items, dense_grads, user_emb_grad, losses)
+    unique_keys, inverse = torch.unique(flat_keys, sorted=True, return_inverse=True)
     if objective.repeated_items == "last-kept":
         # A (user, item) key's samples sit in one padded row, in sample order: keep the latest.
         positions = torch.arange(len(inverse))
@@ -205,11 +213,44 @@ def compute_user_updates(
         unique_keys, inverse = torch.unique(merged, sorted=True, return_inverse=True)
         flat_rows = torch.cat([item_grads, *contrast_rows])
         item_grads = torch.zeros(len(unique_keys), flat_rows.shape[1]).index_add_(0, inverse, flat_rows)
-    owners = unique_keys // num_items
+    return _result(user_ids, samples, unique_keys, item_grads, num_items, dense_grads, user_emb_grad, losses)
+
+
+def separate_rows(keys: torch.Tensor, rows: torch.Tensor, own_l2: torch.Tensor) -> torch.Tensor:
+    """One row per sample (`repeated-items = "separate"`), as Spattack's reference client uploads a repeated item.
+
+    `keys` [n] are the samples' (user, item) keys, sorted with a key's samples in sample order, `rows` [n, d]
+    each sample's gradient of its item row and `own_l2` [n, d] the part of it that is the sample's own L2 term
+    (l2-reg times the row). The reference gathers a row per sample, but its index map sends every sample of an
+    item to the item's last position: the last sample's row carries the item's whole gradient but for the other
+    samples' L2 terms, and each other sample's row only its own L2 term (zero without `l2-reg`). Rows of a key
+    with one sample are returned as they are; each key's rows sum to its `summed` row.
+    """
+    unique_keys, inverse = torch.unique_consecutive(keys, return_inverse=True)
+    last = torch.zeros(len(unique_keys), dtype=torch.int64).scatter_reduce_(0, inverse, torch.arange(len(keys)), "amax")
+    summed = torch.zeros(len(unique_keys), rows.shape[1], dtype=rows.dtype).index_add_(0, inverse, rows)
+    l2_summed = torch.zeros_like(summed).index_add_(0, inverse, own_l2)
+    separate = own_l2.clone()
+    separate[last] = summed - (l2_summed - own_l2[last])
+    return separate
+
+
+def _result(
+    user_ids: np.ndarray,
+    samples: list[UserSamples],
+    keys: torch.Tensor,
+    item_grads: torch.Tensor,
+    num_items: int,
+    dense_grads: dict[str, torch.Tensor],
+    user_emb_grad: torch.Tensor,
+    losses: torch.Tensor,
+) -> LocalResult:
+    """The users' updates from their item rows' sorted (user position, item) `keys` and rows."""
+    owners = keys // num_items
     updates = UserUpdates(
         user_ids=torch.as_tensor(user_ids, dtype=torch.int64),
-        item_indptr=torch.searchsorted(owners, torch.arange(num_users + 1)),
-        item_ids=unique_keys % num_items,
+        item_indptr=torch.searchsorted(owners, torch.arange(len(user_ids) + 1)),
+        item_ids=keys % num_items,
         item_grads=item_grads,
         dense_grads=dense_grads,
         num_samples=torch.tensor([len(s.items) for s in samples], dtype=torch.int64),
