@@ -10,6 +10,7 @@ import pytest
 
 from app_config import make_config
 from attacks import ATTACKS
+from attacks.threat import attack_mode
 from experiments.leaderboard import __main__ as leaderboard
 from experiments.leaderboard.grid import load_grid, planned_runs
 from experiments.run import PROJECT
@@ -106,6 +107,14 @@ def test_the_shipped_grid_lists_every_registered_attack_and_defense() -> None:
     assert sorted(grid.attacks) == sorted(ATTACKS.names())
     assert sorted(grid.defenses) == sorted(STRATEGIES.names())
     assert [dataset.name for dataset in grid.datasets] == ["ml-100k", "steam"] and len(grid.seeds) == 3
+
+
+def test_every_cell_of_the_shipped_grid_validates_and_gives_its_attack_the_knowledge_it_needs() -> None:
+    """A cell that would stop at its first line (an attack without its `attacker-knowledge`) fails here instead."""
+    grid = load_grid(PROJECT / "experiments" / "leaderboard" / "grid.toml")
+    for run in planned_runs(grid, PROJECT / "results", ""):
+        config = make_config({key: value for key, value in run.overrides.items() if key != "data-dir"})
+        attack_mode(config, ATTACKS.get(config.attack))  # raises a ConfigError naming what is missing
 
 
 def test_bad_grids_and_shards_are_one_line(tmp_path: Path) -> None:
