@@ -76,6 +76,7 @@ def item_row_norm_stats(updates: UserUpdates, num_items: int) -> tuple[float, fl
 class ClusterAttack(Attack):
     """Untargeted model poisoning: every item row pulled towards its k-means centroid, at benign-looking norms."""
 
+    targeted = False
     default_mode = "compromised"
     needs_own_data = True
     settings = (

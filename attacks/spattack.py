@@ -109,6 +109,7 @@ class _SpattackItems:
 class SpattackO(CollusionAttack):
     """Spattack_O: per item, the opposite of the benign sum, shared among the malicious senders."""
 
+    targeted = False
     settings = (SAMPLED_ITEMS,)
 
     @classmethod
@@ -139,6 +140,7 @@ class SpattackO(CollusionAttack):
 class SpattackL(Attack):
     """Spattack_L: the same fixed random row per item from every malicious client."""
 
+    targeted = False
     default_mode = "injected"
     settings = (SAMPLED_ITEMS,)
 

@@ -117,6 +117,12 @@ def test_every_cell_of_the_shipped_grid_validates_and_gives_its_attack_the_knowl
         attack_mode(config, ATTACKS.get(config.attack))  # raises a ConfigError naming what is missing
 
 
+def test_the_untargeted_attacks_are_read_by_their_utility_drop_not_by_a_targets_exposure() -> None:
+    untargeted = {name for name in ATTACKS.names() if not ATTACKS.get(name).targeted}
+    assert {"fedattack", "fang-krum", "lie", "min-max", "cluster-attack", "spattack-o", "spattack-l"} <= untargeted
+    assert not {"a-ra", "a-hum", "eb", "bandwagon", "fedrecattack", "pieck-ipe", "pieck-uea"} & untargeted
+
+
 def test_bad_grids_and_shards_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(FIXTURE.read_text().replace('"a-hum"', '"a-humm"'))
