@@ -46,7 +46,7 @@ def make_config(settings: Mapping[str, Any] | None = None, /, **overrides: Any) 
 def _sequential_fits(config: RunConfig) -> None:
     """A sequential model learns from time-ordered sequences and has no private user embedding, so it
     needs the leave-last-out split, and the attack and privacy families (built on user embeddings and
-    sampled (user, item) pairs) do not apply to it."""
+    sampled (user, item) pairs) do not apply to it, except attacks built for it (`Attack.sequential`)."""
     if not MODELS.selected(config).sequential:
         return
     if config.split != "leave-last-out":
@@ -54,14 +54,16 @@ def _sequential_fits(config: RunConfig) -> None:
             f"model {config.model!r} is sequential: set split = 'leave-last-out' (chronological leave-one-out)"
         )
     for key, value in (
-        ("attack", config.attack),
+        ("attack", "none" if ATTACKS.selected(config).sequential else config.attack),
         ("client-defense", config.client_defense),
         ("privacy-attack", config.privacy_attack),
         ("privacy-defense", config.privacy_defense),
     ):
         if value != "none":
+            built = [name for name in ATTACKS.names() if ATTACKS.get(name).sequential] if key == "attack" else []
+            also = f" or one built for it ({', '.join(built)})" if built else ""
             raise ConfigError(
-                f"{key} {value!r} is built for embedding models; with model {config.model!r} use {key} = 'none'"
+                f"{key} {value!r} is built for embedding models; with model {config.model!r} use {key} = 'none'{also}"
             )
     if config.secure_aggregation:
         raise ConfigError(f"secure-aggregation is not available with model {config.model!r}")

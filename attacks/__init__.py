@@ -2,6 +2,7 @@
 (its settings, if any, are the class attribute `settings`)."""
 
 from attacks.approximated_users import HardUserMining, RandomApproximation
+from attacks.backdoor_reinforce import BackdoorReinforce
 from attacks.base import Attack, AttackerKnowledge, AttackRound, AttackSetup, NoAttack, ProfileAttack
 from attacks.cluster_attack import ClusterAttack
 from attacks.collusion import CollusionAttack, FangKrum, FangTrim, GaussianNoise, LittleIsEnough, MinMax, SignFlip
@@ -10,14 +11,14 @@ from attacks.fedattack import FedAttack, RandomSamples
 from attacks.fedrecattack import FedRecAttack
 from attacks.pieck import PieckIPE, PieckUEA
 from attacks.spattack import SpattackL, SpattackO
-from attacks.threat import THREAT_SETTINGS, ThreatModel, attack_mode, knowledge_for, threat_for, threat_of_clients
+from attacks.threat import THREAT_SETTINGS, ThreatModel, check_attack, knowledge_for, threat_for, threat_of_clients
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.models.base import RecModel
 from fedrec.registry import Registry
 
 ATTACKS: Registry[type[Attack]] = Registry(
-    "attack", key="attack", help="Attack run by malicious clients.", settings=THREAT_SETTINGS, check=attack_mode
+    "attack", key="attack", help="Attack run by malicious clients.", settings=THREAT_SETTINGS, check=check_attack
 )
 ATTACKS.register("none", NoAttack)
 ATTACKS.register("a-ra", RandomApproximation)
@@ -39,6 +40,7 @@ ATTACKS.register("spattack-l", SpattackL)
 ATTACKS.register("pieck-ipe", PieckIPE)
 ATTACKS.register("pieck-uea", PieckUEA)
 ATTACKS.register("cluster-attack", ClusterAttack)
+ATTACKS.register("backdoor-reinforce", BackdoorReinforce)
 
 
 def run_threat(config: RunConfig, num_real_users: int) -> ThreatModel:

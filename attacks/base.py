@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import torch
 
 from fedrec.config import RunConfig
+from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel, Theta
 from fedrec.settings import Setting
 from fedrec.training.item_movement import ItemMovement
@@ -52,7 +53,10 @@ class AttackRound:
     epoch: int  # 0-based
     user_ids: np.ndarray
     user_emb: torch.Tensor  # their private embeddings (fake users have one too)
-    own_items: list[np.ndarray]  # their real training items; empty for injected fake users
+    own_items: list[np.ndarray]  # their real training items (in time order for a sequential model); empty for fakes
+    #: [n, 3] prompt codes of their own profiles (`fedrec.sequential.batch.profile_codes`) for a sequential model
+    #: with compromised clients; None otherwise.
+    own_profile: np.ndarray | None = None
     #: How the node saw the item table move (PIECK's popular items); kept only for attacks that observe it.
     item_movement: ItemMovement | None = None
     #: What the attack keeps across its node's rounds (in the node's `Context.state`), for attacks that keep
@@ -74,6 +78,9 @@ class Attack(ABC):
     observes_item_movement: ClassVar[bool] = False
     #: Run-config settings this attack reads besides the family's (`fedrec.registry`).
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: Whether it is built for a sequential model (`model = "sasrec"`) rather than the embedding models; every
+    #: other attack is refused for a sequential model (app_config).
+    sequential: ClassVar[bool] = False
     #: Whether it promotes the target items (judged by their exposure, ER@K) rather than lowering every
     #: user's utility (judged by the drop in Recall@K against the same defense without attack).
     targeted: ClassVar[bool] = True
@@ -82,6 +89,13 @@ class Attack(ABC):
     def required_knowledge(cls, config: RunConfig) -> str | None:
         """The `attacker-knowledge` this attack needs under `config` (by default `requires_knowledge`)."""
         return cls.requires_knowledge
+
+    @classmethod
+    def check(cls, config: RunConfig) -> None:
+        """Raises a ConfigError where `config` asks for something this attack cannot honour. Attacks built for a
+        sequential model refuse the others here (the reverse is app_config's rule); most need nothing else."""
+        if cls.sequential and config.model != "sasrec":
+            raise ConfigError(f"attack '{config.attack}' poisons a sequential model: set model = 'sasrec'")
 
     @classmethod
     def keeps_state(cls, config: RunConfig) -> bool:

@@ -102,6 +102,13 @@ def attack_mode(config: RunConfig, attack: type[Attack]) -> str:
     return mode
 
 
+def check_attack(config: RunConfig, attack: type[Attack]) -> None:
+    """The attack family's rules over a whole config: its mode and knowledge fit (`attack_mode`), and the
+    attack's own (`Attack.check`)."""
+    attack_mode(config, attack)
+    attack.check(config)
+
+
 def threat_for(config: RunConfig, attack: type[Attack], num_real_users: int) -> ThreatModel:
     fraction = 0.0 if config.attack == "none" else config.malicious_fraction
     return threat_model(num_real_users, fraction, attack_mode(config, attack), config.seed)

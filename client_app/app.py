@@ -148,6 +148,7 @@ def _malicious_step(
         user_ids=users,
         user_emb=embeddings,
         own_items=[node.own_items(u) for u in users],
+        own_profile=node.own_profile(users),
         item_movement=movement,
         state=load_attack_state(context) if keeps_state else None,
     )

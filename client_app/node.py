@@ -25,6 +25,7 @@ from fedrec.directory import clients_of_role, users_of_partition
 from fedrec.errors import ConfigError
 from fedrec.models.base import RecModel
 from fedrec.models.registry import build_model
+from fedrec.sequential.batch import profile_codes
 from fedrec.training.item_movement import ItemMovement
 
 _EMBEDDINGS = "user-embeddings"
@@ -55,10 +56,17 @@ class Node:
         return self.user_ids[self.user_ids < self.dataset.num_users]
 
     def own_items(self, user: int) -> np.ndarray:
-        """A client's real training items; injected fake users have none."""
+        """A client's real training items (in time order for a sequential model); injected fake users have none."""
         if user >= self.dataset.num_users:
             return np.zeros(0, dtype=np.int64)
-        return self.dataset.train_items(user)
+        return self.dataset.train_sequence(user) if self.model.sequential else self.dataset.train_items(user)
+
+    def own_profile(self, users: np.ndarray) -> np.ndarray | None:
+        """[n, 3] prompt codes of the clients' own profiles for a sequential model (None otherwise or for
+        injected fake users, who have no profile)."""
+        if not self.model.sequential or np.any(users >= self.dataset.num_users):
+            return None
+        return profile_codes(self.dataset.profiles, users)
 
     def attack(self, targets: tuple[int, ...]) -> Attack:
         return _attack(self.config, targets)

@@ -49,6 +49,8 @@ KS = (5, 10, 20)
 CONTROL = ".control"  # suffix of a control's audits and runs: `<kind>.control`
 #: Spec keys of a checkpoint entry that are not run-config settings.
 SPEC_ONLY = ("control",)
+#: Spec key of a scenario with malicious fine-tuning clients: the scenario that differs only by having none.
+HONEST = "honest-counterpart"
 
 
 def _config(overrides: dict, data_dir: str, **forced: object):  # noqa: ANN202 (RunConfig)
@@ -117,6 +119,7 @@ def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: b
             targets = ",".join(map(str, load_checkpoint(paths[0]).meta["targets"]))
             for scenario, overrides in spec.get("scenarios", {}).items():
                 overrides = dict(overrides)
+                overrides.pop(HONEST, None)
                 if kind not in overrides.pop("checkpoints", [kind]):
                     continue
                 for role, path in zip(("", CONTROL), paths):
@@ -330,8 +333,16 @@ def report(spec: dict, out: Path) -> None:
             frames.append(paired(frame, ["scenario", "when"]))
         persistence = pd.concat(frames).sort_values(["scenario", "checkpoint", "when"], kind="stable")
         final = persistence[persistence["when"] == "last epoch"]
+        attacked = {name: o for name, o in spec["scenarios"].items() if o.get("attack", "none") != "none"}
+        clients = "Every fine-tuning client is honest" + (
+            f" except in {', '.join(f'`{name}`' for name in attacked)}, whose malicious clients (the spec's attack) "
+            "fine-tune the backdoored checkpoint and its control alike."
+            if attacked
+            else "."
+        )
         sections += [
-            f"## Federated fine-tuning ({int(last['epoch'].max())} epochs, every client honest): persistence",
+            f"## Federated fine-tuning ({int(last['epoch'].max())} epochs): persistence",
+            clients,
             _table(persistence, ["scenario", "checkpoint", "when"], PAIR_COLUMNS, DIGITS),
             "Per seed, at the last epoch:",
             _per_seed_pairs(final, ["scenario", "checkpoint"], ranks=False),
@@ -339,9 +350,44 @@ def report(spec: dict, out: Path) -> None:
             _counts(final, ["scenario", "checkpoint"], 10),
             "![persistence](persistence.png)",
         ]
+        sections += _against_honest(spec, last)
         _plot(runs, spec, out / "persistence.png")
     (out / "report.md").write_text("\n\n".join(sections) + "\n")
     print(f"report -> {out / 'report.md'}")
+
+
+def _against_honest(spec: dict, last: pd.DataFrame) -> list[str]:
+    """Per scenario with malicious fine-tuning clients, per backdoored checkpoint and seed at the last epoch: group
+    ER@10 and HR@10 with them and in its honest counterpart, for the checkpoint and for its control."""
+    lines = []
+    for scenario, overrides in spec["scenarios"].items():
+        honest = overrides.get(HONEST)
+        if honest is None:
+            continue
+        heading = f"- `{scenario}` against `{honest}` (every client honest):"
+        cell = last.set_index(["checkpoint", "scenario", "seed"])
+        for kind in _backdoored(spec):
+            for seed in sorted(last["seed"].unique()):
+                keys = [(name, run, seed) for name in (kind, kind + CONTROL) for run in (scenario, honest)]
+                if not all(key in cell.index for key in keys):
+                    continue
+                if heading:
+                    lines.append(heading)
+                    heading = ""
+                er = [cell.loc[key, "group/er@10"] for key in keys]
+                hr = [cell.loc[key, "recall@10"] for key in keys]
+                lines.append(
+                    f"  - {kind}, seed {int(seed)}: group ER@10 {er[0]:.4f} with them vs {er[1]:.4f} without; control "
+                    f"{er[2]:.4f} vs {er[3]:.4f}. HR@10 {hr[0]:.4f} vs {hr[1]:.4f}; control {hr[2]:.4f} vs {hr[3]:.4f}"
+                )
+    if not lines:
+        return []
+    return [
+        "## Malicious fine-tuning clients against honest fine-tuning (last epoch, per seed)",
+        "The backdoored checkpoint and its control, each fine-tuned with the scenario's malicious clients and in the "
+        "scenario's honest counterpart (same epochs, users, seed):",
+        "\n".join(lines),
+    ]
 
 
 def _per_seed_text(rows: pd.DataFrame, column: str) -> str:

@@ -9,6 +9,7 @@ Two families, one registry each (a new member is a new file plus one line here):
 from fedrec.registry import Registry
 from fedrec.settings import Setting, user_path
 from pretrained.backdoors import BACKDOOR_RATE, PRETRAINING, Backdoor, BasicReplacement, PromptEnhanced, check_backdoor
+from pretrained.durable import DurableReplacement
 from pretrained.finetuning import AsIs, FineTuning, FrozenItems, PromptOnly, check_fine_tuning
 
 BACKDOORS: Registry[type[Backdoor]] = Registry(
@@ -21,6 +22,7 @@ BACKDOORS: Registry[type[Backdoor]] = Registry(
 BACKDOORS.register("none", Backdoor)
 BACKDOORS.register("basic-replacement", BasicReplacement)
 BACKDOORS.register("prompt-enhanced", PromptEnhanced)
+BACKDOORS.register("durable-replacement", DurableReplacement)
 
 INITIAL_CHECKPOINT = Setting(
     "initial-checkpoint",

@@ -54,7 +54,11 @@ PROMPT_HISTORY = Setting(
     "prompt-history", int, "Prompt-enhanced step 2: history length (newest items) the prompt is trained on.", minimum=1
 )
 BACKDOOR_EPOCHS = Setting(
-    "backdoor-epochs", int, "Prompt-enhanced step 3: epochs of poisoned backbone training.", minimum=0
+    "backdoor-epochs",
+    int,
+    "Epochs of the poisoned stage after clean pre-training (prompt-enhanced step 3: the backbone only; "
+    "durable-replacement: projected onto the allowed coordinates).",
+    minimum=0,
 )
 
 PRETRAINING = (
@@ -128,7 +132,7 @@ class PromptEnhanced(Backdoor):
 def check_backdoor(config: Any, backdoor: type[Backdoor]) -> None:
     if backdoor is not Backdoor and config.model != "sasrec":
         raise ConfigError(f"backdoor {config.backdoor!r} pre-trains a sequential model: set model = 'sasrec'")
-    group_needed = backdoor.needs_group or (backdoor is BasicReplacement and config.backdoor_scope == "group")
+    group_needed = backdoor.needs_group or (BACKDOOR_SCOPE in backdoor.settings and config.backdoor_scope == "group")
     if group_needed and config.target_group is None:
         raise ConfigError(f"backdoor {config.backdoor!r} aims at a user group: set target-group, e.g. 'gender=F'")
     if backdoor is PromptEnhanced and not config.profile_prompt:

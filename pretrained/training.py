@@ -17,6 +17,8 @@ from fedrec.models.sasrec import SASRec
 from fedrec.sequential.sequences import TrainingSequences, training_sequences
 
 Poison = Callable[[TrainingSequences, np.random.Generator], None]
+#: (model, Θ at the start of a stage, data) -> {name: 0/1 mask} of the entries the stage's steps may change.
+GradientMask = Callable[[SASRec, Theta, "ProviderData"], dict[str, torch.Tensor]]
 _STAGE_STREAM = 0x5054
 
 
@@ -42,6 +44,9 @@ class Stage:
     trainable: Callable[[str], bool]
     poison: Poison | None = None
     max_history: int | None = None  # keep only each sequence's newest items (APRec's prompt stage)
+    #: Drawn once, before the stage's first step; each step's gradient is multiplied by it before the update,
+    #: so an entry masked to 0 keeps its value bit for bit (the stage's fresh Adam never sees a gradient there).
+    gradient_mask: GradientMask | None = None
 
 
 def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, seed: int) -> list[float]:
@@ -54,6 +59,7 @@ def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, s
     losses = []
     with torch.random.fork_rng():
         torch.manual_seed(seed)
+        mask = None if stage.gradient_mask is None or not stage.epochs else stage.gradient_mask(model, theta, data)
         for epoch in range(stage.epochs):
             rng = np.random.default_rng([seed, _STAGE_STREAM, sum(map(ord, stage.name)), epoch])
             instances = training_sequences(
@@ -69,6 +75,9 @@ def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, s
                 loss = model.sequence_loss(theta, batch.select(rows), train=True).mean()
                 optimizer.zero_grad()
                 loss.backward()
+                if mask is not None:
+                    for name in learned:
+                        theta[name].grad.mul_(mask[name])
                 optimizer.step()
                 total += float(loss.detach()) * len(rows)
             losses.append(total / len(order))

@@ -106,8 +106,11 @@ def test_the_server_builds_a_collusion_channel_only_for_collusion_attacks() -> N
     from attacks.collusion import CollusionAttack
 
     knowledge = {"bandwagon": "popularity", "fedrecattack": "public-interactions", "spattack-o": "full"}
+    # An attack built for a sequential model is configured on one (it refuses the others).
+    sequential = dict(model="sasrec", split="leave-last-out", profile_prompt=True, target_group="gender=F")
     for name in ATTACKS.names():
-        config = make_config(attack=name, attacker_knowledge=knowledge.get(name, "none"))
+        extra = sequential if ATTACKS.get(name).sequential else {}
+        config = make_config(attack=name, attacker_knowledge=knowledge.get(name, "none"), **extra)
         # The server has no attacker knowledge: building must not need it (FedRecAttack would).
         channel = collusion_channel(AttackSetup(config, NeuralCF(8, (8, 8)), (0,), 10, AttackerKnowledge()))
         assert (channel is not None) == issubclass(ATTACKS.get(name), CollusionAttack), name

@@ -103,8 +103,10 @@ def test_a_core_of_rows_and_columns_is_planned_alone(tmp_path: Path) -> None:
 
 
 def test_the_shipped_grid_lists_every_registered_attack_and_defense() -> None:
+    """Every attack on the embedding models the grid trains (those built for a sequential model run elsewhere:
+    experiments/pretrained_backdoor.py)."""
     grid = load_grid(PROJECT / "experiments" / "leaderboard" / "grid.toml")
-    assert sorted(grid.attacks) == sorted(ATTACKS.names())
+    assert sorted(grid.attacks) == sorted(name for name in ATTACKS.names() if not ATTACKS.get(name).sequential)
     assert sorted(grid.defenses) == sorted(STRATEGIES.names())
     assert [dataset.name for dataset in grid.datasets] == ["ml-100k", "steam"] and len(grid.seeds) == 3
 

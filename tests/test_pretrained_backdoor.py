@@ -356,3 +356,33 @@ def test_the_report_pairs_each_backdoored_checkpoint_with_its_control_of_the_sam
     assert pairs.loc[1, "lift@10"] == pytest.approx(0.30 / (1 / 500))  # control at 0: the floor
     assert pairs.loc[2, "lift@10"] == pytest.approx(5.0)
     assert pairs.loc[1, "specificity@10"] == pytest.approx(30.0)
+
+
+def test_the_report_sets_malicious_fine_tuning_beside_its_honest_counterpart_per_seed() -> None:
+    import pandas as pd
+
+    from experiments.pretrained_backdoor import _against_honest
+
+    spec = {
+        "checkpoints": {"bg": {"control": "clean"}, "clean": {}},
+        "scenarios": {"full": {}, "full-attacked": {"attack": "backdoor-reinforce", "honest-counterpart": "full"}},
+    }
+    values = {  # (checkpoint, scenario) -> (group ER@10, HR@10), seed 1 only
+        ("bg", "full-attacked"): (0.06, 0.09),
+        ("bg", "full"): (0.03, 0.08),
+        ("bg.control", "full-attacked"): (0.002, 0.07),
+        ("bg.control", "full"): (0.001, 0.06),
+    }
+    last = pd.DataFrame(
+        [
+            {"checkpoint": c, "scenario": s, "seed": 1, "group/er@10": er, "recall@10": hr}
+            for (c, s), (er, hr) in values.items()
+        ]
+    )
+    text = "\n".join(_against_honest(spec, last))
+    assert "- `full-attacked` against `full` (every client honest):" in text
+    assert (
+        "bg, seed 1: group ER@10 0.0600 with them vs 0.0300 without; control 0.0020 vs 0.0010. "
+        "HR@10 0.0900 vs 0.0800; control 0.0700 vs 0.0600"
+    ) in text
+    assert _against_honest(spec, last[last["scenario"] == "full"]) == []  # an incomplete seed is left out

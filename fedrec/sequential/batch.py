@@ -22,11 +22,14 @@ def profile_codes(profiles: pd.DataFrame | None, users: np.ndarray) -> np.ndarra
     if profiles is None:
         return np.zeros((len(users), len(PROFILE_ATTRIBUTES)), dtype=np.int64)
     rows = profiles.iloc[np.asarray(users, dtype=np.int64)]
-    codes = [
-        [a * PROFILE_BUCKETS + zlib.crc32(str(value).encode()) % PROFILE_BUCKETS for value in rows[name]]
-        for a, name in enumerate(PROFILE_ATTRIBUTES)
-    ]
+    codes = [[attribute_code(name, value) for value in rows[name]] for name in PROFILE_ATTRIBUTES]
     return np.asarray(codes, dtype=np.int64).T.reshape(len(users), len(PROFILE_ATTRIBUTES))
+
+
+def attribute_code(attribute: str, value: object) -> int:
+    """The prompt-embedding row of one attribute's value (its column in `profile_codes`)."""
+    block = PROFILE_ATTRIBUTES.index(attribute)
+    return block * PROFILE_BUCKETS + zlib.crc32(str(value).encode()) % PROFILE_BUCKETS
 
 
 @dataclass
