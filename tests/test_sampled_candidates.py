@@ -5,6 +5,7 @@ draw them in their `eval_`)."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from flwr.app import MessageType
 
 from app_config import make_config
@@ -130,3 +131,31 @@ def test_per_evaluation_without_sampled_metrics_or_an_unknown_value_is_one_clear
         make_config(sampled_candidates="per-evaluation", sampled_negatives=0)
     with pytest.raises(ConfigError, match="sampled-candidates"):
         make_config(sampled_candidates="every-epoch", sampled_negatives=99)
+
+
+def test_the_chance_of_a_hit_over_candidate_draws_is_the_share_of_draws_that_hit() -> None:
+    from itertools import combinations
+
+    from experiments.probes.sampled_chance import hit_chances
+
+    rng = np.random.default_rng(0)
+    scores = torch.from_numpy(rng.standard_normal((3, 9))).float()
+    scores[2, 5] = scores[2, 1]  # a sampled item tied with user 2's test item: the tie counts for the test item
+    train = sp.csr_array(
+        np.array([[1, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0]])
+    )
+    test = sp.csr_array(
+        np.array([[0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0, 0, 0, 0]])
+    )
+    negatives, k = 4, 2
+    by_hand = []
+    for user in range(3):
+        tested = int(test[[user]].indices[0])
+        free = [item for item in range(9) if not train[user, item] and item != tested]
+        hits = [
+            sum(scores[user, item] > scores[user, tested] for item in drawn) < k
+            for drawn in combinations(free, negatives)
+        ]
+        by_hand.append(np.mean(hits))
+    assert hit_chances(scores, train, test, negatives, k) == pytest.approx(by_hand)
+    assert any(0 < chance < 1 for chance in by_hand), "a user whose hit depends on the draw"
