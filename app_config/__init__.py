@@ -31,6 +31,7 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     config = SCHEMA.validate(raw)
     _sequential_fits(config)
     _separate_rows_fit(config)
+    _sampled_candidates_fit(config)
     return config
 
 
@@ -94,6 +95,16 @@ def _separate_rows_fit(config: RunConfig) -> None:
     ):
         if value != off:
             raise ConfigError(f"{where} is not available with {key} = {value!r}; use repeated-items = 'summed'")
+
+
+def _sampled_candidates_fit(config: RunConfig) -> None:
+    """`sampled-candidates` says when the sampled metrics' items are drawn; without sampled metrics it cannot
+    take effect."""
+    if config.sampled_candidates != "fixed" and not config.sampled_negatives:
+        raise ConfigError(
+            f"sampled-candidates = {config.sampled_candidates!r} takes effect only with sampled metrics: set "
+            "sampled-negatives > 0 (e.g. 99) or leave sampled-candidates = 'fixed'"
+        )
 
 
 def settings_markdown() -> str:

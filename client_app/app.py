@@ -247,7 +247,7 @@ def evaluate(message: Message, context: Context) -> Message:
         node.config.top_k,
         instruction.targets,
         members,
-        sampled_ranking(node.config),
+        sampled_ranking(node.config, instruction.epoch),
         exposure_masks_test(node.config),
     )
     return evaluate_reply(message, counts)

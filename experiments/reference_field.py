@@ -362,6 +362,11 @@ VERSUS = {
                 "spattack-setting-o-median-separate-seeds-3-5",
             ),
             "Spattack_L-Median, separate rows": ("Spattack_L-Median", "spattack-setting-l-median-separate"),
+            "None-Mean, per-evaluation candidates": ("None-Mean", "spattack-setting-none-per-evaluation"),
+            "Spattack_O-Median, per-evaluation candidates": (
+                "Spattack_O-Median",
+                "spattack-setting-o-median-per-evaluation",
+            ),
         },
         {"sampled-hr@10": "HR@10", "sampled-ndcg@10": "NDCG@10", "train-loss": "loss"},
         "The reference (zhongjian-zhang/Spattack, unchanged but for the two edits that let it run here: Spark's "
@@ -379,7 +384,8 @@ VERSUS = {
         "over seeds on both sides. Commands and every protocol detail: [reference settings](reference-settings.md). "
         "This project ran "
         "`python -m experiments.run experiments/configs/spattack-setting-{none,o-mean,o-median,l-mean,l-median}.toml "
-        "--data-dir ml-100k-loo --seeds 0 1 2` and the ablations `spattack-setting-{o,l}-median-separate.toml` with "
+        "--data-dir ml-100k-loo --seeds 0 1 2` and the ablations `spattack-setting-{o,l}-median-separate.toml` and "
+        "`spattack-setting-{none,o-median}-per-evaluation.toml` with "
         "`--seeds 0 1 2`, `spattack-setting-o-median{,-separate}-seeds-3-5.toml` with `--seeds 3 4 5` "
         "through `flwr run` (2 SuperNodes): MF dim 32, BPR summed plus L2 "
         "0.1 on the user row and the touched item rows, 1 fixed negative per positive, lr 0.01 on both sides, one "
@@ -410,8 +416,8 @@ VERSUS = {
             "HR@10 is 0.0817-0.0870 on seeds 0-2 and 0.0944-0.1071 on seeds 3-5, the reference's 0.0944-0.1082; the "
             "change from epoch 1 to epoch 50 lies within the reference's range (-0.0159 to 0.0085) on 5 of 6 seeds "
             "with either rows (seed 3, -0.0265 and -0.0255, is the one outside). The attack moves HR@10 here as much "
-            "as in the reference; seeds 0 and 1 start (and stay) lower, the chance level of their fixed sampled "
-            "candidates (Differences that remain).",
+            "as in the reference; seeds 0 and 1 start (and stay) lower, the chance level of their starting model "
+            "(per-evaluation candidates below; Differences that remain).",
             "Spattack_L-Median (run on both sides for the first time, seeds 0-2; `summed` rows): final HR@10 "
             "0.2093 ± 0.0479 here, 0.1753 ± 0.0393 in the reference, 2 of 3 seeds within its range; on both sides "
             "the attack barely holds the model back (no attack: 0.2329 ± 0.0241 here, 0.2227 ± 0.0344 there). Its "
@@ -424,12 +430,53 @@ VERSUS = {
             "moved the median away from the malicious rows and the loss fell). Final HR@10 0.2641 -> 0.2524, "
             "0.1888 -> 0.1909, 0.1750 -> 0.1877: within the reference's range on the same 2 of 3 seeds (1 and 2) "
             "either way; seed 0 stays above it, not closed.",
+            "Per-evaluation candidates, the last named cause of the HR@10 gap (`sampled-candidates = "
+            '"per-evaluation"`: each evaluation ranks the test item against 99 items drawn anew, keyed by (seed, '
+            "epoch, user), as the reference's `eval_` draws them; same configs and seeds otherwise). The training "
+            "is that of the `fixed` runs bit for bit: every column of metrics.csv but the sampled ones (train loss, "
+            "full-ranking recall and NDCG, ER) is equal at all 50 epochs of all six runs; only the candidates "
+            "change. Per seed, `fixed` -> `per-evaluation`, against the reference's range: Spattack_O-Median "
+            "(epoch-1 HR@10 0.0944-0.1082, final 0.0891-0.1071, five seeds): seed 0: epoch-1 0.0817 -> 0.0817, "
+            "not closed; final 0.0668 -> 0.0764, narrowed, not closed. Seed 1: epoch-1 0.0827 -> 0.0859, narrowed, "
+            "not closed; final 0.0806 -> 0.0838, narrowed, not closed. Seed 2: epoch-1 0.0870 -> 0.0954, closed; "
+            "final 0.0933 -> 0.0944, within both times. None-Mean (epoch-1 0.0944-0.0986, final 0.1845-0.2513, "
+            "three seeds): seed 0: epoch-1 0.0817 -> 0.0817, not closed; final 0.2598 -> 0.2577, above the range "
+            "both times. Seed 1: epoch-1 0.0817 -> 0.0848, narrowed, not closed; final 0.2131 -> 0.2110, within "
+            "both times. Seed 2: epoch-1 0.0870 -> 0.0954, closed; final 0.2259 -> 0.2121, within both times. So "
+            "the cause is not confirmed: the epoch-1 gap closes on seed 2 only (1 of 3 seeds within the "
+            "reference's range in both conditions, against 0 of 3), Spattack_O-Median's final HR@10 lies within "
+            "it on the same 1 of 3 seeds as with fixed candidates (mean 0.0802 -> 0.0848, reference 0.0955), and "
+            "seeds 0 and 1 stay below it at epoch 1 and at epoch 50. The change from epoch 1 to 50 stays within "
+            "the reference's range on 3 of 3 seeds under Spattack_O-Median.",
+            "Why a redraw moves so little: `python -m experiments.probes.sampled_chance` "
+            "(results/probes/sampled-chance-ml-100k-loo.md) gives a seed's starting model's (epoch 0) sampled "
+            "HR@10 against its fixed candidates and in expectation over every draw of them (exact per user: "
+            "hypergeometric). Seeds 0, 1, 2: 0.0774, 0.0838, 0.0891 fixed, 0.0805, 0.0858, 0.0907 expected; the "
+            "fixed draw costs these seeds 0.0016-0.0031 and one redraw moves the value by about 0.004 (its std over "
+            "the 943 users), while they sit 0.009-0.020 below 0.10 in expectation. That offset is the starting "
+            "model's own (where each user's test item ranks among all items under the seed's random item and user "
+            "rows), which no draw of the candidates moves. Over seeds 0-11 the expectation is 0.0962 ± 0.0082 "
+            "(0.0805-0.1040) and seeds 0, 1 and 2 are three of its four lowest (with seed 9, 0.0875); the "
+            "reference's starting values over its five seeds, 0.0944-0.1018 (one draw each), lie inside that "
+            "spread. Both codes start from N(0, 0.01^2) rows of dim 32, so this is consistent with the luck of "
+            "three seeds' starting models and shows no difference between the codes; under Spattack_O the item "
+            "table barely trains, so such a seed's final HR@10 stays near its start (the `seeds 3-5` rows, whose "
+            "starting models lie at 0.1035, 0.1036 and 0.0945 in expectation, have 2 of 3 seeds within the "
+            "reference's range).",
         ),
         (
-            "Sampled items: this project draws each user's 99 once, keyed by (seed, user), and ranks against the "
-            "same ones in every evaluation; the reference draws new ones at every evaluation from its global NumPy "
-            "generator. Same expectation; the reference's curve is noisier from epoch to epoch (about ±0.01 in "
-            "HR@10 over 943 users).",
+            'Sampled items: by default (`sampled-candidates = "fixed"`, the main rows) this project draws each '
+            "user's 99 once, keyed by (seed, user), and ranks against the same ones in every evaluation; the "
+            "reference draws new ones at every evaluation from its global NumPy generator: its client's `eval_` "
+            "(Model/client.py), called for every client after every epoch (`server.eval_(clients)` in main.py), "
+            "runs `for _ in range(99): neg_item = np.random.randint(self.m_item)` / `while neg_item in self._train_ "
+            "or neg_item in items: neg_item = np.random.randint(self.m_item)`. The ablations `per-evaluation "
+            'candidates` redraw them likewise (`sampled-candidates = "per-evaluation"`, keyed by (seed, epoch, '
+            "user)); the training is bit for bit that of the main rows (same train loss at every epoch). The "
+            "reference's loop leaves out the user's train items only, so its test item can also be drawn as one of "
+            "the 99 (about 6% of users an evaluation), as a duplicate with the test item's score; here the "
+            "sampled items leave out the test items too. A redraw moves a seed's HR@10 by about 0.004 (one draw's "
+            "std over the 943 users at the starting model, seeds 0-2: results/probes/sampled-chance-ml-100k-loo.md).",
             "Repeated negatives (about 3 per user on ml-100k): the reference uploads one row per occurrence, the "
             "BPR gradients of every occurrence in the last one and only the L2 term in the others, and all of them "
             "count as senders of the item's mean or median; its Spattack_O benign sum keeps the last row "
@@ -443,13 +490,16 @@ VERSUS = {
             "sides (all clients are in the one round of an epoch).",
             "Random streams: the two codes draw initialisation and negatives from different generators, so a seed "
             "is not the same run on both sides; seeds are compared as ranges.",
-            "Chance level of a seed: the sampled HR@10 of an untrained model is 0.10 in expectation, but with "
-            "candidates fixed per (seed, user) this project's curve keeps the realisation of its seed: 0.077, 0.084 "
-            "and 0.089 at seeds 0, 1 and 2 (its initial model; 0.096 on average over seeds 0-11), against the "
-            "reference's 0.094-0.102 at epoch 0. Under Spattack_O the item table barely trains, so a seed's final "
-            "HR@10 stays near its chance level; this lowers seeds 0-2 here. The ablation `seeds 3-5` (chance levels "
-            "0.108, 0.116, 0.092) measures it: 2 of 3 of those seeds lie within the reference's range, but seed 3 "
-            "falls from 0.105 at epoch 1 to 0.079, so the offset is not the whole gap.",
+            "Chance level of a seed: the sampled HR@10 of an untrained model is 0.10 in expectation over seeds, but "
+            "a seed's starting model has its own, mostly through where its random rows rank each user's test item, "
+            "a little through the draw of the candidates: 0.077, 0.084 and 0.089 at seeds 0, 1 and 2 against the "
+            "fixed candidates, 0.0805, 0.0858 and 0.0907 in expectation over candidate draws (0.0962 ± 0.0082 over "
+            "seeds 0-11: results/probes/sampled-chance-ml-100k-loo.md), against the reference's 0.094-0.102 at epoch "
+            "0. Under Spattack_O the item table barely trains, so a seed's final HR@10 stays near its chance level; "
+            "this lowers seeds 0-2 here, with either candidates (per-evaluation candidates, What the ablations "
+            "show). The ablation `seeds 3-5` (chance levels 0.108, 0.116, 0.092 fixed) measures it: 2 of 3 of those "
+            "seeds lie within the reference's range, but seed 3 falls from 0.105 at epoch 1 to 0.079, so the "
+            "offset is not the whole gap.",
             "Spattack_O-Median: with `summed` rows its training loss at epoch 50 was higher than the reference's on "
             "every seed (72.7863-72.7878 over six seeds here, 72.7850-72.7861 over the reference's five), while the "
             "no-attack and Spattack_O-Mean losses overlap; the reference's repeated negatives as extra senders of "

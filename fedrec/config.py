@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fedrec.errors import ConfigError
-from fedrec.evaluation.metrics import EXPOSURE_MASKS
+from fedrec.evaluation.metrics import EXPOSURE_MASKS, SAMPLED_CANDIDATES
 from fedrec.registry import OwnedSetting, Registry
 from fedrec.settings import Setting, positive_int_list, user_path
 from fedrec.training.losses import REDUCTIONS
@@ -128,9 +128,19 @@ COMMON: tuple[Setting, ...] = (
         "sampled-negatives",
         int,
         "Sampled HR@K and NDCG@K (`sampled-hr@K`, `sampled-ndcg@K` in metrics.csv, beside the full ranking's): each "
-        "user's test items ranked against this many distinct items it never interacted with, drawn uniformly and "
-        "fixed per user by `seed`; FedRecAttack's protocol uses 99. 0 = not computed.",
+        "user's test items ranked against this many distinct items it never interacted with, drawn uniformly "
+        "from `seed` (once or at every evaluation: `sampled-candidates`); FedRecAttack's protocol uses 99. 0 = not "
+        "computed.",
         minimum=0,
+    ),
+    Setting(
+        "sampled-candidates",
+        str,
+        "When the sampled items of `sampled-negatives` are drawn: `fixed` (once per user, keyed by `seed` and the "
+        "user, the same in every evaluation, so a seed's curve keeps the chance level of its draw) or "
+        "`per-evaluation` (anew at every evaluation, keyed by `seed`, the epoch and the user, as FedRecAttack's and "
+        "Spattack's reference code draw them; the training is unchanged). Needs `sampled-negatives` > 0.",
+        SAMPLED_CANDIDATES,
     ),
     Setting(
         "target-items",

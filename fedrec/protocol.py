@@ -15,8 +15,8 @@ and the ClientApp (client_app/) translate messages only through this module. The
   and the public keys of the round's nodes (`PEERS`), and a node answers `MaskedTrainReply`: one masked
   vector (privacy/secure_aggregation.py) and, only from colluding malicious clients, their own updates for
   the collusion channel. No per-user record and no loss in the clear.
-- evaluate (`EvaluateInstruction`: Θ, the target items) -> `GroupedCounts`: the node's additive ranking
-  counts under `counts`, and per user group under `counts/<group>`.
+- evaluate (`EvaluateInstruction`: Θ, the target items, the epoch evaluated) -> `GroupedCounts`: the node's
+  additive ranking counts under `counts`, and per user group under `counts/<group>`.
 - activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
 
 Θ travels as an ArrayRecord with one array per parameter name. Arrays are copied in both directions, so a
@@ -355,12 +355,13 @@ class NodePublicKey:
         return cls(public_key=bytes(reply.content[KEYS][PUBLIC_KEY]))
 
 
-def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...]) -> list[Message]:
-    """One evaluate instruction per node: Θ (encoded once) and the target items."""
+def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...], epoch: int) -> list[Message]:
+    """One evaluate instruction per node: Θ (encoded once), the target items and the epoch evaluated (1-based: the
+    model after that epoch; 0: the starting model)."""
     record = theta_to_record(theta)
     return [
         Message(
-            RecordDict({THETA: record, CONFIG: ConfigRecord({TARGETS: list(targets)})}),
+            RecordDict({THETA: record, CONFIG: ConfigRecord({TARGETS: list(targets), EPOCH: epoch})}),
             dst_node_id=node,
             message_type=MessageType.EVALUATE,
         )
@@ -370,16 +371,21 @@ def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...]) 
 
 @dataclass(frozen=True)
 class EvaluateInstruction:
-    """What a node is asked to evaluate: Θ, and the target items whose exposure it counts."""
+    """What a node is asked to evaluate: Θ, the target items whose exposure it counts, and the epoch it is the
+    model of (1-based; 0 = the starting model), which keys the sampled candidates of `sampled-candidates =
+    "per-evaluation"`."""
 
     theta: Theta
     targets: tuple[int, ...]
+    epoch: int
 
     @classmethod
     def parse(cls, message: Message) -> "EvaluateInstruction":
+        config = message.content[CONFIG]
         return cls(
             theta=theta_from_record(message.content[THETA]),
-            targets=tuple(int(t) for t in message.content[CONFIG][TARGETS]),
+            targets=tuple(int(t) for t in config[TARGETS]),
+            epoch=int(config[EPOCH]),
         )
 
 

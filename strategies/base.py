@@ -338,12 +338,14 @@ class FedRecStrategy(Strategy):
     ) -> Iterable[Message]:
         if not self._evaluates(server_round):
             return []
-        return self._evaluation_messages(grid)
+        epoch, _ = self.epoch_and_round(server_round)
+        return self._evaluation_messages(grid, epoch + 1)
 
-    def _evaluation_messages(self, grid: Grid) -> list[Message]:
+    def _evaluation_messages(self, grid: Grid, epoch: int) -> list[Message]:
+        """The evaluate instructions of the model after epoch `epoch` (1-based; 0 = the starting model)."""
         self._recover(grid)
         nodes = self._reachable(grid, {node: self.directory.users_of(node) for node in self.directory.nodes})
-        return evaluate_messages(self.theta, list(nodes), self.targets)
+        return evaluate_messages(self.theta, list(nodes), self.targets, epoch)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         if not self._evaluates(server_round):
@@ -354,7 +356,7 @@ class FedRecStrategy(Strategy):
 
     def evaluate_initial(self, grid: Grid) -> None:
         """Evaluates the starting Θ as epoch 0 (a run that starts from a pre-trained checkpoint)."""
-        replies = grid.send_and_receive(self._evaluation_messages(grid), timeout=self.config.round_timeout)
+        replies = grid.send_and_receive(self._evaluation_messages(grid, 0), timeout=self.config.round_timeout)
         self._report_evaluation(0, self._successful(replies, "evaluate", 0, count_users=False))
 
     def _report_evaluation(self, epoch: int, good: list[Message]) -> dict[str, float]:

@@ -70,7 +70,7 @@ def train_message(
     return message
 
 
-def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,)) -> Message:
-    (message,) = evaluate_messages(theta_from_record(theta_record), [7], targets)
+def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,), epoch: int = 1) -> Message:
+    (message,) = evaluate_messages(theta_from_record(theta_record), [7], targets, epoch)
     message.metadata.__dict__["_message_id"] = "m2"
     return message

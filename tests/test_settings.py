@@ -47,6 +47,7 @@ def _raw(**values: object) -> dict[str, object]:
         "eval-every": 1,
         "top-k": "10",
         "sampled-negatives": 0,
+        "sampled-candidates": "fixed",
         "target-items": "least-popular:1",
         "exposure-mask": "train-and-test",
         "seed": 1,

@@ -22,6 +22,9 @@ import torch
 #: `exposure-mask` values: which of a user's items the exposure ranking masks (and which make it ineligible).
 EXPOSURE_MASK_TRAIN_AND_TEST, EXPOSURE_MASK_TRAIN = "train-and-test", "train"
 EXPOSURE_MASKS = (EXPOSURE_MASK_TRAIN_AND_TEST, EXPOSURE_MASK_TRAIN)
+#: `sampled-candidates`: drawn once per (seed, user), or anew at every evaluation, per (seed, epoch, user).
+SAMPLED_FIXED, SAMPLED_PER_EVALUATION = "fixed", "per-evaluation"
+SAMPLED_CANDIDATES = (SAMPLED_FIXED, SAMPLED_PER_EVALUATION)
 
 
 @dataclass

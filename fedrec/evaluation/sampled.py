@@ -3,11 +3,14 @@
 FedRecAttack's protocol (and NCF's before it) reports utility as sampled HR@10: the user's held-out item
 and 99 items drawn at random among those the user has not interacted with, ranked by the model; a hit
 when the held-out item is among the top 10. Here a user's candidates are its test items and
-`negatives` distinct items from outside its train and test items, drawn uniformly and keyed by (seed,
-user), so a user meets the same candidates in every evaluation (the reference code draws new ones each
-time; the expectation is the same). HR@K is the share of the user's test items in the top K of its
-candidates (with one test item, hit or miss), NDCG@K as for the full ranking; ties between a test item
-and a sampled one are resolved in the test item's favour.
+`negatives` distinct items from outside its train and test items, drawn uniformly. With
+`sampled-candidates = "fixed"` (the default) they are keyed by (seed, user), so a user meets the same
+candidates in every evaluation and a seed's curve keeps the chance level of its draw; with
+`"per-evaluation"` they are keyed by (seed, epoch, user), redrawn at every evaluation as the reference
+codes (FedRecAttack, Spattack) draw them from their global generator; the expectation is the same. HR@K
+is the share of the user's test items in the top K of its candidates (with one test item, hit or miss),
+NDCG@K as for the full ranking; ties between a test item and a sampled one are resolved in the test item's
+favour.
 """
 
 from dataclasses import dataclass
@@ -17,23 +20,32 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from fedrec.evaluation.metrics import count_ranking_metrics
+from fedrec.evaluation.metrics import SAMPLED_PER_EVALUATION, count_ranking_metrics
 from fedrec.training.sampling import free_items_at
 
 _SAMPLED_STREAM = 0x5352
+_PER_EVALUATION_STREAM = 0x5345
 
 
 @dataclass(frozen=True)
 class SampledRanking:
-    """How many items each user's test items are ranked against (`negatives`), drawn with `seed`."""
+    """How many items each user's test items are ranked against (`negatives`), drawn with `seed`: the same for
+    every evaluation when `epoch` is None, else those of the evaluation after epoch `epoch` (a stream of their own,
+    keyed by (seed, epoch, user))."""
 
     negatives: int
     seed: int
+    epoch: int | None = None
+
+    def _key(self, user: int) -> list[int]:
+        if self.epoch is None:
+            return [self.seed, _SAMPLED_STREAM, user]
+        return [self.seed, _PER_EVALUATION_STREAM, self.epoch, user]
 
     def sampled_items(self, user: int, known: np.ndarray, num_items: int) -> np.ndarray:
         """`negatives` distinct items outside `known` (sorted, unique), or all of them where fewer are left."""
         free = num_items - len(known)
-        rng = np.random.default_rng([self.seed, _SAMPLED_STREAM, int(user)])
+        rng = np.random.default_rng(self._key(int(user)))
         return free_items_at(np.sort(rng.choice(free, size=min(self.negatives, free), replace=False)), known)
 
     def candidates(
@@ -58,9 +70,15 @@ class SampledRanking:
         return items, is_test, real
 
 
-def sampled_ranking(config: Any) -> SampledRanking | None:
-    """The run's sampled ranking (`sampled-negatives` items, drawn with `seed`), or None when it has none."""
-    return SampledRanking(config.sampled_negatives, config.seed) if config.sampled_negatives else None
+def sampled_ranking(config: Any, epoch: int) -> SampledRanking | None:
+    """The run's sampled ranking for the evaluation after epoch `epoch` (0: the starting model): `sampled-negatives`
+    items drawn with `seed`, and with `sampled-candidates = "per-evaluation"` with `epoch` too; None when the run
+    has none."""
+    if not config.sampled_negatives:
+        return None
+    return SampledRanking(
+        config.sampled_negatives, config.seed, epoch if config.sampled_candidates == SAMPLED_PER_EVALUATION else None
+    )
 
 
 def sampled_counts(
