@@ -239,7 +239,79 @@ class Versus:
     setting: str
     findings: tuple[str, ...]
     differences: tuple[str, ...]
+    #: The reference's evaluation unit (epoch, or round for ClusterAttack-UNION) per epoch of this project's runs,
+    #: so that both sides' curves are indexed alike.
+    epoch_length: int = 1
+    #: Effects of one condition against another within each code, paired by seed (label, baseline, compared):
+    #: e.g. the utility an untargeted attack takes, or what a defense gets back.
+    contrasts: tuple[tuple[str, str, str], ...] = ()
 
+
+CLUSTERATTACK_SETTING = (
+    'The reference (yflyl613/FedRec, unchanged but for its two `assert "1.7.1" in torch.__version__` lines) ran '
+    "`train.py --DATA ml --MODEL_TYPE MF --AGG_TYPE A --LR 2e-3 --WEIGHT_DECAY 1e-5 --SEED S --MAX_ROUND 484 "
+    "--SAVE_ROUND 121` (`Code/run.sh`'s options) and then `test.py` on each checkpoint, with seeds 0, 1 and 2: "
+    "no attack (`--ATTACKER_RATIO 0`, the default) and ClusterAttack (`--ATTACKER_STRAT ClusterAttack "
+    "--ATTACKER_RATIO 0.01 --DECAY_ROUND 1000000`) against `FedAdam` (the plain sample-weighted mean), and "
+    "ClusterAttack against `NormBoundUNION` (UNION's client term and filter, then norm bounding at 0.1). "
+    "`--DECAY_ROUND 1000000` keeps ClusterAttack's cluster count at its start value k = 2: the code's own "
+    "adaptation of k stops the run with an AttributeError (`CLUSTER_RATE` is never defined) the first time it "
+    "fires, so every run that completes has k = 2 anyway, and this project's attack holds k fixed too. Data: the "
+    "`ratings.dat` that `python -m experiments.reference_data` writes from the published ML-1M split (timestamp = "
+    "line number), read by both codes; leave-one-out by timestamp. "
+    "**Why 484 rounds, not 6,000.** The full setting costs about 1.5 h (FedAdam) and 5 h (NormBoundUNION) per "
+    "seed here, on 2 cores shared with other sessions. One reference round cost 0.6 s without attack (a 40-round "
+    "probe under load, 37 s with start-up); 484 rounds with the test of 4 checkpoints took 5 minutes. 484 "
+    "rounds of 50 users is 4 passes over the 6,040 users, which is exactly 4 epochs of this project (an epoch "
+    "here is 121 rounds: 120 of 50 users and one of 40), so both codes are evaluated at the same rounds (121, "
+    "242, 363, 484; this project's epochs are shown as rounds). This is 8% of the paper's training: both "
+    "models are early in training (HR@10 of an untrained model: 10/3706 = 0.0027), and the attack, with "
+    "about one attacker every second round, has had little time to act; what is compared is the effect at "
+    "that point, not the paper's headline. "
+    "This project ran `python -m experiments.run experiments/configs/clusterattack-setting-{none,fedadam,"
+    "normbound-union}.toml --data-dir DIR --seeds 0 1 2` (DIR holding only that `ratings.dat`) through "
+    "`flwr run` (2 SuperNodes): MF dim 64, BPR mean over the user's pairs, one fixed negative per positive, "
+    "L2 1e-5, 50 users per round, the server's Adam (lr 2e-3) on the item gradients' mean weighted by pair "
+    'counts (`fedavg-mode = "weighted"`), ClusterAttack by 1% of the users (60, compromised; k = 2, scale '
+    "3), `norm-bound-union` with `uniformity-reg = 1`, `norm-bound = 0.1`, `tolerated-attackers = 1` (the "
+    "reference's `ATTACKER_PER_ROUND` = ceil(50 * 1%)) and 500 sampled items. The user rows are where the two "
+    "codes differ most (below): this project's clients step their own row by SGD with `user-lr = 1.0`, a "
+    "value chosen, not matched (no SGD rate reproduces the reference's server Adam on the user table). "
+    "Headline: HR@10 and NDCG@10 of full ranking on the test item (this project's `recall@10` and `ndcg@10`, "
+    "which with one test item per user are HR@10 and NDCG@10); untargeted, so lower under attack is a stronger "
+    "attack and the attacker's best round is the minimum."
+)
+CLUSTERATTACK_FINDINGS: tuple[str, ...] = ()
+CLUSTERATTACK_DIFFERENCES = (
+    "User rows: in the reference they are part of the server's model, and the server's Adam (lr 2e-3) steps the "
+    "whole user table every round with one shared state, so a user's row keeps moving by its momentum for "
+    "rounds after its user took part, by a normalised step that does not depend on the gradient's size. Here "
+    "each client keeps its row and steps it by SGD (`user-lr = 1.0`) only when it takes part. This sets how "
+    "fast the users' side learns, and so the utility curve (above), and it is not ablated here.",
+    "Initialisation: Xavier-uniform user and item tables in the reference (bounds 0.031 and 0.039); N(0, 0.01^2) here.",
+    "Dropout 0.2 on the user and item embeddings in training (the reference, also in the attackers' honest "
+    "gradients); this project's MF has no dropout.",
+    "L2 1e-5: on the whole user and item tables in the reference (every client's item gradient is dense, and "
+    "an item no sampled user touched in a round still gets a gradient, which the server's Adam normalises); on "
+    "the user row and the touched item rows here.",
+    "Split: the reference holds out the last item for test and the one before for validation, which it does "
+    "not train on; this project's `leave-last-out` holds out the last and trains on the one before (one more "
+    "training pair per user, 6,040 of about 988,000). Both mask it when ranking the test item.",
+    "Evaluated users: the reference leaves out its 5% attacker pool (302 users, drawn once, unseeded, and "
+    "cached) in every condition, 5,738 users; this project evaluates all 6,040, its 60 compromised users "
+    "included.",
+    "Schedule: the reference draws each round's 50 users independently (a user may take part twice in 121 "
+    "rounds or not at all); here every user takes part exactly once per 121 rounds.",
+    "Random streams: the reference draws its negatives and its attackers (60 of the pool, the same for every "
+    "seed) with Python's `random` before the seed is set; this project draws both from the seed. A seed is "
+    "therefore not the same run on both sides, and seeds are compared as ranges.",
+    "ClusterAttack: the reference clusters with its own Lloyd loop (random start, until the centroids move "
+    "less than 1e-4) and takes the norm statistics from up to 50 of all its attackers' honest gradients; here "
+    "scikit-learn's k-means (one random start) and the honest gradients of the round's malicious clients on "
+    "the node (`attacks/cluster_attack.py`).",
+    "UNION: the reference's gap statistic draws its reference samples from an unseeded generator, so its "
+    "NormBoundUNION runs do not repeat exactly; here they are seeded by the run's seed.",
+)
 
 VERSUS = {
     "fedrecattack": Versus(
@@ -508,6 +580,26 @@ VERSUS = {
             "what is left of the HR@10 gap is where a seed's curve starts (the chance level above), not the attack.",
         ),
     ),
+    "clusterattack-union": Versus(
+        "clusterattack-union",
+        "ClusterAttack and UNION: this project beside the reference code, over seeds",
+        {
+            "None-FedAdam-r484": "clusterattack-setting-none",
+            "ClusterAttack-FedAdam-r484": "clusterattack-setting-fedadam",
+            "ClusterAttack-NormBoundUNION-r484": "clusterattack-setting-normbound-union",
+        },
+        {},
+        {"recall@10": "HR@10", "ndcg@10": "NDCG@10"},
+        CLUSTERATTACK_SETTING,
+        CLUSTERATTACK_FINDINGS,
+        CLUSTERATTACK_DIFFERENCES,
+        epoch_length=121,
+        contrasts=(
+            ("ClusterAttack's utility drop (FedAdam)", "None-FedAdam-r484", "ClusterAttack-FedAdam-r484"),
+            ("UNION's recovery under ClusterAttack", "ClusterAttack-FedAdam-r484", "ClusterAttack-NormBoundUNION-r484"),
+            ("UNION under attack against no attack", "None-FedAdam-r484", "ClusterAttack-NormBoundUNION-r484"),
+        ),
+    ),
 }
 
 
@@ -526,6 +618,7 @@ def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
             if json.loads(summary_file.read_text()).get("status") != "completed":
                 continue
             curve = pd.read_csv(metrics).rename(columns=versus.columns)[["epoch", *versus.columns.values()]]
+            curve["epoch"] *= versus.epoch_length
             seed = split_seed_run_name(folder.name)[1]
             rows.append({"condition": condition, "against": against, "seed": seed, **summary(curve, log_format)})
     return pd.DataFrame(rows)
@@ -578,6 +671,46 @@ def range_table(reference: pd.DataFrame, ours: pd.DataFrame, checks: pd.DataFram
     return "\n".join(lines)
 
 
+def contrast_table(both: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ...], measures: list[str]) -> str:
+    """Per contrast (label, baseline, compared), measure and code: both conditions over seeds, the change (compared
+    minus baseline) per seed where a seed ran both, its mean ± std (n) and the change of the means relative to the
+    baseline's mean; then whether each of this project's changes lies within the reference's range of changes."""
+    lines = [
+        "| effect | measure | code | baseline | compared | change per seed | change | relative | "
+        "within the reference's range |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, baseline, compared in contrasts:
+        for measure in measures:
+            changes = {}
+            for code in (REFERENCE, THIS_PROJECT):
+                rows = both[both["code"] == code]
+                base = rows[rows["condition"] == baseline].set_index("seed")[measure]
+                other = rows[rows["condition"] == compared].set_index("seed")[measure]
+                changes[code] = (other - base).dropna().sort_index()
+                relative = other.mean() / base.mean() - 1 if len(base) and len(other) else math.nan
+                per_seed = ", ".join(f"{seed}: {value:+.4f}" for seed, value in changes[code].items()) or "–"
+                if code == THIS_PROJECT and len(changes[REFERENCE]) and len(changes[code]):
+                    low, high = changes[REFERENCE].round(4).min(), changes[REFERENCE].round(4).max()
+                    inside = sum(low <= value <= high for value in changes[code].round(4))
+                    verdict = f"{inside} of {len(changes[code])} ({low:+.4f} to {high:+.4f})"
+                else:
+                    verdict = "–" if code == REFERENCE else "no reference pair"
+                cells = [
+                    label,
+                    measure,
+                    code,
+                    format_values(base, 4) if len(base) else "–",
+                    format_values(other, 4) if len(other) else "–",
+                    per_seed,
+                    format_values(changes[code], 4) if len(changes[code]) else "–",
+                    "–" if math.isnan(relative) else f"{relative:+.1%}",
+                    verdict,
+                ]
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str:
     """The page of `VERSUS[name]`: setting, both codes over seeds and per seed, this project against the
     reference's seed range, and the differences that remain."""
@@ -588,6 +721,17 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
     both = pd.concat(
         [reference.assign(code=REFERENCE), ours.drop(columns="against").assign(code=THIS_PROJECT)], ignore_index=True
     )
+    effects = []
+    if versus.contrasts:
+        finals = [measure for measure in measures if measure.startswith("final")]
+        effects = [
+            "## Effects within each code",
+            "Each effect is the compared condition minus the baseline, per seed (the two conditions of a seed share "
+            "its initialisation and schedule within a code), then mean ± sample std (n); relative = the compared "
+            "condition's mean over the baseline's, minus 1. This project's per-seed change is held against the "
+            "reference's min–max over its seeds.",
+            contrast_table(both, versus.contrasts, finals),
+        ]
     both = both.assign(condition=both["condition"] + ", " + both["code"]).drop(columns="code")
     checks = within_reference(reference, ours, measures)
     return (
@@ -601,6 +745,7 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 "seeds.",
                 "## Setting",
                 versus.setting,
+                *effects,
                 "## Over seeds",
                 over_seeds_table(both),
                 "## This project against the reference's seed range",

@@ -132,3 +132,31 @@ def test_spattack_beside_the_project_holds_the_minimum_hr_against_the_reference_
     # HR@10 from epoch 1 to the last: 0.12 -> 0.03 and 0.12 -> 0.08 there, 0.09 -> 0.06 here.
     assert "| Spattack_O-Mean | epoch-1 HR@10 | 0.1200 (2) | 0: 0.0900 | 0 of 1 |" in text
     assert "| Spattack_O-Mean | change HR@10 | -0.0900–-0.0400 (2) | 0: -0.0300 | 0 of 1 |" in text
+
+
+def _cluster_log(hr10: float, ndcg10: float) -> str:
+    return CLUSTERATTACK.replace("HR@10: 0.05000, nDCG@10: 0.03000", f"HR@10: {hr10:.5f}, nDCG@10: {ndcg10:.5f}")
+
+
+def test_clusterattack_beside_the_project_gives_the_attack_drop_per_code_by_round(tmp_path: Path) -> None:
+    versus = VERSUS["clusterattack-union"]
+    clean, attacked = "None-FedAdam-r484", "ClusterAttack-FedAdam-r484"
+    logs = tmp_path / "logs" / "clusterattack-union"
+    logs.mkdir(parents=True)
+    for seed, (hr_clean, hr_attacked) in enumerate([(0.05, 0.03), (0.06, 0.05)]):
+        (logs / f"{clean}-seed{seed}.log").write_text(_cluster_log(hr_clean, 0.02))
+        (logs / f"{attacked}-seed{seed}.log").write_text(_cluster_log(hr_attacked, 0.01))
+    results = tmp_path / "results"
+    for config, hr in ((versus.conditions[clean], 0.05), (versus.conditions[attacked], 0.035)):
+        folder = results / f"{config}__seed0"
+        folder.mkdir(parents=True)
+        rows = [(1, 0.01, 0.005), (2, 0.02, 0.01), (3, 0.03, 0.015), (4, hr, 0.02)]
+        (folder / "metrics.csv").write_text("epoch,recall@10,ndcg@10\n" + "".join(f"{e},{h},{n}\n" for e, h, n in rows))
+        (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    ours = project_runs(results, versus)
+    assert ours["epochs"].tolist() == [484, 484]  # epoch 4 of 121 rounds, the reference's unit
+    text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
+    drop = "| ClusterAttack's utility drop (FedAdam) | final HR@10 |"
+    assert f"{drop} reference | 0.0550 ± 0.0071 (n=2) | 0.0400 ± 0.0141 (n=2) | 0: -0.0200, 1: -0.0100 |" in text
+    assert "| 0: -0.0150 | -0.0150 ± – (n=1) | -30.0% | 1 of 1 (-0.0200 to -0.0100) |" in text
+    assert "| UNION's recovery under ClusterAttack | final HR@10 | this project | 0.0350 ± – (n=1) | – | – |" in text
