@@ -300,13 +300,15 @@ CLUSTERATTACK_FINDINGS = (
     "these runs neither confirm nor contradict it.",
     "UNION (NormBoundUNION) has one reference seed (0; the run took 20 minutes here, about 2.4 s a round): under "
     "ClusterAttack it ends above the attacked FedAdam run of the same seed in both codes, by +0.0065 HR@10 in the "
-    "reference (0.0220 against 0.0155) and by +0.0098 here (0.0402 against 0.0305, seed 0), and above the "
-    "no-attack run as well (+0.0054 and +0.0086). At this point of training UNION's gain is therefore not the "
-    "attack's effect undone (the attack had taken about 0.001) but mostly its client-side uniformity term, which "
-    "speeds learning in both codes. This project's filter flags the attackers with precision 0.95-0.98 per epoch "
-    "and recall 0.32 in the first epoch, 0.78 in the third and fourth (seed 0, its metrics.csv); the reference "
-    "does not print its filter's precision and recall. One reference seed gives no range to hold this project's "
-    "recovery against; NormBoundUNION seeds 1 and 2 were not run for time.",
+    "reference (0.0220 against 0.0155) and by +0.0141 ± 0.0045 here (seeds 0-2: +0.0098, +0.0187, +0.0139), and "
+    "above the no-attack run as well (+0.0054 in the reference; +0.0086, +0.0227, +0.0109 here). At this point "
+    "of training UNION's gain is therefore not the attack's effect undone (the attack had taken about 0.001) but "
+    "mostly its client-side uniformity term, which speeds learning in both codes. This project's filter flags the "
+    "attackers with precision 0.31-0.95 in the first epoch and 0.93-1.0 after it, and recall 0.32-0.50 in the "
+    "first epoch rising to 0.78-0.92 in the fourth (seeds 0-2, their metrics.csv); the reference does not print "
+    "its filter's precision and recall. One reference seed gives no range to hold this project's recovery "
+    "against (0 of 3 equal to its single value); the reference's NormBoundUNION seeds 1 and 2 were not run for "
+    "time.",
     "Ablation `user-lr 0.1` (no attack, seeds 0-2; the users' SGD rate ten times lower): the training loss barely "
     "leaves log 2 (0.6849-0.6865 at round 484, against 0.33 with 1.0) and the first two checkpoints stay at chance "
     "(HR@10 0.002-0.006, below the reference's 0.011-0.021), yet HR@10 at round 484 is 0.0305-0.0371, still above "
