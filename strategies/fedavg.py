@@ -21,19 +21,15 @@ class FedAvg(FedRecStrategy):
     def aggregate(self, updates: UserUpdates) -> Aggregate:
         if self.config.fedavg_mode == "weighted":
             updates = updates.scaled(updates.num_samples.double() / updates.num_samples.sum().clamp(min=1))
-        if self.config.fedavg_mode != "mean":  # a sum: the rows as sent (no copy), the dense parts summed
-            return Aggregate(
-                ThetaGradient(
-                    item_ids=updates.item_ids,
-                    item_rows=updates.item_grads,
-                    dense={name: grads.sum(0) for name, grads in updates.dense_grads.items()},
-                )
-            )
-        scale = 1.0 / max(updates.num_users, 1)
+        scale = 1.0 / max(updates.num_users, 1) if self.config.fedavg_mode == "mean" else None
+        # A sum takes the rows as sent (no copy): multiplying by 1.0 would only copy them.
         return Aggregate(
             ThetaGradient(
                 item_ids=updates.item_ids,
-                item_rows=updates.item_grads * scale,
-                dense={name: grads.sum(0) * scale for name, grads in updates.dense_grads.items()},
+                item_rows=updates.item_grads if scale is None else updates.item_grads * scale,
+                dense={
+                    name: grads.sum(0) if scale is None else grads.sum(0) * scale
+                    for name, grads in updates.dense_grads.items()
+                },
             )
         )
