@@ -11,10 +11,14 @@ import pytest
 from app_config import make_config
 from attacks import ATTACKS
 from attacks.threat import attack_mode
+from datasets import load_dataset
 from experiments.leaderboard import __main__ as leaderboard
+from experiments.leaderboard.baselines import CHANCE, POPULARITY, read_baselines, write_baselines
 from experiments.leaderboard.grid import load_grid, planned_runs
 from experiments.run import PROJECT
+from experiments.seeds import format_values
 from experiments.sweep import parse_shard
+from fedrec.evaluation.baselines import chance_metrics, popularity_metrics
 from fedrec.reporting.results import RunRecorder
 from strategies import STRATEGIES
 
@@ -137,3 +141,27 @@ def test_bad_grids_and_shards_are_one_line(tmp_path: Path) -> None:
     for text in ("2/2", "1", "a/b"):
         with pytest.raises(SystemExit, match="expected i/n"):
             parse_shard(text)
+
+
+def test_the_page_shows_each_datasets_untrained_rankings_per_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = load_grid(FIXTURE)
+    dataset = grid.datasets[0]
+    folder = grid.results(tmp_path / "results", dataset)
+    path = write_baselines(dataset, [1, 2], folder, None)
+    written = read_baselines(folder, "recall@10")
+    for seed in (1, 2):
+        data = load_dataset(make_config({**dataset.base, "seed": seed}))
+        assert written[POPULARITY][seed] == popularity_metrics(data.train, data.test, (10,))["recall@10"]
+        assert written[CHANCE][seed] == chance_metrics(data.train, data.test, (10,))["recall@10"]
+    before = path.read_text()
+    write_baselines(dataset, [1, 2], folder, None)  # nothing missing: the file is left as it is
+    assert path.read_text() == before
+    out = tmp_path / "leaderboard.md"
+    argv = ["leaderboard", str(FIXTURE), "--table-only", "--results-dir", str(tmp_path / "results"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    leaderboard.main()
+    popularity = format_values(written[POPULARITY], 3)
+    assert popularity.endswith("(n=2)")
+    assert f"gives Recall@10 {popularity}, a random ranking {format_values(written[CHANCE], 3)}." in out.read_text()

@@ -11,12 +11,15 @@ Completed run folders are skipped, so the command resumes where it stopped; `--s
 from the i-th (n workers, one shard each), `--attacks` and `--defenses` run only those rows and columns (a core
 of the grid first; the page shows the whole grid), `--jobs` runs that many at a time (each run takes about one core).
 `--data-dir` is the folder holding one folder per dataset named as its run-config `dataset` (`ml-100k/`,
-`steam/`), the layout of the download cache, which is the default. Then the page (`--out`, by default
+`steam/`), the layout of the download cache, which is the default. Before the runs, each dataset's utility
+without training (the popularity ranking and chance, per seed) is written beside its run folders
+(experiments/leaderboard/baselines.py). Then the page (`--out`, by default
 docs/leaderboard.md) is written from every completed run, with its heatmaps in `figures/leaderboard/` beside it.
 """
 
 from pathlib import Path
 
+from experiments.leaderboard.baselines import write_baselines
 from experiments.leaderboard.grid import load_grid, planned_runs
 from experiments.leaderboard.page import write_page
 from experiments.run import PROJECT
@@ -50,6 +53,10 @@ def main() -> None:
     shard = parse_shard(args.shard)
     failed = []
     if not args.table_only:
+        for dataset in grid.datasets:
+            if not args.datasets or dataset.name in args.datasets:
+                data_dir = str(Path(args.data_dir) / dataset.base["dataset"]) if args.data_dir else None
+                write_baselines(dataset, grid.seeds, grid.results(args.results_dir, dataset), data_dir)
         planned = planned_runs(grid, args.results_dir, args.data_dir, args.datasets, args.attacks, args.defenses)
         failed = run_cells(planned, args.federation_config, shard, args.jobs)
     print(write_page(grid, args.results_dir, args.out, args.grid))

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from attacks import ATTACKS, NoAttack  # noqa: E402
+from experiments.leaderboard.baselines import CHANCE, POPULARITY, read_baselines  # noqa: E402
 from experiments.leaderboard.grid import Dataset, Grid  # noqa: E402
 from experiments.run import PROJECT, completed  # noqa: E402
 from experiments.seeds import format_values, paired, save_figure  # noqa: E402
@@ -65,6 +66,7 @@ class DatasetRuns:
     def __init__(self, grid: Grid, dataset: Dataset, results: Path) -> None:
         self.grid = grid
         self.dataset = dataset
+        self.folder = results
         cells = dataset.cells()
         self.frame = table(load_runs(results, cells))
         self.states: dict[tuple[str, str], list[str]] = {}
@@ -191,6 +193,22 @@ def heatmap(runs: DatasetRuns, path: Path) -> Path:
     return save_figure(figure, path)
 
 
+def untrained_rankings(runs: DatasetRuns) -> list[str]:
+    """The utility of the popularity ranking and of chance on the dataset's splits, if the grid wrote them."""
+    values = read_baselines(runs.folder, UTILITY)
+    if not values:
+        return []
+    return [
+        "Without federated training, on the same splits and with the same protocol "
+        f"(`{_shown(runs.folder)}/baselines.json`, fedrec/evaluation/baselines.py): ranking every item by its "
+        f"number of training interactions gives Recall@10 {format_values(values[POPULARITY], DIGITS)}, a random "
+        f"ranking {format_values(values[CHANCE], DIGITS)}. A defense whose Recall@10 without attack lies below the "
+        "popularity ranking's has learned less than the item counts alone tell, and an untargeted attack's "
+        "drop there is measured on such a model.",
+        "",
+    ]
+
+
 def dataset_section(runs: DatasetRuns, figure: str) -> list[str]:
     base = runs.dataset.base
     keys = ", ".join(f"`{key}={value}`" for key, value in base.items())
@@ -201,6 +219,7 @@ def dataset_section(runs: DatasetRuns, figure: str) -> list[str]:
         f"Setting: {runs.dataset.setting or 'as below'}. Run config of every cell: {keys}, `malicious-fraction={rho}`; "
         f"seeds {', '.join(map(str, runs.grid.seeds))}.",
         "",
+        *untrained_rankings(runs),
         f"![{runs.dataset.name} heatmaps]({figure})",
         "",
         "### Attack x defense",
