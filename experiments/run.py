@@ -27,9 +27,11 @@ from pathlib import Path
 from experiments.seeds import seed_run_name
 from harness.arguments import add_data_dir, script_parser
 from harness.flwr_local import flwr_run
+from harness.kept_runtime import KeptRuntime
 
 PROJECT = Path(__file__).resolve().parents[1]
 FEDERATION_CONFIG_KEY = "federation-config"  # a config's own federation, not a run-config key
+RUN_TIMEOUT_S = 7200
 
 
 def completed(folder: Path) -> bool:
@@ -37,8 +39,11 @@ def completed(folder: Path) -> bool:
     return summary.exists() and json.loads(summary.read_text()).get("status") == "completed"
 
 
-def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str) -> Path:
-    """One run named `name` under `results_dir`; skipped if a completed one is there, redone if not."""
+def run_overrides(
+    name: str, overrides: dict, results_dir: Path, federation: str, runtime: KeptRuntime | None = None
+) -> Path:
+    """One run named `name` under `results_dir`; skipped if a completed one is there, redone if not. It runs on
+    `runtime` if given (a grid's SuperLink and Ray kept up across its runs), else on a fresh local SuperLink."""
     folder = results_dir / name
     if completed(folder):
         print(f"{name}: already completed, skipped ({folder})", flush=True)
@@ -47,8 +52,11 @@ def run_overrides(name: str, overrides: dict, results_dir: Path, federation: str
         shutil.rmtree(folder)
     results_dir.mkdir(parents=True, exist_ok=True)
     overrides = {**overrides, "results-dir": str(results_dir.resolve()), "run-name": name}
-    with tempfile.TemporaryDirectory() as flwr_home:
-        run = flwr_run(overrides, Path(flwr_home), federation, timeout=7200)
+    if runtime is not None:
+        run = runtime.run(overrides, federation, timeout=RUN_TIMEOUT_S)
+    else:
+        with tempfile.TemporaryDirectory() as flwr_home:
+            run = flwr_run(overrides, Path(flwr_home), federation, timeout=RUN_TIMEOUT_S)
     if not completed(folder):
         print(run.output[-4000:])
         raise SystemExit(f"{name}: the run did not complete")

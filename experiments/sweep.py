@@ -23,6 +23,7 @@ fails does not stop the others (the sweep exits with an error naming them at the
 
 import itertools
 import json
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from experiments.seeds import (  # noqa: E402
     seed_run_name,
 )
 from harness.arguments import add_data_dir, script_parser  # noqa: E402
+from harness.kept_runtime import KeptRuntime  # noqa: E402
 
 METRICS = (
     "recall@10",
@@ -86,9 +88,19 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def run_cells(planned: list[CellRun], federation: str, shard: tuple[int, int] = (0, 1), jobs: int = 1) -> list[str]:
+def run_cells(
+    planned: list[CellRun],
+    federation: str,
+    shard: tuple[int, int] = (0, 1),
+    jobs: int = 1,
+    keep_runtime: bool = True,
+) -> list[str]:
     """Run the shard's share of `planned` (every n-th from the i-th), `jobs` at a time, skipping completed
     folders (experiments/run.py `run_overrides`); returns the names of the runs that did not complete.
+
+    With `keep_runtime` each of the `jobs` workers runs its runs on its own SuperLink and Ray cluster, kept up
+    from its first run to the end (harness/kept_runtime.py: the same numbers, without a start-up per run);
+    without, every run starts and stops its own, as `flwr run .` alone does.
 
     A failed run does not stop the others: a grid runs unattended for hours, and its tables show the
     failure in its cell. A run that never started (no folder) is started again, up to STARTS times in all:
@@ -96,12 +108,23 @@ def run_cells(planned: list[CellRun], federation: str, shard: tuple[int, int] = 
     """
     index, count = shard
     mine = [(number, run) for number, run in enumerate(planned, 1) if (number - 1) % count == index]
+    worker = threading.local()
+    runtimes: list[KeptRuntime] = []
+
+    def runtime() -> KeptRuntime | None:
+        if keep_runtime and not hasattr(worker, "runtime"):
+            worker.runtime = KeptRuntime()
+            runtimes.append(worker.runtime)
+        return getattr(worker, "runtime", None)
 
     def attempt(number: int, run: CellRun) -> str | None:
+        if completed(run.results / run.name):  # no runtime is started for a grid that is already done
+            print(f"{run.name}: already completed, skipped ({run.results / run.name})", flush=True)
+            return None
         for _ in range(STARTS):
             print(f"[{number}/{len(planned)}] {run.name}: starting", flush=True)
             try:
-                run_overrides(run.name, run.overrides, run.results, federation)
+                run_overrides(run.name, run.overrides, run.results, federation, runtime())
                 return None
             except SystemExit as failure:  # run_overrides' verdict on a run that did not complete
                 print(failure, flush=True)
@@ -109,8 +132,12 @@ def run_cells(planned: list[CellRun], federation: str, shard: tuple[int, int] = 
                     break
         return str(run.results / run.name)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each flwr run is its own process tree
-        outcomes = list(pool.map(lambda item: attempt(*item), mine))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:  # each flwr run is its own process tree
+            outcomes = list(pool.map(lambda item: attempt(*item), mine))
+    finally:
+        for kept in runtimes:
+            kept.close()
     return [name for name in outcomes if name]
 
 
@@ -273,6 +300,11 @@ def main() -> None:
     parser.add_argument(
         "--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th cell from the i-th (parallel workers)"
     )
+    parser.add_argument(
+        "--fresh-runtime",
+        action="store_true",
+        help="start and stop a SuperLink and Ray for every run (default: one of each per worker, kept up)",
+    )
     args = parser.parse_args()
     spec = tomllib.loads(args.spec.read_text())
     if args.seeds:
@@ -284,7 +316,7 @@ def main() -> None:
     if not args.table_only:
         data = {"data-dir": args.data_dir} if args.data_dir else {}
         planned = [CellRun(cell_name(cell), dict(cell) | data, results) for cell in all_cells]
-        failed = run_cells(planned, args.federation_config, shard)
+        failed = run_cells(planned, args.federation_config, shard, keep_runtime=not args.fresh_runtime)
     runs = load_runs(results, all_cells)
     attacks, defenses = spec["grid"]["attack"], spec["grid"]["defense"]
     frame = table(runs)

@@ -119,6 +119,18 @@ def run_config_argument(run_config: dict[str, object]) -> str:
     return " ".join(f"{key}={toml_value(value)}" for key, value in run_config.items())
 
 
+def local_superlink_env(flwr_home: Path) -> dict[str, str]:
+    """The variables that give `flwr run` a private local SuperLink under `flwr_home`: its FLWR_HOME, free ports,
+    runtime dependency installation off. A later `flwr run` with the same variables finds that SuperLink up and
+    submits to it (harness/kept_runtime.py)."""
+    return {
+        "FLWR_HOME": str(flwr_home),
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
+        "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
+    }
+
+
 def flwr_run(
     run_config: dict[str, object],
     flwr_home: Path,
@@ -127,24 +139,20 @@ def flwr_run(
     app_dir: Path = APP_DIR,
     env: dict[str, str] | None = None,
     after: Callable[[dict[str, str]], None] | None = None,
+    keep_superlink: bool = False,
 ) -> FlwrRun:
     """`flwr run <app> --stream` with the given overrides; returns its output, wall time and peak RSS.
 
     `env` adds environment variables for `flwr run` and so for the SuperLink it starts and the
-    simulation process (e.g. `RAY_ADDRESS` to run on an external Ray cluster, harness.ray_cluster).
+    simulation process (e.g. `RAY_ADDRESS` to run on an external Ray cluster, harness.ray_cluster), and
+    may hold `local_superlink_env`'s variables of an earlier run to reach its SuperLink.
     `after(env)` runs once `flwr run` has returned, while the SuperLink still runs (e.g. to read
-    `flwr ls` with harness.flwr_records), before every process is stopped.
+    `flwr ls` with harness.flwr_records), before every process is stopped. With `keep_superlink`, a run
+    that ended with exit code 0 leaves the SuperLink up for the next run (`flwr run --stream` exits with 0 also
+    when the run itself failed: the SuperLink is sound then); any other end (a timeout, a crash) stops it all.
     """
     flwr_home.mkdir(parents=True, exist_ok=True)
-    env = environment(
-        {
-            **(env or {}),
-            "FLWR_HOME": str(flwr_home),
-            "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
-            "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
-            "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
-        }
-    )
+    env = environment({**local_superlink_env(flwr_home), **(env or {})})
     command = [flwr_executable(), "run", str(app_dir), "--stream", "--federation-config", federation_config]
     if run_config:
         command += ["--run-config", run_config_argument(run_config)]
@@ -160,6 +168,7 @@ def flwr_run(
     sampler = threading.Thread(target=sample_memory, daemon=True)
     started = time.time()
     sampler.start()
+    keep = False
     try:
         completed = subprocess.run(
             command, env=env, cwd=app_dir, capture_output=True, text=True, timeout=timeout, check=False
@@ -167,8 +176,10 @@ def flwr_run(
         if after is not None:
             after(env)
         output = completed.stdout + completed.stderr
+        keep = keep_superlink and completed.returncode == 0
         return FlwrRun(completed.returncode, output, time.time() - started, peak_rss, peak_pss)
     finally:
         done.set()
         sampler.join()
-        stop_processes(flwr_home)
+        if not keep:
+            stop_processes(flwr_home)

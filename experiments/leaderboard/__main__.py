@@ -9,7 +9,9 @@ The grid (experiments/leaderboard/grid.py) is datasets x attacks x defenses x se
 `flwr run` (experiments/run.py's runner) into `<results-dir>/<grid>/<dataset>/<attack>__<defense>__rho<rho>__seed<k>`.
 Completed run folders are skipped, so the command resumes where it stopped; `--shard i/n` runs every n-th run
 from the i-th (n workers, one shard each), `--attacks` and `--defenses` run only those rows and columns (a core
-of the grid first; the page shows the whole grid), `--jobs` runs that many at a time (each run takes about one core).
+of the grid first; the page shows the whole grid), `--jobs` runs that many at a time (each run takes about one core),
+each worker on its own SuperLink and Ray cluster kept up across its runs (harness/kept_runtime.py;
+`--fresh-runtime` starts and stops them for every run).
 `--data-dir` is the folder holding one folder per dataset named as its run-config `dataset` (`ml-100k/`,
 `steam/`), the layout of the download cache, which is the default. Before the runs, each dataset's utility
 without training (the popularity ranking and chance, per seed) is written beside its run folders
@@ -40,6 +42,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "leaderboard.md")
     parser.add_argument("--federation-config", default="num-supernodes=2 client-resources-num-cpus=1")
     parser.add_argument("--table-only", action="store_true", help="only write the page from the run folders")
+    parser.add_argument(
+        "--fresh-runtime",
+        action="store_true",
+        help="start and stop a SuperLink and Ray for every run (default: one of each per worker, kept up)",
+    )
     args = parser.parse_args()
     grid = load_grid(args.grid)
     unknown = sorted(set(args.datasets or ()) - {dataset.name for dataset in grid.datasets})
@@ -58,7 +65,7 @@ def main() -> None:
                 data_dir = str(Path(args.data_dir) / dataset.base["dataset"]) if args.data_dir else None
                 write_baselines(dataset, grid.seeds, grid.results(args.results_dir, dataset), data_dir)
         planned = planned_runs(grid, args.results_dir, args.data_dir, args.datasets, args.attacks, args.defenses)
-        failed = run_cells(planned, args.federation_config, shard, args.jobs)
+        failed = run_cells(planned, args.federation_config, shard, args.jobs, not args.fresh_runtime)
     print(write_page(grid, args.results_dir, args.out, args.grid))
     if failed:
         raise SystemExit(f"{len(failed)} runs did not complete: {', '.join(failed)}")
