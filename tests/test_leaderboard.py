@@ -2,6 +2,7 @@
 recorder (fedrec/reporting/results.py), checked cell by cell by hand; the shipped grid covers every registered
 attack and defense."""
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -165,3 +166,30 @@ def test_the_page_shows_each_datasets_untrained_rankings_per_seed(
     popularity = format_values(written[POPULARITY], 3)
     assert popularity.endswith("(n=2)")
     assert f"gives Recall@10 {popularity}, a random ranking {format_values(written[CHANCE], 3)}." in out.read_text()
+
+
+def test_the_page_names_per_seed_the_defenses_whose_victim_stays_below_the_popularity_ranking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_runs(tmp_path / "results")
+    grid = load_grid(FIXTURE)
+    folder = grid.results(tmp_path / "results", grid.datasets[0])
+    path = write_baselines(grid.datasets[0], [1, 2, 3], folder, None)
+    out = tmp_path / "leaderboard.md"
+    argv = ["leaderboard", str(FIXTURE), "--table-only", "--results-dir", str(tmp_path / "results"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    per_seed = json.loads(path.read_text())
+    for seed, popularity in (("1", 0.01), ("2", 0.01), ("3", 0.01)):
+        per_seed[seed][POPULARITY]["recall@10"] = popularity
+    path.write_text(json.dumps(per_seed))
+    leaderboard.main()
+    assert "Every completed run without attack is above its seed's popularity ranking." in out.read_text()
+    # fedavg's 0.20 (seed 2) and 0.40 (seed 3) fall below 0.22 and 0.45, median's 0.25 does not; median's failed
+    # seed 3 never counts.
+    for seed, popularity in (("1", 0.10), ("2", 0.22), ("3", 0.45)):
+        per_seed[seed][POPULARITY]["recall@10"] = popularity
+    path.write_text(json.dumps(per_seed))
+    leaderboard.main()
+    assert "below their seed's popularity ranking (Recall@10), per seed: seed 2: fedavg; seed 3: fedavg." in (
+        out.read_text()
+    )

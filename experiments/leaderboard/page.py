@@ -206,7 +206,28 @@ def untrained_rankings(runs: DatasetRuns) -> list[str]:
         "popularity ranking's has learned less than the item counts alone tell, and an untargeted attack's "
         "drop there is measured on such a model.",
         "",
+        *below_popularity(runs, values[POPULARITY]),
     ]
+
+
+def below_popularity(runs: DatasetRuns, popularity: pd.Series) -> list[str]:
+    """Per seed, the defenses whose Recall@10 without attack is below that seed's popularity ranking."""
+    if runs.baseline is None:
+        return []
+    below: dict[int, list[str]] = {}
+    compared = 0
+    for defense in runs.grid.defenses:
+        for seed, value in runs.seeds(runs.baseline, defense, UTILITY).items():
+            if seed in popularity.index:
+                compared += 1
+                if value < popularity[seed]:
+                    below.setdefault(int(seed), []).append(defense)
+    if not compared:
+        return []
+    if not below:
+        return ["Every completed run without attack is above its seed's popularity ranking.", ""]
+    listed = "; ".join(f"seed {seed}: {', '.join(below[seed])}" for seed in sorted(below))
+    return [f"Runs without attack below their seed's popularity ranking (Recall@10), per seed: {listed}.", ""]
 
 
 def dataset_section(runs: DatasetRuns, figure: str) -> list[str]:
