@@ -85,6 +85,13 @@ def test_the_page_shows_each_cell_over_seeds_and_the_runs_without_a_value(
     # is 10 + 20 + 30 + 40 + 40 + 3 * 60 + 50 + 3 * 30 over 3 + 2 + 3 + 1 + 3 runs.
     assert "| none | 20 | 40 |" in page and "| a-hum | 60 | 50 |" in page and "| fang-krum | 30 | not run |" in page
     assert "Total: 460 s of wall time over 12 completed runs." in page
+    # Completeness: the core (none, a-hum x fedavg) has all three seeds; of the six cells of the whole grid,
+    # none/median (n=2), a-hum/median (n=1) and fang-krum/median (not run) do not.
+    assert (
+        "Completeness: the core (the grid's `core-attacks` x `core-defenses`, 2 attacks x 1 defenses, the no-attack "
+        "row included) has n = 3 in 2 of 2 cells; the whole grid (3 attacks x 2 defenses) has n = 3 in 3 of 6 "
+        "cells, and 1 cells have no value yet." in page
+    )
     figure = out.parent / "figures" / "leaderboard" / "tiny-synthetic.png"
     assert "(figures/leaderboard/tiny-synthetic.png)" in page and figure.stat().st_size > 0
 
@@ -105,6 +112,29 @@ def test_a_core_of_rows_and_columns_is_planned_alone(tmp_path: Path) -> None:
     assert [run.name for run in runs] == [
         f"{attack}__fedavg__rho0.05__seed{seed}" for seed in (1, 2, 3) for attack in ("none", "a-hum")
     ]
+
+
+def test_the_core_option_runs_the_grids_core_and_a_core_outside_the_grid_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = load_grid(FIXTURE)
+    assert (grid.core_attacks, grid.core_defenses) == (["none", "a-hum"], ["fedavg"])
+    planned = []
+    monkeypatch.setattr(leaderboard, "run_cells", lambda runs, *rest: planned.extend(runs) or [])
+    monkeypatch.setattr(leaderboard, "write_baselines", lambda *args: None)
+    out = tmp_path / "leaderboard.md"
+    argv = ["leaderboard", str(FIXTURE), "--core", "--results-dir", str(tmp_path), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    leaderboard.main()
+    assert sorted({(run.overrides["attack"], run.overrides["defense"]) for run in planned}) == [
+        ("a-hum", "fedavg"),
+        ("none", "fedavg"),
+    ]
+    assert len(planned) == 2 * 3
+    bad = tmp_path / "bad.toml"
+    bad.write_text(FIXTURE.read_text().replace('core-defenses = ["fedavg"]', 'core-defenses = ["krum"]'))
+    with pytest.raises(SystemExit, match="^`core-defenses` names 'krum', which `defenses` does not list$"):
+        load_grid(bad)
 
 
 def test_the_shipped_grid_lists_every_registered_attack_and_defense() -> None:

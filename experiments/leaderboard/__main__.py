@@ -3,13 +3,15 @@
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --data-dir /path/to/data --jobs 2
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --datasets ml-100k --shard 0/2
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --attacks none a-ra --defenses fedavg krum
+    python -m experiments.leaderboard experiments/leaderboard/grid.toml --core --datasets steam --jobs 2
     python -m experiments.leaderboard experiments/leaderboard/grid.toml --table-only
 
 The grid (experiments/leaderboard/grid.py) is datasets x attacks x defenses x seeds; every run is one
 `flwr run` (experiments/run.py's runner) into `<results-dir>/<grid>/<dataset>/<attack>__<defense>__rho<rho>__seed<k>`.
 Completed run folders are skipped, so the command resumes where it stopped; `--shard i/n` runs every n-th run
-from the i-th (n workers, one shard each), `--attacks` and `--defenses` run only those rows and columns (a core
-of the grid first; the page shows the whole grid), `--jobs` runs that many at a time (each run takes about one core),
+from the i-th (n workers, one shard each), `--attacks` and `--defenses` run only those rows and columns,
+`--core` the grid's `core-attacks` x `core-defenses` (the page shows the whole grid and how complete its core
+is), `--jobs` runs that many at a time (each run takes about one core),
 each worker on its own SuperLink and Ray cluster kept up across its runs (harness/kept_runtime.py;
 `--fresh-runtime` starts and stops them for every run).
 `--data-dir` is the folder holding one folder per dataset named as its run-config `dataset` (`ml-100k/`,
@@ -36,6 +38,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", help="run only these datasets of the grid (the page shows all)")
     parser.add_argument("--attacks", nargs="+", help="run only these attacks of the grid (the page shows all)")
     parser.add_argument("--defenses", nargs="+", help="run only these defenses of the grid (the page shows all)")
+    parser.add_argument(
+        "--core", action="store_true", help="run only the grid's core-attacks x core-defenses (unless named above)"
+    )
     parser.add_argument("--shard", default="0/1", help="i/n with 0 <= i < n: run only every n-th run from the i-th")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="runs at a time (one core each)")
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "leaderboard")
@@ -57,6 +62,9 @@ def main() -> None:
         unknown = [name for name in chosen or () if name not in known]
         if unknown:
             parser.error(f"{option}: {', '.join(unknown)} not in the grid")
+    if args.core:
+        args.attacks = args.attacks or grid.core_attacks
+        args.defenses = args.defenses or grid.core_defenses
     shard = parse_shard(args.shard)
     failed = []
     if not args.table_only:

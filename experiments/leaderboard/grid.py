@@ -3,6 +3,8 @@
     seeds = [1, 2, 3]
     attacks = ["none", "a-hum", "fang-krum"]      # registered names (attacks/__init__.py)
     defenses = ["fedavg", "krum", "median"]       # registered names (strategies/__init__.py)
+    core-attacks = ["none", "a-hum"]              # optional: the rows and columns run first, to n = all seeds
+    core-defenses = ["fedavg", "krum"]            # (`--core`; the page says how complete the core is)
 
     [datasets.ml-100k]                            # one table per dataset, in page order
     setting = "..."                               # which setting this is and where it comes from (on the page)
@@ -57,6 +59,8 @@ class Grid:
     defenses: list[str]
     seeds: list[int]
     datasets: list[Dataset]
+    core_attacks: list[str]
+    core_defenses: list[str]
 
     def results(self, root: Path, dataset: Dataset) -> Path:
         """The folder of the dataset's run folders."""
@@ -71,6 +75,17 @@ def _names(spec: dict, key: str, known: list[str], family: str) -> list[str]:
     if unknown:
         raise SystemExit(f"unknown {family} {', '.join(map(repr, unknown))} in `{key}`; valid: {', '.join(known)}")
     return names
+
+
+def _core(spec: dict, key: str, names: list[str], whole: str) -> list[str]:
+    """The grid's core among `names` (all of them if the TOML names none)."""
+    core = spec.get(key, names)
+    if not isinstance(core, list) or not core:
+        raise SystemExit(f"`{key}` must be a non-empty list of names from `{whole}`")
+    outside = [name for name in core if name not in names]
+    if outside:
+        raise SystemExit(f"`{key}` names {', '.join(map(repr, outside))}, which `{whole}` does not list")
+    return [name for name in names if name in core]
 
 
 def load_grid(path: Path) -> Grid:
@@ -96,7 +111,9 @@ def load_grid(path: Path) -> Grid:
         grid = {"attack": attacks, "defense": defenses, MALICIOUS_FRACTION: [rho], "seed": seeds}
         sweep = {"base": base, "grid": grid, "attack-settings": spec.get("attack-settings", {})}
         datasets.append(Dataset(name, table.get("setting", ""), sweep))
-    return Grid(path.stem, attacks, defenses, seeds, datasets)
+    core_attacks = _core(spec, "core-attacks", attacks, "attacks")
+    core_defenses = _core(spec, "core-defenses", defenses, "defenses")
+    return Grid(path.stem, attacks, defenses, seeds, datasets, core_attacks, core_defenses)
 
 
 def planned_runs(

@@ -193,6 +193,34 @@ def heatmap(runs: DatasetRuns, path: Path) -> Path:
     return save_figure(figure, path)
 
 
+def _complete(runs: DatasetRuns, attacks: list[str], defenses: list[str]) -> tuple[int, int, int]:
+    """(cells with a value for every seed, cells, cells without any value) of `attacks` x `defenses`, the
+    attack without attack read as its utility row."""
+    seeds = len(runs.grid.seeds)
+    counts = [(runs.utility(d) if a == runs.baseline else runs.score(a, d)).n for a in attacks for d in defenses]
+    return sum(n >= seeds for n in counts), len(counts), sum(n == 0 for n in counts)
+
+
+def completeness(runs: DatasetRuns) -> list[str]:
+    """How many cells of the core, and of the whole grid, have a value for every seed."""
+    grid = runs.grid
+    n = len(grid.seeds)
+    full, cells, empty = _complete(runs, grid.attacks, grid.defenses)
+    whole = (
+        f"the whole grid ({len(grid.attacks)} attacks x {len(grid.defenses)} defenses) has n = {n} in {full} of "
+        f"{cells} cells, and {empty} cells have no value yet"
+    )
+    if (grid.core_attacks, grid.core_defenses) == (grid.attacks, grid.defenses):
+        return [f"Completeness: {whole}.", ""]
+    core_full, core_cells, _ = _complete(runs, grid.core_attacks, grid.core_defenses)
+    return [
+        f"Completeness: the core (the grid's `core-attacks` x `core-defenses`, {len(grid.core_attacks)} attacks x "
+        f"{len(grid.core_defenses)} defenses, the no-attack row included) has n = {n} in {core_full} of "
+        f"{core_cells} cells; {whole}.",
+        "",
+    ]
+
+
 def untrained_rankings(runs: DatasetRuns) -> list[str]:
     """The utility of the popularity ranking and of chance on the dataset's splits, if the grid wrote them."""
     values = read_baselines(runs.folder, UTILITY)
@@ -240,6 +268,7 @@ def dataset_section(runs: DatasetRuns, figure: str) -> list[str]:
         f"Setting: {runs.dataset.setting or 'as below'}. Run config of every cell: {keys}, `malicious-fraction={rho}`; "
         f"seeds {', '.join(map(str, runs.grid.seeds))}.",
         "",
+        *completeness(runs),
         *untrained_rankings(runs),
         f"![{runs.dataset.name} heatmaps]({figure})",
         "",
