@@ -7,6 +7,7 @@ from strategies.bucketing import NAME as BUCKETING
 from strategies.bucketing import bucketing_class
 from strategies.bulyan import Bulyan
 from strategies.centered_clipping import CenteredClipping
+from strategies.central_dp import CentralDP
 from strategies.dnc import DnC
 from strategies.fedavg import FedAvg
 from strategies.flame import FLAME
@@ -45,6 +46,7 @@ STRATEGIES.register("flame", FLAME)
 STRATEGIES.register("fltrust", FLTrust)
 STRATEGIES.register("fldetector", FLDetector)
 STRATEGIES.register("hierarchical-clip", HierarchicalClip)
+STRATEGIES.register("central-dp", CentralDP)
 STRATEGIES.register("union", Union)
 STRATEGIES.register("norm-bound-union", NormBoundUnion)
 STRATEGIES.register("multi-krum-union", MultiKrumUnion)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import strategy as flower_strategies
-from flwr.serverapp.strategy import FedAvg
+from flwr.serverapp.strategy import FedAvg, Strategy
 
 from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
@@ -50,8 +50,12 @@ def _instruction() -> Message:
     return message
 
 
-def flower_aggregate(strategy: FedAvg, updates: torch.Tensor, layout: Layout) -> torch.Tensor | None:
-    """`strategy.aggregate_train` over one reply per row of `updates` [U, D]; None if it declines."""
+def flower_aggregate(
+    strategy: Strategy, updates: torch.Tensor, layout: Layout, inner: FedAvg | None = None
+) -> torch.Tensor | None:
+    """`strategy.aggregate_train` over one reply per row of `updates` [U, D]; None if it declines. The replies use
+    the message keys of `inner`, the FedAvg that `strategy` wraps (Flower's DP wrappers), or of `strategy` itself."""
+    keys = inner if inner is not None else strategy
     instruction = _instruction()
     sizes = [int(np.prod(shape)) for _, shape in layout]
     replies = []
@@ -60,9 +64,9 @@ def flower_aggregate(strategy: FedAvg, updates: torch.Tensor, layout: Layout) ->
         arrays = ArrayRecord({name: Array(piece.reshape(shape)) for (name, shape), piece in zip(layout, pieces)})
         content = RecordDict(
             {
-                strategy.arrayrecord_key: arrays,
-                _METRICS: MetricRecord({strategy.weighted_by_key: 1}),
-                strategy.configrecord_key: ConfigRecord(),
+                keys.arrayrecord_key: arrays,
+                _METRICS: MetricRecord({keys.weighted_by_key: 1}),
+                keys.configrecord_key: ConfigRecord(),
             }
         )
         replies.append(Message(content, reply_to=instruction))
