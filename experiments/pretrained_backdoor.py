@@ -49,8 +49,22 @@ KS = (5, 10, 20)
 CONTROL = ".control"  # suffix of a control's audits and runs: `<kind>.control`
 #: Spec keys of a checkpoint entry that are not run-config settings.
 SPEC_ONLY = ("control",)
-#: Spec key of a scenario with malicious fine-tuning clients: the scenario that differs only by having none.
-HONEST = "honest-counterpart"
+#: Spec keys of a scenario naming the scenario it differs from in one thing, with the report's section heading and
+#: the words for the two sides: malicious fine-tuning clients (against none), a defense (against none).
+COUNTERPARTS = {
+    "honest-counterpart": (
+        "Malicious fine-tuning clients against honest fine-tuning",
+        "with them",
+        "without",
+        "every client honest",
+    ),
+    "undefended-counterpart": (
+        "Defenses during fine-tuning against the same fine-tuning undefended",
+        "defended",
+        "undefended",
+        "no defense",
+    ),
+}
 
 
 def _config(overrides: dict, data_dir: str, **forced: object):  # noqa: ANN202 (RunConfig)
@@ -118,8 +132,7 @@ def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: b
                 continue
             targets = ",".join(map(str, load_checkpoint(paths[0]).meta["targets"]))
             for scenario, overrides in spec.get("scenarios", {}).items():
-                overrides = dict(overrides)
-                overrides.pop(HONEST, None)
+                overrides = {key: value for key, value in overrides.items() if key not in COUNTERPARTS}
                 if kind not in overrides.pop("checkpoints", [kind]):
                     continue
                 for role, path in zip(("", CONTROL), paths):
@@ -350,25 +363,27 @@ def report(spec: dict, out: Path) -> None:
             _counts(final, ["scenario", "checkpoint"], 10),
             "![persistence](persistence.png)",
         ]
-        sections += _against_honest(spec, last)
+        for key in COUNTERPARTS:
+            sections += _against_counterpart(spec, last, key)
         _plot(runs, spec, out / "persistence.png")
     (out / "report.md").write_text("\n\n".join(sections) + "\n")
     print(f"report -> {out / 'report.md'}")
 
 
-def _against_honest(spec: dict, last: pd.DataFrame) -> list[str]:
-    """Per scenario with malicious fine-tuning clients, per backdoored checkpoint and seed at the last epoch: group
-    ER@10 and HR@10 with them and in its honest counterpart, for the checkpoint and for its control."""
+def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:
+    """Per scenario naming a counterpart under `key` (COUNTERPARTS), per backdoored checkpoint and seed at the last
+    epoch: group ER@10 and HR@10 in the scenario and in its counterpart, for the checkpoint and for its control."""
+    title, this, that, counterpart_is = COUNTERPARTS[key]
     lines = []
     for scenario, overrides in spec["scenarios"].items():
-        honest = overrides.get(HONEST)
-        if honest is None:
+        counterpart = overrides.get(key)
+        if counterpart is None:
             continue
-        heading = f"- `{scenario}` against `{honest}` (every client honest):"
+        heading = f"- `{scenario}` against `{counterpart}` ({counterpart_is}):"
         cell = last.set_index(["checkpoint", "scenario", "seed"])
         for kind in _backdoored(spec):
             for seed in sorted(last["seed"].unique()):
-                keys = [(name, run, seed) for name in (kind, kind + CONTROL) for run in (scenario, honest)]
+                keys = [(name, run, seed) for name in (kind, kind + CONTROL) for run in (scenario, counterpart)]
                 if not all(key in cell.index for key in keys):
                     continue
                 if heading:
@@ -377,15 +392,15 @@ def _against_honest(spec: dict, last: pd.DataFrame) -> list[str]:
                 er = [cell.loc[key, "group/er@10"] for key in keys]
                 hr = [cell.loc[key, "recall@10"] for key in keys]
                 lines.append(
-                    f"  - {kind}, seed {int(seed)}: group ER@10 {er[0]:.4f} with them vs {er[1]:.4f} without; control "
+                    f"  - {kind}, seed {int(seed)}: group ER@10 {er[0]:.4f} {this} vs {er[1]:.4f} {that}; control "
                     f"{er[2]:.4f} vs {er[3]:.4f}. HR@10 {hr[0]:.4f} vs {hr[1]:.4f}; control {hr[2]:.4f} vs {hr[3]:.4f}"
                 )
     if not lines:
         return []
     return [
-        "## Malicious fine-tuning clients against honest fine-tuning (last epoch, per seed)",
-        "The backdoored checkpoint and its control, each fine-tuned with the scenario's malicious clients and in the "
-        "scenario's honest counterpart (same epochs, users, seed):",
+        f"## {title} (last epoch, per seed)",
+        f"The backdoored checkpoint and its control, each fine-tuned in the scenario ({this}) and in its counterpart "
+        f"({that}; same epochs, users, seed):",
         "\n".join(lines),
     ]
 

@@ -358,18 +358,24 @@ def test_the_report_pairs_each_backdoored_checkpoint_with_its_control_of_the_sam
     assert pairs.loc[1, "specificity@10"] == pytest.approx(30.0)
 
 
-def test_the_report_sets_malicious_fine_tuning_beside_its_honest_counterpart_per_seed() -> None:
+def test_the_report_sets_malicious_and_defended_fine_tuning_beside_their_counterparts_per_seed() -> None:
     import pandas as pd
 
-    from experiments.pretrained_backdoor import _against_honest
+    from experiments.pretrained_backdoor import _against_counterpart
 
     spec = {
         "checkpoints": {"bg": {"control": "clean"}, "clean": {}},
-        "scenarios": {"full": {}, "full-attacked": {"attack": "backdoor-reinforce", "honest-counterpart": "full"}},
+        "scenarios": {
+            "full": {},
+            "full-attacked": {"attack": "backdoor-reinforce", "honest-counterpart": "full"},
+            "full-attacked-dp": {"defense": "central-dp", "undefended-counterpart": "full-attacked"},
+        },
     }
     values = {  # (checkpoint, scenario) -> (group ER@10, HR@10), seed 1 only
+        ("bg", "full-attacked-dp"): (0.01, 0.05),
         ("bg", "full-attacked"): (0.06, 0.09),
         ("bg", "full"): (0.03, 0.08),
+        ("bg.control", "full-attacked-dp"): (0.0005, 0.04),
         ("bg.control", "full-attacked"): (0.002, 0.07),
         ("bg.control", "full"): (0.001, 0.06),
     }
@@ -379,10 +385,19 @@ def test_the_report_sets_malicious_fine_tuning_beside_its_honest_counterpart_per
             for (c, s), (er, hr) in values.items()
         ]
     )
-    text = "\n".join(_against_honest(spec, last))
+    text = "\n".join(_against_counterpart(spec, last, "honest-counterpart"))
+    assert text.startswith("## Malicious fine-tuning clients against honest fine-tuning")
     assert "- `full-attacked` against `full` (every client honest):" in text
     assert (
         "bg, seed 1: group ER@10 0.0600 with them vs 0.0300 without; control 0.0020 vs 0.0010. "
         "HR@10 0.0900 vs 0.0800; control 0.0700 vs 0.0600"
     ) in text
-    assert _against_honest(spec, last[last["scenario"] == "full"]) == []  # an incomplete seed is left out
+    assert "full-attacked-dp" not in text
+    defended = "\n".join(_against_counterpart(spec, last, "undefended-counterpart"))
+    assert "- `full-attacked-dp` against `full-attacked` (no defense):" in defended
+    assert (
+        "bg, seed 1: group ER@10 0.0100 defended vs 0.0600 undefended; control 0.0005 vs 0.0020. "
+        "HR@10 0.0500 vs 0.0900; control 0.0400 vs 0.0700"
+    ) in defended
+    incomplete = last[last["scenario"] == "full"]
+    assert _against_counterpart(spec, incomplete, "honest-counterpart") == []  # an incomplete seed is left out
