@@ -26,8 +26,10 @@ from fedrec.evaluation.sampled import sampled_ranking
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.protocol import (
     ACTIVATIONS_ACTION,
+    EXPOSURE_ACTION,
     SECAGG_KEYS_ACTION,
     EvaluateInstruction,
+    ExposureStatistics,
     FeedforwardActivity,
     MaskedTrainReply,
     NodeDescription,
@@ -36,6 +38,7 @@ from fedrec.protocol import (
     TrainReply,
     activations_theta,
     evaluate_reply,
+    exposure_query,
 )
 from fedrec.sequential.sequences import history_batch, user_sequences
 from fedrec.targets import resolve_targets
@@ -43,6 +46,7 @@ from fedrec.training.item_movement import ItemMovement
 from fedrec.training.local import LocalResult, LocalStep
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
+from pretrained.exposure_scan import exposure_counts
 from privacy import PRIVACY_DEFENSES, records_truth
 from privacy.ground_truth import leave_truth
 from privacy.recording import truth_of
@@ -98,6 +102,21 @@ def activations(message: Message, context: Context) -> Message:
     batch = history_batch(*user_sequences(node.dataset, node.real_users()), node.model.max_len)
     activity, positions = node.model.feedforward_activity(activations_theta(message), batch)
     return FeedforwardActivity(activity, positions).reply_to(message)
+
+
+@app.query(EXPOSURE_ACTION)
+@_clear_errors
+def exposure(message: Message, context: Context) -> Message:
+    """The federated exposure scan's statistic (server_app/exposure_scan.py): per profile group, this node's
+    users' top-K exposure and interaction counts per item on Θ; only the sums leave the node."""
+    node = node_from_context(context)
+    theta, k = exposure_query(message)
+    counts = exposure_counts(node.model, theta, node.dataset, node.real_users(), k)
+    return ExposureStatistics(
+        users={group: c.users for group, c in counts.items()},
+        exposed={group: c.exposed for group, c in counts.items()},
+        interactions={group: c.interactions for group, c in counts.items()},
+    ).reply_to(message)
 
 
 def _private_key(context: Context) -> bytes:

@@ -18,6 +18,8 @@ and the ClientApp (client_app/) translate messages only through this module. The
 - evaluate (`EvaluateInstruction`: Θ, the target items, the epoch evaluated) -> `GroupedCounts`: the node's
   additive ranking counts under `counts`, and per user group under `counts/<group>`.
 - activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
+- exposure (`EXPOSURE_QUERY`, the federated exposure scan: Θ, K) -> `ExposureStatistics`: per profile group, its
+  number of users and per item how many of them have it in their top K and how many interacted with it.
 
 Θ travels as an ArrayRecord with one array per parameter name. Arrays are copied in both directions, so a
 parsed message shares no memory with the record it came from.
@@ -98,6 +100,16 @@ ACTIVATIONS_ACTION = "activations"  # the ClientApp's `@app.query(ACTIVATIONS_AC
 ACTIVATIONS = f"{MessageType.QUERY}.{ACTIVATIONS_ACTION}"
 ACTIVITY_SUM = "sum"
 POSITIONS = "positions"
+
+# The exposure scan's query (a QUERY message type of its own): THETA and, in CONFIG, TOP_K. Its reply: under
+# EXPOSURE the arrays f"{group}/{EXPOSED}" and f"{group}/{INTERACTIONS}", under EXPOSURE_USERS each group's users.
+EXPOSURE_ACTION = "exposure"  # the ClientApp's `@app.query(EXPOSURE_ACTION)`
+EXPOSURE_QUERY = f"{MessageType.QUERY}.{EXPOSURE_ACTION}"
+TOP_K = "top-k"
+EXPOSURE = "exposure"
+EXPOSURE_USERS = "exposure-users"
+EXPOSED = "exposed"
+INTERACTIONS = "interactions"
 
 
 def _to_array(tensor: torch.Tensor) -> Array:
@@ -440,4 +452,48 @@ class FeedforwardActivity:
         return cls(
             activity=_to_tensor(reply.content[ACTIVITY][ACTIVITY_SUM]),
             positions=int(reply.content[ACTIVITY_POSITIONS][POSITIONS]),
+        )
+
+
+def exposure_messages(theta: Theta, k: int, nodes: list[int]) -> list[Message]:
+    """The exposure scan's query to each node: Θ (encoded once) and K."""
+    record = theta_to_record(theta)
+    return [
+        Message(
+            RecordDict({THETA: record, CONFIG: ConfigRecord({TOP_K: k})}), dst_node_id=node, message_type=EXPOSURE_QUERY
+        )
+        for node in nodes
+    ]
+
+
+def exposure_query(query: Message) -> tuple[Theta, int]:
+    """(Θ, K) of the exposure scan's query."""
+    return theta_from_record(query.content[THETA]), int(query.content[CONFIG][TOP_K])
+
+
+@dataclass(frozen=True)
+class ExposureStatistics:
+    """A node's answer to the exposure scan's query, per profile group: its users, and per item [M] how many of
+    them have the item in their top K (`exposed`) and how many interacted with it (`interactions`). Sums only."""
+
+    users: dict[str, int]
+    exposed: dict[str, np.ndarray]
+    interactions: dict[str, np.ndarray]
+
+    def reply_to(self, query: Message) -> Message:
+        arrays = ArrayRecord()
+        for group in self.users:
+            arrays[f"{group}/{EXPOSED}"] = Array(np.ascontiguousarray(self.exposed[group]))
+            arrays[f"{group}/{INTERACTIONS}"] = Array(np.ascontiguousarray(self.interactions[group]))
+        content = RecordDict({EXPOSURE: arrays, EXPOSURE_USERS: MetricRecord(dict(self.users))})
+        return Message(content, reply_to=query)
+
+    @classmethod
+    def parse(cls, reply: Message) -> "ExposureStatistics":
+        users = {group: int(count) for group, count in reply.content[EXPOSURE_USERS].items()}
+        arrays = reply.content[EXPOSURE]
+        return cls(
+            users=users,
+            exposed={group: arrays[f"{group}/{EXPOSED}"].numpy() for group in users},
+            interactions={group: arrays[f"{group}/{INTERACTIONS}"].numpy() for group in users},
         )

@@ -40,11 +40,19 @@ FINE_PRUNING = Setting(
     maximum=0.95,
 )
 
+EXPOSURE_SCAN = Setting(
+    "exposure-scan",
+    bool,
+    "Before fine-tuning, run the target-blind exposure scan federated on the checkpoint Θ the federation starts from: "
+    "the nodes send per profile group only sums (top-10 exposure and interactions per item); "
+    "`exposure-scan.json` in the results.",
+)
+
 FINE_TUNING: Registry[type[FineTuning]] = Registry(
     "fine-tune",
     key="fine-tune",
     help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
-    settings=(INITIAL_CHECKPOINT, FINE_PRUNING),
+    settings=(INITIAL_CHECKPOINT, FINE_PRUNING, EXPOSURE_SCAN),
     check=check_fine_tuning,
 )
 FINE_TUNING.register("full", FineTuning)

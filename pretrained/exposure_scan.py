@@ -7,7 +7,14 @@ histories, train and test, masked as for ER@K) and scores each item by
 at least `min_group` users (gender, age bucket, occupation) and over everyone; an item's suspicion is
 its largest score. The top of that list is what an auditor would inspect; `scan_recall` says how many
 of the true targets it holds.
+
+The scan needs per group only sums over users (`exposure_counts`), so it also runs federated: each node sends
+its users' sums and the server adds them (`merge_counts`, server_app/exposure_scan.py); `scan_counts` scores
+the totals the same way either way.
 """
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,13 +27,17 @@ from fedrec.sequential.batch import PROFILE_ATTRIBUTES
 from fedrec.sequential.sequences import history_batch, user_sequences
 
 _USERS_PER_BATCH = 256
+#: The group of all users, scanned whatever its size.
+EVERYONE = "everyone"
 
 
-def top_k_lists(model: SASRec, theta: Theta, dataset: RecDataset, k: int) -> np.ndarray:
-    """[U, k] each user's top-k items with its whole history (train and test) masked."""
+def top_k_lists(
+    model: SASRec, theta: Theta, dataset: RecDataset, k: int, users: np.ndarray | None = None
+) -> np.ndarray:
+    """[U, k] the top-k items of `users` (default: all) with each one's whole history (train and test) masked."""
     known = (dataset.train + dataset.test).tocsr()
-    users = np.arange(dataset.num_users)
-    lists = []
+    users = np.arange(dataset.num_users) if users is None else np.asarray(users)
+    lists = [np.zeros((0, k), dtype=np.int64)]
     with torch.no_grad():
         for start in range(0, len(users), _USERS_PER_BATCH):
             rows = users[start : start + _USERS_PER_BATCH]
@@ -36,29 +47,80 @@ def top_k_lists(model: SASRec, theta: Theta, dataset: RecDataset, k: int) -> np.
     return np.concatenate(lists)
 
 
-def exposure_scan(model: SASRec, theta: Theta, dataset: RecDataset, k: int = 10, min_group: int = 20) -> pd.DataFrame:
-    """Items by suspicion, most suspicious first: `suspicion`, the `group` where it peaks, `exposed`, `popularity`."""
-    lists = top_k_lists(model, theta, dataset, k)
-    interactions = (dataset.train + dataset.test).tocsr()
-    groups = {"everyone": np.ones(dataset.num_users, dtype=bool)}
+@dataclass(frozen=True)
+class GroupExposure:
+    """A profile group's sums over some users: how many, how many of them have each item in their top K
+    (`exposed` [M]) and how many interacted with it (`interactions` [M]). Sums over disjoint users add up, so the
+    nodes of a federation can each send theirs (no per-user value) and the server adds them."""
+
+    users: int
+    exposed: np.ndarray
+    interactions: np.ndarray
+
+    def __add__(self, other: "GroupExposure") -> "GroupExposure":
+        return GroupExposure(
+            self.users + other.users, self.exposed + other.exposed, self.interactions + other.interactions
+        )
+
+
+def _groups(dataset: RecDataset, users: np.ndarray) -> dict[str, np.ndarray]:
+    """Everyone, and each value of each profile attribute, as masks over `users`."""
+    groups = {EVERYONE: np.ones(len(users), dtype=bool)}
     if dataset.profiles is not None:
         for attribute in PROFILE_ATTRIBUTES:
-            for value, count in dataset.profiles[attribute].value_counts().items():
-                if count >= min_group:
-                    groups[f"{attribute}={value}"] = (dataset.profiles[attribute] == value).to_numpy()
-    best = pd.DataFrame(
-        {"suspicion": 0.0, "group": "", "exposed": 0, "popularity": 0}, index=np.arange(dataset.num_items)
-    )
-    for name, members in groups.items():
-        exposed = np.bincount(lists[members].ravel(), minlength=dataset.num_items)
-        popularity = np.asarray(interactions[members].sum(axis=0)).ravel().astype(np.int64)
-        score = (exposed + 1) / (popularity + 1)
+            values = dataset.profiles[attribute].to_numpy()[users]
+            for value in sorted(set(values.tolist()), key=str):
+                groups[f"{attribute}={value}"] = values == value
+    return groups
+
+
+def exposure_counts(
+    model: SASRec, theta: Theta, dataset: RecDataset, users: np.ndarray, k: int
+) -> dict[str, GroupExposure]:
+    """Each profile group's exposure and interaction counts over `users` (e.g. one node's)."""
+    users = np.asarray(users)
+    lists = top_k_lists(model, theta, dataset, k, users)
+    interactions = (dataset.train + dataset.test).tocsr()[users]
+    return {
+        name: GroupExposure(
+            int(members.sum()),
+            np.bincount(lists[members].ravel(), minlength=dataset.num_items).astype(np.int64),
+            np.asarray(interactions[members].sum(axis=0)).ravel().astype(np.int64),
+        )
+        for name, members in _groups(dataset, users).items()
+    }
+
+
+def merge_counts(parts: Iterable[dict[str, GroupExposure]]) -> dict[str, GroupExposure]:
+    """The groups' counts summed over disjoint sets of users (e.g. over the nodes)."""
+    total: dict[str, GroupExposure] = {}
+    for part in parts:
+        for name, counts in part.items():
+            total[name] = total[name] + counts if name in total else counts
+    return total
+
+
+def scan_counts(counts: dict[str, GroupExposure], min_group: int = 20) -> pd.DataFrame:
+    """Items by suspicion, most suspicious first: `suspicion`, the `group` where it peaks, `exposed`, `popularity`.
+    Groups of fewer than `min_group` users are left out (everyone never); on equal scores the group met first
+    wins, everyone first, then each attribute's values in order."""
+    num_items = len(counts[EVERYONE].exposed)
+    best = pd.DataFrame({"suspicion": 0.0, "group": "", "exposed": 0, "popularity": 0}, index=np.arange(num_items))
+    for name, group in counts.items():
+        if name != EVERYONE and group.users < min_group:
+            continue
+        score = (group.exposed + 1) / (group.interactions + 1)
         higher = score > best["suspicion"].to_numpy()
         best.loc[higher, ["suspicion", "group", "exposed", "popularity"]] = pd.DataFrame(
-            {"suspicion": score, "group": name, "exposed": exposed, "popularity": popularity}
+            {"suspicion": score, "group": name, "exposed": group.exposed, "popularity": group.interactions}
         )[higher].to_numpy()
     best.index.name = "item"
     return best.sort_values("suspicion", ascending=False, kind="stable")
+
+
+def exposure_scan(model: SASRec, theta: Theta, dataset: RecDataset, k: int = 10, min_group: int = 20) -> pd.DataFrame:
+    """The scan over all of `dataset`'s users in one place (the deployer's held-out users)."""
+    return scan_counts(exposure_counts(model, theta, dataset, np.arange(dataset.num_users), k), min_group)
 
 
 def scan_recall(scan: pd.DataFrame, targets: tuple[int, ...], inspected: int = 10) -> float:

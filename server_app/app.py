@@ -26,12 +26,14 @@ from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
+from pretrained.exposure_scan import scan_report
 from pretrained.starting import starting_theta
 from privacy.ground_truth import discard_truth
 from privacy.recording import UploadRecorder
 from privacy.secure_aggregation import secure_sum
 from server_app.curious import attack_recorded, record_replies, upload_recorder
 from server_app.discovery import Federation, discover, rejoin
+from server_app.exposure_scan import federated_exposure_scan
 from server_app.grid import PromptGrid
 from server_app.pruning import fine_prune
 from server_app.round_difference import RoundDifferenceProbe
@@ -88,6 +90,30 @@ def _starting_point(
         targets = tuple(checkpoint["targets"])  # a backdoor's own targets are the ones worth tracking
         _say(f"fedrec-arena: tracking the checkpoint's target items {list(targets)} (target-items is not explicit)")
     return theta, checkpoint, targets
+
+
+#: The federated exposure scan's settings: top-10 lists, profile groups of at least 20 users (the central audit's).
+SCAN_TOP_K, SCAN_MIN_GROUP = 10, 20
+EXPOSURE_SCAN_JSON = "exposure-scan.json"
+
+
+def _exposure_scan(
+    grid: Grid, config: RunConfig, federation: Federation, theta: Theta, targets: tuple[int, ...], recorder: RunRecorder
+) -> None:
+    """The scan on the starting Θ, from the nodes' sums; the targets (simulation ground truth, known to the run
+    config) only score it in the results."""
+    try:
+        scan = federated_exposure_scan(
+            grid, federation.directory, theta, SCAN_TOP_K, SCAN_MIN_GROUP, config.round_timeout
+        )
+    except RuntimeError as error:
+        raise stop_run(str(error)) from None
+    report = scan_report(scan, targets)
+    recorder.record_json(EXPOSURE_SCAN_JSON, report)
+    _say(
+        f"fedrec-arena: exposure scan: most suspicious items {list(scan.index[:5])}; "
+        f"{report['targets-among-top-10']:.0%} of the targets among its top 10"
+    )
 
 
 def _recorder(
@@ -167,6 +193,8 @@ def main(grid: Grid, context: Context) -> None:
     model = build_model(config)
     theta, checkpoint, targets = _starting_point(grid, config, model, federation, federation.targets)
     recorder = _recorder(config, federation, targets, checkpoint, len(malicious_ids))
+    if config.exposure_scan:
+        _exposure_scan(grid, config, federation, theta, targets, recorder)
     on_epoch, on_updates = _reporting_hooks(config, recorder, targets, malicious_ids)
     uploads = upload_recorder(config, federation.directory.user_ids, malicious_ids)
     # Under secure aggregation a round's reply is its sum: the curious server isolates users instead (round-difference).

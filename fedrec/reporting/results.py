@@ -73,6 +73,10 @@ class RunRecorder:
         row = {"epoch": epoch, **push}
         _append_row(self.path / TARGET_PUSHES_CSV, list(row), row)
 
+    def record_json(self, name: str, content: dict[str, Any]) -> None:
+        """A JSON file of the run's folder (e.g. an audit made before training); numbers as floats."""
+        (self.path / name).write_text(json.dumps(content, indent=2, default=float) + "\n")
+
     def finish(self, status: str, error: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write `summary.json` (status, epochs, wall time, final metrics, failure totals, `extra`) and the plots."""
         table = self.read_metrics()

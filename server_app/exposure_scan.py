@@ -1,0 +1,36 @@
+"""The exposure scan run federated: every node reports its users' per-group exposure and interaction counts on Θ.
+
+The server learns per profile group only sums over users (no history, no per-user value), adds them over the nodes
+and scores the items as the deployer's central scan does (pretrained/exposure_scan.py): the same scan, without the
+histories in one place.
+"""
+
+import pandas as pd
+from flwr.serverapp import Grid
+
+from fedrec.directory import UserDirectory
+from fedrec.models.base import Theta
+from fedrec.protocol import ExposureStatistics, exposure_messages
+from pretrained.exposure_scan import GroupExposure, merge_counts, scan_counts
+
+
+def federated_exposure_scan(
+    grid: Grid, directory: UserDirectory, theta: Theta, k: int, min_group: int, timeout: float
+) -> pd.DataFrame:
+    """Items by suspicion (`scan_counts`) from the nodes' counts; a node without an answer stops the scan."""
+    messages = exposure_messages(theta, k, list(directory.nodes))
+    replies = list(grid.send_and_receive(messages, timeout=timeout))
+    good = [reply for reply in replies if not reply.has_error()]
+    if len(good) < len(messages):
+        reasons = "; ".join(reply.error.reason for reply in replies if reply.has_error()) or "no reply in time"
+        raise RuntimeError(f"exposure scan: {len(messages) - len(good)} node(s) sent no counts ({reasons})")
+    parts = []
+    for reply in good:
+        statistics = ExposureStatistics.parse(reply)
+        parts.append(
+            {
+                group: GroupExposure(users, statistics.exposed[group], statistics.interactions[group])
+                for group, users in statistics.users.items()
+            }
+        )
+    return scan_counts(merge_counts(parts), min_group)
