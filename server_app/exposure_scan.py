@@ -12,6 +12,7 @@ from fedrec.directory import UserDirectory
 from fedrec.models.base import Theta
 from fedrec.protocol import ExposureStatistics, exposure_messages
 from pretrained.exposure_scan import GroupExposure, merge_counts, scan_counts
+from server_app.queries import ask_every_node
 
 
 def federated_exposure_scan(
@@ -19,13 +20,8 @@ def federated_exposure_scan(
 ) -> pd.DataFrame:
     """Items by suspicion (`scan_counts`) from the nodes' counts; a node without an answer stops the scan."""
     messages = exposure_messages(theta, k, list(directory.nodes))
-    replies = list(grid.send_and_receive(messages, timeout=timeout))
-    good = [reply for reply in replies if not reply.has_error()]
-    if len(good) < len(messages):
-        reasons = "; ".join(reply.error.reason for reply in replies if reply.has_error()) or "no reply in time"
-        raise RuntimeError(f"exposure scan: {len(messages) - len(good)} node(s) sent no counts ({reasons})")
     parts = []
-    for reply in good:
+    for reply in ask_every_node(grid, messages, timeout, "counts for the exposure scan"):
         statistics = ExposureStatistics.parse(reply)
         parts.append(
             {

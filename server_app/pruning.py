@@ -10,6 +10,7 @@ from fedrec.directory import UserDirectory
 from fedrec.models.base import Theta
 from fedrec.protocol import FeedforwardActivity, activations_messages
 from pretrained.pruning import dormant_units, prune_units
+from server_app.queries import ask_every_node
 
 
 def fine_prune(
@@ -17,14 +18,8 @@ def fine_prune(
 ) -> tuple[Theta, int]:
     """(Θ with each block's `fraction` least active units pruned, units pruned per block)."""
     messages = activations_messages(theta, list(directory.nodes))
-    replies = list(grid.send_and_receive(messages, timeout=timeout))
-    good = [reply for reply in replies if not reply.has_error()]
-    if len(good) < len(messages):
-        reasons = "; ".join(reply.error.reason for reply in replies if reply.has_error()) or "no reply in time"
-        raise RuntimeError(
-            f"fine-pruning: {len(messages) - len(good)} node(s) sent no activation statistics ({reasons})"
-        )
-    statistics = [FeedforwardActivity.parse(reply) for reply in good]
+    replies = ask_every_node(grid, messages, timeout, "activation statistics for fine-pruning")
+    statistics = [FeedforwardActivity.parse(reply) for reply in replies]
     activity = sum(node.activity for node in statistics)
     positions = sum(node.positions for node in statistics)
     units = dormant_units(activity, positions, fraction)
