@@ -134,3 +134,30 @@ def test_a_run_with_a_bound_no_update_reaches_and_no_noise_trains_as_fedavg(tmp_
     for column in ("train-loss", "recall@10", "ndcg@10"):
         assert metrics["loose"][column].tolist() == pytest.approx(metrics["fedavg"][column].tolist(), rel=1e-4)
     assert (metrics["tight"]["flagged-users"] > 0).all()
+
+
+def test_fine_tuning_a_checkpoint_under_central_dp_records_detection_from_epoch_1(tmp_path: Path) -> None:
+    """Epoch 0 evaluates the checkpoint before any round (no detection yet); the rule's flags start at epoch 1."""
+    from datasets import load_dataset
+    from fedrec.models.sasrec import SASRec
+    from pretrained.checkpoint import Checkpoint
+
+    settings = {"dataset": "synthetic", "model": "sasrec", "split": "leave-last-out", "embedding-dim": 8}
+    config = make_config(settings)
+    theta = SASRec.from_config(config).init_theta(load_dataset(config).num_items, seed=1)
+    Checkpoint(theta, config.as_dict(), {"backdoor": "none", "targets": [3]}).save(tmp_path / "ckpt.pt")
+    overrides = {
+        **settings,
+        "initial-checkpoint": str(tmp_path / "ckpt.pt"),
+        "fine-tune": "full",
+        "epochs": 1,
+        "defense": "central-dp",
+        "central-dp-clip": 1e-3,
+        "results-dir": str(tmp_path),
+        "run-name": "dp",
+    }
+    run_server_app(overrides)
+    assert json.loads((tmp_path / "dp" / "summary.json").read_text())["status"] == "completed"
+    table = pd.read_csv(tmp_path / "dp" / "metrics.csv")
+    assert table["epoch"].tolist() == [0, 1]
+    assert math.isnan(table["flagged-users"][0]) and table["flagged-users"][1] > 0

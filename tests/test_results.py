@@ -41,3 +41,17 @@ def test_epochs_written_before_a_crash_are_kept(tmp_path) -> None:  # type: igno
 def test_a_second_run_with_the_same_name_gets_its_own_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = make_config(results_dir=str(tmp_path), run_name="same")
     assert RunRecorder(config, {}).path != RunRecorder(config, {}).path
+
+
+def test_columns_that_appear_after_the_first_epoch_widen_the_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Epoch 0 of a fine-tuning run evaluates the checkpoint before any round, so a rule's detection rates start at
+    epoch 1: the earlier rows keep their values and get empty cells there."""
+    recorder = RunRecorder(make_config(results_dir=str(tmp_path), run_name="widen", top_k="10,20"), {})
+    recorder.record_epoch(0, _metrics(1))
+    recorder.record_epoch(1, {**_metrics(1), "detection-recall": 1.0, "flagged-users": 4.0})
+    recorder.record_epoch(2, {**_metrics(2), "detection-recall": 0.5, "flagged-users": 2.0})
+    table = pd.read_csv(tmp_path / "widen" / "metrics.csv")
+    assert table["epoch"].tolist() == [0, 1, 2]
+    assert table["recall@10"].tolist() == [0.1, 0.1, 0.2]
+    assert table["detection-recall"].isna().tolist() == [True, False, False]
+    assert table["flagged-users"].tolist()[1:] == [4.0, 2.0]

@@ -61,6 +61,10 @@ class RunRecorder:
         }
         if self._columns is None:
             self._columns = list(row)
+        new = [column for column in row if column not in self._columns]
+        if new:  # e.g. a rule's detection rates, from epoch 1 of a run whose epoch 0 evaluated a checkpoint untrained
+            self._columns += new
+            _widen(self.path / METRICS_CSV, self._columns)
         _append_row(self.path / METRICS_CSV, self._columns, row)
 
     def record_update_norms(self, epoch: int, group: str, stats: dict[str, float], count: int) -> None:
@@ -100,6 +104,20 @@ class RunRecorder:
     def read_metrics(self) -> pd.DataFrame:
         csv_path = self.path / METRICS_CSV
         return pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame()
+
+
+def _widen(path: Path, columns: list[str]) -> None:
+    """Rewrite the CSV under the `columns` header, the earlier rows' cells of the new columns empty."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)  # atomic: a crash leaves the old file or the new one whole
 
 
 def _append_row(path: Path, columns: list[str], row: dict[str, Any]) -> None:
