@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 
 from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
-from experiments.run import run_overrides  # noqa: E402
+from experiments.run import completed, run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
 from fedrec.models.registry import build_model  # noqa: E402
 from fedrec.reporting.results import plot_metrics  # noqa: E402
@@ -105,15 +105,25 @@ def _audit(name: str, overrides: dict, data_dir: str, out: Path, checkpoint_path
     scan_path.write_text(json.dumps(scan, indent=1, default=float))
 
 
-def _audit_pair(kind: str, seed: int, settings: dict, control: dict, data_dir: str, out: Path) -> tuple[Path, Path]:
-    """Pre-trains and audits a backdoored checkpoint and its control on the backdoored one's targets."""
+def _audited(out: Path, name: str) -> bool:
+    return (out / "audits" / f"{name}.json").exists() and (out / "audits" / f"{name}.scan.json").exists()
+
+
+def _audit_pair(kind: str, seed: int, settings: dict, control: dict, data_dir: str, out: Path) -> tuple[int, ...]:
+    """Audits a backdoored checkpoint and its control on the backdoored one's targets, pre-training each only if
+    its audit is missing (a finished audit holds the targets); returns the targets."""
     name, control_name = seed_run_name(kind, seed), seed_run_name(control["name"], seed)
-    path = _checkpoint(name, settings, data_dir, out)
-    control_path = _checkpoint(control_name, control["settings"], data_dir, out)
-    targets = tuple(load_checkpoint(path).meta["targets"])
-    _audit(name, settings, data_dir, out, path, targets)
-    _audit(seed_run_name(kind + CONTROL, seed), control["settings"], data_dir, out, control_path, targets)
-    return path, control_path
+    if _audited(out, name):
+        targets = tuple(json.loads((out / "audits" / f"{name}.json").read_text())["targets"])
+    else:
+        path = _checkpoint(name, settings, data_dir, out)
+        targets = tuple(load_checkpoint(path).meta["targets"])
+        _audit(name, settings, data_dir, out, path, targets)
+    control_audit = seed_run_name(kind + CONTROL, seed)
+    if not _audited(out, control_audit):
+        path = _checkpoint(control_name, control["settings"], data_dir, out)
+        _audit(control_audit, control["settings"], data_dir, out, path, targets)
+    return targets
 
 
 def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: bool = True) -> None:
@@ -127,15 +137,19 @@ def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: b
                 "name": entry["control"],
                 "settings": {**base, **spec["checkpoints"][entry["control"]], "seed": seed},
             }
-            paths = _audit_pair(kind, seed, settings, control, data_dir, out)
+            targets = ",".join(map(str, _audit_pair(kind, seed, settings, control, data_dir, out)))
             if not fine_tune or kind not in spec.get("fine-tuned", []):
                 continue
-            targets = ",".join(map(str, load_checkpoint(paths[0]).meta["targets"]))
+            checkpoints = {"": (kind, settings), CONTROL: (control["name"], control["settings"])}
             for scenario, overrides in spec.get("scenarios", {}).items():
                 overrides = {key: value for key, value in overrides.items() if key not in COUNTERPARTS}
                 if kind not in overrides.pop("checkpoints", [kind]):
                     continue
-                for role, path in zip(("", CONTROL), paths):
+                for role, (checkpoint, checkpoint_settings) in checkpoints.items():
+                    name = seed_run_name(f"{kind}{role}-{scenario}", seed)
+                    if completed(out / "runs" / name):  # pre-train nothing a finished run would not use
+                        continue
+                    path = _checkpoint(seed_run_name(checkpoint, seed), checkpoint_settings, data_dir, out)
                     run = {
                         **base,
                         **spec["federation"],
@@ -146,7 +160,7 @@ def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: b
                         "initial-checkpoint": str(path.resolve()),
                         "target-items": targets,
                     }
-                    run_overrides(seed_run_name(f"{kind}{role}-{scenario}", seed), run, out / "runs", federation)
+                    run_overrides(name, run, out / "runs", federation)
     for seed in spec["seeds"]:
         for kind in spec.get("rate-checkpoints", []):
             entry = backdoored[kind]

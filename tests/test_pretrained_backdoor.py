@@ -401,3 +401,35 @@ def test_the_report_sets_malicious_and_defended_fine_tuning_beside_their_counter
     ) in defended
     incomplete = last[last["scenario"] == "full"]
     assert _against_counterpart(spec, incomplete, "honest-counterpart") == []  # an incomplete seed is left out
+
+
+def test_the_runner_pretrains_only_what_a_missing_audit_or_run_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints are not kept in the repository: a resumed spec whose audits and runs are done re-creates none;
+    a missing run re-creates only its own checkpoint."""
+    import json
+
+    from experiments import pretrained_backdoor as runner
+
+    pretrained, ran = [], []
+    monkeypatch.setattr(runner, "_checkpoint", lambda name, *args: pretrained.append(name) or tmp_path / f"{name}.pt")
+    monkeypatch.setattr(runner, "run_overrides", lambda name, *args: ran.append(name))
+    spec = {
+        "base": "experiments/pretrained/ml100k-base.toml",
+        "seeds": [1],
+        "fine-tuned": ["bg"],
+        "checkpoints": {"clean": {"backdoor": "none"}, "bg": {"backdoor": "basic-replacement", "control": "clean"}},
+        "federation": {"epochs": 1},
+        "scenarios": {"full": {"fine-tune": "full"}},
+    }
+    audits = tmp_path / "audits"
+    audits.mkdir()
+    for name in ("bg__seed1", "bg.control__seed1"):
+        (audits / f"{name}.json").write_text(json.dumps({"targets": [4, 9]}))
+        (audits / f"{name}.scan.json").write_text("{}")
+    done = tmp_path / "runs" / "bg-full__seed1"
+    done.mkdir(parents=True)
+    (done / "summary.json").write_text(json.dumps({"status": "completed"}))
+    runner.run_spec(spec, "data", tmp_path, "num-supernodes=2")
+    assert pretrained == ["clean__seed1"] and ran == ["bg.control-full__seed1"]
