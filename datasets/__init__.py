@@ -22,7 +22,7 @@ from datasets.download import DATA_DIR, data_dir_for
 from fedrec.config import RunConfig
 from fedrec.data.dataset import RecDataset
 from fedrec.data.profiles import UserGroup
-from fedrec.data.splits import leave_last_out, provider_split, resplit
+from fedrec.data.splits import leave_last_out, leave_last_two_out, provider_split, resplit
 from fedrec.errors import ConfigError
 from fedrec.registry import Registry
 from fedrec.settings import Setting
@@ -37,8 +37,10 @@ SPLIT = Setting(
     "Train/test split: `published` uses a dataset's own split where its files have one (ml-1m's train.dat/test.dat, "
     "split-files, ml-100k-loo and steam); `random` pools every interaction and splits each user's items 80/20 at "
     "random with `seed` (what datasets without a published split always do); `leave-last-out` makes each user's "
-    "latest interaction the test item (chronological leave-one-out; needs timestamps).",
-    ("published", "random", "leave-last-out"),
+    "latest interaction the test item (chronological leave-one-out; needs timestamps); `leave-last-two-out` also "
+    "holds out the interaction before it as a validation item, never trained on and masked when ranking the test "
+    "item (ClusterAttack-UNION's reference split; needs timestamps).",
+    ("published", "random", "leave-last-out", "leave-last-two-out"),
 )
 USER_SHARES = ("all", "provider", "federation")
 
@@ -102,15 +104,15 @@ def load_dataset(config: RunConfig) -> RecDataset:
 def _split(config: RunConfig, dataset: RecDataset) -> RecDataset:
     if config.split == "random":
         return resplit(dataset, config.seed)
-    if config.split == "leave-last-out":
+    if config.split in ("leave-last-out", "leave-last-two-out"):
         if dataset.events is None:
             raise _without_timestamps(config)
-        return leave_last_out(dataset)
+        return leave_last_out(dataset) if config.split == "leave-last-out" else leave_last_two_out(dataset)
     return dataset
 
 
 def _without_timestamps(config: RunConfig) -> ConfigError:
-    wanted = "run-config 'split' = 'leave-last-out' needs interaction timestamps"
+    wanted = f"run-config 'split' = '{config.split}' needs interaction timestamps"
     if config.dataset == "ml-1m":
         return ConfigError(
             f"{wanted}, but ml-1m's published split (train.dat and test.dat in {data_dir_for(config)}) has none;"

@@ -21,6 +21,7 @@ from fedrec.evaluation.metrics import EXPOSURE_MASKS, SAMPLED_CANDIDATES
 from fedrec.registry import OwnedSetting, Registry
 from fedrec.settings import Setting, positive_int_list, user_path
 from fedrec.training.losses import REDUCTIONS
+from fedrec.training.schedule import CLIENT_SAMPLINGS
 from fedrec.training.server_step import SERVER_OPTIMIZERS
 
 
@@ -113,6 +114,15 @@ COMMON: tuple[Setting, ...] = (
     ),
     Setting("epochs", int, "Epochs; each user trains once per epoch.", minimum=1),
     Setting("clients-per-round", int, "Users sampled per round.", minimum=1),
+    Setting(
+        "client-sampling",
+        str,
+        "Which users train in a round: `epoch` (all users shuffled once per epoch and cut into rounds, each trains "
+        "once per epoch) or `per-round` (each round's users drawn afresh without replacement, independently of the "
+        "other rounds, as ClusterAttack/UNION's reference code does; a user may train several times in an epoch or "
+        "not at all). An epoch has ceil(users / clients-per-round) rounds either way.",
+        CLIENT_SAMPLINGS,
+    ),
     Setting("lr", float, "Server learning rate (with `sgd`: theta <- theta - lr * aggregate).", minimum=0.0),
     Setting(
         "server-optimizer",

@@ -57,7 +57,7 @@ from fedrec.protocol import (
     train_messages,
 )
 from fedrec.settings import Setting
-from fedrec.training.sampling import epoch_schedule
+from fedrec.training.sampling import round_schedule
 from fedrec.training.server_step import ServerStep, ThetaGradient
 from fedrec.updates import UserUpdates
 from privacy.secure_aggregation import SumLayout, unmask
@@ -173,7 +173,7 @@ class FedRecStrategy(Strategy):
         epoch, index = self.epoch_and_round(server_round)
         if self._schedule[0] != epoch:
             users = self.directory.user_ids
-            self._schedule = (epoch, epoch_schedule(users, self.config.clients_per_round, self.config.seed, epoch))
+            self._schedule = (epoch, round_schedule(users, self.config, epoch))
         return self._schedule[1][index]
 
     @abstractmethod

@@ -21,7 +21,7 @@ from fedrec.data.dataset import RecDataset
 from fedrec.models.base import RecModel, Theta
 from fedrec.models.registry import build_model
 from fedrec.training.local import Objective, compute_user_updates
-from fedrec.training.sampling import epoch_samples, epoch_schedule
+from fedrec.training.sampling import epoch_samples, round_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient
 from harness.arguments import add_data_dir, one_line_errors, script_parser
 from privacy.analytic import AnalyticAttack
@@ -37,7 +37,7 @@ def train_epoch(
     model: RecModel, theta: Theta, user_emb: torch.Tensor, dataset: RecDataset, config: RunConfig, epoch: int
 ) -> None:
     """One epoch of the protocol in place: each round's users' gradients summed into Θ, each p_u stepped locally."""
-    for users in epoch_schedule(np.arange(dataset.num_users), config.clients_per_round, config.seed, epoch):
+    for users in round_schedule(np.arange(dataset.num_users), config, epoch):
         samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
         result = compute_user_updates(model, theta, users, user_emb[users], samples, Objective.of(config))
         updates = result.updates

@@ -65,6 +65,9 @@ class RecDataset:
     row per user index; string columns gender, age, occupation) are None where the data has none.
     `public_parts` maps a percentage N to a users x items matrix of the training interactions the data's
     publisher made public to the attacker (N% of each user's); empty where the data has none.
+    `held_out` (a users x items matrix, or None) holds interactions kept out of training and out of the test
+    set, a validation item per user as ClusterAttack-UNION's reference code holds out (`split =
+    "leave-last-two-out"`): nobody trains on them, and ranking masks them like training items (`ranking_mask`).
     Compared and hashed by identity (`eq=False`): value equality of matrices and frames is not a bool.
     """
 
@@ -74,6 +77,7 @@ class RecDataset:
     events: pd.DataFrame | None = None
     profiles: pd.DataFrame | None = None
     public_parts: Mapping[int, sp.csr_array] = field(default_factory=dict)
+    held_out: sp.csr_array | None = None
 
     def __post_init__(self) -> None:
         if self.train.shape != self.test.shape:
@@ -85,9 +89,11 @@ class RecDataset:
             missing = set(EVENT_COLUMNS) - set(self.events.columns)
             if missing:
                 raise ValueError(f"events lack column(s) {', '.join(sorted(missing))}")
-            if len(self.events) != self.train.nnz + self.test.nnz:
+            held = 0 if self.held_out is None else self.held_out.nnz
+            if len(self.events) != self.train.nnz + self.test.nnz + held:
                 raise ValueError(
-                    f"{len(self.events)} events for {self.train.nnz + self.test.nnz} train and test interactions"
+                    f"{len(self.events)} events for {self.train.nnz + self.test.nnz + held} train, test and held-out"
+                    " interactions"
                 )
         if self.profiles is not None and len(self.profiles) != self.num_users:
             raise ValueError(f"{len(self.profiles)} profiles for {self.num_users} users")
@@ -99,6 +105,12 @@ class RecDataset:
     @property
     def num_items(self) -> int:
         return int(self.train.shape[1])
+
+    @cached_property
+    def ranking_mask(self) -> sp.csr_array:
+        """What ranking masks for each user: its training items and, where the split holds any out, its held-out
+        ones (the reference codes that hold out a validation item mask it when ranking the test item)."""
+        return self.train if self.held_out is None else binary_csr_sum(self.train, self.held_out)
 
     def train_items(self, user: int) -> np.ndarray:
         return self.train.indices[self.train.indptr[user] : self.train.indptr[user + 1]]
@@ -129,9 +141,14 @@ class RecDataset:
         return users, items, times
 
     def item_popularity(self, users: np.ndarray | None = None) -> np.ndarray:
-        """Interactions per item over train and test (the reference paper's popularity), of `users` or all."""
-        train, test = (self.train, self.test) if users is None else (self.train[users], self.test[users])
-        return np.asarray(train.sum(axis=0) + test.sum(axis=0)).ravel().astype(np.int64)
+        """Interactions per item over train and test (the reference paper's popularity) and any held-out ones, of
+        `users` or all."""
+        parts = [self.train, self.test] + ([] if self.held_out is None else [self.held_out])
+        return (
+            np.asarray(sum(part.sum(axis=0) if users is None else part[users].sum(axis=0) for part in parts))
+            .ravel()
+            .astype(np.int64)
+        )
 
     def summary(self) -> str:
         return (
@@ -161,4 +178,5 @@ class RecDataset:
         if self.profiles is not None:
             profiles = self.profiles.iloc[rows].reset_index(drop=True)
         public_parts = {percent: part[rows] for percent, part in self.public_parts.items()}
-        return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles, public_parts)
+        held_out = None if self.held_out is None else self.held_out[rows]
+        return RecDataset(self.name, self.train[rows], self.test[rows], events, profiles, public_parts, held_out)

@@ -4,7 +4,9 @@ Interactions into train and test, per user:
 - `split_interactions`: raw (user, item) ids re-indexed to 0-based and each user's items split at
   random (the loaders' own split, seeded by the run's seed);
 - `resplit`: a loaded dataset's train and test pooled and split at random again (`split = "random"`);
-- `leave_last_out`: chronological leave-one-out, each user's latest event is test (`split = "leave-last-out"`).
+- `leave_last_out`: chronological leave-one-out, each user's latest event is test (`split = "leave-last-out"`);
+- `leave_last_two_out`: the latest event is test and the one before it is held out, neither trained nor tested
+  (`split = "leave-last-two-out"`, ClusterAttack-UNION's reference split with its validation item).
 A dataset read from published split files (`datasets/split_files.py`, ML-1M's train.dat/test.dat) keeps
 its split (`split = "published"`).
 
@@ -84,6 +86,33 @@ def leave_last_out(dataset: RecDataset) -> RecDataset:
     train = binary_csr(users[~is_test], items[~is_test], shape)
     test = binary_csr(users[is_test], items[is_test], shape)
     return replace(dataset, train=train, test=test, public_parts={})
+
+
+def leave_last_two_out(dataset: RecDataset) -> RecDataset:
+    """Chronological leave-one-out with a validation item: each user's latest event is test, the one before is
+    held out (`RecDataset.held_out`: not trained on, masked when ranking), the rest train, as ClusterAttack-UNION's
+    reference code splits (`Code/train.py`: `pos_iid[:-2]` train, `[-2]` validation, `[-1]` test). Ties in time
+    as `leave_last_out`. A user with two interactions keeps one for training and one for test, a user with one
+    keeps it for training. Needs `events`; public parts are dropped.
+    """
+    users, items, times = dataset.event_arrays()
+    order = chronological_order(users, items, times)
+    users, items = users[order], items[order]
+    counts = np.bincount(users, minlength=dataset.num_users)
+    ends = np.cumsum(counts)
+    is_test = np.zeros(len(users), dtype=bool)
+    is_test[ends[counts >= 2] - 1] = True
+    is_held = np.zeros(len(users), dtype=bool)
+    is_held[ends[counts >= 3] - 2] = True
+    in_train = ~(is_test | is_held)
+    shape = dataset.train.shape
+    return replace(
+        dataset,
+        train=binary_csr(users[in_train], items[in_train], shape),
+        test=binary_csr(users[is_test], items[is_test], shape),
+        held_out=binary_csr(users[is_held], items[is_held], shape),
+        public_parts={},
+    )
 
 
 def _split_at_random(pairs: sp.csr_array, seed: int, test_fraction: float) -> tuple[sp.csr_array, sp.csr_array]:

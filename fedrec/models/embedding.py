@@ -34,7 +34,16 @@ class EmbeddingModel(RecModel):
     ) -> EvalCounts:
         """Ranking counts of `users` (rows of `dataset`), scored from their private embeddings [U, d]."""
         return ranking.evaluate_users(
-            self, theta, users, embeddings, dataset.train, dataset.test, ks, targets, sampled, exposure_masks_test
+            self,
+            theta,
+            users,
+            embeddings,
+            dataset.ranking_mask,
+            dataset.test,
+            ks,
+            targets,
+            sampled,
+            exposure_masks_test,
         )
 
     def honest_updates(

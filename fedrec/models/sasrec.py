@@ -250,7 +250,7 @@ class SASRec(RecModel):
             users,
             histories,
             profile,
-            dataset.train,
+            dataset.ranking_mask,
             dataset.test,
             ks,
             targets,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fedrec.config import RunConfig
+from fedrec.training.schedule import per_round_schedule
 
 _NEGATIVES_STREAM = 0x4E45
 _SCHEDULE_STREAM = 0x5343
@@ -98,3 +99,10 @@ def epoch_schedule(user_ids: np.ndarray, clients_per_round: int, seed: int, epoc
     """All users shuffled, cut into rounds of `clients_per_round`: each user trains once per epoch."""
     order = np.random.default_rng([seed, _SCHEDULE_STREAM, epoch]).permutation(np.sort(user_ids))
     return [order[start : start + clients_per_round] for start in range(0, len(order), clients_per_round)]
+
+
+def round_schedule(user_ids: np.ndarray, config: RunConfig, epoch: int) -> list[np.ndarray]:
+    """The users of each round of `epoch` under the run's `client-sampling` (fedrec/training/schedule.py)."""
+    if config.client_sampling == "per-round":
+        return per_round_schedule(user_ids, config.clients_per_round, config.seed, epoch)
+    return epoch_schedule(user_ids, config.clients_per_round, config.seed, epoch)
