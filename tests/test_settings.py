@@ -41,6 +41,7 @@ def _raw(**values: object) -> dict[str, object]:
         "repeated-items": "summed",
         "epochs": 1,
         "clients-per-round": 2,
+        "client-sampling": "epoch",
         "lr": 0.1,
         "server-optimizer": "sgd",
         "user-lr": 0.1,
