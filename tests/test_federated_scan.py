@@ -79,6 +79,7 @@ def test_a_run_writes_the_federated_scan_of_its_starting_checkpoint(tmp_path: Pa
     report = json.loads((tmp_path / "scan" / "exposure-scan.json").read_text())
     central = exposure_scan(model, theta, dataset, k=10, min_group=20)
     assert [row["item"] for row in report["most-suspicious"]] == list(central.index[:10])
+    assert all(isinstance(row["item"], int) and isinstance(row["exposed"], int) for row in report["most-suspicious"])
     expected = float(np.isin([5, 7], central.index[:10]).mean())
     assert report["targets-among-top-10"] == pytest.approx(expected)
 

@@ -78,8 +78,8 @@ class RunRecorder:
         _append_row(self.path / TARGET_PUSHES_CSV, list(row), row)
 
     def record_json(self, name: str, content: dict[str, Any]) -> None:
-        """A JSON file of the run's folder (e.g. an audit made before training); numbers as floats."""
-        (self.path / name).write_text(json.dumps(content, indent=2, default=float) + "\n")
+        """A JSON file of the run's folder (e.g. an audit made before training); NumPy scalars as Python numbers."""
+        (self.path / name).write_text(json.dumps(content, indent=2, default=_python_number) + "\n")
 
     def finish(self, status: str, error: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write `summary.json` (status, epochs, wall time, final metrics, failure totals, `extra`) and the plots."""
@@ -104,6 +104,11 @@ class RunRecorder:
     def read_metrics(self) -> pd.DataFrame:
         csv_path = self.path / METRICS_CSV
         return pd.read_csv(csv_path) if csv_path.exists() else pd.DataFrame()
+
+
+def _python_number(value: Any) -> Any:
+    """A NumPy scalar (an item id, a count, a score) as the Python number it holds, for JSON."""
+    return value.item() if hasattr(value, "item") else float(value)
 
 
 def _widen(path: Path, columns: list[str]) -> None:
