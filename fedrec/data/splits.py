@@ -68,6 +68,22 @@ def resplit(dataset: RecDataset, seed: int, test_fraction: float = 0.2) -> RecDa
     return replace(dataset, train=train, test=test, public_parts={})
 
 
+def _from_the_end(dataset: RecDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(users, items) of the events in chronological order per user, each user's event count, and each user's end
+    position in that order (one past its latest event). Among events of the same time the larger item id is later."""
+    users, items, times = dataset.event_arrays()
+    order = chronological_order(users, items, times)
+    counts = np.bincount(users, minlength=dataset.num_users)
+    return users[order], items[order], counts, np.cumsum(counts)
+
+
+def _kth_latest(length: int, counts: np.ndarray, ends: np.ndarray, k: int) -> np.ndarray:
+    """A mask of each user's k-th latest event (k = 1: the latest), for users with more than k events."""
+    mask = np.zeros(length, dtype=bool)
+    mask[ends[counts > k] - k] = True
+    return mask
+
+
 def leave_last_out(dataset: RecDataset) -> RecDataset:
     """Chronological leave-one-out: each user's latest event is test, the rest train.
 
@@ -75,13 +91,8 @@ def leave_last_out(dataset: RecDataset) -> RecDataset:
     interaction keeps it for training and has no test item. Needs `events`. Public parts are dropped
     (they were drawn from the split the data came with).
     """
-    users, items, times = dataset.event_arrays()
-    order = chronological_order(users, items, times)
-    users, items = users[order], items[order]
-    counts = np.bincount(users, minlength=dataset.num_users)
-    ends = np.cumsum(counts)
-    is_test = np.zeros(len(users), dtype=bool)
-    is_test[ends[counts >= 2] - 1] = True
+    users, items, counts, ends = _from_the_end(dataset)
+    is_test = _kth_latest(len(users), counts, ends, 1)
     shape = dataset.train.shape
     train = binary_csr(users[~is_test], items[~is_test], shape)
     test = binary_csr(users[is_test], items[is_test], shape)
@@ -95,15 +106,9 @@ def leave_last_two_out(dataset: RecDataset) -> RecDataset:
     as `leave_last_out`. A user with two interactions keeps one for training and one for test, a user with one
     keeps it for training. Needs `events`; public parts are dropped.
     """
-    users, items, times = dataset.event_arrays()
-    order = chronological_order(users, items, times)
-    users, items = users[order], items[order]
-    counts = np.bincount(users, minlength=dataset.num_users)
-    ends = np.cumsum(counts)
-    is_test = np.zeros(len(users), dtype=bool)
-    is_test[ends[counts >= 2] - 1] = True
-    is_held = np.zeros(len(users), dtype=bool)
-    is_held[ends[counts >= 3] - 2] = True
+    users, items, counts, ends = _from_the_end(dataset)
+    is_test = _kth_latest(len(users), counts, ends, 1)
+    is_held = _kth_latest(len(users), counts, ends, 2)
     in_train = ~(is_test | is_held)
     shape = dataset.train.shape
     return replace(
