@@ -29,7 +29,6 @@ from fedrec.protocol import (
     EXPOSURE_ACTION,
     SECAGG_KEYS_ACTION,
     EvaluateInstruction,
-    ExposureStatistics,
     FeedforwardActivity,
     MaskedTrainReply,
     NodeDescription,
@@ -46,7 +45,7 @@ from fedrec.training.item_movement import ItemMovement
 from fedrec.training.local import LocalResult, LocalStep
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
-from pretrained.exposure_scan import exposure_counts
+from pretrained.exposure_scan import as_statistics, exposure_counts
 from privacy import PRIVACY_DEFENSES, records_truth
 from privacy.ground_truth import leave_truth
 from privacy.recording import truth_of
@@ -111,12 +110,7 @@ def exposure(message: Message, context: Context) -> Message:
     users' top-K exposure and interaction counts per item on Θ; only the sums leave the node."""
     node = node_from_context(context)
     theta, k = exposure_query(message)
-    counts = exposure_counts(node.model, theta, node.dataset, node.real_users(), k)
-    return ExposureStatistics(
-        users={group: c.users for group, c in counts.items()},
-        exposed={group: c.exposed for group, c in counts.items()},
-        interactions={group: c.interactions for group, c in counts.items()},
-    ).reply_to(message)
+    return as_statistics(exposure_counts(node.model, theta, node.dataset, node.real_users(), k)).reply_to(message)
 
 
 def _private_key(context: Context) -> bytes:

@@ -23,6 +23,7 @@ import torch
 from fedrec.data.dataset import RecDataset
 from fedrec.models.base import Theta
 from fedrec.models.sasrec import SASRec
+from fedrec.protocol import ExposureStatistics
 from fedrec.sequential.batch import PROFILE_ATTRIBUTES
 from fedrec.sequential.sequences import history_batch, user_sequences
 
@@ -88,6 +89,23 @@ def exposure_counts(
             np.asarray(interactions[members].sum(axis=0)).ravel().astype(np.int64),
         )
         for name, members in _groups(dataset, users).items()
+    }
+
+
+def as_statistics(counts: dict[str, GroupExposure]) -> ExposureStatistics:
+    """A node's counts as the exposure query's reply carries them (fedrec/protocol.py)."""
+    return ExposureStatistics(
+        users={group: c.users for group, c in counts.items()},
+        exposed={group: c.exposed for group, c in counts.items()},
+        interactions={group: c.interactions for group, c in counts.items()},
+    )
+
+
+def from_statistics(statistics: ExposureStatistics) -> dict[str, GroupExposure]:
+    """The counts of an exposure query's reply."""
+    return {
+        group: GroupExposure(users, statistics.exposed[group], statistics.interactions[group])
+        for group, users in statistics.users.items()
     }
 
 

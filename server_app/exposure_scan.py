@@ -11,7 +11,7 @@ from flwr.serverapp import Grid
 from fedrec.directory import UserDirectory
 from fedrec.models.base import Theta
 from fedrec.protocol import ExposureStatistics, exposure_messages
-from pretrained.exposure_scan import GroupExposure, merge_counts, scan_counts
+from pretrained.exposure_scan import from_statistics, merge_counts, scan_counts
 from server_app.queries import ask_every_node
 
 
@@ -20,13 +20,6 @@ def federated_exposure_scan(
 ) -> pd.DataFrame:
     """Items by suspicion (`scan_counts`) from the nodes' counts; a node without an answer stops the scan."""
     messages = exposure_messages(theta, k, list(directory.nodes))
-    parts = []
-    for reply in ask_every_node(grid, messages, timeout, "counts for the exposure scan"):
-        statistics = ExposureStatistics.parse(reply)
-        parts.append(
-            {
-                group: GroupExposure(users, statistics.exposed[group], statistics.interactions[group])
-                for group, users in statistics.users.items()
-            }
-        )
+    replies = ask_every_node(grid, messages, timeout, "counts for the exposure scan")
+    parts = [from_statistics(ExposureStatistics.parse(reply)) for reply in replies]
     return scan_counts(merge_counts(parts), min_group)
