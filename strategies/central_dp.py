@@ -78,14 +78,14 @@ class CentralDP(RobustStrategy):
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
         clip, noise = self.config.central_dp_clip, self.config.central_dp_noise
-        flower = central_dp_strategy(clip, noise, updates.num_users)
+        flower, layout = central_dp_strategy(clip, noise, updates.num_users), self.layout()
         # The model the wrapper clips against (it sets it in configure_train, which the project's rounds bypass).
-        flower.current_arrays = ArrayRecord({name: Array(np.zeros(shape)) for name, shape in self.layout()})
+        flower.current_arrays = ArrayRecord({name: Array(np.zeros(shape)) for name, shape in layout})
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
         state = np.random.get_state()
         np.random.seed(seed)
         try:
-            mean = flower_aggregate(flower, self.dense_matrix(updates), self.layout(), inner=flower.strategy)
+            mean = flower_aggregate(flower, self.dense_matrix(updates), layout, inner=flower.strategy)
         finally:
             np.random.set_state(state)
         flagged = user_update_norms(updates) > clip
