@@ -18,12 +18,11 @@ partial knowledge. Each function returns [m, D] malicious updates.
 """
 
 import math
-from collections.abc import Callable
 from statistics import NormalDist
 
 import torch
 
-from fedrec.robust.krum import krum_scores, pairwise_squared_distances
+from fedrec.robust.krum import AppendedRowsDistances, pairwise_squared_distances, scores_from_distances
 
 FANG_B = 2.0
 _KRUM_LAMBDA_FLOOR = 1e-5
@@ -107,7 +106,6 @@ def fang_krum(
     count: int,
     tolerated: int,
     generator: torch.Generator,
-    krum_picks: Callable[[torch.Tensor, int], int] | None = None,
 ) -> torch.Tensor:
     """Fang's attack on Krum: the largest λ (halving from the paper's bound) that Krum still selects."""
     benign, dim = reference.shape[0], reference.shape[1]
@@ -123,10 +121,11 @@ def fang_krum(
         reference.norm(dim=1).max()
     ) / math.sqrt(dim)
     jitter = torch.randn(count, dim, generator=generator) * 1e-6
-    picks = krum_picks or (lambda updates, f: int(torch.argmin(krum_scores(updates, f))))
+    candidates = AppendedRowsDistances(reference)
     while True:
         crafted = -lam * direction + jitter
         crafted[0] = -lam * direction
-        if picks(torch.cat([reference, crafted]), tolerated) >= benign or lam < _KRUM_LAMBDA_FLOOR:
+        krum_pick = int(torch.argmin(scores_from_distances(candidates.with_rows(crafted), tolerated)))
+        if krum_pick >= benign or lam < _KRUM_LAMBDA_FLOOR:
             return crafted
         lam /= 2

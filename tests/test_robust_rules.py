@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from fedrec.robust import bulyan, clip_to_norm, coordinate_median, krum_scores, multi_krum, trimmed_mean
+from fedrec.robust.krum import AppendedRowsDistances, pairwise_squared_distances, scores_from_distances
 from strategies.flower_rule import flower_aggregate, make_flower_strategy
 
 POINTS = torch.tensor([[0.0], [0.1], [0.2], [10.0], [11.0]])
@@ -96,3 +97,13 @@ def test_unknown_flower_strategy_lists_the_valid_ones() -> None:
 
     with pytest.raises(ConfigError, match="valid: .*Bulyan.*FedAvg.*Krum"):
         make_flower_strategy("Krumm", 1, 0.1)
+
+
+def test_appended_rows_distances_equal_the_whole_matrix_and_its_krum_pick() -> None:
+    generator = torch.Generator().manual_seed(5)
+    fixed, appended = torch.randn(30, 200, generator=generator), torch.randn(4, 200, generator=generator)
+    whole = pairwise_squared_distances(torch.cat([fixed, appended]))
+    blocks = AppendedRowsDistances(fixed).with_rows(appended)
+    torch.testing.assert_close(blocks, whole, rtol=1e-12, atol=1e-9)
+    pick = int(torch.argmin(scores_from_distances(blocks, 4)))
+    assert pick == int(torch.argmin(krum_scores(torch.cat([fixed, appended]), 4)))

@@ -13,6 +13,28 @@ def pairwise_squared_distances(updates: torch.Tensor) -> torch.Tensor:
     return (norms[:, None] + norms[None, :] - 2 * as_double @ as_double.T).clamp(min=0)
 
 
+class AppendedRowsDistances:
+    """Squared distances of fixed rows with rows appended, the fixed block computed once.
+
+    An attacker searching for the update Krum accepts (Fang et al.'s λ search) appends a few candidate
+    rows to the same benign rows at every step; only the blocks that involve the candidates change.
+    """
+
+    def __init__(self, fixed: torch.Tensor) -> None:
+        self._fixed = fixed.double()
+        self._fixed_norms = self._fixed.pow(2).sum(1)
+        self._fixed_block = pairwise_squared_distances(self._fixed)
+
+    def with_rows(self, appended: torch.Tensor) -> torch.Tensor:
+        """The squared-distance matrix of the fixed rows followed by `appended`."""
+        extra = appended.double()
+        extra_norms = extra.pow(2).sum(1)
+        cross = (self._fixed_norms[:, None] + extra_norms[None, :] - 2 * self._fixed @ extra.T).clamp(min=0)
+        return torch.cat(
+            [torch.cat([self._fixed_block, cross], 1), torch.cat([cross.T, pairwise_squared_distances(extra)], 1)]
+        )
+
+
 def scores_from_distances(distances: torch.Tensor, tolerated: int) -> torch.Tensor:
     """Krum scores from a squared-distance matrix: each row's sum over its max(1, n - f - 2) closest others."""
     n = distances.shape[0]
