@@ -48,11 +48,19 @@ EXPOSURE_SCAN = Setting(
     "`exposure-scan.json` in the results.",
 )
 
+SCAN_RESET_ITEMS = Setting(
+    "scan-reset-items",
+    int,
+    "Scan and reset (pretrained/item_reset.py): run the federated exposure scan on the checkpoint and re-initialise "
+    "the item-embedding rows of its N most suspicious items before fine-tuning (0: off).",
+    minimum=0,
+)
+
 FINE_TUNING: Registry[type[FineTuning]] = Registry(
     "fine-tune",
     key="fine-tune",
     help="Which weights the federation trains (scenarios other than `full` start from `initial-checkpoint`).",
-    settings=(INITIAL_CHECKPOINT, FINE_PRUNING, EXPOSURE_SCAN),
+    settings=(INITIAL_CHECKPOINT, FINE_PRUNING, EXPOSURE_SCAN, SCAN_RESET_ITEMS),
     check=check_fine_tuning,
 )
 FINE_TUNING.register("full", FineTuning)

@@ -62,10 +62,14 @@ def check_fine_tuning(config: Any, scenario: type[FineTuning]) -> None:
         raise ConfigError(
             "run-config 'fine-pruning' prunes a pre-trained sasrec checkpoint: set model and initial-checkpoint"
         )
-    if config.exposure_scan and not (config.initial_checkpoint and config.model == "sasrec"):
-        raise ConfigError(
-            "run-config 'exposure-scan' audits a pre-trained sasrec checkpoint: set model and initial-checkpoint"
-        )
+    for key, value, does in (
+        ("exposure-scan", config.exposure_scan, "audits"),
+        ("scan-reset-items", config.scan_reset_items, "resets items of"),
+    ):
+        if value and not (config.initial_checkpoint and config.model == "sasrec"):
+            raise ConfigError(
+                f"run-config {key!r} {does} a pre-trained sasrec checkpoint: set model and initial-checkpoint"
+            )
     if scenario in (FrozenItems, PromptOnly) and config.model != "sasrec":
         raise ConfigError(f"run-config 'fine-tune' = {config.fine_tune!r} is implemented for model = 'sasrec'")
     if scenario is PromptOnly and not config.profile_prompt:

@@ -18,7 +18,7 @@ from attacks import AttackerKnowledge, AttackSetup, collusion_channel, federatio
 from attacks.collusion import collude
 from fedrec.config import RunConfig
 from fedrec.errors import ConfigError
-from fedrec.models.base import RecModel, Theta
+from fedrec.models.base import ITEM_EMBEDDING, RecModel, Theta
 from fedrec.models.registry import build_model
 from fedrec.protocol import theta_to_record
 from fedrec.reporting.detection import DetectionCounts
@@ -26,7 +26,8 @@ from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
-from pretrained.exposure_scan import scan_report
+from pretrained.exposure_scan import scan_recall, scan_report
+from pretrained.item_reset import reset_item_rows
 from pretrained.starting import starting_theta
 from privacy.ground_truth import discard_truth
 from privacy.recording import UploadRecorder
@@ -98,22 +99,40 @@ EXPOSURE_SCAN_JSON = "exposure-scan.json"
 
 
 def _exposure_scan(
-    grid: Grid, config: RunConfig, federation: Federation, theta: Theta, targets: tuple[int, ...], recorder: RunRecorder
-) -> None:
-    """The scan on the starting Θ, from the nodes' sums; the targets (simulation ground truth, known to the run
-    config) only score it in the results."""
+    grid: Grid,
+    config: RunConfig,
+    model: RecModel,
+    federation: Federation,
+    theta: Theta,
+    targets: tuple[int, ...],
+    recorder: RunRecorder,
+) -> Theta:
+    """The scan on the starting Θ, from the nodes' sums, and Θ with the `scan-reset-items` most suspicious items'
+    rows re-initialised (unchanged when 0); the targets (simulation ground truth, known to the run config) only
+    score the scan in the results."""
     try:
+        if config.scan_reset_items >= federation.num_items:
+            raise ConfigError(
+                f"run-config 'scan-reset-items' = {config.scan_reset_items} would reset every one of the "
+                f"{federation.num_items} items: choose fewer"
+            )
         scan = federated_exposure_scan(
             grid, federation.directory, theta, SCAN_TOP_K, SCAN_MIN_GROUP, config.round_timeout
         )
-    except RuntimeError as error:
+    except (ConfigError, RuntimeError) as error:
         raise stop_run(str(error)) from None
     report = scan_report(scan, targets)
+    if config.scan_reset_items:
+        flagged = [int(item) for item in scan.index[: config.scan_reset_items]]
+        theta = reset_item_rows(theta, flagged, model.init_theta(federation.num_items, config.seed)[ITEM_EMBEDDING])
+        report |= {"reset-items": flagged, "targets-reset": scan_recall(scan, targets, config.scan_reset_items)}
+        _say(f"fedrec-arena: scan and reset: re-initialised the rows of the {len(flagged)} most suspicious items")
     recorder.record_json(EXPOSURE_SCAN_JSON, report)
     _say(
         f"fedrec-arena: exposure scan: most suspicious items {list(scan.index[:5])}; "
         f"{report['targets-among-top-10']:.0%} of the targets among its top 10"
     )
+    return theta
 
 
 def _recorder(
@@ -193,8 +212,8 @@ def main(grid: Grid, context: Context) -> None:
     model = build_model(config)
     theta, checkpoint, targets = _starting_point(grid, config, model, federation, federation.targets)
     recorder = _recorder(config, federation, targets, checkpoint, len(malicious_ids))
-    if config.exposure_scan:
-        _exposure_scan(grid, config, federation, theta, targets, recorder)
+    if config.exposure_scan or config.scan_reset_items:
+        theta = _exposure_scan(grid, config, model, federation, theta, targets, recorder)
     on_epoch, on_updates = _reporting_hooks(config, recorder, targets, malicious_ids)
     uploads = upload_recorder(config, federation.directory.user_ids, malicious_ids)
     # Under secure aggregation a round's reply is its sum: the curious server isolates users instead (round-difference).
