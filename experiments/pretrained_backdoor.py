@@ -379,6 +379,7 @@ def report(spec: dict, out: Path) -> None:
         ]
         for key in COUNTERPARTS:
             sections += _against_counterpart(spec, last, key)
+        sections += _run_scans(out)
         _plot(runs, spec, out / "persistence.png")
     (out / "report.md").write_text("\n\n".join(sections) + "\n")
     print(f"report -> {out / 'report.md'}")
@@ -415,6 +416,25 @@ def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:
         f"## {title} (last epoch, per seed)",
         f"The backdoored checkpoint and its control, each fine-tuned in the scenario ({this}) and in its counterpart "
         f"({that}; same epochs, users, seed):",
+        "\n".join(lines),
+    ]
+
+
+def _run_scans(out: Path) -> list[str]:
+    """The federated scans the runs made on the checkpoint they start from (`exposure-scan.json`): the share of the
+    targets among its top 10 and, where the run reset items (`scan-reset-items`), among the reset ones."""
+    lines = []
+    for path in sorted((out / "runs").glob("*/exposure-scan.json")):
+        scan = json.loads(path.read_text())
+        line = f"- `{path.parent.name}`: targets among the top 10 {scan['targets-among-top-10']:.2f}"
+        if "reset-items" in scan:
+            line += f"; {len(scan['reset-items'])} items reset, targets among them {scan['targets-reset']:.2f}"
+        lines.append(line)
+    if not lines:
+        return []
+    return [
+        "## Federated exposure scans in the runs (on the checkpoint each run starts from)",
+        "From the nodes' per-group sums (server_app/exposure_scan.py); the targets are the simulation's ground truth:",
         "\n".join(lines),
     ]
 
