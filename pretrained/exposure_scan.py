@@ -13,6 +13,7 @@ its users' sums and the server adds them (`merge_counts`, server_app/exposure_sc
 the totals the same way either way.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -144,6 +145,47 @@ def exposure_scan(model: SASRec, theta: Theta, dataset: RecDataset, k: int = 10,
 def scan_recall(scan: pd.DataFrame, targets: tuple[int, ...], inspected: int = 10) -> float:
     """Share of the targets among the `inspected` most suspicious items."""
     return float(np.isin(np.asarray(targets), scan.index[:inspected]).mean())
+
+
+def evasion_ceiling(
+    counts: dict[str, GroupExposure], scan: pd.DataFrame, targets: tuple[int, ...], inspected: int, group: str
+) -> dict:
+    """The highest ER@K on `targets` in `group` a provider who knows the scan can reach while every target stays
+    out of its `inspected` most suspicious items, if the other items' suspicions stay as they are.
+
+    An item stays out if its score (exposed + 1) / (interactions + 1) is below the `inspected`-th highest score of
+    the other items in every scanned group; `group`'s exposures are also exposures of everyone, so per target the
+    exposures in `group` can be at most the largest count below the threshold in `group` and in everyone, and at
+    most the group's users who never interacted with it (those ER@K counts). An upper bound: the other groups
+    (age, occupation) only constrain it further. The targets are the simulation's ground truth (results only).
+    """
+    others = scan.drop(index=list(targets))
+    threshold = float(others["suspicion"].iloc[inspected - 1])
+    rows = []
+    for target in targets:
+        caps = []
+        for name in (group, EVERYONE):
+            interactions = int(counts[name].interactions[target])
+            # the largest exposure e with (e + 1) / (interactions + 1) < threshold
+            caps.append(max(0, math.ceil(threshold * (interactions + 1) - 1) - 1))
+        eligible = counts[group].users - int(counts[group].interactions[target])
+        exposed = int(counts[group].exposed[target])
+        rows.append(
+            {
+                "item": int(target),
+                "eligible": eligible,
+                "exposed": exposed,
+                "max-exposed-unflagged": min(caps + [eligible]),
+            }
+        )
+    return {
+        "group": group,
+        "inspected": inspected,
+        "threshold": threshold,
+        "er": float(np.mean([row["exposed"] / max(row["eligible"], 1) for row in rows])),
+        "ceiling-er": float(np.mean([row["max-exposed-unflagged"] / max(row["eligible"], 1) for row in rows])),
+        "targets": rows,
+    }
 
 
 def scan_report(scan: pd.DataFrame, targets: tuple[int, ...], shown: int = 10) -> dict:

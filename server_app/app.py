@@ -26,7 +26,7 @@ from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
-from pretrained.exposure_scan import scan_recall, scan_report
+from pretrained.exposure_scan import evasion_ceiling, scan_recall, scan_report
 from pretrained.item_reset import reset_item_rows
 from pretrained.starting import starting_theta
 from privacy.ground_truth import discard_truth
@@ -116,12 +116,16 @@ def _exposure_scan(
                 f"run-config 'scan-reset-items' = {config.scan_reset_items} would reset every one of the "
                 f"{federation.num_items} items: choose fewer"
             )
-        scan = federated_exposure_scan(
+        scan, counts = federated_exposure_scan(
             grid, federation.directory, theta, SCAN_TOP_K, SCAN_MIN_GROUP, config.round_timeout
         )
     except (ConfigError, RuntimeError) as error:
         raise stop_run(str(error)) from None
     report = scan_report(scan, targets)
+    group = config.target_group and f"{config.target_group.attribute}={config.target_group.value}"
+    if targets and group in counts:  # what a provider who knows the scan could keep of the group's exposure
+        inspected = config.scan_reset_items or SCAN_TOP_K
+        report["evasion"] = evasion_ceiling(counts, scan, targets, inspected, group)
     if config.scan_reset_items:
         flagged = [int(item) for item in scan.index[: config.scan_reset_items]]
         theta = reset_item_rows(theta, flagged, model.init_theta(federation.num_items, config.seed)[ITEM_EMBEDDING])

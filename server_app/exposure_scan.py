@@ -11,15 +11,16 @@ from flwr.serverapp import Grid
 from fedrec.directory import UserDirectory
 from fedrec.models.base import Theta
 from fedrec.protocol import ExposureStatistics, exposure_messages
-from pretrained.exposure_scan import from_statistics, merge_counts, scan_counts
+from pretrained.exposure_scan import GroupExposure, from_statistics, merge_counts, scan_counts
 from server_app.queries import ask_every_node
 
 
 def federated_exposure_scan(
     grid: Grid, directory: UserDirectory, theta: Theta, k: int, min_group: int, timeout: float
-) -> pd.DataFrame:
-    """Items by suspicion (`scan_counts`) from the nodes' counts; a node without an answer stops the scan."""
+) -> tuple[pd.DataFrame, dict[str, GroupExposure]]:
+    """Items by suspicion (`scan_counts`) and the summed counts it scored, from the nodes' counts; a node without an
+    answer stops the scan."""
     messages = exposure_messages(theta, k, list(directory.nodes))
     replies = ask_every_node(grid, messages, timeout, "counts for the exposure scan")
-    parts = [from_statistics(ExposureStatistics.parse(reply)) for reply in replies]
-    return scan_counts(merge_counts(parts), min_group)
+    counts = merge_counts(from_statistics(ExposureStatistics.parse(reply)) for reply in replies)
+    return scan_counts(counts, min_group), counts

@@ -16,7 +16,7 @@ from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.sasrec import SASRec
 from fedrec.sequential.sequences import history_batch, user_sequences
 from pretrained.checkpoint import Checkpoint
-from pretrained.exposure_scan import exposure_scan
+from pretrained.exposure_scan import GroupExposure, evasion_ceiling, exposure_scan, scan_counts
 from pretrained.item_reset import reset_item_rows
 from server_app.stopping import RunStopped
 from tests.in_process_grid import run_server_app
@@ -60,6 +60,7 @@ def _epoch0(tmp_path: Path, checkpoint: Path, name: str, reset: int) -> tuple[pd
         "fine-tune": "none",
         "scan-reset-items": reset,
         "exposure-scan": True,
+        "target-group": "gender=F",
         "results-dir": str(tmp_path),
         "run-name": name,
     }
@@ -70,13 +71,31 @@ def _epoch0(tmp_path: Path, checkpoint: Path, name: str, reset: int) -> tuple[pd
 def test_the_reset_removes_a_planted_items_exposure_and_reports_what_it_reset(tmp_path: Path) -> None:
     checkpoint, target, central = _planted_checkpoint(tmp_path)
     assert central[0] == target, "the planted item is the scan's most suspicious"
-    kept, _ = _epoch0(tmp_path, checkpoint, "kept", reset=0)
+    kept, kept_folder = _epoch0(tmp_path, checkpoint, "kept", reset=0)
     reset, folder = _epoch0(tmp_path, checkpoint, "reset", reset=3)
     assert kept["er@10"] > 0.9
     assert reset["er@10"] < 0.2
     report = json.loads((folder / "exposure-scan.json").read_text())
     assert report["reset-items"] == [int(item) for item in central[:3]]
     assert report["targets-reset"] == 1.0
+    # The nodes' sums give the group's ER@10 of the evaluation exactly (the scan ran on the Θ evaluated at epoch 0).
+    evasion = json.loads((kept_folder / "exposure-scan.json").read_text())["evasion"]
+    assert evasion["er"] == pytest.approx(kept["group/er@10"])
+    assert evasion["ceiling-er"] < evasion["er"]
+
+
+def test_the_evasion_ceiling_keeps_each_target_below_the_other_items_threshold_in_its_group_and_everyone() -> None:
+    counts = {
+        "everyone": GroupExposure(20, np.array([10, 4, 3, 0]), np.array([3, 1, 0, 6])),
+        "gender=F": GroupExposure(10, np.array([7, 1, 3, 0]), np.array([2, 1, 0, 2])),
+    }
+    scan = scan_counts(counts, min_group=5)  # suspicion: item 2 4.0, item 0 2.75, item 1 2.5, item 3 0.33
+    ceiling = evasion_ceiling(counts, scan, (0,), inspected=2, group="gender=F")
+    assert ceiling["threshold"] == pytest.approx(2.5)  # the 2nd most suspicious item other than the target
+    # gender=F: (e + 1) / 3 < 2.5 -> e <= 6; everyone: (e + 1) / 4 < 2.5 -> e <= 8; 8 women never interacted.
+    assert ceiling["targets"] == [{"item": 0, "eligible": 8, "exposed": 7, "max-exposed-unflagged": 6}]
+    assert ceiling["er"] == pytest.approx(7 / 8) and ceiling["ceiling-er"] == pytest.approx(6 / 8)
+    assert evasion_ceiling(counts, scan, (0,), inspected=1, group="gender=F")["ceiling-er"] == pytest.approx(1.0)
 
 
 def test_a_reset_of_every_item_or_without_a_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
