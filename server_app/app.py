@@ -96,6 +96,8 @@ def _starting_point(
 #: The federated exposure scan's settings: top-10 lists, profile groups of at least 20 users (the central audit's).
 SCAN_TOP_K, SCAN_MIN_GROUP = 10, 20
 EXPOSURE_SCAN_JSON = "exposure-scan.json"
+#: Reset sizes at which exposure-scan.json gives the scan-aware provider's ceiling (what a larger reset would cost it).
+EVASION_RESETS = (5, 10, 20, 50, 100)
 
 
 def _exposure_scan(
@@ -126,6 +128,9 @@ def _exposure_scan(
     if targets and group in counts:  # what a provider who knows the scan could keep of the group's exposure
         inspected = config.scan_reset_items or SCAN_TOP_K
         report["evasion"] = evasion_ceiling(counts, scan, targets, inspected, group)
+        report["evasion-ceiling-by-reset"] = {
+            str(n): evasion_ceiling(counts, scan, targets, n, group)["ceiling-er"] for n in EVASION_RESETS
+        }
     if config.scan_reset_items:
         flagged = [int(item) for item in scan.index[: config.scan_reset_items]]
         theta = reset_item_rows(theta, flagged, model.init_theta(federation.num_items, config.seed)[ITEM_EMBEDDING])

@@ -82,6 +82,9 @@ def test_the_reset_removes_a_planted_items_exposure_and_reports_what_it_reset(tm
     evasion = json.loads((kept_folder / "exposure-scan.json").read_text())["evasion"]
     assert evasion["er"] == pytest.approx(kept["group/er@10"])
     assert evasion["ceiling-er"] < evasion["er"]
+    curve = json.loads((kept_folder / "exposure-scan.json").read_text())["evasion-ceiling-by-reset"]
+    assert curve["10"] == evasion["ceiling-er"]
+    assert list(curve.values()) == sorted(curve.values(), reverse=True), "a larger reset leaves the provider less"
 
 
 def test_the_evasion_ceiling_keeps_each_target_below_the_other_items_threshold_in_its_group_and_everyone() -> None:
