@@ -429,12 +429,22 @@ def _run_scans(out: Path) -> list[str]:
         line = f"- `{path.parent.name}`: targets among the top 10 {scan['targets-among-top-10']:.2f}"
         if "reset-items" in scan:
             line += f"; {len(scan['reset-items'])} items reset, targets among them {scan['targets-reset']:.2f}"
+        if "evasion" in scan:
+            curve = ", ".join(f"{n}: {er:.4f}" for n, er in scan["evasion-ceiling-by-reset"].items())
+            line += (
+                f"; group ER@10 from the scan's counts {scan['evasion']['er']:.4f}, scan-aware ceiling by items "
+                f"reset {curve}"
+            )
         lines.append(line)
     if not lines:
         return []
     return [
         "## Federated exposure scans in the runs (on the checkpoint each run starts from)",
-        "From the nodes' per-group sums (server_app/exposure_scan.py); the targets are the simulation's ground truth:",
+        "From the nodes' per-group sums (server_app/exposure_scan.py); the targets are the simulation's ground truth. "
+        "The scan-aware ceiling (pretrained/exposure_scan.py `evasion_ceiling`) is the highest group ER@10 on these "
+        "targets that keeps each of them below the N-th most suspicious other item of this scan, in the group and "
+        "in everyone: an upper bound on what a provider who knows a reset of N items keeps, if the other items' "
+        "suspicions stay as they are.",
         "\n".join(lines),
     ]
 

@@ -411,13 +411,22 @@ def test_the_report_lists_each_runs_federated_scan_and_the_targets_among_the_res
     assert _run_scans(tmp_path) == []
     for name, scan in {
         "bg-full-scan__seed1": {"targets-among-top-10": 0.8},
-        "bg-full-reset__seed1": {"targets-among-top-10": 1.0, "reset-items": [4, 9, 2], "targets-reset": 0.6},
+        "bg-full-reset__seed1": {
+            "targets-among-top-10": 1.0,
+            "reset-items": [4, 9, 2],
+            "targets-reset": 0.6,
+            "evasion": {"er": 0.25},
+            "evasion-ceiling-by-reset": {"5": 0.2, "10": 0.125},
+        },
     }.items():
         (tmp_path / "runs" / name).mkdir(parents=True)
         (tmp_path / "runs" / name / "exposure-scan.json").write_text(json.dumps(scan))
     text = "\n".join(_run_scans(tmp_path))
     assert "- `bg-full-scan__seed1`: targets among the top 10 0.80" in text
-    assert "- `bg-full-reset__seed1`: targets among the top 10 1.00; 3 items reset, targets among them 0.60" in text
+    assert (
+        "- `bg-full-reset__seed1`: targets among the top 10 1.00; 3 items reset, targets among them 0.60; group ER@10 "
+        "from the scan's counts 0.2500, scan-aware ceiling by items reset 5: 0.2000, 10: 0.1250"
+    ) in text
 
 
 def test_the_runner_pretrains_only_what_a_missing_audit_or_run_needs(
