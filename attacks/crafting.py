@@ -112,7 +112,8 @@ def fang_krum(
     total = benign + count
     direction = torch.sign(reference.mean(0))
     neighbours = max(1, min(total - count - 2, benign - 1))
-    distances = pairwise_squared_distances(reference).sqrt()
+    candidates = AppendedRowsDistances(reference)
+    distances = candidates.fixed_block.sqrt()
     distances.fill_diagonal_(float("inf"))
     closest_sum = (
         torch.topk(distances, neighbours, dim=1, largest=False).values.sum(1) if benign > 1 else torch.zeros(1)
@@ -121,7 +122,6 @@ def fang_krum(
         reference.norm(dim=1).max()
     ) / math.sqrt(dim)
     jitter = torch.randn(count, dim, generator=generator) * 1e-6
-    candidates = AppendedRowsDistances(reference)
     while True:
         crafted = -lam * direction + jitter
         crafted[0] = -lam * direction

@@ -23,7 +23,7 @@ class AppendedRowsDistances:
     def __init__(self, fixed: torch.Tensor) -> None:
         self._fixed = fixed.double()
         self._fixed_norms = self._fixed.pow(2).sum(1)
-        self._fixed_block = pairwise_squared_distances(self._fixed)
+        self.fixed_block = pairwise_squared_distances(self._fixed)
 
     def with_rows(self, appended: torch.Tensor) -> torch.Tensor:
         """The squared-distance matrix of the fixed rows followed by `appended`."""
@@ -31,7 +31,7 @@ class AppendedRowsDistances:
         extra_norms = extra.pow(2).sum(1)
         cross = (self._fixed_norms[:, None] + extra_norms[None, :] - 2 * self._fixed @ extra.T).clamp(min=0)
         return torch.cat(
-            [torch.cat([self._fixed_block, cross], 1), torch.cat([cross.T, pairwise_squared_distances(extra)], 1)]
+            [torch.cat([self.fixed_block, cross], 1), torch.cat([cross.T, pairwise_squared_distances(extra)], 1)]
         )
 
 
