@@ -36,6 +36,7 @@ from app_config import make_config  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from experiments.run import completed, run_overrides  # noqa: E402
 from experiments.seeds import BAND_CAPTION, format_values, plot_mean_band, seed_run_name, split_seed_run_name  # noqa: E402
+from fedrec.errors import ConfigError  # noqa: E402
 from fedrec.models.registry import build_model  # noqa: E402
 from fedrec.reporting.results import plot_metrics  # noqa: E402
 from harness.arguments import add_data_dir, one_line_errors, script_parser  # noqa: E402
@@ -128,6 +129,7 @@ def _audit_pair(kind: str, seed: int, settings: dict, control: dict, data_dir: s
 
 def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: bool = True) -> None:
     """Pre-trains and audits every pair of the spec; with `fine_tune`, runs the federated scenarios too."""
+    check_spec(spec)
     base = tomllib.loads((PROJECT / spec["base"]).read_text())
     backdoored = _backdoored(spec)
     for seed in spec["seeds"]:
@@ -171,6 +173,28 @@ def run_spec(spec: dict, data_dir: str, out: Path, federation: str, fine_tune: b
             for rate in spec.get("rates", []):
                 settings = {**base, **_settings(entry), "backdoor-rate": rate, "seed": seed}
                 _audit_pair(f"{kind}-rate{rate}", seed, settings, control, data_dir, out)
+
+
+def check_spec(spec: dict) -> None:
+    """Every checkpoint a list names is a backdoored one of the spec, and every control exists: a name that matches
+    nothing (e.g. a dotted key left unquoted, which TOML reads as a nested table) would silently run nothing."""
+    checkpoints, backdoored = spec.get("checkpoints", {}), _backdoored(spec)
+    named = {"fine-tuned": spec.get("fine-tuned", []), "rate-checkpoints": spec.get("rate-checkpoints", [])}
+    named |= {
+        f"scenarios.{name}.checkpoints": entry.get("checkpoints", []) for name, entry in spec["scenarios"].items()
+    }
+    for where, names in named.items():
+        for name in names:
+            if name not in backdoored:
+                raise ConfigError(
+                    f"spec {where} names {name!r}, which is no backdoored checkpoint of the spec (quote a key with a "
+                    f'dot: [checkpoints."name"]); backdoored: {", ".join(backdoored)}'
+                )
+    for kind, entry in backdoored.items():
+        if entry["control"] not in checkpoints:
+            raise ConfigError(
+                f"spec checkpoint {kind!r} names the control {entry['control']!r}, which it does not define"
+            )
 
 
 def _backdoored(spec: dict) -> dict[str, dict]:

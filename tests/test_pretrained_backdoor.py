@@ -459,3 +459,29 @@ def test_the_runner_pretrains_only_what_a_missing_audit_or_run_needs(
     (done / "summary.json").write_text(json.dumps({"status": "completed"}))
     runner.run_spec(spec, "data", tmp_path, "num-supernodes=2")
     assert pretrained == ["clean__seed1"] and ran == ["bg.control-full__seed1"]
+
+
+def test_a_spec_naming_a_checkpoint_it_does_not_define_is_one_line() -> None:
+    import tomllib
+
+    from experiments.pretrained_backdoor import check_spec
+
+    spec = tomllib.loads(
+        """
+        fine-tuned = ["bg"]
+        [checkpoints.clean]
+        [checkpoints.bg]
+        control = "clean"
+        [checkpoints.bg-rate0.05]
+        control = "clean"
+        [scenarios.full]
+        checkpoints = ["bg-rate0.05"]
+        """
+    )
+    with pytest.raises(ConfigError, match="scenarios.full.checkpoints names 'bg-rate0.05'"):
+        check_spec(spec)  # unquoted, the dotted key is a nested table, not a checkpoint
+    spec["scenarios"]["full"]["checkpoints"] = ["bg"]
+    check_spec(spec)
+    spec["checkpoints"]["bg"]["control"] = "missing"
+    with pytest.raises(ConfigError, match="names the control 'missing'"):
+        check_spec(spec)
