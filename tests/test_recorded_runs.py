@@ -3,8 +3,9 @@
 `tests/recorded/` holds metrics.csv and config.json of two runs through `flwr run`, recorded with the
 code of commit 6d6c901 (before the tree was reformatted, regrouped and its protocol gathered in one
 module): the default synthetic run and a short A-hum run. Re-running them must reproduce every column
-bit for bit, ER@K and the train loss included (the strategy sums the replies in a fixed order, so
-the float sums do not depend on which node answered first); only the wall-clock column differs. The
+bit for bit, ER@K included (the strategy sums the replies in a fixed order, so the float sums do not
+depend on which node answered first); only the wall-clock column differs, and the train loss, which
+another CPU's vectorised kernels round differently, is compared to 1e-6 relative. The
 resolved config keeps every recorded key and value; settings added later may only add keys.
 """
 
@@ -35,6 +36,7 @@ RUNS = {
     },
 }
 UNRECORDED = ("results-dir", "run-name")
+TRAIN_LOSS = "train-loss"
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
@@ -45,6 +47,10 @@ def test_a_recorded_run_gives_identical_metrics(tmp_path: Path, name: str) -> No
     now = pd.read_csv(folder / "metrics.csv").drop(columns=["elapsed-s"])
     before = pd.read_csv(RECORDED / f"{name}.metrics.csv").drop(columns=["elapsed-s"])
     assert any(column.startswith("er@") for column in before), "the recording must carry the attacks' metric"
+    # The training loss is a sum of float32 per-user losses whose vectorised kernels (exp, log) round differently on
+    # other CPUs: on a new machine it differed by 1.2e-8 and 3.2e-9 at the start commit of that session already, every
+    # other column bit for bit. It is compared to 1e-6 relative; the rest exactly.
+    pd.testing.assert_series_equal(now.pop(TRAIN_LOSS), before.pop(TRAIN_LOSS), check_exact=False, rtol=1e-6, atol=0)
     pd.testing.assert_frame_equal(now, before, check_exact=True)
     config_now, config_before = (
         json.loads(path.read_text()) for path in (folder / "config.json", RECORDED / f"{name}.config.json")
