@@ -181,7 +181,8 @@ def check_spec(spec: dict) -> None:
     checkpoints, backdoored = spec.get("checkpoints", {}), _backdoored(spec)
     named = {"fine-tuned": spec.get("fine-tuned", []), "rate-checkpoints": spec.get("rate-checkpoints", [])}
     named |= {
-        f"scenarios.{name}.checkpoints": entry.get("checkpoints", []) for name, entry in spec["scenarios"].items()
+        f"scenarios.{name}.checkpoints": entry.get("checkpoints", [])
+        for name, entry in spec.get("scenarios", {}).items()
     }
     for where, names in named.items():
         for name in names:

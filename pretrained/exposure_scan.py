@@ -188,6 +188,23 @@ def evasion_ceiling(
     }
 
 
+#: Reset sizes at which `evasion_report` gives the scan-aware provider's ceiling (what a larger reset costs it).
+EVASION_RESETS = (5, 10, 20, 50, 100)
+
+
+def evasion_report(
+    counts: dict[str, GroupExposure], scan: pd.DataFrame, targets: tuple[int, ...], inspected: int, group: str
+) -> dict:
+    """The scan-aware provider's ceiling (`evasion_ceiling`) at `inspected` items, and its ER@K at each of
+    `EVASION_RESETS` items reset."""
+    return {
+        "evasion": evasion_ceiling(counts, scan, targets, inspected, group),
+        "evasion-ceiling-by-reset": {
+            str(n): evasion_ceiling(counts, scan, targets, n, group)["ceiling-er"] for n in EVASION_RESETS
+        },
+    }
+
+
 def scan_report(scan: pd.DataFrame, targets: tuple[int, ...], shown: int = 10) -> dict:
     """What an audit reports of a scan: its `shown` most suspicious items and the share of the targets
     among the top 5 and the top 10 (the targets are known to the simulation, not to the auditor)."""

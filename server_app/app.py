@@ -26,7 +26,7 @@ from fedrec.reporting.results import RunRecorder
 from fedrec.reporting.update_stats import EpochUpdateStats
 from fedrec.updates import UserUpdates
 from pretrained import FINE_TUNING
-from pretrained.exposure_scan import evasion_ceiling, scan_recall, scan_report
+from pretrained.exposure_scan import evasion_report, scan_recall, scan_report
 from pretrained.item_reset import reset_item_rows
 from pretrained.starting import starting_theta
 from privacy.ground_truth import discard_truth
@@ -96,8 +96,6 @@ def _starting_point(
 #: The federated exposure scan's settings: top-10 lists, profile groups of at least 20 users (the central audit's).
 SCAN_TOP_K, SCAN_MIN_GROUP = 10, 20
 EXPOSURE_SCAN_JSON = "exposure-scan.json"
-#: Reset sizes at which exposure-scan.json gives the scan-aware provider's ceiling (what a larger reset would cost it).
-EVASION_RESETS = (5, 10, 20, 50, 100)
 
 
 def _exposure_scan(
@@ -112,25 +110,21 @@ def _exposure_scan(
     """The scan on the starting Θ, from the nodes' sums, and Θ with the `scan-reset-items` most suspicious items'
     rows re-initialised (unchanged when 0); the targets (simulation ground truth, known to the run config) only
     score the scan in the results."""
+    if config.scan_reset_items >= federation.num_items:
+        raise stop_run(
+            f"run-config 'scan-reset-items' = {config.scan_reset_items} would reset every one of the "
+            f"{federation.num_items} items: choose fewer"
+        )
     try:
-        if config.scan_reset_items >= federation.num_items:
-            raise ConfigError(
-                f"run-config 'scan-reset-items' = {config.scan_reset_items} would reset every one of the "
-                f"{federation.num_items} items: choose fewer"
-            )
         scan, counts = federated_exposure_scan(
             grid, federation.directory, theta, SCAN_TOP_K, SCAN_MIN_GROUP, config.round_timeout
         )
-    except (ConfigError, RuntimeError) as error:
+    except RuntimeError as error:
         raise stop_run(str(error)) from None
     report = scan_report(scan, targets)
-    group = config.target_group and f"{config.target_group.attribute}={config.target_group.value}"
+    group = str(config.target_group) if config.target_group else None
     if targets and group in counts:  # what a provider who knows the scan could keep of the group's exposure
-        inspected = config.scan_reset_items or SCAN_TOP_K
-        report["evasion"] = evasion_ceiling(counts, scan, targets, inspected, group)
-        report["evasion-ceiling-by-reset"] = {
-            str(n): evasion_ceiling(counts, scan, targets, n, group)["ceiling-er"] for n in EVASION_RESETS
-        }
+        report |= evasion_report(counts, scan, targets, config.scan_reset_items or SCAN_TOP_K, group)
     if config.scan_reset_items:
         flagged = [int(item) for item in scan.index[: config.scan_reset_items]]
         theta = reset_item_rows(theta, flagged, model.init_theta(federation.num_items, config.seed)[ITEM_EMBEDDING])
