@@ -9,7 +9,7 @@ import torch
 from app_config import make_config
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.collusion import FangKrum, FangTrim, collude
-from attacks.crafting import fang_krum, fang_trim, little_is_enough, min_max
+from attacks.crafting import DistancesToRows, fang_krum, fang_trim, little_is_enough, min_max
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
 from fedrec.robust.dense import to_dense
@@ -64,6 +64,31 @@ def test_min_max_stays_within_the_benign_spread_at_its_largest() -> None:
     farthest = float(torch.cdist(crafted[None].double(), benign.double()).max())
     assert farthest <= limit + 1e-4 and farthest > 0.99 * limit
     assert float(((crafted - benign.mean(0)) * benign.std(0)).sum()) < 0
+
+
+@pytest.mark.parametrize("rows", [10, 25, 26, 60])
+def test_distances_to_rows_equal_cdist_bit_for_bit(rows: int) -> None:
+    reference = _benign(rows, 300, seed=rows)
+    distances = DistancesToRows(reference)
+    for gamma in (0.0, 0.37, 1.0, 5.5, 2.0**20):
+        vector = reference.mean(0) - gamma * reference.std(0, unbiased=False)
+        assert torch.equal(distances.of(vector), torch.cdist(vector[None].double(), reference.double())[0])
+
+
+@pytest.mark.parametrize("rows", [12, 40])
+def test_min_max_takes_the_steps_of_the_cdist_search(rows: int) -> None:
+    """The cached distances leave the search as it was: the same γ as the search written with torch.cdist."""
+    reference = _benign(rows, 200, seed=1)
+    mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
+    limit = pairwise_squared_distances(reference).max().sqrt()
+    farthest = lambda gamma: torch.cdist((mean + gamma * direction)[None].double(), reference.double()).max()  # noqa: E731
+    low, high = 0.0, 1.0
+    while farthest(high) <= limit and high < 1e12:
+        low, high = high, high * 2
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if farthest(middle) <= limit else (low, middle)
+    assert torch.equal(min_max(reference, 3), (mean + low * direction).expand(3, -1))
 
 
 def test_collude_rewrites_only_the_malicious_users() -> None:
