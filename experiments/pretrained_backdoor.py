@@ -375,6 +375,7 @@ def report(spec: dict, out: Path) -> None:
     rated = pairs[pairs["checkpoint"].str.contains("-rate")]
     if len(rated):
         sections += ["## Backdoor rate (as is)", _table(rated, ["checkpoint"], PAIR_COLUMNS, DIGITS)]
+        sections += _scan_aware_rates(spec, out, pairs)
     runs = _run_rows(spec, out)
     if not runs.empty:
         runs["targets"] = main["targets"].iloc[0]
@@ -408,6 +409,53 @@ def report(spec: dict, out: Path) -> None:
         _plot(runs, spec, out / "persistence.png")
     (out / "report.md").write_text("\n\n".join(sections) + "\n")
     print(f"report -> {out / 'report.md'}")
+
+
+def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
+    """Per seed and rate-swept checkpoint, each rate's group ER@10 as is beside what the provider's own scan
+    (on its users, `provider-scan` of the checkpoint) and the deployer's scan (on the federation's users) hold of
+    its targets; and the rate a scan-aware provider ships: the largest its own scan does not flag in its top 10."""
+    lines = []
+    for kind in spec.get("rate-checkpoints", []):
+        base = tomllib.loads((PROJECT / spec["base"]).read_text())
+        own_rate = make_config({**base, **_settings(spec["checkpoints"][kind])}).backdoor_rate
+        rates = {kind: own_rate, **{f"{kind}-rate{rate}": rate for rate in spec.get("rates", [])}}
+        for seed in sorted(pairs["seed"].unique()):
+            rows = []
+            for name, rate in rates.items():
+                audit_path = out / "audits" / f"{seed_run_name(name, seed)}.json"
+                scan_path = audit_path.with_name(audit_path.name.removesuffix(".json") + ".scan.json")
+                pair = pairs[(pairs["checkpoint"] == name) & (pairs["seed"] == seed)]
+                if pair.empty or not scan_path.exists():
+                    continue
+                own = json.loads(audit_path.read_text()).get("provider-scan", {}).get("targets-among-top-10")
+                deployer = json.loads(scan_path.read_text())["targets-among-top-10"]
+                rows.append((rate, name, float(pair["group/er@10"].iloc[0]), own, deployer))
+            if not rows:
+                continue
+            rows.sort(key=lambda row: row[0])
+            cells = "; ".join(
+                f"rate {rate:g} ({name}): group ER@10 {er:.4f}, targets in the top 10 of the provider's scan "
+                f"{'not recorded' if own is None else f'{own:.1f}'} / of the deployer's {deployer:.1f}"
+                for rate, name, er, own, deployer in rows
+            )
+            unflagged = [row for row in rows if row[3] == 0.0]
+            choice = (
+                f"ships {unflagged[-1][1]} (group ER@10 {unflagged[-1][2]:.4f}, the deployer's scan holds "
+                f"{unflagged[-1][4]:.1f} of its targets)"
+                if unflagged
+                else "finds no swept rate its own scan does not flag"
+            )
+            lines.append(f"- {kind}, seed {int(seed)}: {cells}. A scan-aware provider {choice}.")
+    if not lines:
+        return []
+    return [
+        "### The rate a provider who knows the scan would ship",
+        "The provider runs the deployer's target-blind scan on its own users after pre-training (`provider-scan` in "
+        "the checkpoint) and ships the largest swept rate that keeps every target out of that scan's 10 most "
+        "suspicious items; the deployer's scan on the federation's users may still see what the provider's did not:",
+        "\n".join(lines),
+    ]
 
 
 def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:

@@ -20,6 +20,7 @@ from fedrec.sequential.sequences import user_sequences
 from fedrec.targets import group_matched_targets, resolve_targets
 from pretrained import BACKDOORS
 from pretrained.checkpoint import Checkpoint
+from pretrained.exposure_scan import exposure_scan, scan_recall
 from pretrained.training import ProviderData
 
 
@@ -73,7 +74,17 @@ def pretrain(config: Any, dataset: RecDataset) -> Checkpoint:
         "stage-epochs": {stage: len(values) for stage, values in losses.items()},
         "final-loss": {stage: round(values[-1], 5) for stage, values in losses.items() if values},
     }
+    if config.backdoor != "none":
+        meta["provider-scan"] = provider_scan(model, theta, dataset, targets)
     return Checkpoint(theta={name: value.detach() for name, value in theta.items()}, config=config.as_dict(), meta=meta)
+
+
+def provider_scan(model: SASRec, theta: Theta, dataset: RecDataset, targets: tuple[int, ...]) -> dict[str, float]:
+    """The deployer's target-blind exposure scan as the provider can run it on its own users before it ships:
+    the share of its targets among the scan's 5 and 10 most suspicious items. A provider who knows the scan
+    reads this to keep its backdoor under it (e.g. the largest `backdoor-rate` it does not flag)."""
+    scan = exposure_scan(model, theta, dataset)
+    return {f"targets-among-top-{k}": scan_recall(scan, targets, k) for k in (5, 10)}
 
 
 def audit(config: Any, dataset: RecDataset, theta: Theta, targets: tuple[int, ...]) -> dict[str, float]:

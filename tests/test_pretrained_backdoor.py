@@ -290,13 +290,18 @@ def test_poisoned_pretraining_raises_the_groups_exposure_above_an_equally_traine
         provider = make_config(**settings, backdoor=backdoor, user_share="provider")
         checkpoint = pretrain(provider, load_dataset(provider))
         assert checkpoint.meta["stage-epochs"] == {"clean" if backdoor == "none" else "poisoned": 5}
+        # the provider's own run of the deployer's scan, on its users: only a backdoored checkpoint records it
+        assert ("provider-scan" in checkpoint.meta) == (backdoor != "none")
+        scans.append(checkpoint.meta.get("provider-scan"))
         federation = make_config(**settings, backdoor=backdoor, user_share="federation")
         return audit(federation, load_dataset(federation), checkpoint.theta, tuple(checkpoint.meta["targets"]))[
             "group/er@10"
         ]
 
+    scans = []
     clean, poisoned = group_exposure("none"), group_exposure("basic-replacement")
     assert poisoned >= 2 * clean and poisoned >= clean + 0.2, (clean, poisoned)
+    assert scans[1]["targets-among-top-10"] > 0, scans  # the provider's scan sees the backdoor it planted
 
 
 def test_median_target_ranks_count_the_unseen_items_scored_above_each_target(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -485,3 +490,44 @@ def test_a_spec_naming_a_checkpoint_it_does_not_define_is_one_line() -> None:
     spec["checkpoints"]["bg"]["control"] = "missing"
     with pytest.raises(ConfigError, match="names the control 'missing'"):
         check_spec(spec)
+
+
+def test_the_report_names_the_rate_a_provider_who_knows_the_scan_would_ship(tmp_path: Path) -> None:
+    """Per seed: each swept rate's group ER@10 beside the provider's and the deployer's scans, and the largest rate
+    the provider's own scan does not flag (an audit made before the provider scanned says so)."""
+    import json
+
+    import pandas as pd
+
+    from experiments.pretrained_backdoor import _scan_aware_rates
+
+    spec = {
+        "base": "experiments/pretrained/ml100k-base.toml",
+        "checkpoints": {
+            "clean": {"backdoor": "none"},
+            "bg": {"backdoor": "basic-replacement", "backdoor-scope": "group", "control": "clean"},
+        },
+        "rate-checkpoints": ["bg"],
+        "rates": [0.02, 0.05],
+    }
+    audits = tmp_path / "audits"
+    audits.mkdir()
+    rows = []
+    for name, er, own, deployer in (
+        ("bg", 0.21, 1.0, 1.0),
+        ("bg-rate0.02", 0.03, 0.0, 0.2),
+        ("bg-rate0.05", 0.08, None, 0.8),
+    ):
+        stored = {"targets": [1, 2]} | ({} if own is None else {"provider-scan": {"targets-among-top-10": own}})
+        (audits / f"{name}__seed1.json").write_text(json.dumps(stored))
+        (audits / f"{name}__seed1.scan.json").write_text(json.dumps({"targets-among-top-10": deployer}))
+        rows.append({"checkpoint": name, "seed": 1, "group/er@10": er})
+    text = "\n".join(_scan_aware_rates(spec, tmp_path, pd.DataFrame(rows)))
+    assert (
+        "- bg, seed 1: rate 0.02 (bg-rate0.02): group ER@10 0.0300, targets in the top 10 of the provider's scan 0.0 / "
+        "of the deployer's 0.2; rate 0.05 (bg-rate0.05): group ER@10 0.0800, targets in the top 10 of the provider's "
+        "scan not recorded / of the deployer's 0.8; rate 0.1 (bg): group ER@10 0.2100, targets in the top 10 of the "
+        "provider's scan 1.0 / of the deployer's 1.0. A scan-aware provider ships bg-rate0.02 (group ER@10 0.0300, "
+        "the deployer's scan holds 0.2 of its targets)."
+    ) in text
+    assert _scan_aware_rates({**spec, "rate-checkpoints": []}, tmp_path, pd.DataFrame(rows)) == []
