@@ -431,7 +431,7 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
                 own = json.loads(audit_path.read_text()).get("provider-scan", {}).get("targets-among-top-10")
                 deployer = json.loads(scan_path.read_text())["targets-among-top-10"]
                 rows.append((rate, name, float(pair["group/er@10"].iloc[0]), own, deployer))
-            if not rows:
+            if len(rows) < 2:  # the seed's rates were not swept
                 continue
             rows.sort(key=lambda row: row[0])
             cells = "; ".join(
@@ -446,6 +446,9 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
                 if unflagged
                 else "finds no swept rate its own scan does not flag"
             )
+            unknown = [f"{row[0]:g}" for row in rows if row[3] is None and (not unflagged or row[0] > unflagged[-1][0])]
+            if unknown:
+                choice += f", if its scan flags rate {', '.join(unknown)}, where this spec's audits did not record it"
             lines.append(f"- {kind}, seed {int(seed)}: {cells}. A scan-aware provider {choice}.")
     if not lines:
         return []
@@ -536,7 +539,8 @@ def _plot(runs: pd.DataFrame, spec: dict, path: Path) -> None:
     columns = 3
     rows = -(-len(scenarios) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), sharey=True, squeeze=False)
-    colors = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    palette = plt.get_cmap("tab20").colors  # more checkpoints than the default cycle's 10 colours
+    colors = {kind: palette[index % len(palette)] for index, kind in enumerate(kinds)}
     for axis, scenario in zip(axes.flat, scenarios):
         for kind in kinds:
             part = runs[(runs["scenario"] == scenario) & (runs["checkpoint"] == kind)]

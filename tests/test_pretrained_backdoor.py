@@ -528,6 +528,9 @@ def test_the_report_names_the_rate_a_provider_who_knows_the_scan_would_ship(tmp_
         "of the deployer's 0.2; rate 0.05 (bg-rate0.05): group ER@10 0.0800, targets in the top 10 of the provider's "
         "scan not recorded / of the deployer's 0.8; rate 0.1 (bg): group ER@10 0.2100, targets in the top 10 of the "
         "provider's scan 1.0 / of the deployer's 1.0. A scan-aware provider ships bg-rate0.02 (group ER@10 0.0300, "
-        "the deployer's scan holds 0.2 of its targets)."
+        "the deployer's scan holds 0.2 of its targets), if its scan flags rate 0.05, where this spec's audits did not "
+        "record it."
     ) in text
     assert _scan_aware_rates({**spec, "rate-checkpoints": []}, tmp_path, pd.DataFrame(rows)) == []
+    unswept = pd.DataFrame(rows[:1])  # the checkpoint at its own rate only: no choice to report
+    assert _scan_aware_rates(spec, tmp_path, unswept) == []
