@@ -243,7 +243,8 @@ class Versus:
     #: so that both sides' curves are indexed alike.
     epoch_length: int = 1
     #: Effects of one condition against another within each code, paired by seed (label, baseline, compared):
-    #: e.g. the utility an untargeted attack takes, or what a defense gets back.
+    #: e.g. the utility an untargeted attack takes, or what a defense gets back. An ablation's label stands for
+    #: this project's runs; the reference's side of the effect is taken between the conditions it is held against.
     contrasts: tuple[tuple[str, str, str], ...] = ()
 
 
@@ -712,6 +713,18 @@ VERSUS = {
                 "None-FedAdam-r484",
                 "clusterattack-setting-none-reference-protocol",
             ),
+            "ClusterAttack-FedAdam-r484, leave-last-two-out + per-round": (
+                "ClusterAttack-FedAdam-r484",
+                "clusterattack-setting-fedadam-reference-protocol",
+            ),
+            "ClusterAttack-NormBoundUNION-r484, leave-last-two-out + per-round": (
+                "ClusterAttack-NormBoundUNION-r484",
+                "clusterattack-setting-normbound-union-reference-protocol",
+            ),
+            "None-FedAdam-r484, leave-last-two-out + per-round + negatives-avoid-held-out": (
+                "None-FedAdam-r484",
+                "clusterattack-setting-none-reference-negatives",
+            ),
         },
         {"recall@10": "HR@10", "ndcg@10": "NDCG@10"},
         CLUSTERATTACK_SETTING,
@@ -722,6 +735,21 @@ VERSUS = {
             ("ClusterAttack's utility drop (FedAdam)", "None-FedAdam-r484", "ClusterAttack-FedAdam-r484"),
             ("UNION's recovery under ClusterAttack", "ClusterAttack-FedAdam-r484", "ClusterAttack-NormBoundUNION-r484"),
             ("UNION under attack against no attack", "None-FedAdam-r484", "ClusterAttack-NormBoundUNION-r484"),
+            (
+                "ClusterAttack's utility drop (FedAdam), reference protocol",
+                "None-FedAdam-r484, leave-last-two-out + per-round",
+                "ClusterAttack-FedAdam-r484, leave-last-two-out + per-round",
+            ),
+            (
+                "UNION's recovery under ClusterAttack, reference protocol",
+                "ClusterAttack-FedAdam-r484, leave-last-two-out + per-round",
+                "ClusterAttack-NormBoundUNION-r484, leave-last-two-out + per-round",
+            ),
+            (
+                "UNION under attack against no attack, reference protocol",
+                "None-FedAdam-r484, leave-last-two-out + per-round",
+                "ClusterAttack-NormBoundUNION-r484, leave-last-two-out + per-round",
+            ),
         ),
     ),
 }
@@ -795,10 +823,13 @@ def range_table(reference: pd.DataFrame, ours: pd.DataFrame, checks: pd.DataFram
     return "\n".join(lines)
 
 
-def contrast_table(both: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ...], measures: list[str]) -> str:
+def contrast_table(
+    both: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ...], measures: list[str], against: dict[str, str]
+) -> str:
     """Per contrast (label, baseline, compared), measure and code: both conditions over seeds, the change (compared
     minus baseline) per seed where a seed ran both, its mean ± std (n) and the change of the means relative to the
-    baseline's mean; then whether each of this project's changes lies within the reference's range of changes."""
+    baseline's mean; then whether each of this project's changes lies within the reference's range of changes. On
+    the reference's side an ablation's label is read as the condition it is held against (`against`)."""
     lines = [
         "| effect | measure | code | baseline | compared | change per seed | change | relative | "
         "within the reference's range |",
@@ -809,8 +840,13 @@ def contrast_table(both: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ..
             changes = {}
             for code in (REFERENCE, THIS_PROJECT):
                 rows = both[both["code"] == code]
-                base = rows[rows["condition"] == baseline].set_index("seed")[measure]
-                other = rows[rows["condition"] == compared].set_index("seed")[measure]
+                names = (
+                    (baseline, compared)
+                    if code == THIS_PROJECT
+                    else (against.get(baseline, baseline), against.get(compared, compared))
+                )
+                base = rows[rows["condition"] == names[0]].set_index("seed")[measure]
+                other = rows[rows["condition"] == names[1]].set_index("seed")[measure]
                 changes[code] = (other - base).dropna().sort_index()
                 relative = other.mean() / base.mean() - 1 if len(base) and len(other) else math.nan
                 per_seed = ", ".join(f"{seed}: {value:+.4f}" for seed, value in changes[code].items()) or "–"
@@ -854,7 +890,9 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
             "its initialisation and schedule within a code), then mean ± sample std (n); relative = the compared "
             "condition's mean over the baseline's, minus 1. This project's per-seed change is held against the "
             "reference's min–max over its seeds.",
-            contrast_table(both, versus.contrasts, finals),
+            contrast_table(
+                both, versus.contrasts, finals, {label: against for label, (against, _) in versus.ablations.items()}
+            ),
         ]
     both = both.assign(condition=both["condition"] + ", " + both["code"]).drop(columns="code")
     checks = within_reference(reference, ours, measures)
