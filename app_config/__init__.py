@@ -68,6 +68,10 @@ def _sequential_fits(config: RunConfig) -> None:
             )
     if config.secure_aggregation:
         raise ConfigError(f"secure-aggregation is not available with model {config.model!r}")
+    if config.negatives_avoid_held_out:
+        raise ConfigError(
+            f"negatives-avoid-held-out is built for embedding models; with model {config.model!r} set it false"
+        )
 
 
 def _separate_rows_fit(config: RunConfig) -> None:

@@ -102,6 +102,14 @@ COMMON: tuple[Setting, ...] = (
         "resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."
     ),
     Setting(
+        "negatives-avoid-held-out",
+        bool,
+        "Draw a benign user's negatives outside its held-out items too (its test items and, with "
+        "`leave-last-two-out`, its validation item), as ClusterAttack-UNION's reference code does; false: outside its "
+        "training items only (a user may draw its own test item). The client holds these items; nothing is sent. "
+        "Embedding models only; the attackers' own honest gradients and FLTrust's root users draw as with false.",
+    ),
+    Setting(
         "repeated-items",
         str,
         "How a user's rows for an item its samples repeat (duplicate negatives) merge: `summed` (its gradient), "

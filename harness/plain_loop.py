@@ -23,7 +23,7 @@ from fedrec.evaluation.ranking import evaluate_users, exposure_masks_test
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.registry import build_model
 from fedrec.targets import resolve_targets
-from fedrec.training.sampling import epoch_samples, round_schedule
+from fedrec.training.sampling import dataset_samples, round_schedule
 from harness.arguments import add_data_dir, one_line_errors, script_parser
 
 
@@ -50,7 +50,7 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for epoch in range(config.epochs):
         for users in round_schedule(all_users, config, epoch):
-            samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
+            samples = dataset_samples(dataset, users, config, epoch)
             counts = np.array([len(s.items) for s in samples])
             owner = torch.from_numpy(np.repeat(np.arange(len(users)), counts))
             items = torch.from_numpy(np.concatenate([s.items for s in samples]))

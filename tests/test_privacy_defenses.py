@@ -44,6 +44,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "pseudo_items": 3,
         "pseudo_items_label": "positive",
         "resample_negatives": True,
+        "negatives_avoid_held_out": False,
     }
     return SimpleNamespace(**{**values, **overrides})
 

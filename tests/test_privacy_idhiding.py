@@ -35,6 +35,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "negatives": NEGATIVES,
         "seed": SEED,
         "resample_negatives": False,
+        "negatives_avoid_held_out": False,
         "repeated_items": "summed",
         "loss_reduction": "mean",
         "l2_reg": 0.0,

@@ -160,3 +160,26 @@ def test_clusterattack_beside_the_project_gives_the_attack_drop_per_code_by_roun
     assert f"{drop} reference | 0.0550 ± 0.0071 (n=2) | 0.0400 ± 0.0141 (n=2) | 0: -0.0200, 1: -0.0100 |" in text
     assert "| 0: -0.0150 | -0.0150 ± – (n=1) | -30.0% | 1 of 1 (-0.0200 to -0.0100) |" in text
     assert "| UNION's recovery under ClusterAttack | final HR@10 | this project | 0.0350 ± – (n=1) | – | – |" in text
+
+
+def test_an_effect_between_ablations_takes_the_reference_side_from_the_conditions_they_are_held_against(
+    tmp_path: Path,
+) -> None:
+    versus = VERSUS["clusterattack-union"]
+    label, baseline, compared = next(contrast for contrast in versus.contrasts if contrast[1] in versus.ablations)
+    logs = tmp_path / "logs" / "clusterattack-union"
+    logs.mkdir(parents=True)
+    (logs / f"{versus.ablations[baseline][0]}-seed0.log").write_text(_cluster_log(0.05, 0.02))
+    (logs / f"{versus.ablations[compared][0]}-seed0.log").write_text(_cluster_log(0.03, 0.01))
+    results = tmp_path / "results"
+    for ablation, hr in ((baseline, 0.02), (compared, 0.025)):
+        folder = results / f"{versus.ablations[ablation][1]}__seed0"
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text(f"epoch,recall@10,ndcg@10\n1,0.01,0.005\n4,{hr},0.01\n")
+        (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    ours = project_runs(results, versus)
+    text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
+    effect = f"| {label} | final HR@10 |"
+    assert f"{effect} reference | 0.0500 ± – (n=1) | 0.0300 ± – (n=1) | 0: -0.0200 |" in text
+    assert f"{effect} this project | 0.0200 ± – (n=1) | 0.0250 ± – (n=1) | 0: +0.0050 |" in text
+    assert "| 1 of 1 (-0.0200 to -0.0200) |" not in text and "| 0 of 1 (-0.0200 to -0.0200) |" in text

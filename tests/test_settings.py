@@ -38,6 +38,7 @@ def _raw(**values: object) -> dict[str, object]:
         "uniformity-reg": 0.0,
         "negatives": 4,
         "resample-negatives": True,
+        "negatives-avoid-held-out": False,
         "repeated-items": "summed",
         "epochs": 1,
         "clients-per-round": 2,

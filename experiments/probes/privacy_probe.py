@@ -21,7 +21,7 @@ from fedrec.data.dataset import RecDataset
 from fedrec.models.base import RecModel, Theta
 from fedrec.models.registry import build_model
 from fedrec.training.local import Objective, compute_user_updates
-from fedrec.training.sampling import epoch_samples, round_schedule
+from fedrec.training.sampling import dataset_samples, round_schedule
 from fedrec.training.server_step import ThetaGradient, apply_gradient
 from harness.arguments import add_data_dir, one_line_errors, script_parser
 from privacy.analytic import AnalyticAttack
@@ -38,7 +38,7 @@ def train_epoch(
 ) -> None:
     """One epoch of the protocol in place: each round's users' gradients summed into Θ, each p_u stepped locally."""
     for users in round_schedule(np.arange(dataset.num_users), config, epoch):
-        samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
+        samples = dataset_samples(dataset, users, config, epoch)
         result = compute_user_updates(model, theta, users, user_emb[users], samples, Objective.of(config))
         updates = result.updates
         dense = {name: grads.sum(0) for name, grads in updates.dense_grads.items()}
@@ -56,7 +56,7 @@ def observe(
     epoch: int,
 ) -> list[tuple[ObservedUpload, Truth]]:
     """The uploads `users` would send in `epoch` on the current Θ and p_u, with their truth."""
-    samples = [epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
+    samples = dataset_samples(dataset, users, config, epoch)
     updates = compute_user_updates(model, theta, users, user_emb[users], samples, Objective.of(config)).updates
     snapshot = {name: tensor.clone() for name, tensor in theta.items()}
     pairs = []

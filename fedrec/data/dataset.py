@@ -118,6 +118,15 @@ class RecDataset:
     def test_items(self, user: int) -> np.ndarray:
         return self.test.indices[self.test.indptr[user] : self.test.indptr[user + 1]]
 
+    def held_out_items(self, user: int) -> np.ndarray:
+        """The user's items kept out of training: its test items and any held-out (validation) ones, sorted."""
+        items = self.test_items(user)
+        if self.held_out is not None:
+            items = np.concatenate(
+                [items, self.held_out.indices[self.held_out.indptr[user] : self.held_out.indptr[user + 1]]]
+            )
+        return np.unique(items)
+
     def train_sequence(self, user: int) -> np.ndarray:
         """The user's train items in chronological order (ties in time by item id ascending)."""
         indptr, items = self._train_sequences

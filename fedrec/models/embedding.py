@@ -51,5 +51,5 @@ class EmbeddingModel(RecModel):
     ) -> local.LocalResult:
         """The benign users' updates: each user's samples of the epoch through the run's update rule."""
         config, epoch = step.config, step.epoch
-        samples = [sampling.epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch) for u in users]
+        samples = sampling.dataset_samples(dataset, users, config, epoch)
         return step.update_rule(self, theta, users, embeddings, samples, config, epoch)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fedrec.config import RunConfig
+from fedrec.data.dataset import RecDataset
 from fedrec.training.schedule import per_round_schedule
 
 _NEGATIVES_STREAM = 0x4E45
@@ -54,12 +55,20 @@ class UserSamples:
 
 
 def user_samples(
-    user: int, train_items: np.ndarray, num_items: int, negatives: int, seed: int, epoch: int
+    user: int,
+    train_items: np.ndarray,
+    num_items: int,
+    negatives: int,
+    seed: int,
+    epoch: int,
+    avoided: np.ndarray | None = None,
 ) -> UserSamples:
-    """Samples for `user` in `epoch` (pass epoch 0 every time to keep negatives fixed)."""
+    """Samples for `user` in `epoch` (pass epoch 0 every time to keep negatives fixed); the negatives are drawn
+    outside `train_items` and `avoided` (e.g. the user's held-out items)."""
     rng = np.random.default_rng([seed, _NEGATIVES_STREAM, epoch, int(user)])
     num_pos = len(train_items)
-    negative_items = sample_negatives(train_items, num_items, num_pos * negatives, rng)
+    taken = train_items if avoided is None else np.union1d(train_items, avoided)
+    negative_items = sample_negatives(taken, num_items, num_pos * negatives, rng)
     return UserSamples(
         items=np.concatenate([train_items, negative_items]).astype(np.int64),
         labels=np.concatenate([np.ones(num_pos), np.zeros(len(negative_items))]).astype(np.float32),
@@ -84,15 +93,33 @@ def contrast_rows(train_items: np.ndarray, num_items: int, rng: np.random.Genera
     return np.concatenate([train_items[:, None], train_items[other][:, None], negatives], axis=1).astype(np.int64)
 
 
-def epoch_samples(user: int, train_items: np.ndarray, num_items: int, config: RunConfig, epoch: int) -> UserSamples:
-    """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off;
-    with `uniformity-reg`, UNION's contrastive candidates, drawn anew each epoch."""
+def epoch_samples(
+    user: int,
+    train_items: np.ndarray,
+    num_items: int,
+    config: RunConfig,
+    epoch: int,
+    held_out: np.ndarray | None = None,
+) -> UserSamples:
+    """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off,
+    outside the user's `held_out` items too when `negatives-avoid-held-out` is on; with `uniformity-reg`, UNION's
+    contrastive candidates, drawn anew each epoch."""
     negative_epoch = epoch if config.resample_negatives else 0
-    samples = user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch)
+    avoided = held_out if config.negatives_avoid_held_out else None
+    samples = user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch, avoided)
     if config.uniformity_reg <= 0:
         return samples
     rng = np.random.default_rng([config.seed, _CONTRAST_STREAM, epoch, int(user)])
     return replace(samples, contrast=contrast_rows(np.asarray(train_items, dtype=np.int64), num_items, rng))
+
+
+def dataset_samples(dataset: RecDataset, users: np.ndarray, config: RunConfig, epoch: int) -> list[UserSamples]:
+    """The samples in `epoch` of `users`, rows of the `dataset` their client holds (with their held-out items,
+    which never leave it)."""
+    return [
+        epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch, dataset.held_out_items(u))
+        for u in users
+    ]
 
 
 def epoch_schedule(user_ids: np.ndarray, clients_per_round: int, seed: int, epoch: int) -> list[np.ndarray]:
