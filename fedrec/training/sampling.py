@@ -116,8 +116,11 @@ def epoch_samples(
 def dataset_samples(dataset: RecDataset, users: np.ndarray, config: RunConfig, epoch: int) -> list[UserSamples]:
     """The samples in `epoch` of `users`, rows of the `dataset` their client holds (with their held-out items,
     which never leave it)."""
+    avoids = config.negatives_avoid_held_out  # the held-out items are looked up only where they are used
     return [
-        epoch_samples(u, dataset.train_items(u), dataset.num_items, config, epoch, dataset.held_out_items(u))
+        epoch_samples(
+            u, dataset.train_items(u), dataset.num_items, config, epoch, dataset.held_out_items(u) if avoids else None
+        )
         for u in users
     ]
 
