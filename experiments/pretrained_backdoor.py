@@ -416,37 +416,49 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
     (on its users, `provider-scan` of the checkpoint) and the deployer's scan (on the federation's users) hold of
     its targets; and the rate a scan-aware provider ships: the largest its own scan does not flag in its top 10."""
     lines = []
+    base = tomllib.loads((PROJECT / spec["base"]).read_text())
     for kind in spec.get("rate-checkpoints", []):
-        base = tomllib.loads((PROJECT / spec["base"]).read_text())
         own_rate = make_config({**base, **_settings(spec["checkpoints"][kind])}).backdoor_rate
         rates = {kind: own_rate, **{f"{kind}-rate{rate}": rate for rate in spec.get("rates", [])}}
         for seed in sorted(pairs["seed"].unique()):
             rows = []
             for name, rate in rates.items():
-                audit_path = out / "audits" / f"{seed_run_name(name, seed)}.json"
-                scan_path = audit_path.with_name(audit_path.name.removesuffix(".json") + ".scan.json")
+                audit = out / "audits" / f"{seed_run_name(name, seed)}.json"
+                scan = out / "audits" / f"{seed_run_name(name, seed)}.scan.json"
                 pair = pairs[(pairs["checkpoint"] == name) & (pairs["seed"] == seed)]
-                if pair.empty or not scan_path.exists():
+                if pair.empty or not scan.exists():
                     continue
-                own = json.loads(audit_path.read_text()).get("provider-scan", {}).get("targets-among-top-10")
-                deployer = json.loads(scan_path.read_text())["targets-among-top-10"]
-                rows.append((rate, name, float(pair["group/er@10"].iloc[0]), own, deployer))
+                rows.append(
+                    {
+                        "rate": rate,
+                        "name": name,
+                        "er": float(pair["group/er@10"].iloc[0]),
+                        "own": json.loads(audit.read_text()).get("provider-scan", {}).get("targets-among-top-10"),
+                        "deployer": json.loads(scan.read_text())["targets-among-top-10"],
+                    }
+                )
             if len(rows) < 2:  # the seed's rates were not swept
                 continue
-            rows.sort(key=lambda row: row[0])
+            rows.sort(key=lambda row: row["rate"])
             cells = "; ".join(
-                f"rate {rate:g} ({name}): group ER@10 {er:.4f}, targets in the top 10 of the provider's scan "
-                f"{'not recorded' if own is None else f'{own:.1f}'} / of the deployer's {deployer:.1f}"
-                for rate, name, er, own, deployer in rows
+                f"rate {row['rate']:g} ({row['name']}): group ER@10 {row['er']:.4f}, targets in the top 10 of the "
+                f"provider's scan {'not recorded' if row['own'] is None else format(row['own'], '.1f')} / of the "
+                f"deployer's {row['deployer']:.1f}"
+                for row in rows
             )
-            unflagged = [row for row in rows if row[3] == 0.0]
+            unflagged = [row for row in rows if row["own"] == 0.0]
+            shipped = unflagged[-1] if unflagged else None
             choice = (
-                f"ships {unflagged[-1][1]} (group ER@10 {unflagged[-1][2]:.4f}, the deployer's scan holds "
-                f"{unflagged[-1][4]:.1f} of its targets)"
-                if unflagged
+                f"ships {shipped['name']} (group ER@10 {shipped['er']:.4f}, the deployer's scan holds "
+                f"{shipped['deployer']:.1f} of its targets)"
+                if shipped
                 else "finds no swept rate its own scan does not flag"
             )
-            unknown = [f"{row[0]:g}" for row in rows if row[3] is None and (not unflagged or row[0] > unflagged[-1][0])]
+            unknown = [
+                f"{row['rate']:g}"
+                for row in rows
+                if row["own"] is None and (shipped is None or row["rate"] > shipped["rate"])
+            ]
             if unknown:
                 choice += f", if its scan flags rate {', '.join(unknown)}, where this spec's audits did not record it"
             lines.append(f"- {kind}, seed {int(seed)}: {cells}. A scan-aware provider {choice}.")

@@ -99,13 +99,12 @@ def epoch_samples(
     num_items: int,
     config: RunConfig,
     epoch: int,
-    held_out: np.ndarray | None = None,
+    avoided: np.ndarray | None = None,
 ) -> UserSamples:
     """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off,
-    outside the user's `held_out` items too when `negatives-avoid-held-out` is on; with `uniformity-reg`, UNION's
-    contrastive candidates, drawn anew each epoch."""
+    outside the `avoided` items too when given (`dataset_samples` gives the held-out ones under
+    `negatives-avoid-held-out`); with `uniformity-reg`, UNION's contrastive candidates, drawn anew each epoch."""
     negative_epoch = epoch if config.resample_negatives else 0
-    avoided = held_out if config.negatives_avoid_held_out else None
     samples = user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch, avoided)
     if config.uniformity_reg <= 0:
         return samples
@@ -114,8 +113,8 @@ def epoch_samples(
 
 
 def dataset_samples(dataset: RecDataset, users: np.ndarray, config: RunConfig, epoch: int) -> list[UserSamples]:
-    """The samples in `epoch` of `users`, rows of the `dataset` their client holds (with their held-out items,
-    which never leave it)."""
+    """The samples in `epoch` of `users`, rows of the `dataset` their client holds; under `negatives-avoid-held-out`
+    their negatives avoid their held-out items, which never leave the client."""
     avoids = config.negatives_avoid_held_out  # the held-out items are looked up only where they are used
     return [
         epoch_samples(
