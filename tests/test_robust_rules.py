@@ -107,3 +107,29 @@ def test_appended_rows_distances_equal_the_whole_matrix_and_its_krum_pick() -> N
     torch.testing.assert_close(blocks, whole, rtol=1e-12, atol=1e-9)
     pick = int(torch.argmin(scores_from_distances(blocks, 4)))
     assert pick == int(torch.argmin(krum_scores(torch.cat([fixed, appended]), 4)))
+
+
+def _blocks_written_out(fixed: torch.Tensor, appended: torch.Tensor) -> torch.Tensor:
+    """The fixed rows followed by `appended`, each block's squared distances written out, rows doubled anew."""
+    fixed, extra = fixed.double(), appended.double()
+    fixed_norms, extra_norms = fixed.pow(2).sum(1), extra.pow(2).sum(1)
+    fixed_block = (fixed_norms[:, None] + fixed_norms[None, :] - 2 * fixed @ fixed.T).clamp(min=0)
+    cross = (fixed_norms[:, None] + extra_norms[None, :] - 2 * fixed @ extra.T).clamp(min=0)
+    own = (extra_norms[:, None] + extra_norms[None, :] - 2 * extra @ extra.T).clamp(min=0)
+    return torch.cat([torch.cat([fixed_block, cross], 1), torch.cat([cross.T, own], 1)])
+
+
+@pytest.mark.parametrize(
+    ("fixed_rows", "appended_rows", "dim"), [(2, 1, 7), (12, 3, 300), (25, 4, 64), (26, 1, 300), (90, 13, 4100)]
+)
+def test_appended_rows_distances_are_the_blocks_written_out_bit_for_bit(
+    fixed_rows: int, appended_rows: int, dim: int
+) -> None:
+    generator = torch.Generator().manual_seed(fixed_rows)
+    fixed = torch.randn(fixed_rows, dim, generator=generator) * (torch.rand(fixed_rows, dim, generator=generator) < 0.2)
+    candidates = AppendedRowsDistances(fixed)
+    assert torch.equal(candidates.fixed_block, pairwise_squared_distances(fixed))
+    for scale in (1.0, 1e-3, 1e3):  # one cache, several candidate sets, as in the λ search
+        appended = scale * torch.randn(appended_rows, dim, generator=generator)
+        assert torch.equal(candidates.with_rows(appended), _blocks_written_out(fixed, appended))
+    assert torch.equal(pairwise_squared_distances(appended), _blocks_written_out(appended, appended[:0]))
