@@ -48,6 +48,7 @@ from pretrained.target_ranks import median_target_ranks  # noqa: E402
 PROJECT = Path(__file__).resolve().parents[1]
 KS = (5, 10, 20)
 CONTROL = ".control"  # suffix of a control's audits and runs: `<kind>.control`
+RECREATED = "recreated"  # audits of checkpoints pre-trained again from a spec entry: `<name>.<n>.json`
 #: Spec keys of a checkpoint entry that are not run-config settings.
 SPEC_ONLY = ("control",)
 #: Spec keys of a scenario naming the scenario it differs from in one thing, with the report's section heading and
@@ -411,6 +412,27 @@ def report(spec: dict, out: Path) -> None:
     print(f"report -> {out / 'report.md'}")
 
 
+def _provider_scan(out: Path, name: str) -> dict:
+    """What the provider's own scan holds of a checkpoint's targets (`own`, top 10) and where that was read
+    (`source`): from the audited checkpoint's meta, or else from the audits in `recreated/` of checkpoints
+    pre-trained again from the same config and seed. Pre-training is not bit-reproducible here, so each re-creation
+    is another draw of the same checkpoint; their value is used only when they agree."""
+    own = json.loads((out / "audits" / f"{name}.json").read_text()).get("provider-scan")
+    if own is not None:
+        return {"own": own["targets-among-top-10"], "source": ""}
+    again = [json.loads(path.read_text()) for path in sorted((out / RECREATED).glob(f"{name}.*.json"))]
+    again = [audit for audit in again if "provider-scan" in audit]
+    if not again:
+        return {"own": None, "source": ""}
+    values = [audit["provider-scan"]["targets-among-top-10"] for audit in again]
+    exposures = ", ".join(f"{audit['metrics']['group/er@10']:.4f}" for audit in again)
+    return {
+        "own": values[0] if len(set(values)) == 1 else None,
+        "source": f" (read on {len(again)} re-created checkpoint(s): {', '.join(f'{value:.1f}' for value in values)}; "
+        f"their group ER@10 as is {exposures})",
+    }
+
+
 def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
     """Per seed and rate-swept checkpoint, each rate's group ER@10 as is beside what the provider's own scan
     (on its users, `provider-scan` of the checkpoint) and the deployer's scan (on the federation's users) hold of
@@ -423,7 +445,6 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
         for seed in sorted(pairs["seed"].unique()):
             rows = []
             for name, rate in rates.items():
-                audit = out / "audits" / f"{seed_run_name(name, seed)}.json"
                 scan = out / "audits" / f"{seed_run_name(name, seed)}.scan.json"
                 pair = pairs[(pairs["checkpoint"] == name) & (pairs["seed"] == seed)]
                 if pair.empty or not scan.exists():
@@ -433,7 +454,7 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
                         "rate": rate,
                         "name": name,
                         "er": float(pair["group/er@10"].iloc[0]),
-                        "own": json.loads(audit.read_text()).get("provider-scan", {}).get("targets-among-top-10"),
+                        **_provider_scan(out, seed_run_name(name, seed)),
                         "deployer": json.loads(scan.read_text())["targets-among-top-10"],
                     }
                 )
@@ -442,8 +463,8 @@ def _scan_aware_rates(spec: dict, out: Path, pairs: pd.DataFrame) -> list[str]:
             rows.sort(key=lambda row: row["rate"])
             cells = "; ".join(
                 f"rate {row['rate']:g} ({row['name']}): group ER@10 {row['er']:.4f}, targets in the top 10 of the "
-                f"provider's scan {'not recorded' if row['own'] is None else format(row['own'], '.1f')} / of the "
-                f"deployer's {row['deployer']:.1f}"
+                f"provider's scan {'not recorded' if row['own'] is None else format(row['own'], '.1f')}"
+                f"{row['source']} / of the deployer's {row['deployer']:.1f}"
                 for row in rows
             )
             unflagged = [row for row in rows if row["own"] == 0.0]

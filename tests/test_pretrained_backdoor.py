@@ -534,3 +534,46 @@ def test_the_report_names_the_rate_a_provider_who_knows_the_scan_would_ship(tmp_
     assert _scan_aware_rates({**spec, "rate-checkpoints": []}, tmp_path, pd.DataFrame(rows)) == []
     unswept = pd.DataFrame(rows[:1])  # the checkpoint at its own rate only: no choice to report
     assert _scan_aware_rates(spec, tmp_path, unswept) == []
+
+
+def test_the_scan_aware_rate_reads_the_providers_scan_from_re_created_checkpoints_when_they_agree(
+    tmp_path: Path,
+) -> None:
+    """An audit made before the provider scanned takes the provider's scan from `recreated/` audits of the same
+    checkpoint pre-trained again; re-creations that disagree leave it unknown."""
+    import json
+
+    import pandas as pd
+
+    from experiments.pretrained_backdoor import RECREATED, _scan_aware_rates
+
+    spec = {
+        "base": "experiments/pretrained/ml100k-base.toml",
+        "checkpoints": {
+            "clean": {"backdoor": "none"},
+            "bg": {"backdoor": "basic-replacement", "backdoor-scope": "group", "control": "clean"},
+        },
+        "rate-checkpoints": ["bg"],
+        "rates": [0.02, 0.05],
+    }
+    (tmp_path / "audits").mkdir()
+    (tmp_path / RECREATED).mkdir()
+    rows = []
+    for seed, again in ((1, (1.0, 1.0)), (2, (1.0, 0.8))):
+        for name, er, own in (("bg", 0.21, None), ("bg-rate0.02", 0.03, 0.0), ("bg-rate0.05", 0.08, None)):
+            stored = {"targets": [1, 2]} | ({} if own is None else {"provider-scan": {"targets-among-top-10": own}})
+            (tmp_path / "audits" / f"{name}__seed{seed}.json").write_text(json.dumps(stored))
+            (tmp_path / "audits" / f"{name}__seed{seed}.scan.json").write_text(json.dumps({"targets-among-top-10": 0}))
+            rows.append({"checkpoint": name, "seed": seed, "group/er@10": er})
+        for number, value in enumerate(again, 1):
+            audit = {"provider-scan": {"targets-among-top-10": value}, "metrics": {"group/er@10": 0.07 + number / 100}}
+            (tmp_path / RECREATED / f"bg-rate0.05__seed{seed}.{number}.json").write_text(json.dumps(audit))
+    text = "\n".join(_scan_aware_rates(spec, tmp_path, pd.DataFrame(rows)))
+    seed1, seed2 = text.split("\n")[-2:]
+    assert (
+        "rate 0.05 (bg-rate0.05): group ER@10 0.0800, targets in the top 10 of the provider's scan 1.0 (read on 2 "
+        "re-created checkpoint(s): 1.0, 1.0; their group ER@10 as is 0.0800, 0.0900) / of the deployer's 0.0"
+    ) in seed1
+    assert "ships bg-rate0.02" in seed1 and "if its scan flags rate 0.1," in seed1  # bg itself has no re-creation
+    assert "provider's scan not recorded (read on 2 re-created checkpoint(s): 1.0, 0.8;" in seed2
+    assert "if its scan flags rate 0.05, 0.1," in seed2
