@@ -9,7 +9,7 @@ import torch
 from app_config import make_config
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.collusion import FangKrum, FangTrim, collude
-from attacks.crafting import DistancesToRows, fang_krum, fang_trim, little_is_enough, min_max
+from attacks.crafting import DistancesAlongLine, DistancesToRows, fang_krum, fang_trim, little_is_enough, min_max
 from fedrec.models.ncf import NeuralCF
 from fedrec.robust import coordinate_median, krum_scores, trimmed_mean
 from fedrec.robust.dense import to_dense
@@ -75,10 +75,29 @@ def test_distances_to_rows_equal_cdist_bit_for_bit(rows: int) -> None:
         assert torch.equal(distances.of(vector), torch.cdist(vector[None].double(), reference.double())[0])
 
 
-@pytest.mark.parametrize("rows", [12, 40])
-def test_min_max_takes_the_steps_of_the_cdist_search(rows: int) -> None:
-    """The cached distances leave the search as it was: the same γ as the search written with torch.cdist."""
-    reference = _benign(rows, 200, seed=1)
+def _spread_rows(rows: int, dim: int, scale: float, seed: int) -> torch.Tensor:
+    """Rows around a mean of the same order as their spread (gradients), at a given scale."""
+    generator = torch.Generator().manual_seed(seed)
+    return scale * (0.1 * torch.randn(rows, dim, generator=generator) + 0.03 * torch.randn(dim, generator=generator))
+
+
+@pytest.mark.parametrize(("rows", "dim", "scale"), [(12, 200, 1.0), (26, 300, 1e-4), (40, 200, 1e2), (60, 3000, 1e-2)])
+def test_distances_along_line_bound_the_float32_points_distances(rows: int, dim: int, scale: float) -> None:
+    reference = _spread_rows(rows, dim, scale, seed=rows)
+    mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
+    line, exact = DistancesAlongLine(reference.double(), mean, direction), DistancesToRows(reference)
+    for gamma in (0.0, 0.37, 1.0, 5.5, 1234.5, 2.0**20):
+        lowest, highest = line.bounds(gamma)
+        distances = exact.of(mean + gamma * direction)
+        assert bool((lowest <= distances).all()) and bool((distances <= highest).all())
+        assert float((highest - lowest).max()) < 1e-5 * float(distances.max())  # tight enough to decide most steps
+
+
+@pytest.mark.parametrize(("rows", "dim", "scale"), [(12, 200, 1.0), (26, 300, 1e-4), (40, 200, 1e2), (60, 3000, 1e-2)])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_min_max_takes_the_steps_of_the_cdist_search(rows: int, dim: int, scale: float, seed: int) -> None:
+    """The bounds leave the search as it was: the same γ, bit for bit, as the search written with torch.cdist."""
+    reference = _spread_rows(rows, dim, scale, seed)
     mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
     limit = pairwise_squared_distances(reference).max().sqrt()
     farthest = lambda gamma: torch.cdist((mean + gamma * direction)[None].double(), reference.double()).max()  # noqa: E731
