@@ -415,8 +415,9 @@ def report(spec: dict, out: Path) -> None:
 def _provider_scan(out: Path, name: str) -> dict:
     """What the provider's own scan holds of a checkpoint's targets (`own`, top 10) and where that was read
     (`source`): from the audited checkpoint's meta, or else from the audits in `recreated/` of checkpoints
-    pre-trained again from the same config and seed. Pre-training is not bit-reproducible here, so each re-creation
-    is another draw of the same checkpoint; their value is used only when they agree."""
+    pre-trained again from the same config and seed. The shipped checkpoints predate bit-reproducible pre-training
+    (pretrained/training.py, `deterministic_algorithms`), so each re-creation is another draw of the same
+    checkpoint; their value is used only when they agree."""
     own = json.loads((out / "audits" / f"{name}.json").read_text()).get("provider-scan")
     if own is not None:
         return {"own": own["targets-among-top-10"], "source": ""}

@@ -6,7 +6,8 @@ federation fine-tunes). `poison` rewrites an epoch's instances before they are b
 of `pretrained/backdoors.py` are such rewrites plus a choice of trainable entries.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,33 @@ class Stage:
     gradient_mask: GradientMask | None = None
 
 
+@contextmanager
+def deterministic_algorithms() -> Iterator[None]:
+    """PyTorch's deterministic algorithms while the block runs, the previous mode restored after.
+
+    The backward of `items[labels]` (the item rows of a batch's positions) accumulates into the item table
+    with CPU `index_put_(accumulate=True)`, whose default kernel adds in whatever order its threads run: with
+    2 threads, two pre-trainings of the same seed ended with different weights (ML-100K, 2 epochs of group
+    basic replacement: 4 runs, 4 different checkpoints; 1 thread, or the deterministic kernel: identical).
+    """
+    enabled, warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, seed: int) -> list[float]:
-    """Runs `stage` on Θ in place; returns the mean training loss of each epoch."""
+    """Runs `stage` on Θ in place; returns the mean training loss of each epoch (the same seed, the same bits)."""
+    with deterministic_algorithms():
+        return _train_stage(model, theta, data, stage, seed)
+
+
+def _train_stage(model: SASRec, theta: Theta, data: ProviderData, stage: Stage, seed: int) -> list[float]:
     learned = [name for name in theta if stage.trainable(name)]
     for name in learned:
         theta[name].requires_grad_(True)

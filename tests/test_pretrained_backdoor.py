@@ -577,3 +577,39 @@ def test_the_scan_aware_rate_reads_the_providers_scan_from_re_created_checkpoint
     assert "ships bg-rate0.02" in seed1 and "if its scan flags rate 0.1," in seed1  # bg itself has no re-creation
     assert "provider's scan not recorded (read on 2 re-created checkpoint(s): 1.0, 0.8;" in seed2
     assert "if its scan flags rate 0.05, 0.1," in seed2
+
+
+def test_pretraining_the_same_seed_on_two_threads_gives_the_same_weights() -> None:
+    """Two pre-trainings of one config and seed, each on 2 threads, end with identical checkpoints.
+
+    The item table's gradient is accumulated by CPU `index_put_`, whose default kernel adds in thread order;
+    this size (the ML-100K base's dimension and length on synthetic users) differed between runs without
+    `deterministic_algorithms`.
+    """
+    from datasets import load_dataset
+    from pretrained.provider import pretrain
+
+    config = make_config(
+        dataset="synthetic",
+        synthetic_users=400,
+        synthetic_items=200,
+        synthetic_interactions=40,
+        model="sasrec",
+        split="leave-last-out",
+        embedding_dim=64,
+        max_sequence_length=50,
+        target_group="gender=F",
+        target_items="least-popular:3",
+        backdoor="basic-replacement",
+        pretrain_epochs=2,
+        seed=1,
+        user_share="provider",
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first, second = (pretrain(config, load_dataset(config)).theta for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
+    assert not torch.are_deterministic_algorithms_enabled()  # the mode is the pre-training's only
+    assert all(torch.equal(first[name], second[name]) for name in first)
