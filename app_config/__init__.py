@@ -32,6 +32,8 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     _sequential_fits(config)
     _separate_rows_fit(config)
     _sampled_candidates_fit(config)
+    if config.l2_scope == "all" and config.l2_reg == 0:
+        raise ConfigError("l2-scope 'all' regularises with l2-reg, which is 0: set l2-reg > 0 or l2-scope = 'touched'")
     return config
 
 

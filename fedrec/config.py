@@ -22,7 +22,7 @@ from fedrec.registry import OwnedSetting, Registry
 from fedrec.settings import Setting, positive_int_list, user_path
 from fedrec.training.losses import REDUCTIONS
 from fedrec.training.schedule import CLIENT_SAMPLINGS
-from fedrec.training.server_step import SERVER_OPTIMIZERS
+from fedrec.training.server_step import L2_SCOPES, SERVER_OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,15 @@ COMMON: tuple[Setting, ...] = (
         "loss, so its gradient (in the uploaded item rows too) carries l2-reg * the row, as FedRecAttack's reference "
         "code does with 0.1; 0 = none. Dense (MLP) parameters are not regularised.",
         minimum=0.0,
+    ),
+    Setting(
+        "l2-scope",
+        str,
+        "Where `l2-reg` applies: `touched` (p_u and each sample's item row, on the client: FedRecAttack's reference) "
+        "or `all` (ClusterAttack-UNION's reference, which adds the L2 of every parameter to each client's loss: p_u on "
+        "the client, and on the server l2-reg * Θ added to each round's aggregated gradient of every Θ entry but the "
+        "biases, which is what every client's own term gives under the weighted mean).",
+        L2_SCOPES,
     ),
     Setting(
         "uniformity-reg",

@@ -134,7 +134,8 @@ class FedRecStrategy(Strategy):
         self.config = config
         self.directory = directory
         self.theta = theta
-        self.server_step = ServerStep(theta, config.server_optimizer, config.lr)
+        server_l2 = config.l2_reg if config.l2_scope == "all" else 0.0
+        self.server_step = ServerStep(theta, config.server_optimizer, config.lr, server_l2)
         self.targets = targets
         self.hooks = hooks or StrategyHooks()
         self.rounds_per_epoch = math.ceil(len(directory.user_ids) / config.clients_per_round)

@@ -188,3 +188,49 @@ def test_l2_adds_its_coefficient_times_each_row_to_the_uploaded_gradient_and_hal
     # By hand, the positive item 0's row: d softplus(s_2 - s_0) / d q_0 = -sigmoid(-1) * p, plus 0.1 * q_0.
     sigma = float(torch.sigmoid(torch.tensor(-1.0)))
     torch.testing.assert_close(l2.updates.item_grads[0], torch.tensor([-sigma + 0.1, 0.0]))
+
+
+def test_l2_on_all_leaves_the_uploaded_rows_to_the_server_and_keeps_the_users_own_term() -> None:
+    plain = _one_bpr_user(Objective("bpr", reduction="sum"))
+    on_all = _one_bpr_user(Objective("bpr", reduction="sum", l2=0.1, l2_items=False))
+    torch.testing.assert_close(on_all.user_emb_grad - plain.user_emb_grad, torch.tensor([[0.1, 0.0]]))
+    assert torch.equal(on_all.updates.item_grads, plain.updates.item_grads)
+    assert float(on_all.losses[0] - plain.losses[0]) == pytest.approx(0.05 * 1.0)  # 0.1 / 2 * |p|^2
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_server_l2_adds_its_coefficient_times_every_row_and_weight_but_no_bias(optimizer: str) -> None:
+    """ClusterAttack-UNION's reference: every client's loss has l2/2 * |Θ|² (biases excluded), so the weighted
+    mean of their gradients gains l2 * Θ on every item row, sent or not."""
+    start = {
+        ITEM_EMBEDDING: torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]),
+        "w": torch.ones(2),
+        "b.bias": torch.ones(2),
+    }
+    theta = {name: value.clone() for name, value in start.items()}
+    reference = {name: torch.nn.Parameter(value.clone()) for name, value in start.items()}
+    step = ServerStep(theta, optimizer, lr=0.01, l2=0.1)
+    by_hand = (
+        torch.optim.Adam(reference.values(), lr=0.01)
+        if optimizer == "adam"
+        else torch.optim.SGD(reference.values(), lr=0.01)
+    )
+    for scale in (1.0, -3.0):
+        step(ThetaGradient(torch.tensor([1]), torch.tensor([[scale, 0.0]]), {"w": torch.tensor([scale, 0.0])}))
+        grads = {ITEM_EMBEDDING: torch.tensor([[0.0, 0.0], [scale, 0.0], [0.0, 0.0]]), "w": torch.tensor([scale, 0.0])}
+        for name, parameter in reference.items():
+            own = grads.get(name, torch.zeros_like(parameter))
+            parameter.grad = own + (0.0 if "bias" in name else 0.1) * parameter.detach()
+        by_hand.step()
+    for name in theta:
+        torch.testing.assert_close(theta[name], reference[name].detach(), rtol=1e-6, atol=1e-7)
+    assert not torch.equal(theta[ITEM_EMBEDDING][0], start[ITEM_EMBEDDING][0])  # a row nobody sent decays too
+    assert torch.equal(theta["b.bias"], start["b.bias"])  # the bias got no gradient and no decay
+
+
+def test_l2_on_all_without_a_coefficient_is_one_line() -> None:
+    from app_config import make_config
+    from fedrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="l2-scope 'all' regularises with l2-reg, which is 0"):
+        make_config(l2_scope="all")

@@ -47,6 +47,8 @@ class Objective:
     repeated_items: str = "summed"
     extra: LossTerm | None = None
     uniformity: float = 0.0
+    #: False under `l2-scope = "all"`: the server regularises every item row, the client only p_u
+    l2_items: bool = True
 
     @classmethod
     def of(cls, config: Any) -> "Objective":
@@ -58,6 +60,7 @@ class Objective:
             config.l2_reg,
             config.repeated_items,
             uniformity=config.uniformity_reg,
+            l2_items=config.l2_scope == "touched",
         )
 
 
@@ -170,7 +173,7 @@ def compute_user_updates(
         logits = model.logits(replicas, own_user, item_emb)
         bucket_losses = per_user_loss(objective.loss, logits, labels, mask, partner, objective.reduction)
         if objective.l2 > 0:
-            squared_rows = (item_emb.pow(2).sum(-1) * mask).sum(1)
+            squared_rows = (item_emb.pow(2).sum(-1) * mask).sum(1) if objective.l2_items else 0.0
             bucket_losses = bucket_losses + 0.5 * objective.l2 * (own_user.pow(2).sum(-1) + squared_rows)
         if objective.extra is not None:
             bucket_losses = bucket_losses + objective.extra(own_user, item_emb, items, mask)
@@ -196,7 +199,8 @@ def compute_user_updates(
     if objective.repeated_items == "separate":
         if contrast_keys:
             raise ValueError("repeated-items 'separate' cannot carry UNION's contrastive rows (uniformity-reg > 0)")
-        own_l2 = objective.l2 * theta[ITEM_EMBEDDING].detach()[flat_keys % num_items]
+        item_l2 = objective.l2 if objective.l2_items else 0.0
+        own_l2 = item_l2 * theta[ITEM_EMBEDDING].detach()[flat_keys % num_items]
         order = torch.argsort(flat_keys, stable=True)  # by user, then item, then sample order
         flat_keys, flat_rows = flat_keys[order], separate_rows(flat_keys[order], flat_rows[order], own_l2[order])
         return _result(user_ids, samples, flat_keys, flat_rows, num_items, dense_grads, user_emb_grad, losses)

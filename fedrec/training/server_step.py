@@ -13,6 +13,14 @@ import torch
 from fedrec.models.base import ITEM_EMBEDDING, Theta
 
 SERVER_OPTIMIZERS = ("sgd", "adam")
+#: Where `l2-reg` applies (fedrec/config.py): on the client's touched rows, or on all of Θ at the server.
+L2_SCOPES = ("touched", "all")
+
+
+def decayed(name: str) -> bool:
+    """Whether the server's L2 (`l2-scope = "all"`) applies to a Θ entry: all but biases, as ClusterAttack-UNION's
+    reference regularises its parameters (`model.py`, `L2_Regularizer`)."""
+    return "bias" not in name
 
 
 @dataclass
@@ -32,18 +40,35 @@ def apply_gradient(theta: Theta, gradient: ThetaGradient, lr: float) -> None:
 
 
 class ServerStep:
-    """Applies aggregated gradients to Θ in place with the run's `server-optimizer`, keeping its state."""
+    """Applies aggregated gradients to Θ in place with the run's `server-optimizer`, keeping its state.
 
-    def __init__(self, theta: Theta, optimizer: str, lr: float) -> None:
+    `l2` > 0 adds l2 * Θ to the gradient of every entry `decayed` names (every item row included, sent or not)
+    before the step: the server's half of `l2-scope = "all"`.
+    """
+
+    def __init__(self, theta: Theta, optimizer: str, lr: float, l2: float = 0.0) -> None:
         if optimizer not in SERVER_OPTIMIZERS:
             raise ValueError(f"unknown server optimizer {optimizer!r}; valid: {', '.join(SERVER_OPTIMIZERS)}")
         self.theta = theta
         self.lr = lr
-        self._adam = torch.optim.Adam(list(theta.values()), lr=lr) if optimizer == "adam" else None
+        self.l2 = l2
+        self._adam = None
+        if optimizer == "adam":
+            self._adam = torch.optim.Adam(list(theta.values()), lr=lr)
+            if l2 > 0:  # torch's own L2 (Adam's weight_decay adds it to the gradient, not AdamW's decoupled decay)
+                groups = [[theta[name] for name in theta if decayed(name) == wanted] for wanted in (True, False)]
+                self._adam = torch.optim.Adam(
+                    [{"params": groups[0], "weight_decay": l2}, {"params": groups[1], "weight_decay": 0.0}], lr=lr
+                )
 
     def __call__(self, gradient: ThetaGradient) -> None:
         if self._adam is None:
-            apply_gradient(self.theta, gradient, self.lr)
+            decay = (
+                {name: self.l2 * value for name, value in self.theta.items() if decayed(name)} if self.l2 > 0 else {}
+            )
+            apply_gradient(self.theta, gradient, self.lr)  # the decay terms above are of Θ before the step
+            for name, term in decay.items():
+                self.theta[name].sub_(term, alpha=self.lr)
             return
         item_grad = torch.zeros_like(self.theta[ITEM_EMBEDDING])
         item_grad.index_add_(0, gradient.item_ids, gradient.item_rows)
@@ -58,7 +83,7 @@ class ServerStep:
         leave them if it alone were this step's gradient (Θ and the optimiser state untouched): UNION's preview
         of a user's upload (fedrec/robust/union.py)."""
         rows = self.theta[ITEM_EMBEDDING].detach()[item_ids].double()[None]
-        grads = grads.double()
+        grads = grads.double() + self.l2 * rows if self.l2 > 0 else grads.double()
         if self._adam is None:
             return rows - self.lr * grads
         group = self._adam.param_groups[0]
