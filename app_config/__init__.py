@@ -32,8 +32,7 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     _sequential_fits(config)
     _separate_rows_fit(config)
     _sampled_candidates_fit(config)
-    if config.l2_scope == "all" and config.l2_reg == 0:
-        raise ConfigError("l2-scope 'all' regularises with l2-reg, which is 0: set l2-reg > 0 or l2-scope = 'touched'")
+    _l2_on_all_fits(config)
     return config
 
 
@@ -119,3 +118,39 @@ def settings_markdown() -> str:
 
 
 __all__ = ["SCHEMA", "RunConfig", "load_config", "make_config", "pyproject_defaults", "settings_markdown"]
+
+
+#: The rules under which the server's l2-reg * Θ equals every client's own L2 term under the rule: a (weighted)
+#: mean, and UNION's filters, which choose by differences between users that the common term leaves unchanged.
+_L2_ON_ALL_RULES = ("union", "multi-krum-union")
+
+
+def _l2_on_all_fits(config: RunConfig) -> None:
+    """`l2-scope = "all"` adds l2-reg * Θ to the aggregate on the server, which is every client's own L2 of every
+    parameter only where the rule averages the clients' gradients, on a model trained in full from the clients'
+    uploads as they are; elsewhere it would be another algorithm, so it is refused."""
+    if config.l2_scope != "all":
+        return
+    if config.l2_reg == 0:
+        raise ConfigError("l2-scope 'all' regularises with l2-reg, which is 0: set l2-reg > 0 or l2-scope = 'touched'")
+    averaged = config.defense in _L2_ON_ALL_RULES or (
+        config.defense == "fedavg" and config.fedavg_mode in ("weighted", "mean")
+    )
+    if not averaged:
+        raise ConfigError(
+            f"l2-scope 'all' equals each client's L2 only under a mean: use defense 'fedavg' with fedavg-mode "
+            f"'weighted' or 'mean', or {', '.join(repr(rule) for rule in _L2_ON_ALL_RULES)} (defense "
+            f"{config.defense!r}, fedavg-mode {config.fedavg_mode!r})"
+        )
+    for key, value, allowed in (
+        ("model", config.model, "an embedding model" if MODELS.selected(config).sequential else None),
+        ("fine-tune", config.fine_tune, "'full'" if config.fine_tune != "full" else None),
+        ("privacy-attack", config.privacy_attack, "'none'" if config.privacy_attack != "none" else None),
+        ("privacy-defense", config.privacy_defense, "'none'" if config.privacy_defense != "none" else None),
+        ("secure-aggregation", config.secure_aggregation, "false" if config.secure_aggregation else None),
+    ):
+        if allowed is not None:
+            raise ConfigError(
+                f"l2-scope 'all' is the server's term for clients that upload their gradients as they are, on an "
+                f"embedding model trained in full: set {key} to {allowed} (it is {value!r}) or l2-scope = 'touched'"
+            )

@@ -83,7 +83,8 @@ class DistancesAlongLine:
     a candidate then costs one operation per row instead of a pass over the [rows, D] matrix (243 x 41k
     doubles on a Steam round). What DistancesToRows returns for the float32 point differs from these by
     at most the point's rounding (two roundings per coordinate, within 2^-23 (|o| + |γd|) in norm, taken
-    twice) plus the double rounding of both sums of D products (within D 2^-53 (|x|² + |y|²) of a squared
+    twice; plus 2^-149 per coordinate where float32 values are subnormal, whose rounding is absolute) plus
+    the double rounding of both sums of D products (within D 2^-53 (|x|² + |y|²) of a squared
     distance each, taken 100-fold), so the search needs the point's own distances only where the limit
     falls between the bounds: on a Steam round, its last dozen candidates of ~60.
     """
@@ -104,7 +105,7 @@ class DistancesAlongLine:
         squared = (self._constant + gamma * self._linear + gamma**2 * self._quadratic).clamp_min(0)
         distance = squared.sqrt()
         point_norm = self._origin_norm + abs(gamma) * self._step_norm
-        rounding = 2.0**-22 * point_norm
+        rounding = 2.0**-22 * point_norm + 3 * math.sqrt(self._dimension) * 2.0**-149  # float32 subnormals: absolute
         summing = 100 * self._dimension * 2.0**-53 * (point_norm**2 + self._row_squares)
         summing_in_distance = torch.minimum(summing.sqrt(), summing / distance)
         margin = rounding + summing_in_distance

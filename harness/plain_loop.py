@@ -40,6 +40,8 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
     """Train and evaluate as the Flower app does; returns the last evaluation's metrics and timings."""
     if config.server_optimizer != "sgd":
         raise ValueError("the plain loop reproduces the SGD server only (server-optimizer = sgd)")
+    if config.l2_reg > 0:
+        raise ValueError("the plain loop has no L2 term (l2-reg = 0 only)")
     started = time.time()
     dataset = load_dataset(config)
     model = build_model(config)

@@ -198,3 +198,14 @@ def test_collude_under_per_item_sends_only_rows_the_benign_users_sent() -> None:
     )
     benign_rows = 2 + 2 + 1
     assert len(dense_rule.item_ids) == benign_rows + 2 * 6, "dense: each crafted user sends every item row"
+
+
+def test_min_max_takes_the_cdist_steps_on_subnormal_updates() -> None:
+    """float32 rounds subnormals absolutely, not relatively: the bounds carry an absolute term for them."""
+    reference = 1e-41 * torch.randn(30, 50, generator=torch.Generator().manual_seed(0))
+    mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
+    line, exact = DistancesAlongLine(reference.double(), mean, direction), DistancesToRows(reference)
+    for gamma in (0.0, 0.5, 1.0, 3.0):
+        lowest, highest = line.bounds(gamma)
+        distances = exact.of(mean + gamma * direction)
+        assert bool((lowest <= distances).all()) and bool((distances <= highest).all())

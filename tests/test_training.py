@@ -234,3 +234,20 @@ def test_l2_on_all_without_a_coefficient_is_one_line() -> None:
 
     with pytest.raises(ConfigError, match="l2-scope 'all' regularises with l2-reg, which is 0"):
         make_config(l2_scope="all")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({}, "equals each client's L2 only under a mean"),  # the default fedavg sums
+        ({"defense": "norm-bound"}, "equals each client's L2 only under a mean"),
+        ({"fedavg_mode": "weighted", "privacy_defense": "ldp"}, "set privacy-defense to 'none'"),
+    ],
+)
+def test_l2_on_all_is_refused_where_it_would_not_be_each_clients_term(overrides: dict, message: str) -> None:
+    from app_config import make_config
+    from fedrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_config(l2_scope="all", l2_reg=1e-5, **overrides)
+    assert make_config(l2_scope="all", l2_reg=1e-5, fedavg_mode="weighted").l2_scope == "all"
