@@ -35,6 +35,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "repeated_items": "summed",
         "loss_reduction": "mean",
         "l2_reg": 0.0,
+        "l2_scope": "touched",
         "uniformity_reg": 0.0,
         "ldp_mechanism": "gaussian",
         "ldp_epsilon": 1.0,

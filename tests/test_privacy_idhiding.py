@@ -39,6 +39,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "repeated_items": "summed",
         "loss_reduction": "mean",
         "l2_reg": 0.0,
+        "l2_scope": "touched",
         "uniformity_reg": 0.0,
         "privacy_defense": "none",
         "ldp_mechanism": "gaussian",

@@ -35,6 +35,7 @@ def _raw(**values: object) -> dict[str, object]:
         "loss": "bce",
         "loss-reduction": "mean",
         "l2-reg": 0.0,
+        "l2-scope": "touched",
         "uniformity-reg": 0.0,
         "negatives": 4,
         "resample-negatives": True,
