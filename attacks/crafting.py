@@ -61,8 +61,10 @@ def min_max(reference: torch.Tensor, count: int, iterations: int = 30) -> torch.
     def within(gamma: float) -> bool:
         nonlocal rows
         lowest, highest = line.bounds(gamma)
-        if highest.max() <= limit or lowest.max() > limit:
-            return bool(highest.max() <= limit)
+        if highest.max() <= limit:
+            return True
+        if lowest.max() > limit:
+            return False
         rows = rows or DistancesToRows(as_double)
         return float(rows.of(mean + gamma * direction).max()) <= limit
 

@@ -52,14 +52,11 @@ class ServerStep:
         self.theta = theta
         self.lr = lr
         self.l2 = l2
-        self._adam = None
-        if optimizer == "adam":
-            self._adam = torch.optim.Adam(list(theta.values()), lr=lr)
-            if l2 > 0:  # torch's own L2 (Adam's weight_decay adds it to the gradient, not AdamW's decoupled decay)
-                groups = [[theta[name] for name in theta if decayed(name) == wanted] for wanted in (True, False)]
-                self._adam = torch.optim.Adam(
-                    [{"params": groups[0], "weight_decay": l2}, {"params": groups[1], "weight_decay": 0.0}], lr=lr
-                )
+        params: list = list(theta.values())
+        if l2 > 0:  # torch's own L2 (Adam's weight_decay adds it to the gradient, not AdamW's decoupled decay)
+            groups = [[theta[name] for name in theta if decayed(name) == wanted] for wanted in (True, False)]
+            params = [{"params": groups[0], "weight_decay": l2}, {"params": groups[1], "weight_decay": 0.0}]
+        self._adam = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
 
     def __call__(self, gradient: ThetaGradient) -> None:
         if self._adam is None:
