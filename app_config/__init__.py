@@ -73,6 +73,12 @@ def _sequential_fits(config: RunConfig) -> None:
         raise ConfigError(
             f"negatives-avoid-held-out is built for embedding models; with model {config.model!r} set it false"
         )
+    if config.l2_reg:
+        # The sequential loss (fedrec/sequential/training.py) has no L2 term: l2-reg would be silently ignored.
+        raise ConfigError(
+            f"l2-reg regularises the user and item embeddings of embedding models; with model {config.model!r} "
+            f"set l2-reg = 0 (it is {config.l2_reg})"
+        )
 
 
 def _separate_rows_fit(config: RunConfig) -> None:

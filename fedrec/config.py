@@ -86,7 +86,8 @@ COMMON: tuple[Setting, ...] = (
         float,
         "L2 regularisation: adds l2-reg / 2 * (the squared norms of p_u and of each sample's item row) to a user's "
         "loss, so its gradient (in the uploaded item rows too) carries l2-reg * the row, as FedRecAttack's reference "
-        "code does with 0.1; 0 = none. Under `l2-scope = touched` dense (MLP) parameters are not regularised.",
+        "code does with 0.1; 0 = none. Under `l2-scope = touched` dense (MLP) parameters are not regularised. "
+        "Embedding models only (a sequential model refuses it).",
         minimum=0.0,
     ),
     Setting(

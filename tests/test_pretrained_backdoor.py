@@ -151,6 +151,8 @@ def test_scenarios_need_a_checkpoint_and_prompt_only_needs_a_prompt(tmp_path: Pa
         make_config(dataset="synthetic", model="sasrec")
     with pytest.raises(ConfigError, match="attack 'a-ra' is built for embedding models"):
         _sasrec_config(tmp_path, attack="a-ra")
+    with pytest.raises(ConfigError, match="with model 'sasrec' set l2-reg = 0"):
+        _sasrec_config(tmp_path, l2_reg=0.1)
     with pytest.raises(ConfigError, match="set target-group"):
         _sasrec_config(tmp_path, backdoor="prompt-enhanced")
 
