@@ -82,11 +82,21 @@ def _spread_rows(rows: int, dim: int, scale: float, seed: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("rows", "dim", "scale"), [(12, 200, 1.0), (26, 300, 1e-4), (40, 200, 1e2), (60, 3000, 1e-2)])
-def test_distances_along_line_bound_the_float32_points_distances(rows: int, dim: int, scale: float) -> None:
+def test_distances_along_line_bound_the_float32_points_distances(
+    rows: int, dim: int, scale: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference = _spread_rows(rows, dim, scale, seed=rows)
     mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
+    visited: list[float] = []  # the candidates min_max's own search asks about, beside fixed ones
+    bounds = DistancesAlongLine.bounds
+    monkeypatch.setattr(
+        DistancesAlongLine, "bounds", lambda line, gamma: (visited.append(gamma), bounds(line, gamma))[1]
+    )
+    min_max(reference, 1)
+    monkeypatch.undo()
+    assert len(visited) > 30
     line, exact = DistancesAlongLine(reference.double(), mean, direction), DistancesToRows(reference)
-    for gamma in (0.0, 0.37, 1.0, 5.5, 1234.5, 2.0**20):
+    for gamma in (0.0, 0.37, 1.0, 5.5, 1234.5, 2.0**20, *visited):
         lowest, highest = line.bounds(gamma)
         distances = exact.of(mean + gamma * direction)
         assert bool((lowest <= distances).all()) and bool((distances <= highest).all())
