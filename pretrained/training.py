@@ -58,6 +58,8 @@ def deterministic_algorithms() -> Iterator[None]:
     with CPU `index_put_(accumulate=True)`, whose default kernel adds in whatever order its threads run: with
     2 threads, two pre-trainings of the same seed ended with different weights (ML-100K, 2 epochs of group
     basic replacement: 4 runs, 4 different checkpoints; 1 thread, or the deterministic kernel: identical).
+    Strict inside the block even where the caller chose `warn_only`: a kernel without a deterministic version
+    must stop the pre-training, not leave a checkpoint that the same seed does not give again.
     """
     enabled, warn_only = (
         torch.are_deterministic_algorithms_enabled(),
