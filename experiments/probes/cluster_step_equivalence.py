@@ -1,0 +1,194 @@
+"""This project's training step against ClusterAttack-UNION's reference code, from the same state on the same data.
+
+The reference (yflyl613/FedRec, `Code/`, read from its folder, never copied) trains one model on the server: each
+round 50 users compute their gradients on it, the server takes their sample-weighted mean for the item table and
+steps it with Adam. Three of its training choices have no federated form here and are switched in this process, as
+the 2026-12-07 ablation switched them in a copy of the reference (docs/notes-cluster-gap.md, its `four-no-l2`):
+the tables start from N(0, 0.01²) (xavier_uniform_ is replaced by that draw while the model is built, so the draws
+come in the same order), the round's user rows are stepped by SGD with lr 1.0 out of the server's Adam, and dropout
+is 0. Its L2 on every parameter stays as it is; this project runs it as `l2-scope = "all"`.
+
+This project's side runs its own code on the same tables, users and (positive, negative) pairs: the users'
+gradients (`compute_user_updates` with the run config's objective), the FedAvg rule's weighted mean, its server
+step (Adam with the server's L2 term), and the users' SGD step; only Flower's messages are left out. After each
+logged round it prints the largest difference of the two codes' tables, and at the end both HR@10 on the
+reference's test users (the reference's own full ranking: training and validation items masked).
+
+    python -m experiments.probes.cluster_step_equivalence --reference DIR/ClusterAttack-UNION/Code \
+        --cache DIR/ml-seed0.pkl --seed 0 --rounds 484
+
+`--cache` is the `CacheData/ml-seed<S>.pkl` the reference's train.py writes on its first run of a seed (its
+(positive, negative) pairs per user and its test users); `--seed` seeds the model's draws and the rounds' users
+as train.py does (`torch.manual_seed`, `np.random.default_rng(SEED)`), so with the cache of a logged run the
+reference's side here is that run.
+"""
+
+import contextlib
+import importlib.machinery
+import importlib.util
+import pickle
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app_config import make_config
+from fedrec.directory import UserDirectory
+from fedrec.errors import ConfigError
+from fedrec.models.base import ITEM_EMBEDDING
+from fedrec.models.registry import MODELS
+from fedrec.training.local import Objective, compute_user_updates
+from fedrec.training.sampling import UserSamples
+from harness.arguments import one_line_errors, script_parser
+from strategies.fedavg import FedAvg
+
+#: The reference's run.sh options for ML-1M with MF (its train.py defaults otherwise), dropout 0 as switched here.
+REFERENCE_ARGS = {
+    "EMBDIM": 64, "DROPOUT": 0.0, "WEIGHT_DECAY": 1e-5, "LR": 2e-3, "BATCH_SIZE": 512,
+    "AGG_TYPE": "FedAdam", "K": 15, "ALPHA": 1.0,
+}  # fmt: skip
+USERS_PER_ROUND = 50
+USER_LR = 1.0
+INIT_STD = 0.01
+
+#: This project's settings for the same step (experiments/configs/clusterattack-setting-none-reference-l2.toml).
+PROJECT_SETTINGS = {
+    "dataset": "ml-1m", "model": "mf", "embedding-dim": 64, "loss": "bpr", "loss-reduction": "mean",
+    "l2-reg": 1e-5, "l2-scope": "all", "negatives": 1, "repeated-items": "summed", "server-optimizer": "adam",
+    "lr": 2e-3, "user-lr": USER_LR, "defense": "fedavg", "fedavg-mode": "weighted",
+}  # fmt: skip
+
+
+def import_reference(code: Path) -> types.SimpleNamespace:
+    """The reference's model, client and FedAdam modules, imported from its folder (tqdm stubbed if missing)."""
+    if not (code / "agg.py").exists():
+        raise ConfigError(f"--reference {code} is not ClusterAttack-UNION's Code/ folder (no agg.py in it)")
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        stub = importlib.util.module_from_spec(importlib.machinery.ModuleSpec("tqdm", None))  # torch looks up its spec
+        stub.tqdm = lambda iterable, **_: iterable  # type: ignore[attr-defined]
+        sys.modules["tqdm"] = stub
+    sys.path.insert(0, str(code))
+    import agg  # type: ignore[import-not-found]
+    import client  # type: ignore[import-not-found]
+    import model  # type: ignore[import-not-found]
+
+    return types.SimpleNamespace(Model=model.Model, Client=client.Client, FedAdam=agg.FedAdam)
+
+
+@contextlib.contextmanager
+def normal_tables() -> Iterator[None]:
+    """The reference's xavier_uniform_ draws replaced by N(0, INIT_STD²) ones while its model is built."""
+    xavier = torch.nn.init.xavier_uniform_
+    torch.nn.init.xavier_uniform_ = lambda tensor, **_: torch.nn.init.normal_(tensor, 0.0, INIT_STD)
+    try:
+        yield
+    finally:
+        torch.nn.init.xavier_uniform_ = xavier
+
+
+def pair_samples(pairs: np.ndarray) -> UserSamples:
+    """This project's samples of a user's reference (positive, negative) pairs: positives, then their negatives."""
+    count = len(pairs)
+    return UserSamples(
+        items=np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(np.int64),
+        labels=np.concatenate([np.ones(count), np.zeros(count)]).astype(np.float32),
+        partner=np.concatenate([np.full(count, -1), np.arange(count)]).astype(np.int64),
+    )
+
+
+def hr_at_10(users: torch.Tensor, items: torch.Tensor, test: dict) -> float:
+    """The reference test.py's HR@10: each test user's held-out item among all items, its masked items excluded."""
+    scores = users[torch.from_numpy(test["uid"])] @ items.T
+    scores[torch.from_numpy(test["mask"])] = -torch.inf
+    top = scores.topk(10, dim=1).indices
+    return float((top == torch.from_numpy(test["label"])[:, None]).any(1).double().mean())
+
+
+def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_every: int) -> list[str]:
+    ref = import_reference(reference_code)
+    if not cache_path.is_file():
+        raise ConfigError(
+            f"--cache {cache_path}: no such file (the reference's train.py writes CacheData/ml-seed<S>.pkl)"
+        )
+    with cache_path.open("rb") as handle:
+        cache = pickle.load(handle)
+    data, test = cache["train_user_data"], cache["test_user_data"]
+    # The reference's counts: every user has training pairs; the test masks have a column per item.
+    args = types.SimpleNamespace(NUM_USERS=len(data), NUM_ITEMS=test["mask"].shape[1], **REFERENCE_ARGS)
+
+    torch.manual_seed(seed)
+    with normal_tables():
+        server_model = ref.Model(args)
+    aggregator = ref.FedAdam(server_model, args, "cpu")
+    user_table = server_model.user_model.user_embedding.weight
+    aggregator.server_optimizer = torch.optim.Adam(  # the user rows out of the server's Adam
+        [p for p in server_model.parameters() if p is not user_table], lr=args.LR
+    )
+    client = ref.Client(args, "cpu")
+
+    config = make_config(PROJECT_SETTINGS)
+    theta = {ITEM_EMBEDDING: server_model.item_model.item_embedding.weight.detach().clone()}
+    user_rows = user_table.detach().clone()
+    rule = FedAvg(config, UserDirectory.from_nodes({1: np.arange(len(data))}), theta, ())
+    model, objective = MODELS.selected(config).from_config(config), Objective.of(config)
+
+    schedule = np.random.default_rng(seed)
+    users = list(data.keys())
+    lines = []
+    for step in range(rounds):
+        chosen = schedule.choice(users, size=USERS_PER_ROUND, replace=False).tolist()
+        server_model.train()
+        for user in chosen:
+            user_grad, item_grad, other_grad, count, _, _ = client.update(server_model, user, data[user])
+            aggregator.collect_client_update(user_grad, item_grad, other_grad, count, False)
+        aggregator.agg()  # its Adam on the items; the user rows' gradient stays on the table
+        with torch.no_grad():
+            stepped = torch.nonzero(user_table.grad.abs().sum(-1) > 0).reshape(-1)
+            user_table[stepped] -= USER_LR * user_table.grad[stepped]
+
+        chosen_ids = np.array(chosen)
+        local = compute_user_updates(
+            model, theta, chosen_ids, user_rows[chosen_ids], [pair_samples(data[u]) for u in chosen], objective
+        )
+        rule.server_step(rule.aggregate(local.updates).gradient)
+        user_rows[chosen_ids] -= config.user_lr * local.user_emb_grad
+
+        if step % log_every == 0 or step == rounds - 1:
+            items = server_model.item_model.item_embedding.weight.detach()
+            lines.append(
+                f"round {step + 1}: max |item difference| {float((items - theta[ITEM_EMBEDDING]).abs().max()):.2e} "
+                f"(max |item| {float(items.abs().max()):.2e}), max |user difference| "
+                f"{float((user_table.detach() - user_rows).abs().max()):.2e} "
+                f"(max |user| {float(user_table.detach().abs().max()):.2e})"
+            )
+            print(lines[-1], flush=True)
+    reference_items = server_model.item_model.item_embedding.weight.detach()
+    lines.append(f"HR@10 reference: {hr_at_10(user_table.detach(), reference_items, test):.5f}")
+    lines.append(f"HR@10 this project: {hr_at_10(user_rows, theta[ITEM_EMBEDDING], test):.5f}")
+    print("\n".join(lines[-2:]))
+    return lines
+
+
+def main() -> None:
+    parser = script_parser(__spec__.name, __doc__)
+    parser.add_argument("--reference", type=Path, required=True, help="ClusterAttack-UNION's Code/ folder")
+    parser.add_argument("--cache", type=Path, required=True, help="the reference's CacheData/ml-seed<S>.pkl)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=484)
+    parser.add_argument("--log-every", type=int, default=60)
+    parser.add_argument("--out", type=Path, help="also write the log here")
+    args = parser.parse_args()
+    with one_line_errors(parser):
+        lines = run(args.reference, args.cache, args.seed, args.rounds, args.log_every)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
