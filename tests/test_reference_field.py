@@ -183,3 +183,23 @@ def test_an_effect_between_ablations_takes_the_reference_side_from_the_condition
     assert f"{effect} reference | 0.0500 ± – (n=1) | 0.0300 ± – (n=1) | 0: -0.0200 |" in text
     assert f"{effect} this project | 0.0200 ± – (n=1) | 0.0250 ± – (n=1) | 0: +0.0050 |" in text
     assert "| 1 of 1 (-0.0200 to -0.0200) |" not in text and "| 0 of 1 (-0.0200 to -0.0200) |" in text
+
+
+def test_an_ablation_is_held_against_reference_runs_of_a_condition_outside_the_settings_own(tmp_path: Path) -> None:
+    """An ablation's reference condition (e.g. a switched copy of the reference) need not be one of the conditions
+    this project's configs reproduce: its runs still give the range the ablation is checked against."""
+    versus = VERSUS["clusterattack-union"]
+    label, (against, config) = next(
+        (label, pair) for label, pair in versus.ablations.items() if pair[0] not in versus.conditions
+    )
+    logs = tmp_path / "logs" / "clusterattack-union"
+    logs.mkdir(parents=True)
+    for seed, hr in ((0, 0.02), (1, 0.04)):
+        (logs / f"{against}-seed{seed}.log").write_text(_cluster_log(hr, 0.01))
+    folder = tmp_path / "results" / f"{config}__seed0"
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text("epoch,recall@10,ndcg@10\n1,0.01,0.005\n4,0.03,0.01\n")
+    (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    ours = project_runs(tmp_path / "results", versus)
+    text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
+    assert f"| {label} | final HR@10 | 0.0200–0.0400 (2) | 0: 0.0300 | 1 of 1 |" in text
