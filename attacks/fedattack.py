@@ -35,14 +35,6 @@ from fedrec.training.sampling import UserSamples, epoch_samples
 _RANDOM_SAMPLES_STREAM = 0x5253
 
 
-def _poisoned_samples(positives: np.ndarray, negatives: np.ndarray, per_positive: int) -> UserSamples:
-    return UserSamples(
-        items=np.concatenate([positives, negatives]).astype(np.int64),
-        labels=np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))]).astype(np.float32),
-        partner=np.concatenate([np.full(len(positives), -1), np.repeat(np.arange(len(positives)), per_positive)]),
-    )
-
-
 FEDATTACK_NORM = Setting(
     "fedattack-norm",
     str,
@@ -68,7 +60,7 @@ class FedAttack(ProfileAttack):
         num_pos, per_positive = len(own), self.config.negatives
         hardest_negatives = np.tile(np.resize(candidates[:per_positive], per_positive), num_pos)
         hardest_positives = np.full(num_pos, candidates[-1])
-        return _poisoned_samples(hardest_positives, hardest_negatives, per_positive)
+        return UserSamples.paired(hardest_positives, hardest_negatives, per_positive)
 
     def poison(self, attack_round: AttackRound) -> LocalResult:
         poisoned = super().poison(attack_round)
@@ -99,4 +91,4 @@ class RandomSamples(ProfileAttack):
         num_pos = len(attack_round.own_items[index])
         rng = self.rng(_RANDOM_SAMPLES_STREAM, attack_round.epoch, int(attack_round.user_ids[index]))
         items = rng.integers(0, self.setup.num_items, size=num_pos * (1 + self.config.negatives))
-        return _poisoned_samples(items[:num_pos], items[num_pos:], self.config.negatives)
+        return UserSamples.paired(items[:num_pos], items[num_pos:], self.config.negatives)

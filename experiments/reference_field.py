@@ -203,7 +203,9 @@ def report(runs: dict[str, pd.DataFrame]) -> str:
         "How each code was run (commands, the few edits to run it here) and the protocol details the project "
         "must match: [reference settings](reference-settings.md). Final = last evaluated epoch; max (min for an "
         "untargeted attack's HR and NDCG) over the trained epochs (epoch >= 1); mean ± sample std over seeds. "
-        "Seeds are the reference's own seed argument or `setup_seed` line.",
+        "Seeds are the reference's own seed argument or `setup_seed` line. A condition named `...-ablation-...` is "
+        "not the reference's setting but a run of a copy switched by environment variables, described where its "
+        "ablation is (e.g. docs/notes-cluster-gap.md).",
     ]
     for reference, rows in runs.items():
         text += [
@@ -381,29 +383,34 @@ CLUSTERATTACK_FINDINGS = (
     "0.0158). The reference's code run with this project's remaining behaviours (its split and negatives kept; "
     "this project's schedule, users' SGD, initialisation, L2 on touched rows and no dropout: `allbutsplit` in "
     "docs/notes-cluster-gap.md) also ends above its own range, at 0.0439 and 0.0207 on seeds 0 and 1. Those "
-    "behaviours, together, are what remains; which of them lifts this project most was not ablated here.",
-    "The remaining behaviours, ablated in the reference's code and the step compared side by side "
+    "behaviours, together, are what remains; the next paragraph takes them one at a time.",
+    "The remaining behaviours, ablated in the reference's code, and the step compared side by side "
     '(docs/notes-cluster-gap.md, "Ablation of the remaining 1.9x"): the reference with its split, per-round '
     "sampling and negatives kept and this project's four training choices (users' SGD at lr 1.0, N(0, 0.01²) "
-    "tables, L2 on the touched rows, no dropout; the condition `None-FedAdam-r484-ablation-four`) ends at 0.0183, "
-    "0.0206 and 0.0392, and this project's runs with the reference's protocol lie within that range on 2 of 3 "
-    "seeds (the range table). Of the four, where the L2 applies moves the reference most: with its own L2 on every "
-    "parameter instead (`...-ablation-four-all-l2`) it ends at 0.0127, 0.0138 and 0.0303, paired -0.0056, -0.0068 "
-    'and -0.0089. This project\'s switch to that L2 (`l2-scope = "all"`, config '
+    "tables, L2 on the touched rows, no dropout; the condition `None-FedAdam-r484-ablation-four`, a copy of the "
+    "reference switched by environment variables) ends at 0.0183, 0.0206 and 0.0392, and this project's runs with "
+    "the reference's protocol lie within that range on 2 of 3 seeds (the range table). Of the four, where the L2 "
+    "applies moves the reference most: with its own L2 on every parameter instead "
+    "(`None-FedAdam-r484-ablation-four-all-l2`) it ends at 0.0127, 0.0138 and 0.0303, paired -0.0056, -0.0068 and "
+    '-0.0089. This project\'s switch to that L2 (`l2-scope = "all"`, config '
     "`clusterattack-setting-none-reference-l2.toml`) gives 0.0215, 0.0276 and 0.0333, within that range on 2 of 3 "
-    "seeds, a change of the same sign on every seed (-0.0025, -0.0005, -0.0068). The probe "
+    "seeds; its paired change (-0.0025, -0.0005, -0.0068) has the reference's sign on every seed but is smaller, "
+    "within the reference's range of changes on 1 of 3 seeds (Effects within each code). The probe "
     "`experiments/probes/cluster_step_equivalence.py` runs the reference's modules (its three other choices "
-    "switched in that process as in the ablation) and this project's local step, FedAvg rule, server step and user "
+    "switched in that process as in the copy) and this project's local step, FedAvg rule, server step and user "
     "step from the same tables on the same pairs and users per round: with each seed's cache and the reference's "
-    "seeding, over 484 rounds the tables differ by float32 rounding only (below 2.6e-7) and both end at the HR@10 "
-    "those reference runs printed (0.01272, 0.01377, 0.03032; logs `step-equivalence-seed<S>.txt` in "
-    "`results/reference-logs/clusterattack-union-ablations-2026-12-07/`). In that configuration the two codes "
-    "compute the same model from the same draws; a configuration's final HR@10 spreads over 0.0127-0.0303 with "
-    "the draws alone. What separates this project from the unchanged reference is then the three choices without "
-    "a switch here (the users' rows in the server's Adam, Xavier-uniform tables, dropout 0.2: first three "
-    "differences below), which move the reference by -0.0005, -0.0002 and -0.0144 (from "
-    "`...-ablation-four-all-l2` to the unchanged code on the same caches, `base` in the ablation folder: 0.0122, "
-    "0.0136 and 0.0159), and each code's own draws.",
+    "seeding, over 484 rounds the tables differ by float32 rounding only and both end at the HR@10 those "
+    "reference runs printed (0.01272, 0.01377, 0.03032; logs `step-equivalence-seed<S>.txt` in "
+    "`results/reference-logs/clusterattack-union-ablations-2026-12-07/`). So this project's training step equals "
+    "the reference's in that configuration. Not covered by the probe: this project's negative sampler and "
+    "schedule (the reference's pairs and users feed both sides), Flower's messages, and this project's evaluation, "
+    "which counts 6,040 users against the reference's 5,738 (Differences that remain). What separates this "
+    "project's runs from the unchanged reference is then the three choices without a switch here (the users' rows "
+    "in the server's Adam, Xavier-uniform tables, dropout 0.2: the first three differences below), which move the "
+    "reference by -0.0005, -0.0002 and -0.0145 (from `None-FedAdam-r484-ablation-four-all-l2` to the unchanged code "
+    "on the same caches, `base` in the ablation folder: 0.0122, 0.0136 and 0.0159), and the draws: the two codes "
+    "draw their initialisation, negatives and users from their own generators, and one configuration's final "
+    "HR@10 spreads over 0.0127-0.0303 on the reference's three seeds.",
 )
 CLUSTERATTACK_DIFFERENCES = (
     "User rows: in the reference they are part of the server's model, and the server's Adam (lr 2e-3) steps the "
@@ -416,8 +423,8 @@ CLUSTERATTACK_DIFFERENCES = (
     "gradients); this project's MF has no dropout.",
     "L2 1e-5: on the whole user and item tables in the reference (every client's item gradient is dense, and "
     "an item no sampled user touched in a round still gets a gradient, which the server's Adam normalises); on "
-    'the user row and the touched item rows here by default, as the reference with `l2-scope = "all"` (the step '
-    "then equals the reference's: What the ablations show).",
+    'the user row and the touched item rows here by default; `l2-scope = "all"` applies it as the reference does '
+    "(the training step then equals the reference's: What the ablations show).",
     "Split: the reference holds out the last item for test and the one before for validation, which it does "
     "not train on; this project's `leave-last-out` holds out the last and trains on the one before (one more "
     "training pair per user, 6,040 of about 988,000). Both mask it when ranking the test item. On this data that "
@@ -830,8 +837,9 @@ VERSUS = {
 
 def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
     """One summary row per completed run of this project's configs and ablations (condition = the reference's
-    condition, `against` = the reference's condition it is held against), the metrics.csv columns renamed to
-    the reference's metric names."""
+    condition, `against` = the reference's condition it is held against, `config` = the runs' config; a config held
+    against two reference conditions has a row under each), the metrics.csv columns renamed to the reference's
+    metric names."""
     log_format = FORMATS[versus.reference]
     runs = {condition: (condition, config) for condition, config in versus.conditions.items()} | versus.ablations
     rows = []
@@ -845,7 +853,10 @@ def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
             curve = pd.read_csv(metrics).rename(columns=versus.columns)[["epoch", *versus.columns.values()]]
             curve["epoch"] *= versus.epoch_length
             seed = split_seed_run_name(folder.name)[1]
-            rows.append({"condition": condition, "against": against, "seed": seed, **summary(curve, log_format)})
+            rows.append(
+                {"condition": condition, "against": against, "config": config, "seed": seed}
+                | summary(curve, log_format)
+            )
     return pd.DataFrame(rows)
 
 
@@ -950,11 +961,21 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
     versus = VERSUS[name]
     held_against = {condition for condition, _ in versus.ablations.values()}  # an ablation's own reference runs
     reference = reference[reference["condition"].isin(set(versus.conditions) | held_against)]
-    measures = [column for column in ours.columns if column not in ("condition", "against", "seed", "epochs")]
+    measures = [column for column in ours.columns if column not in ("condition", "against", "config", "seed", "epochs")]
     reference = reference[["condition", "seed", "epochs", *measures]]
     both = pd.concat(
-        [reference.assign(code=REFERENCE), ours.drop(columns="against").assign(code=THIS_PROJECT)], ignore_index=True
+        [reference.assign(code=REFERENCE), ours.drop(columns=["against", "config"]).assign(code=THIS_PROJECT)],
+        ignore_index=True,
     )
+    # The over-seeds and per-seed tables show each run once, under the first condition its config is held against.
+    shown = pd.concat(
+        [
+            reference.assign(code=REFERENCE),
+            ours.drop_duplicates(["config", "seed"]).drop(columns=["against", "config"]).assign(code=THIS_PROJECT),
+        ],
+        ignore_index=True,
+    )
+    shown = shown.assign(condition=shown["condition"] + ", " + shown["code"]).drop(columns="code")
     effects = []
     if versus.contrasts:
         finals = [measure for measure in measures if measure.startswith("final")]
@@ -968,7 +989,6 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 both, versus.contrasts, finals, {label: against for label, (against, _) in versus.ablations.items()}
             ),
         ]
-    both = both.assign(condition=both["condition"] + ", " + both["code"]).drop(columns="code")
     checks = within_reference(reference, ours, measures)
     return (
         "\n\n".join(
@@ -983,7 +1003,7 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 versus.setting,
                 *effects,
                 "## Over seeds",
-                over_seeds_table(both),
+                over_seeds_table(shown),
                 "## This project against the reference's seed range",
                 "Each of this project's per-seed values against the reference's min–max over its seeds, at the 4 "
                 "decimals the reference prints (a "
@@ -991,7 +1011,7 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
                 "range is a point).",
                 range_table(reference, ours, checks),
                 "## Per seed",
-                per_seed_table(both),
+                per_seed_table(shown),
                 *(["## What the ablations show", "\n\n".join(versus.findings)] if versus.findings else []),
                 "## Differences that remain",
                 "\n".join(f"- {difference}" for difference in versus.differences),

@@ -89,9 +89,12 @@ def test_distances_along_line_bound_the_float32_points_distances(
     mean, direction = reference.mean(0), -reference.std(0, unbiased=False)
     visited: list[float] = []  # the candidates min_max's own search asks about, beside fixed ones
     bounds = DistancesAlongLine.bounds
-    monkeypatch.setattr(
-        DistancesAlongLine, "bounds", lambda line, gamma: (visited.append(gamma), bounds(line, gamma))[1]
-    )
+
+    def recorded(line: DistancesAlongLine, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+        visited.append(gamma)
+        return bounds(line, gamma)
+
+    monkeypatch.setattr(DistancesAlongLine, "bounds", recorded)
     min_max(reference, 1)
     monkeypatch.undo()
     assert len(visited) > 30

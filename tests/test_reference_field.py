@@ -203,3 +203,22 @@ def test_an_ablation_is_held_against_reference_runs_of_a_condition_outside_the_s
     ours = project_runs(tmp_path / "results", versus)
     text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
     assert f"| {label} | final HR@10 | 0.0200–0.0400 (2) | 0: 0.0300 | 1 of 1 |" in text
+
+
+def test_a_config_held_against_two_reference_conditions_is_one_run_in_the_seed_tables(tmp_path: Path) -> None:
+    versus = VERSUS["clusterattack-union"]
+    configs = [config for _, config in versus.ablations.values()]
+    config = next(config for config in configs if configs.count(config) > 1)
+    labels = [label for label, (_, used) in versus.ablations.items() if used == config]
+    folder = tmp_path / "results" / f"{config}__seed0"
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text("epoch,recall@10,ndcg@10\n1,0.01,0.005\n4,0.03,0.01\n")
+    (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    logs = tmp_path / "logs" / "clusterattack-union"
+    logs.mkdir(parents=True)
+    (logs / "None-FedAdam-r484-seed0.log").write_text(_cluster_log(0.02, 0.01))
+    ours = project_runs(tmp_path / "results", versus)
+    assert sorted(ours["condition"]) == sorted(labels)  # checked against each reference condition
+    text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
+    per_seed = text.split("## Per seed")[1].split("##")[0]
+    assert per_seed.count("| 0 | 484 | 0.0300 |") == 1

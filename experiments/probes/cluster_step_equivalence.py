@@ -6,13 +6,16 @@ steps it with Adam. Three of its training choices have no federated form here an
 the 2026-12-07 ablation switched them in a copy of the reference (docs/notes-cluster-gap.md, its `four-no-l2`):
 the tables start from N(0, 0.01²) (xavier_uniform_ is replaced by that draw while the model is built, so the draws
 come in the same order), the round's user rows are stepped by SGD with lr 1.0 out of the server's Adam, and dropout
-is 0. Its L2 on every parameter stays as it is; this project runs it as `l2-scope = "all"`.
+is 0. Its L2 on every parameter stays as it is; this project runs it as `l2-scope = "all"`. (The ablation's
+condition `None-FedAdam-r484-ablation-four-all-l2` in results/reference-logs/clusterattack-union/.)
 
-This project's side runs its own code on the same tables, users and (positive, negative) pairs: the users'
-gradients (`compute_user_updates` with the run config's objective), the FedAvg rule's weighted mean, its server
-step (Adam with the server's L2 term), and the users' SGD step; only Flower's messages are left out. After each
-logged round it prints the largest difference of the two codes' tables, and at the end both HR@10 on the
-reference's test users (the reference's own full ranking: training and validation items masked).
+This project's side runs its own code, with the settings of CONFIG, on the same tables, users and (positive,
+negative) pairs: the users' gradients (`compute_user_updates` with the run config's objective), the FedAvg rule's
+weighted mean, its server step (Adam with the server's L2 term), and the users' SGD step. What it does not run:
+this project's negative sampler and schedule (the reference's pairs and users are fed to both), Flower's messages,
+and this project's evaluation (HR@10 here is the reference test.py's, over its test users). At each logged round
+it prints the largest difference of the two codes' tables over every round so far, and how far the tables have
+moved from their start; at the end both HR@10.
 
     python -m experiments.probes.cluster_step_equivalence --reference DIR/ClusterAttack-UNION/Code \
         --cache DIR/ml-seed0.pkl --seed 0 --rounds 484
@@ -28,6 +31,7 @@ import importlib.machinery
 import importlib.util
 import pickle
 import sys
+import tomllib
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,21 +49,22 @@ from fedrec.training.sampling import UserSamples
 from harness.arguments import one_line_errors, script_parser
 from strategies.fedavg import FedAvg
 
+PROJECT = Path(__file__).resolve().parents[2]
+#: This project's settings of the same step: the ablation's config (its protocol keys do not enter the step).
+CONFIG = PROJECT / "experiments" / "configs" / "clusterattack-setting-none-reference-l2.toml"
+
 #: The reference's run.sh options for ML-1M with MF (its train.py defaults otherwise), dropout 0 as switched here.
 REFERENCE_ARGS = {
-    "EMBDIM": 64, "DROPOUT": 0.0, "WEIGHT_DECAY": 1e-5, "LR": 2e-3, "BATCH_SIZE": 512,
-    "AGG_TYPE": "FedAdam", "K": 15, "ALPHA": 1.0,
-}  # fmt: skip
+    "EMBDIM": 64,
+    "DROPOUT": 0.0,
+    "WEIGHT_DECAY": 1e-5,
+    "LR": 2e-3,
+    "BATCH_SIZE": 512,
+    "AGG_TYPE": "FedAdam",
+}
 USERS_PER_ROUND = 50
 USER_LR = 1.0
 INIT_STD = 0.01
-
-#: This project's settings for the same step (experiments/configs/clusterattack-setting-none-reference-l2.toml).
-PROJECT_SETTINGS = {
-    "dataset": "ml-1m", "model": "mf", "embedding-dim": 64, "loss": "bpr", "loss-reduction": "mean",
-    "l2-reg": 1e-5, "l2-scope": "all", "negatives": 1, "repeated-items": "summed", "server-optimizer": "adam",
-    "lr": 2e-3, "user-lr": USER_LR, "defense": "fedavg", "fedavg-mode": "weighted",
-}  # fmt: skip
 
 
 def import_reference(code: Path) -> types.SimpleNamespace:
@@ -89,16 +94,6 @@ def normal_tables() -> Iterator[None]:
         yield
     finally:
         torch.nn.init.xavier_uniform_ = xavier
-
-
-def pair_samples(pairs: np.ndarray) -> UserSamples:
-    """This project's samples of a user's reference (positive, negative) pairs: positives, then their negatives."""
-    count = len(pairs)
-    return UserSamples(
-        items=np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(np.int64),
-        labels=np.concatenate([np.ones(count), np.zeros(count)]).astype(np.float32),
-        partner=np.concatenate([np.full(count, -1), np.arange(count)]).astype(np.int64),
-    )
 
 
 def hr_at_10(users: torch.Tensor, items: torch.Tensor, test: dict) -> float:
@@ -131,12 +126,14 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
     )
     client = ref.Client(args, "cpu")
 
-    config = make_config(PROJECT_SETTINGS)
+    config = make_config(tomllib.loads(CONFIG.read_text()))
     theta = {ITEM_EMBEDDING: server_model.item_model.item_embedding.weight.detach().clone()}
     user_rows = user_table.detach().clone()
     rule = FedAvg(config, UserDirectory.from_nodes({1: np.arange(len(data))}), theta, ())
     model, objective = MODELS.selected(config).from_config(config), Objective.of(config)
 
+    start_items, start_users = theta[ITEM_EMBEDDING].clone(), user_rows.clone()
+    largest_item = largest_user = 0.0  # the two codes' largest table difference over every round so far
     schedule = np.random.default_rng(seed)
     users = list(data.keys())
     lines = []
@@ -146,25 +143,30 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
         for user in chosen:
             user_grad, item_grad, other_grad, count, _, _ = client.update(server_model, user, data[user])
             aggregator.collect_client_update(user_grad, item_grad, other_grad, count, False)
-        aggregator.agg()  # its Adam on the items; the user rows' gradient stays on the table
+        aggregator.agg()  # its Adam on the items; the user rows' gradient (the round's rows only) stays on the table
         with torch.no_grad():
-            stepped = torch.nonzero(user_table.grad.abs().sum(-1) > 0).reshape(-1)
-            user_table[stepped] -= USER_LR * user_table.grad[stepped]
+            user_table -= USER_LR * user_table.grad
 
         chosen_ids = np.array(chosen)
         local = compute_user_updates(
-            model, theta, chosen_ids, user_rows[chosen_ids], [pair_samples(data[u]) for u in chosen], objective
+            model,
+            theta,
+            chosen_ids,
+            user_rows[chosen_ids],
+            [UserSamples.paired(data[user][:, 0], data[user][:, 1], 1) for user in chosen],
+            objective,
         )
         rule.server_step(rule.aggregate(local.updates).gradient)
         user_rows[chosen_ids] -= config.user_lr * local.user_emb_grad
 
+        reference_items = server_model.item_model.item_embedding.weight.detach()
+        largest_item = max(largest_item, float((reference_items - theta[ITEM_EMBEDDING]).abs().max()))
+        largest_user = max(largest_user, float((user_table.detach() - user_rows).abs().max()))
         if step % log_every == 0 or step == rounds - 1:
-            items = server_model.item_model.item_embedding.weight.detach()
             lines.append(
-                f"round {step + 1}: max |item difference| {float((items - theta[ITEM_EMBEDDING]).abs().max()):.2e} "
-                f"(max |item| {float(items.abs().max()):.2e}), max |user difference| "
-                f"{float((user_table.detach() - user_rows).abs().max()):.2e} "
-                f"(max |user| {float(user_table.detach().abs().max()):.2e})"
+                f"round {step + 1}: largest difference so far: items {largest_item:.2e}, users {largest_user:.2e}; "
+                f"largest move from the start: items {float((reference_items - start_items).abs().max()):.2e}, "
+                f"users {float((user_table.detach() - start_users).abs().max()):.2e}"
             )
             print(lines[-1], flush=True)
     reference_items = server_model.item_model.item_embedding.weight.detach()
@@ -177,7 +179,7 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
 def main() -> None:
     parser = script_parser(__spec__.name, __doc__)
     parser.add_argument("--reference", type=Path, required=True, help="ClusterAttack-UNION's Code/ folder")
-    parser.add_argument("--cache", type=Path, required=True, help="the reference's CacheData/ml-seed<S>.pkl)")
+    parser.add_argument("--cache", type=Path, required=True, help="the reference's CacheData/ml-seed<S>.pkl")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=484)
     parser.add_argument("--log-every", type=int, default=60)

@@ -53,6 +53,16 @@ class UserSamples:
     partner: np.ndarray
     contrast: np.ndarray | None = None
 
+    @classmethod
+    def paired(cls, positives: np.ndarray, negatives: np.ndarray, per_positive: int) -> "UserSamples":
+        """Positives, then `per_positive` negatives for each in turn (negatives[j * per_positive:][:per_positive]
+        pair with positive j)."""
+        return cls(
+            items=np.concatenate([positives, negatives]).astype(np.int64),
+            labels=np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))]).astype(np.float32),
+            partner=np.concatenate([np.full(len(positives), -1), np.repeat(np.arange(len(positives)), per_positive)]),
+        )
+
 
 def user_samples(
     user: int,
@@ -68,12 +78,7 @@ def user_samples(
     rng = np.random.default_rng([seed, _NEGATIVES_STREAM, epoch, int(user)])
     num_pos = len(train_items)
     taken = train_items if avoided is None else np.union1d(train_items, avoided)
-    negative_items = sample_negatives(taken, num_items, num_pos * negatives, rng)
-    return UserSamples(
-        items=np.concatenate([train_items, negative_items]).astype(np.int64),
-        labels=np.concatenate([np.ones(num_pos), np.zeros(len(negative_items))]).astype(np.float32),
-        partner=np.concatenate([np.full(num_pos, -1), np.repeat(np.arange(num_pos), negatives)]),
-    )
+    return UserSamples.paired(train_items, sample_negatives(taken, num_items, num_pos * negatives, rng), negatives)
 
 
 def contrast_rows(train_items: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
