@@ -963,18 +963,16 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
     reference = reference[reference["condition"].isin(set(versus.conditions) | held_against)]
     measures = [column for column in ours.columns if column not in ("condition", "against", "config", "seed", "epochs")]
     reference = reference[["condition", "seed", "epochs", *measures]]
-    both = pd.concat(
-        [reference.assign(code=REFERENCE), ours.drop(columns=["against", "config"]).assign(code=THIS_PROJECT)],
-        ignore_index=True,
-    )
+
+    def with_reference(project: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat(
+            [reference.assign(code=REFERENCE), project.drop(columns=["against", "config"]).assign(code=THIS_PROJECT)],
+            ignore_index=True,
+        )
+
+    both = with_reference(ours)
     # The over-seeds and per-seed tables show each run once, under the first condition its config is held against.
-    shown = pd.concat(
-        [
-            reference.assign(code=REFERENCE),
-            ours.drop_duplicates(["config", "seed"]).drop(columns=["against", "config"]).assign(code=THIS_PROJECT),
-        ],
-        ignore_index=True,
-    )
+    shown = with_reference(ours.drop_duplicates(["config", "seed"]))
     shown = shown.assign(condition=shown["condition"] + ", " + shown["code"]).drop(columns="code")
     effects = []
     if versus.contrasts:
