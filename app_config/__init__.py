@@ -33,6 +33,7 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     _separate_rows_fit(config)
     _sampled_candidates_fit(config)
     _l2_on_all_fits(config)
+    _embedding_dropout_fits(config)
     return config
 
 
@@ -73,11 +74,26 @@ def _sequential_fits(config: RunConfig) -> None:
         raise ConfigError(
             f"negatives-avoid-held-out is built for embedding models; with model {config.model!r} set it false"
         )
+    if config.user_optimizer != "sgd":
+        raise ConfigError(
+            f"user-optimizer steps a private user embedding, which model {config.model!r} does not have: "
+            "set user-optimizer = 'sgd'"
+        )
     if config.l2_reg:
         # The sequential loss (fedrec/sequential/training.py) has no L2 term: l2-reg would be silently ignored.
         raise ConfigError(
             f"l2-reg regularises the user and item embeddings of embedding models; with model {config.model!r} "
             f"set l2-reg = 0 (it is {config.l2_reg})"
+        )
+
+
+def _embedding_dropout_fits(config: RunConfig) -> None:
+    """`embedding-dropout` gives each sample its own dropped copy of p_u, which MF's dot product scores; the MLP
+    models take one p_u per user in their local step."""
+    if config.embedding_dropout > 0 and config.model != "mf":
+        raise ConfigError(
+            f"embedding-dropout is built for model 'mf', not {config.model!r}: set embedding-dropout = 0 "
+            f"(it is {config.embedding_dropout})"
         )
 
 

@@ -13,10 +13,12 @@ from client_app.node import (
     load_attack_state,
     load_item_movement,
     load_user_embeddings,
+    load_user_step,
     node_from_context,
     save_attack_state,
     save_item_movement,
     save_user_embeddings,
+    save_user_step,
 )
 from client_defenses import CLIENT_DEFENSES, regularised_update
 from fedrec.errors import ConfigError
@@ -185,6 +187,8 @@ def train(message: Message, context: Context) -> Message:
             users = users[~malicious]
         malicious = np.zeros(len(users), dtype=bool)
     embeddings = load_user_embeddings(context, node)
+    user_step = load_user_step(context, node)
+    user_step.prepare(embeddings, node.local_positions(users), instruction.server_round)
     movement = None
     if node.observes_item_movement():  # the node watches the Θ it receives (PIECK's popular items)
         movement = load_item_movement(context).observe(theta[ITEM_EMBEDDING], epoch)
@@ -205,9 +209,10 @@ def train(message: Message, context: Context) -> Message:
                 interactions = [node.dataset.train_items(int(user)) for user in group]
                 truth = truth_of(result.updates, interactions, embeddings[positions], config.secure_aggregation)
                 leave_truth(context.run_id, epoch + 1, instruction.server_round, truth)
-        embeddings[positions] -= config.user_lr * result.user_emb_grad
+        user_step.apply(embeddings, positions, result.user_emb_grad, instruction.server_round)
         results[is_malicious] = result.updates
     save_user_embeddings(context, embeddings)
+    save_user_step(context, user_step)
     loss_count = int((~malicious).sum())
     if instruction.peers is not None:
         return _masked_reply(message, context, node, instruction, results, loss_sum, loss_count)
@@ -248,7 +253,9 @@ def evaluate(message: Message, context: Context) -> Message:
     node = node_from_context(context)
     instruction = EvaluateInstruction.parse(message)
     evaluated = node.real_users()
-    embeddings = load_user_embeddings(context, node)[node.local_positions(evaluated)]
+    embeddings = load_user_embeddings(context, node)
+    load_user_step(context, node).settle(embeddings, instruction.server_round)  # the rows after the round evaluated
+    embeddings = embeddings[node.local_positions(evaluated)]
     group = node.config.target_group  # reported apart: the users a group-targeted attack aims at
     members = None if group is None else group.members(node.dataset.profiles)
     counts = counts_by_group(

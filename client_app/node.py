@@ -27,10 +27,13 @@ from fedrec.models.base import RecModel
 from fedrec.models.registry import build_model
 from fedrec.sequential.batch import profile_codes
 from fedrec.training.item_movement import ItemMovement
+from fedrec.training.user_step import UserAdamState, UserStep
 
 _EMBEDDINGS = "user-embeddings"
 _ITEM_MOVEMENT = "item-movement"
 _ATTACK_STATE = "attack-state"  # what an attack keeps across rounds (Attack.keeps_state)
+_USER_OPTIMIZER = "user-optimizer"  # the Adam state of the node's rows (`user-optimizer = "adam"`)
+_EXP_AVG, _EXP_AVG_SQ, _ADVANCED = "exp-avg", "exp-avg-sq", "advanced"
 _FIRST_TABLE, _FIRST_EPOCH, _ORDER = "first", "first-epoch", "order"
 
 
@@ -133,12 +136,35 @@ def _node(run_config: tuple[tuple[str, object], ...], node_config: tuple[tuple[s
 
 def load_user_embeddings(context: Context, node: Node) -> torch.Tensor:
     if _EMBEDDINGS not in context.state:
-        return node.model.init_user_embeddings(node.user_ids, node.config.seed)
+        return node.model.init_user_embeddings(node.user_ids, node.config.seed, node.threat.num_users)
     return torch.from_numpy(np.array(context.state[_EMBEDDINGS]["embeddings"].numpy(), copy=True))
 
 
 def save_user_embeddings(context: Context, embeddings: torch.Tensor) -> None:
     context.state[_EMBEDDINGS] = ArrayRecord({"embeddings": Array(embeddings.numpy())})
+
+
+def load_user_step(context: Context, node: Node) -> UserStep:
+    """The run's `user-optimizer` over the node's rows, with the state it kept from the node's earlier rounds."""
+    config, state = node.config, None
+    if _USER_OPTIMIZER in context.state:
+        record = context.state[_USER_OPTIMIZER]
+        state = UserAdamState(
+            *(torch.from_numpy(record[name].numpy().copy()) for name in (_EXP_AVG, _EXP_AVG_SQ, _ADVANCED))
+        )
+    return UserStep(config.user_optimizer, config.user_lr, state)
+
+
+def save_user_step(context: Context, step: UserStep) -> None:
+    if step.state is not None:
+        state = step.state
+        context.state[_USER_OPTIMIZER] = ArrayRecord(
+            {
+                _EXP_AVG: Array(state.exp_avg.numpy()),
+                _EXP_AVG_SQ: Array(state.exp_avg_sq.numpy()),
+                _ADVANCED: Array(state.advanced.numpy()),
+            }
+        )
 
 
 def load_item_movement(context: Context) -> ItemMovement:

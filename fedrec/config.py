@@ -23,6 +23,7 @@ from fedrec.settings import Setting, positive_int_list, user_path
 from fedrec.training.losses import REDUCTIONS
 from fedrec.training.schedule import CLIENT_SAMPLINGS
 from fedrec.training.server_step import L2_SCOPES, SERVER_OPTIMIZERS
+from fedrec.training.user_step import USER_OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,17 @@ COMMON: tuple[Setting, ...] = (
         "which keeps them spread out; pair with the `union` defenses. 0 = none.",
         minimum=0.0,
     ),
+    Setting(
+        "embedding-dropout",
+        float,
+        "Dropout on the embeddings in a user's local step, as ClusterAttack-UNION's reference trains (0.2): each "
+        "element of p_u (one mask per positive, shared with its negatives: one per BPR pair) and of every sample's "
+        "and UNION candidate's item row is zeroed with this probability and the rest scaled by 1 / (1 - p); the L2 "
+        "term is of the rows themselves; never at evaluation. Masks are keyed by `seed`, the epoch and the user. "
+        "Embedding models only. 0 = none.",
+        minimum=0.0,
+        maximum=0.95,
+    ),
     Setting("negatives", int, "Negatives sampled per positive (r).", minimum=1),
     Setting(
         "resample-negatives", bool, "Draw new negatives every epoch (false: fixed once, as the reference code does)."
@@ -150,6 +162,15 @@ COMMON: tuple[Setting, ...] = (
         SERVER_OPTIMIZERS,
     ),
     Setting("user-lr", float, "Client learning rate for the private user embedding.", minimum=0.0),
+    Setting(
+        "user-optimizer",
+        str,
+        "How a client steps its private p_u with `user-lr`: `sgd` (each time its user trains) or `adam` "
+        "(ClusterAttack-UNION's reference, whose server's Adam steps the whole user table every round: the client "
+        "keeps the row's Adam state and replays the rounds its user sat out with a zero gradient, so the row moves "
+        "on its momentum as it would there; torch's Adam, step count = the server round).",
+        USER_OPTIMIZERS,
+    ),
     Setting("eval-every", int, "Evaluate every this many epochs (the last epoch is always evaluated).", minimum=1),
     Setting("top-k", str, "Cut-offs K for all @K metrics, a comma list.", convert=_sorted_ks),
     Setting(

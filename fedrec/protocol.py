@@ -15,8 +15,8 @@ and the ClientApp (client_app/) translate messages only through this module. The
   and the public keys of the round's nodes (`PEERS`), and a node answers `MaskedTrainReply`: one masked
   vector (privacy/secure_aggregation.py) and, only from colluding malicious clients, their own updates for
   the collusion channel. No per-user record and no loss in the clear.
-- evaluate (`EvaluateInstruction`: Θ, the target items, the epoch evaluated) -> `GroupedCounts`: the node's
-  additive ranking counts under `counts`, and per user group under `counts/<group>`.
+- evaluate (`EvaluateInstruction`: Θ, the target items, the epoch evaluated and its last server round) ->
+  `GroupedCounts`: the node's additive ranking counts under `counts`, and per user group under `counts/<group>`.
 - activations (`ACTIVATIONS`, fine-pruning: Θ) -> `FeedforwardActivity`: per-unit activation sums.
 - exposure (`EXPOSURE_QUERY`, the federated exposure scan: Θ, K) -> `ExposureStatistics`: per profile group, its
   number of users and per item how many of them have it in their top K and how many interacted with it.
@@ -367,13 +367,16 @@ class NodePublicKey:
         return cls(public_key=bytes(reply.content[KEYS][PUBLIC_KEY]))
 
 
-def evaluate_messages(theta: Theta, nodes: list[int], targets: tuple[int, ...], epoch: int) -> list[Message]:
-    """One evaluate instruction per node: Θ (encoded once), the target items and the epoch evaluated (1-based: the
-    model after that epoch; 0: the starting model)."""
+def evaluate_messages(
+    theta: Theta, nodes: list[int], targets: tuple[int, ...], epoch: int, server_round: int
+) -> list[Message]:
+    """One evaluate instruction per node: Θ (encoded once), the target items, the epoch evaluated (1-based: the
+    model after that epoch; 0: the starting model) and the last server round of that model (0: none)."""
     record = theta_to_record(theta)
+    config = {TARGETS: list(targets), EPOCH: epoch, SERVER_ROUND: server_round}
     return [
         Message(
-            RecordDict({THETA: record, CONFIG: ConfigRecord({TARGETS: list(targets), EPOCH: epoch})}),
+            RecordDict({THETA: record, CONFIG: ConfigRecord(config)}),
             dst_node_id=node,
             message_type=MessageType.EVALUATE,
         )
@@ -390,6 +393,7 @@ class EvaluateInstruction:
     theta: Theta
     targets: tuple[int, ...]
     epoch: int
+    server_round: int  # the model's last server round (0: the starting model): users' rows are taken after it
 
     @classmethod
     def parse(cls, message: Message) -> "EvaluateInstruction":
@@ -398,6 +402,7 @@ class EvaluateInstruction:
             theta=theta_from_record(message.content[THETA]),
             targets=tuple(int(t) for t in config[TARGETS]),
             epoch=int(config[EPOCH]),
+            server_round=int(config[SERVER_ROUND]),
         )
 
 

@@ -42,12 +42,16 @@ def run_plain(config: RunConfig, log: bool = True) -> dict[str, float]:
         raise ValueError("the plain loop reproduces the SGD server only (server-optimizer = sgd)")
     if config.l2_reg > 0:
         raise ValueError("the plain loop has no L2 term (l2-reg = 0 only)")
+    if config.user_optimizer != "sgd" or config.embedding_dropout > 0:
+        raise ValueError(
+            "the plain loop steps user rows by SGD without dropout (user-optimizer = sgd, embedding-dropout = 0)"
+        )
     started = time.time()
     dataset = load_dataset(config)
     model = build_model(config)
     theta = model.init_theta(dataset.num_items, config.seed)
     all_users = np.arange(dataset.num_users)
-    user_emb = model.init_user_embeddings(all_users, config.seed)
+    user_emb = model.init_user_embeddings(all_users, config.seed, dataset.num_users)
     targets = resolve_targets(config.target_items, dataset.item_popularity(), config.seed)
     metrics: dict[str, float] = {}
     for epoch in range(config.epochs):

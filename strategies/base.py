@@ -346,7 +346,7 @@ class FedRecStrategy(Strategy):
         """The evaluate instructions of the model after epoch `epoch` (1-based; 0 = the starting model)."""
         self._recover(grid)
         nodes = self._reachable(grid, {node: self.directory.users_of(node) for node in self.directory.nodes})
-        return evaluate_messages(self.theta, list(nodes), self.targets, epoch)
+        return evaluate_messages(self.theta, list(nodes), self.targets, epoch, epoch * self.rounds_per_epoch)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         if not self._evaluates(server_round):

@@ -50,7 +50,7 @@ class FLTrust(WeightedStrategy):
                 f"defense 'fltrust': public-fraction {config.public_fraction} leaves no public interaction"
             )
         self.root_items = [public.indices[public.indptr[user] : public.indptr[user + 1]] for user in self.root_users]
-        self.root_embeddings = self.model.init_user_embeddings(self.root_users, config.seed)
+        self.root_embeddings = self.model.init_user_embeddings(self.root_users, config.seed, dataset.num_users)
         self.objective = Objective.of(config)
         self.epoch = 0
 
@@ -62,6 +62,10 @@ class FLTrust(WeightedStrategy):
             )
         if config.public_fraction <= 0:
             raise ConfigError("defense 'fltrust' needs a root dataset: set run-config public-fraction > 0")
+        if config.user_optimizer != "sgd":
+            raise ConfigError(
+                "defense 'fltrust' steps its root users' rows by SGD: set run-config user-optimizer = 'sgd'"
+            )
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid

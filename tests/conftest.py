@@ -62,15 +62,21 @@ def node_context(partition: tuple[int, int] = (0, 3), **overrides: object) -> Co
 
 
 def train_message(
-    users: list[int], theta_record: ArrayRecord, epoch: int = 0, targets: tuple[int, ...] = (0,)
+    users: list[int],
+    theta_record: ArrayRecord,
+    epoch: int = 0,
+    targets: tuple[int, ...] = (0,),
+    server_round: int = 1,
 ) -> Message:
     theta = theta_from_record(theta_record)
-    (message,) = train_messages(theta, epoch, {7: np.asarray(users, dtype=np.int64)}, targets, server_round=1)
+    (message,) = train_messages(theta, epoch, {7: np.asarray(users, dtype=np.int64)}, targets, server_round)
     message.metadata.__dict__["_message_id"] = "m1"  # as the runtime assigns on push
     return message
 
 
-def evaluate_message(theta_record: ArrayRecord, targets: tuple[int, ...] = (0,), epoch: int = 1) -> Message:
-    (message,) = evaluate_messages(theta_from_record(theta_record), [7], targets, epoch)
+def evaluate_message(
+    theta_record: ArrayRecord, targets: tuple[int, ...] = (0,), epoch: int = 1, server_round: int = 1
+) -> Message:
+    (message,) = evaluate_messages(theta_from_record(theta_record), [7], targets, epoch, server_round)
     message.metadata.__dict__["_message_id"] = "m2"
     return message

@@ -46,6 +46,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "pseudo_items_label": "positive",
         "resample_negatives": True,
         "negatives_avoid_held_out": False,
+        "embedding_dropout": 0.0,
     }
     return SimpleNamespace(**{**values, **overrides})
 

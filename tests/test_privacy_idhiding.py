@@ -49,6 +49,7 @@ def _config(**overrides: object) -> SimpleNamespace:
         "ldp_clip_dense": 0.5,
         "pseudo_items": 5,
         "pseudo_items_label": "positive",
+        "embedding_dropout": 0.0,
     }
     return SimpleNamespace(**{**values, **overrides})
 

@@ -81,12 +81,12 @@ def test_per_evaluation_candidates_are_never_a_seen_item() -> None:
             assert not set(sampled) & (seen | set(tested)), f"user {user}, epoch {epoch}: a seen item sampled"
 
 
-def test_the_evaluate_instruction_carries_the_epoch_evaluated() -> None:
+def test_the_evaluate_instruction_carries_the_epoch_evaluated_and_its_last_round() -> None:
     config = make_config()
     theta = MODELS.get(config.model)(config.embedding_dim, config.hidden_layers).init_theta(5, 0)
-    (message,) = evaluate_messages(theta, [7], (2,), epoch=13)
+    (message,) = evaluate_messages(theta, [7], (2,), epoch=13, server_round=1573)
     instruction = EvaluateInstruction.parse(message)
-    assert (instruction.epoch, instruction.targets) == (13, (2,))
+    assert (instruction.epoch, instruction.targets, instruction.server_round) == (13, (2,), 1573)
 
 
 def test_the_strategy_asks_for_the_starting_model_as_epoch_0_and_each_trained_epoch_by_its_number() -> None:

@@ -9,6 +9,11 @@ come in the same order), the round's user rows are stepped by SGD with lr 1.0 ou
 is 0. Its L2 on every parameter stays as it is; this project runs it as `l2-scope = "all"`. (The ablation's
 condition `None-FedAdam-r484-ablation-four-all-l2` in results/reference-logs/clusterattack-union/.)
 
+With `--user-optimizer adam` the reference's user rows stay in its server's Adam, as its code has them, and this
+project's side steps them with `user-optimizer = "adam"` (`fedrec/training/user_step.py`: each client's Adam on
+its own row, the rounds it sat out replayed; lr 2e-3, the reference's): the rows are compared after every round,
+each brought to that round (`UserStep.settle`). Dropout stays 0 (the two codes cannot draw the same masks).
+
 This project's side runs its own code, with the settings of CONFIG, on the same tables, users and (positive,
 negative) pairs: the users' gradients (`compute_user_updates` with the run config's objective), the FedAvg rule's
 weighted mean, its server step (Adam with the server's L2 term), and the users' SGD step. What it does not run:
@@ -18,7 +23,7 @@ it prints the largest difference of the two codes' tables over every round so fa
 moved from their start; at the end both HR@10.
 
     python -m experiments.probes.cluster_step_equivalence --reference DIR/ClusterAttack-UNION/Code \
-        --cache DIR/ml-seed0.pkl --seed 0 --rounds 484
+        --cache DIR/ml-seed0.pkl --seed 0 --rounds 484 [--user-optimizer adam]
 
 `--cache` is the `CacheData/ml-seed<S>.pkl` the reference's train.py writes on its first run of a seed (its
 (positive, negative) pairs per user and its test users); `--seed` seeds the model's draws and the rounds' users
@@ -46,6 +51,7 @@ from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.registry import MODELS
 from fedrec.training.local import Objective, compute_user_updates
 from fedrec.training.sampling import UserSamples
+from fedrec.training.user_step import USER_OPTIMIZERS, UserStep
 from harness.arguments import one_line_errors, script_parser
 from strategies.fedavg import FedAvg
 
@@ -63,7 +69,8 @@ REFERENCE_ARGS = {
     "AGG_TYPE": "FedAdam",
 }
 USERS_PER_ROUND = 50
-USER_LR = 1.0
+#: The users' SGD rate of the ablation (`sgd`), or the reference's own Adam rate on its user table (`adam`).
+USER_LR = {"sgd": 1.0, "adam": 2e-3}
 INIT_STD = 0.01
 
 
@@ -104,7 +111,9 @@ def hr_at_10(users: torch.Tensor, items: torch.Tensor, test: dict) -> float:
     return float((top == torch.from_numpy(test["label"])[:, None]).any(1).double().mean())
 
 
-def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_every: int) -> list[str]:
+def run(
+    reference_code: Path, cache_path: Path, seed: int, rounds: int, log_every: int, user_optimizer: str = "sgd"
+) -> list[str]:
     ref = import_reference(reference_code)
     if not cache_path.is_file():
         raise ConfigError(
@@ -121,12 +130,16 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
         server_model = ref.Model(args)
     aggregator = ref.FedAdam(server_model, args, "cpu")
     user_table = server_model.user_model.user_embedding.weight
-    aggregator.server_optimizer = torch.optim.Adam(  # the user rows out of the server's Adam
-        [p for p in server_model.parameters() if p is not user_table], lr=args.LR
-    )
+    if user_optimizer == "sgd":
+        aggregator.server_optimizer = torch.optim.Adam(  # the user rows out of the server's Adam
+            [p for p in server_model.parameters() if p is not user_table], lr=args.LR
+        )
     client = ref.Client(args, "cpu")
 
-    config = make_config(tomllib.loads(CONFIG.read_text()))
+    config = make_config(
+        tomllib.loads(CONFIG.read_text()), user_optimizer=user_optimizer, user_lr=USER_LR[user_optimizer]
+    )
+    user_step = UserStep(config.user_optimizer, config.user_lr)
     theta = {ITEM_EMBEDDING: server_model.item_model.item_embedding.weight.detach().clone()}
     user_rows = user_table.detach().clone()
     rule = FedAvg(config, UserDirectory.from_nodes({1: np.arange(len(data))}), theta, ())
@@ -143,11 +156,15 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
         for user in chosen:
             user_grad, item_grad, other_grad, count, _, _ = client.update(server_model, user, data[user])
             aggregator.collect_client_update(user_grad, item_grad, other_grad, count, False)
-        aggregator.agg()  # its Adam on the items; the user rows' gradient (the round's rows only) stays on the table
-        with torch.no_grad():
-            user_table -= USER_LR * user_table.grad
+        # Its Adam on the items (with `adam`: on the whole model, user table included, as its code runs); with
+        # `sgd` the user rows' gradient (the round's rows only) stays on the table for the SGD step.
+        aggregator.agg()
+        if user_optimizer == "sgd":
+            with torch.no_grad():
+                user_table -= USER_LR["sgd"] * user_table.grad
 
         chosen_ids = np.array(chosen)
+        user_step.prepare(user_rows, chosen_ids, step + 1)
         local = compute_user_updates(
             model,
             theta,
@@ -157,7 +174,8 @@ def run(reference_code: Path, cache_path: Path, seed: int, rounds: int, log_ever
             objective,
         )
         rule.server_step(rule.aggregate(local.updates).gradient)
-        user_rows[chosen_ids] -= config.user_lr * local.user_emb_grad
+        user_step.apply(user_rows, chosen_ids, local.user_emb_grad, step + 1)
+        user_step.settle(user_rows, step + 1)  # every row as it stands after this round, to compare
 
         reference_items = server_model.item_model.item_embedding.weight.detach()
         largest_item = max(largest_item, float((reference_items - theta[ITEM_EMBEDDING]).abs().max()))
@@ -184,9 +202,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=484)
     parser.add_argument("--log-every", type=int, default=60)
     parser.add_argument("--out", type=Path, help="also write the log here")
+    parser.add_argument(
+        "--user-optimizer",
+        choices=USER_OPTIMIZERS,
+        default="sgd",
+        help="sgd: the ablation's user SGD on both sides; adam: the reference's server Adam on its user table against "
+        "this project's user-optimizer = adam",
+    )
     args = parser.parse_args()
     with one_line_errors(parser):
-        lines = run(args.reference, args.cache, args.seed, args.rounds, args.log_every)
+        lines = run(args.reference, args.cache, args.seed, args.rounds, args.log_every, args.user_optimizer)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text("\n".join(lines) + "\n")

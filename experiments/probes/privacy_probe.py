@@ -103,7 +103,7 @@ def main() -> None:
         dataset = load_dataset(config)
     model = build_model(config)
     theta = model.init_theta(dataset.num_items, config.seed)
-    user_emb = model.init_user_embeddings(np.arange(dataset.num_users), config.seed)
+    user_emb = model.init_user_embeddings(np.arange(dataset.num_users), config.seed, dataset.num_users)
     attacks = {"analytic": AnalyticAttack(model, config), "dlg": DeepLeakage(model, config)}
     rng = np.random.default_rng([config.seed, _PROBE_STREAM])
     users = np.sort(rng.choice(dataset.num_users, args.users, replace=False))

@@ -32,6 +32,11 @@ def paired_users(user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor
     return user_emb.unsqueeze(-2) if item_emb.dim() == user_emb.dim() + 1 else user_emb
 
 
+def user_generator(seed: int, user: int) -> np.random.Generator:
+    """The generator of user `user`'s starting row: keyed by (seed, user id), not by the user's node."""
+    return np.random.default_rng([seed, 0x5EED, user])
+
+
 def embedding_init(rows: int, dim: int, generator: torch.Generator) -> torch.Tensor:
     """N(0, 0.01^2), the paper's initialisation for user and item embeddings."""
     return torch.randn(rows, dim, generator=generator) * 0.01
@@ -86,10 +91,9 @@ class RecModel(ABC):
     def honest_updates(self, theta: Theta, dataset: Any, users: np.ndarray, embeddings: torch.Tensor, step: Any) -> Any:
         """The benign users' `LocalResult` for a `fedrec.training.local.LocalStep` (the family's local step)."""
 
-    def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
-        """p_u ~ N(0, 0.01^2), keyed by (seed, user id) so a user's start does not depend on its node."""
-        rows = [
-            np.random.default_rng([seed, 0x5EED, int(user)]).standard_normal(self.embedding_dim) for user in user_ids
-        ]
+    def init_user_embeddings(self, user_ids: np.ndarray, seed: int, num_users: int | None = None) -> torch.Tensor:
+        """p_u ~ N(0, 0.01^2), keyed by (seed, user id) so a user's start does not depend on its node (`num_users`,
+        the size of the whole user table, is for initialisations that scale with it)."""
+        rows = [user_generator(seed, int(user)).standard_normal(self.embedding_dim) for user in user_ids]
         stacked = np.stack(rows) if rows else np.zeros((0, self.embedding_dim))
         return torch.from_numpy(stacked * 0.01).float()

@@ -228,7 +228,7 @@ class SASRec(RecModel):
     def score_all_items(self, theta: Theta, user_emb: torch.Tensor) -> torch.Tensor:
         raise TypeError("sasrec scores sequences, not user embeddings: use score_sequences")
 
-    def init_user_embeddings(self, user_ids: np.ndarray, seed: int) -> torch.Tensor:
+    def init_user_embeddings(self, user_ids: np.ndarray, seed: int, num_users: int | None = None) -> torch.Tensor:
         return torch.zeros(len(user_ids), 0)
 
     def evaluate_counts(

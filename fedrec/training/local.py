@@ -2,10 +2,10 @@
 
 Each user computes the gradient of its loss over all its samples (their mean, or their sum; plus, with
 `l2-reg`, an L2 penalty on p_u and on the item rows its samples touch; plus, with `uniformity-reg`, UNION's
-contrastive term on item embeddings) with respect to its private embedding p_u and to Θ. To get every
-user's own Θ-gradient in one backward pass, the dense part of Θ is replicated per user (`[U, ...]` leaves)
-and the items' embeddings are gathered per sample, so autograd's batched matmuls return per-user gradients
-directly. Users are bucketed by sample count
+contrastive term on item embeddings; with `embedding-dropout`, the loss sees dropped copies of the embeddings)
+with respect to its private embedding p_u and to Θ. To get every user's own Θ-gradient in one backward pass,
+the dense part of Θ is replicated per user (`[U, ...]` leaves) and the items' embeddings are gathered per
+sample, so autograd's batched matmuls return per-user gradients directly. Users are bucketed by sample count
 and padded within a bucket, which keeps padding waste small for heavy-tailed activity.
 """
 
@@ -49,11 +49,13 @@ class Objective:
     uniformity: float = 0.0
     #: False under `l2-scope = "all"`: the server regularises every item row, the client only p_u
     l2_items: bool = True
+    #: `embedding-dropout`: the probability of zeroing an element of the embeddings the loss sees (`dropout_masks`)
+    dropout: float = 0.0
 
     @classmethod
     def of(cls, config: Any) -> "Objective":
         """The run's objective (a validated RunConfig's `loss`, `loss-reduction`, `l2-reg`, `repeated-items`,
-        `uniformity-reg`)."""
+        `uniformity-reg`, `l2-scope`, `embedding-dropout`)."""
         return cls(
             config.loss,
             config.loss_reduction,
@@ -61,6 +63,7 @@ class Objective:
             config.repeated_items,
             uniformity=config.uniformity_reg,
             l2_items=config.l2_scope == "touched",
+            dropout=config.embedding_dropout,
         )
 
 
@@ -127,6 +130,39 @@ def _pad_contrast(samples: list[UserSamples]) -> tuple[torch.Tensor, torch.Tenso
     return torch.from_numpy(items), torch.from_numpy(mask)
 
 
+@dataclass(frozen=True)
+class DropoutMasks:
+    """A bucket's dropout masks, scaled by 1 / (1 - p): for p_u per sample [U, W, d] (a negative shares the mask of
+    the positive it pairs with, so a BPR pair scores one dropped p_u, as the reference drops the user vector once
+    per pair), for each sample's item row [U, W, d], and for UNION's candidate rows [U, P, C, d] if any."""
+
+    user: torch.Tensor
+    item: torch.Tensor
+    contrast: torch.Tensor | None
+
+
+def dropout_masks(
+    samples: list[UserSamples], user_ids: np.ndarray, width: int, dim: int, p: float, contrast_shape: tuple | None
+) -> DropoutMasks:
+    """Each user's masks from its own generator (keyed by its samples' `dropout_seed`, else its id), so they do not
+    depend on which users share its node or bucket: elements kept with probability 1 - p, as `F.dropout` keeps them."""
+    user = torch.zeros(len(samples), width, dim)
+    item = torch.zeros(len(samples), width, dim)
+    contrast = None if contrast_shape is None else torch.zeros(len(samples), *contrast_shape[1:], dim)
+    scale = 1.0 / (1.0 - p)
+    for k, (sample, user_id) in enumerate(zip(samples, user_ids)):
+        seed = sample.dropout_seed if sample.dropout_seed is not None else int(user_id)
+        generator = torch.Generator().manual_seed(seed)
+        n = len(sample.items)
+        owner = torch.from_numpy(np.where(sample.partner >= 0, sample.partner, np.arange(n)))
+        user[k, :n] = ((torch.rand(n, dim, generator=generator) >= p) * scale)[owner]
+        item[k, :n] = (torch.rand(n, dim, generator=generator) >= p) * scale
+        if contrast is not None and sample.contrast is not None and len(sample.contrast):
+            rows, columns = sample.contrast.shape
+            contrast[k, :rows] = (torch.rand(rows, columns, dim, generator=generator) >= p) * scale
+    return DropoutMasks(user, item, contrast)
+
+
 def _pad(samples: list[UserSamples]) -> tuple[torch.Tensor, ...]:
     lengths = np.array([len(s.items) for s in samples])
     rows, width = len(samples), int(lengths.max())
@@ -165,12 +201,22 @@ def compute_user_updates(
     dense_grads = {name: torch.zeros(num_users, *theta[name].shape) for name in dense_params}
     keys, rows, contrast_keys, contrast_rows = [], [], [], []
     for bucket in _buckets(np.array([len(s.items) for s in samples])):
-        items, labels, partner, mask = _pad([samples[i] for i in bucket])
+        bucket_samples = [samples[i] for i in bucket]
+        items, labels, partner, mask = _pad(bucket_samples)
         index = torch.from_numpy(bucket)
         item_emb = theta[ITEM_EMBEDDING][items].requires_grad_()
         own_user = user_emb[index].clone().requires_grad_()
         replicas = {name: theta[name].expand(len(bucket), *theta[name].shape).requires_grad_() for name in dense_params}
-        logits = model.logits(replicas, own_user, item_emb)
+        contrast = _pad_contrast(bucket_samples) if objective.uniformity > 0 else None
+        masks = None
+        if objective.dropout > 0:
+            contrast_shape = None if contrast is None else tuple(contrast[0].shape)
+            masks = dropout_masks(
+                bucket_samples, user_ids[bucket], items.shape[1], user_emb.shape[1], objective.dropout, contrast_shape
+            )
+            logits = model.logits(replicas, own_user.unsqueeze(1) * masks.user, item_emb * masks.item)
+        else:
+            logits = model.logits(replicas, own_user, item_emb)
         bucket_losses = per_user_loss(objective.loss, logits, labels, mask, partner, objective.reduction)
         if objective.l2 > 0:
             squared_rows = (item_emb.pow(2).sum(-1) * mask).sum(1) if objective.l2_items else 0.0
@@ -179,9 +225,10 @@ def compute_user_updates(
             bucket_losses = bucket_losses + objective.extra(own_user, item_emb, items, mask)
         differentiated = [own_user, item_emb, *replicas.values()]
         if objective.uniformity > 0:
-            candidates, anchors = _pad_contrast([samples[i] for i in bucket])
+            candidates, anchors = contrast
             candidate_emb = theta[ITEM_EMBEDDING][candidates].requires_grad_()
-            term = uniformity_loss(candidate_emb, anchors, objective.reduction)
+            dropped = candidate_emb if masks is None else candidate_emb * masks.contrast
+            term = uniformity_loss(dropped, anchors, objective.reduction)
             bucket_losses = bucket_losses + objective.uniformity * term
             differentiated.append(candidate_emb)
         grads = torch.autograd.grad(bucket_losses.sum(), differentiated)

@@ -16,6 +16,7 @@ from fedrec.training.schedule import per_round_schedule
 _NEGATIVES_STREAM = 0x4E45
 _SCHEDULE_STREAM = 0x5343
 _CONTRAST_STREAM = 0x554E
+_DROPOUT_STREAM = 0x4450
 
 #: Negatives of each anchor in UNION's client-side term (its reference code's K).
 UNION_NEGATIVES = 15
@@ -46,12 +47,15 @@ class UserSamples:
     `partner[j]` is the index of the positive that sample j is paired with (for BPR), -1 for positives.
     `contrast`, for UNION's client-side term (`uniformity-reg`), has a row per positive: the positive (anchor),
     another positive of the user, then `UNION_NEGATIVES` distinct items the user never interacted with.
+    `dropout_seed`, under `embedding-dropout`, keys the user's dropout masks of the epoch (None: keyed by the
+    user's id alone, for samples an attack builds itself).
     """
 
     items: np.ndarray
     labels: np.ndarray
     partner: np.ndarray
     contrast: np.ndarray | None = None
+    dropout_seed: int | None = None
 
     @classmethod
     def paired(cls, positives: np.ndarray, negatives: np.ndarray, per_positive: int) -> "UserSamples":
@@ -108,9 +112,13 @@ def epoch_samples(
 ) -> UserSamples:
     """A user's samples in `epoch`: negatives drawn anew each epoch, or epoch 0's when `resample-negatives` is off,
     outside the `avoided` items too when given (`dataset_samples` gives the held-out ones under
-    `negatives-avoid-held-out`); with `uniformity-reg`, UNION's contrastive candidates, drawn anew each epoch."""
+    `negatives-avoid-held-out`); with `uniformity-reg`, UNION's contrastive candidates, drawn anew each epoch; with
+    `embedding-dropout`, the key of the epoch's dropout masks."""
     negative_epoch = epoch if config.resample_negatives else 0
     samples = user_samples(user, train_items, num_items, config.negatives, config.seed, negative_epoch, avoided)
+    if config.embedding_dropout > 0:
+        key = np.random.default_rng([config.seed, _DROPOUT_STREAM, epoch, int(user)]).integers(2**62)
+        samples = replace(samples, dropout_seed=int(key))
     if config.uniformity_reg <= 0:
         return samples
     rng = np.random.default_rng([config.seed, _CONTRAST_STREAM, epoch, int(user)])
