@@ -259,7 +259,10 @@ CLUSTERATTACK_SETTING = (
     "ClusterAttack against `NormBoundUNION` (UNION's client term and filter, then norm bounding at 0.1) with seeds 0 "
     "and 1. Seed 1 of NormBoundUNION ran later with a new cache: the reference draws its attacker pool, its 60 "
     "attackers and its negatives unseeded when it makes its cache, so that run has other attackers than every "
-    "other reference run; seed 2 was not run for time. "
+    "other reference run. Seeds 3-5 of no attack and of ClusterAttack against FedAdam, and seed 2 of "
+    "NormBoundUNION, ran later (2026-12-07, evening) in the ablation's copy of the code with its switches unset "
+    "(docs/notes-cluster-gap.md: the reference's code unchanged but for the two asserts), on the caches that copy "
+    "made (seed 2's is not the one the logged seed-2 runs used); a seed's conditions share its cache. "
     "`--DECAY_ROUND 1000000` keeps ClusterAttack's cluster count at its start value k = 2: the code's own "
     "adaptation of k stops the run with an AttributeError (`CLUSTER_RATE` is never defined) the first time it "
     "fires, so every run that completes has k = 2 anyway, and this project's attack holds k fixed too. Data: the "
@@ -289,21 +292,29 @@ CLUSTERATTACK_SETTING = (
     "`experiments/configs/clusterattack-setting-{none,fedadam,normbound-union}-reference-protocol.toml` the same "
     'way: the same settings with the reference\'s split (`split = "leave-last-two-out"`) and client sampling '
     '(`client-sampling = "per-round"`); `clusterattack-setting-none-reference-negatives.toml` adds the '
-    "reference's negatives (`negatives-avoid-held-out = true`)."
+    "reference's negatives (`negatives-avoid-held-out = true`). The `every switch` rows ran "
+    "`experiments/configs/clusterattack-setting-{none,fedadam,normbound-union}-reference-all.toml`: the reference's "
+    'protocol and negatives, its L2 on every parameter (`l2-scope = "all"`), its user table in Adam '
+    '(`user-optimizer = "adam"`, `user-lr = 0.002`), Xavier-uniform tables (`embedding-init`) and dropout 0.2 '
+    "(`embedding-dropout`); NormBoundUNION's keeps the L2 on the touched rows, since the reference bounds each "
+    "user's whole update, its dense L2 gradient of every item row included, and the server's term of "
+    '`l2-scope = "all"` comes after the rule (the run config refuses that pair).'
 )
 CLUSTERATTACK_FINDINGS = (
     "Utility level: this project's model is ahead of the reference's at round 484 on every seed (final HR@10 "
-    "0.0305-0.0492 against 0.0152-0.0166 without attack; 0 of 3 seeds within the reference's range, and the same "
-    "for NDCG@10 and under attack). The curves differ in shape as well: the reference starts higher (HR@10 "
+    "0.0305-0.0492 against 0.0152-0.0166 without attack, the reference's seeds 0-2, and 0.0152-0.0251 over its "
+    "seeds 0-5; 0 of 3 seeds within either, and the same for NDCG@10 and under attack). The curves differ in "
+    "shape as well (seeds 0-2): the reference starts higher (HR@10 "
     "0.011-0.021 at round 121, this project 0.005-0.008, near chance) and then wanders (seeds 1 and 2 peak at "
     "0.027 at round 242 or 363 and fall to 0.015-0.016 by 484), while this project climbs to 0.03-0.05 from round 242 "
     "on. At 8% of the paper's training, both are early models. The split explains the level (the ablation "
     "`leave-last-two-out` below).",
     "ClusterAttack's utility drop at round 484 is small on both sides and not separated from the seed spread: "
-    "-0.0010 ± 0.0010 in HR@10 in the reference (per seed -0.0010, +0.0000, -0.0019; -6.2% of the no-attack "
-    "mean) and -0.0001 ± 0.0036 here (-0.0012, +0.0040, -0.0030; -0.1%); one of this project's three seeds lies "
-    "within the reference's range of drops. Over all four checkpoints the reference's attacked run is below its "
-    "no-attack run of the same seed in 9 of 12 (one tie; mean difference -0.0011), this project's in 7 of 12 "
+    "-0.0010 ± 0.0010 in HR@10 in the reference's seeds 0-2 (per seed -0.0010, +0.0000, -0.0019; -6.2% of the "
+    "no-attack mean; seeds 3-5: +0.0012, -0.0002, -0.0023) and -0.0001 ± 0.0036 here (-0.0012, +0.0040, "
+    "-0.0030; -0.1%); one of this project's three seeds lies "
+    "within the reference's range of drops. Over all four checkpoints of seeds 0-2 the reference's attacked run is "
+    "below its no-attack run of the same seed in 9 of 12 (one tie; mean difference -0.0011), this project's in 7 of 12 "
     "(mean -0.0003; from the logs and metrics.csv files). With about one attacker in every second round of 50 "
     "users, 484 rounds give the attack about 240 uploads; the paper's effect is measured after 6,000 rounds, and "
     "these runs neither confirm nor contradict it.",
@@ -342,7 +353,8 @@ CLUSTERATTACK_FINDINGS = (
     "unchanged code at seed 0 with the same negatives, and 0.0157 and 0.0152 logged at seeds 1 and 2 "
     "(docs/notes-cluster-gap.md, with the other one-at-a-time switches of the reference's code). "
     "With the split matched, a smaller gap remains in the other direction: 0.0114 ± 0.0037 here against "
-    "0.0158 ± 0.0007. At this point HR@10 rests on a few test items (in the reference's seed-0 model, 67 of 113 "
+    "0.0158 ± 0.0007 (the reference's seeds 0-2; 0.0189 ± 0.0038 over its seeds 0-5). At this point HR@10 rests "
+    "on a few test items (in the reference's seed-0 model, 67 of 113 "
     "hits are on one item), so it swings by seed. The reference's code with all the other switches set to this "
     "project's behaviour (schedule, users' SGD, initialisation, L2 on touched rows, no dropout) trains to this "
     "project's loss (0.329 against 0.326 at round 484) but ends at 0.0439 and 0.0207 on seeds 0 and 1 "
@@ -352,17 +364,20 @@ CLUSTERATTACK_FINDINGS = (
     "training items (the ablation `negatives-avoid-held-out` below).",
     "Ablation `leave-last-two-out + per-round` (no attack, seeds 0-2; the reference's split and its client sampling, "
     'each round\'s 50 users drawn afresh, `client-sampling = "per-round"`): final HR@10 0.0108, 0.0161 and '
-    "0.0179, 0.0149 ± 0.0037 against the reference's 0.0158 ± 0.0007. Seed 1 is within the reference's range, "
-    "seed 0 below it and seed 2 above it. The early curve takes the reference's shape too: HR@10 at round 121 is "
+    "0.0179, 0.0149 ± 0.0037 against the reference's 0.0158 ± 0.0007 over seeds 0-2 (0.0189 ± 0.0038 over seeds "
+    "0-5). Against the range of seeds 0-2 seed 1 is within, seed 0 below and seed 2 above; against that of "
+    "seeds 0-5 (0.0152-0.0251) seeds 1 and 2 are within (the range table). The early curve takes the "
+    "reference's shape too: HR@10 at round 121 is "
     "0.0177, 0.0131 and 0.0066 (the reference: 0.011-0.021; this project's `epoch` schedule: 0.005-0.008), because "
     "per-round draws let some users train twice in the first pass. The curves then wander as the reference's do "
     "(seed 2 peaks at 0.038 at round 363). With both of the reference's protocol choices, this project's utility "
-    "is at the reference's level, with a wider seed spread; the reference's negatives then lift it above (below).",
+    "is at the reference's level; the reference's negatives then lift it above (below).",
     "The attacked and defended conditions with the same two protocol choices (`leave-last-two-out + per-round`, "
     "seeds 0-2): ClusterAttack against FedAdam ends at HR@10 0.0081, 0.0129 and 0.0152 against the reference's "
-    "0.0132-0.0157; seed 2 is within, seed 1 is 0.0003 below and seed 0 below (1 of 3). The attack's utility drop "
-    "is -0.0026, -0.0031 and -0.0026 (-18.9% of the no-attack mean), against the reference's -0.0010, +0.0000 "
-    "and -0.0019 (0 of 3 within): larger than the reference's and, unlike under `leave-last-out` (-0.0001 ± "
+    "0.0132-0.0157 (seeds 0-2; 0.0132-0.0263 over seeds 0-5); seed 2 is within, seed 1 is 0.0003 below and seed 0 "
+    "below (1 of 3). The attack's utility drop is -0.0026, -0.0031 and -0.0026 (-18.9% of the no-attack mean), "
+    "against the reference's -0.0010, +0.0000 and -0.0019 (seeds 0-2; -0.0023 to +0.0012 over seeds 0-5; 0 of 3 "
+    "within either): larger than the reference's and, unlike under `leave-last-out` (-0.0001 ± "
     "0.0036), of one sign on every seed. The attacked run is below the no-attack run of its seed at 10 of the 12 "
     "checkpoints (mean difference -0.0016). NormBoundUNION under ClusterAttack ends at 0.0220, 0.0147 and 0.0202, "
     "against the reference's 0.0220 and 0.0185 (seeds 0 and 1): 2 of 3 within. "
@@ -375,12 +390,14 @@ CLUSTERATTACK_FINDINGS = (
     "negatives as well: each user's fixed negatives drawn outside its test and validation items too, as "
     "`Code/train.py:162-166` draws them): final HR@10 0.0240, 0.0281 and 0.0401 (0.0307 ± 0.0083), against "
     "0.0108, 0.0161 and 0.0179 without the switch (+0.0132, +0.0120 and +0.0222) and the reference's "
-    "0.0152-0.0166: 0 of 3 within, all three above. Without the switch, 515, 560 and 513 of the 6,040 users "
+    "0.0152-0.0166 over seeds 0-2: 0 of 3 within, all three above (over seeds 0-5, 0.0152-0.0251, seed 0 is "
+    "within). Without the switch, 515, 560 and 513 of the 6,040 users "
     "(seeds 0-2) draw their own test or validation item among their negatives (262, 292 and 265 their own test "
     "item). The test items are concentrated, so this falls on the items that carry the hits: item 174, the test "
     "item of 759 users, gets 82, 97 and 66 negative samples from users who hold it out. With all three of the "
-    "reference's protocol choices this project is above the reference again, 1.9 times its mean (0.0307 against "
-    "0.0158). The reference's code run with this project's remaining behaviours (its split and negatives kept; "
+    "reference's protocol choices this project is above the reference again, 1.9 times its mean over seeds 0-2 "
+    "(0.0307 against 0.0158; 1.6 times its mean over seeds 0-5, 0.0189). The reference's code run with this "
+    "project's remaining behaviours (its split and negatives kept; "
     "this project's schedule, users' SGD, initialisation, L2 on touched rows and no dropout: `allbutsplit` in "
     "docs/notes-cluster-gap.md) also ends above its own range, at 0.0439 and 0.0207 on seeds 0 and 1. Those "
     "behaviours, together, are what remains; the next paragraph takes them one at a time.",
@@ -404,9 +421,10 @@ CLUSTERATTACK_FINDINGS = (
     "`results/reference-logs/clusterattack-union-ablations-2026-12-07/`). So this project's training step equals "
     "the reference's in that configuration. Not covered by the probe: this project's negative sampler and "
     "schedule (the reference's pairs and users feed both sides), Flower's messages, and this project's evaluation, "
-    "which counts 6,040 users against the reference's 5,738 (Differences that remain). What separates this "
-    "project's runs from the unchanged reference is then the three choices without a switch here (the users' rows "
-    "in the server's Adam, Xavier-uniform tables, dropout 0.2: the first three differences below), which move the "
+    "which counts 6,040 users against the reference's 5,738 (Differences that remain). What separated this "
+    "project's runs from the unchanged reference was then the three choices that had no switch here (the users' "
+    "rows in the server's Adam, Xavier-uniform tables, dropout 0.2: the first three differences below; each has "
+    "one since, the next paragraph), which move the "
     "reference by -0.0005, -0.0002 and -0.0145 (from `None-FedAdam-r484-ablation-four-all-l2` to the unchanged code "
     "on the same caches, `base` in the ablation folder: 0.0122, 0.0136 and 0.0159), and the draws: the two codes "
     "draw their initialisation, negatives and users from their own generators, and one configuration's final "
@@ -416,11 +434,22 @@ CLUSTERATTACK_DIFFERENCES = (
     "User rows: in the reference they are part of the server's model, and the server's Adam (lr 2e-3) steps the "
     "whole user table every round with one shared state, so a user's row keeps moving by its momentum for "
     "rounds after its user took part, by a normalised step that does not depend on the gradient's size. Here "
-    "each client keeps its row and steps it by SGD (`user-lr = 1.0`) only when it takes part. This sets how "
-    "fast the users' side learns; the ablation `user-lr 0.1` (above) measures how much the rate moves the curve.",
-    "Initialisation: Xavier-uniform user and item tables in the reference (bounds 0.031 and 0.039); N(0, 0.01^2) here.",
+    "each client keeps its row and, by default, steps it by SGD (`user-lr = 1.0` in the main rows) only when it "
+    "takes part; the ablation `user-lr 0.1` (above) measures how much the rate moves the curve. "
+    '`user-optimizer = "adam"` (with `user-lr = 0.002`, the reference\'s rate; the `every switch` rows) steps it as '
+    "the reference's server does: the client keeps its row's Adam state and, before the row is used, replays "
+    "the rounds its user sat out with a zero gradient (`fedrec/training/user_step.py`; equal bit for bit to "
+    "torch's Adam on a whole table in tests/test_user_step.py, and checked against the reference's code by the "
+    "step probe: What the ablations show).",
+    "Initialisation: Xavier-uniform user and item tables in the reference (bounds 0.031 and 0.039); N(0, 0.01^2) "
+    "here by default; `embedding-init = \"xavier-uniform\"` draws the reference's bounds (a user's row keyed by "
+    "the seed and its id, as every start here is).",
     "Dropout 0.2 on the user and item embeddings in training (the reference, also in the attackers' honest "
-    "gradients); this project's MF has no dropout.",
+    "gradients and UNION's contrastive rows); this project's MF has none by default, and `embedding-dropout = "
+    "0.2` drops as the reference does: one mask of p_u per BPR pair, one per item row of each sample and of each "
+    "UNION candidate, the L2 term on the rows themselves. Its masks are keyed by (seed, epoch, user), so a user "
+    "drawn twice in one epoch under `per-round` sampling trains with the same masks both times, where the "
+    "reference draws new ones (UNION's contrastive rows are keyed by epoch here likewise).",
     "L2 1e-5: on the whole user and item tables in the reference (every client's item gradient is dense, and "
     "an item no sampled user touched in a round still gets a gradient, which the server's Adam normalises); on "
     'the user row and the touched item rows here by default; `l2-scope = "all"` applies it as the reference does '
@@ -800,6 +829,15 @@ VERSUS = {
                 "None-FedAdam-r484-ablation-four-all-l2",
                 "clusterattack-setting-none-reference-l2",
             ),
+            "None-FedAdam-r484, every switch": ("None-FedAdam-r484", "clusterattack-setting-none-reference-all"),
+            "ClusterAttack-FedAdam-r484, every switch": (
+                "ClusterAttack-FedAdam-r484",
+                "clusterattack-setting-fedadam-reference-all",
+            ),
+            "ClusterAttack-NormBoundUNION-r484, every switch but the L2's scope": (
+                "ClusterAttack-NormBoundUNION-r484",
+                "clusterattack-setting-normbound-union-reference-all",
+            ),
         },
         {"recall@10": "HR@10", "ndcg@10": "NDCG@10"},
         CLUSTERATTACK_SETTING,
@@ -824,6 +862,21 @@ VERSUS = {
                 "UNION under attack against no attack, reference protocol",
                 "None-FedAdam-r484, leave-last-two-out + per-round",
                 "ClusterAttack-NormBoundUNION-r484, leave-last-two-out + per-round",
+            ),
+            (
+                "ClusterAttack's utility drop (FedAdam), every switch",
+                "None-FedAdam-r484, every switch",
+                "ClusterAttack-FedAdam-r484, every switch",
+            ),
+            (
+                "UNION's recovery under ClusterAttack, every switch",
+                "ClusterAttack-FedAdam-r484, every switch",
+                "ClusterAttack-NormBoundUNION-r484, every switch but the L2's scope",
+            ),
+            (
+                "UNION under attack against no attack, every switch",
+                "None-FedAdam-r484, every switch",
+                "ClusterAttack-NormBoundUNION-r484, every switch but the L2's scope",
             ),
             (
                 "The L2 on every parameter against the touched rows (the reference: `four`)",
