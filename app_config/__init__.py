@@ -34,6 +34,7 @@ def load_config(raw: Mapping[str, Any]) -> RunConfig:
     _sampled_candidates_fit(config)
     _l2_on_all_fits(config)
     _embedding_dropout_fits(config)
+    _user_adam_fits(config)
     return config
 
 
@@ -94,6 +95,17 @@ def _embedding_dropout_fits(config: RunConfig) -> None:
         raise ConfigError(
             f"embedding-dropout is built for model 'mf', not {config.model!r}: set embedding-dropout = 0 "
             f"(it is {config.embedding_dropout})"
+        )
+
+
+def _user_adam_fits(config: RunConfig) -> None:
+    """`user-optimizer = "adam"` counts Adam's steps by the server's rounds; the curious server's extra rounds
+    (`round-difference`) are numbered past the run's, so a row they step would be replayed through rounds that never
+    came."""
+    if config.user_optimizer == "adam" and config.round_difference != "none":
+        raise ConfigError(
+            f"user-optimizer 'adam' counts its steps by the server's rounds, which round-difference "
+            f"{config.round_difference!r} adds extra rounds past: use user-optimizer = 'sgd' with it"
         )
 
 

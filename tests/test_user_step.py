@@ -86,6 +86,16 @@ def test_the_node_keeps_each_rows_adam_state_between_rounds() -> None:
             "user-optimizer steps a private user embedding",
         ),
         ({"model": "mf", "defense": "fltrust", "public_fraction": 0.1, "user_optimizer": "adam"}, "root users"),
+        (
+            {
+                "model": "mf",
+                "user_optimizer": "adam",
+                "secure_aggregation": True,
+                "round_difference": "resent",
+                "privacy_attack": "analytic",
+            },
+            "extra rounds past",
+        ),
     ],
 )
 def test_adam_where_no_row_can_take_it_is_one_clear_line(settings: dict, message: str) -> None:
