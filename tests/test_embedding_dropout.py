@@ -23,7 +23,7 @@ def test_a_negative_scores_the_dropped_user_row_of_the_positive_it_pairs_with() 
     config = make_config(model="mf", loss="bpr", negatives=2, embedding_dropout=0.3, uniformity_reg=1.0)
     samples = [_samples(user, config) for user in (3, 4)]
     width = max(len(s.items) for s in samples)
-    contrast = (2, max(len(s.contrast) for s in samples), samples[0].contrast.shape[1])
+    contrast = (max(len(s.contrast) for s in samples), samples[0].contrast.shape[1])
     masks = dropout_masks(samples, np.array([3, 4]), width, DIM, 0.3, contrast)
     for k, sample in enumerate(samples):
         for j, partner in enumerate(sample.partner):
@@ -32,7 +32,7 @@ def test_a_negative_scores_the_dropped_user_row_of_the_positive_it_pairs_with() 
         n = len(sample.items)
         assert masks.item[k, :n].unique().tolist() == pytest.approx([0.0, 1 / 0.7])  # zeroed, or kept and scaled
         assert float(masks.item[k, n:].abs().sum()) == 0.0  # padding
-    assert masks.contrast is not None and masks.contrast.shape == (2, *contrast[1:], DIM)
+    assert masks.contrast is not None and masks.contrast.shape == (2, *contrast, DIM)
 
 
 def test_masks_keep_one_minus_p_and_differ_by_epoch_and_user_but_not_by_the_bucket() -> None:

@@ -145,10 +145,11 @@ def dropout_masks(
     samples: list[UserSamples], user_ids: np.ndarray, width: int, dim: int, p: float, contrast_shape: tuple | None
 ) -> DropoutMasks:
     """Each user's masks from its own generator (keyed by its samples' `dropout_seed`, else its id), so they do not
-    depend on which users share its node or bucket: elements kept with probability 1 - p, as `F.dropout` keeps them."""
+    depend on which users share its node or bucket: elements kept with probability 1 - p, as `F.dropout` keeps them.
+    `contrast_shape` is the bucket's padded (anchors, candidates) of UNION's rows, None without them."""
     user = torch.zeros(len(samples), width, dim)
     item = torch.zeros(len(samples), width, dim)
-    contrast = None if contrast_shape is None else torch.zeros(len(samples), *contrast_shape[1:], dim)
+    contrast = None if contrast_shape is None else torch.zeros(len(samples), *contrast_shape, dim)
     scale = 1.0 / (1.0 - p)
     for k, (sample, user_id) in enumerate(zip(samples, user_ids)):
         seed = sample.dropout_seed if sample.dropout_seed is not None else int(user_id)
@@ -210,7 +211,7 @@ def compute_user_updates(
         contrast = _pad_contrast(bucket_samples) if objective.uniformity > 0 else None
         masks = None
         if objective.dropout > 0:
-            contrast_shape = None if contrast is None else tuple(contrast[0].shape)
+            contrast_shape = None if contrast is None else tuple(contrast[0].shape[1:])
             masks = dropout_masks(
                 bucket_samples, user_ids[bucket], items.shape[1], user_emb.shape[1], objective.dropout, contrast_shape
             )

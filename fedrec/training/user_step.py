@@ -78,15 +78,6 @@ def catch_up(rows: torch.Tensor, state: UserAdamState, positions: np.ndarray, th
     state.advanced[behind] = through_round
 
 
-def adam_step(
-    rows: torch.Tensor, grads: torch.Tensor, state: UserAdamState, positions: np.ndarray, server_round: int, lr: float
-) -> None:
-    """The Adam step of round `server_round` on `rows[positions]` with `grads` [len(positions), d], in place; the
-    rows must have been caught up through the round before (`catch_up`), as their gradients were taken there."""
-    index = torch.as_tensor(positions, dtype=torch.int64)
-    _adam_round(rows, grads, state, index, server_round, lr)
-
-
 class UserStep:
     """The run's `user-optimizer` over a node's rows [U, d] (in the node's row order), with its state if any."""
 
@@ -109,11 +100,13 @@ class UserStep:
             catch_up(rows, self._adam_state(rows), positions, server_round - 1, self.lr)
 
     def apply(self, rows: torch.Tensor, positions: np.ndarray, grads: torch.Tensor, server_round: int) -> None:
-        """Steps `rows[positions]` by their gradients `grads` in round `server_round`, in place."""
+        """Steps `rows[positions]` by their gradients `grads` in round `server_round`, in place (Adam: the rows must
+        have been brought to the round's start by `prepare`, as their gradients were taken there)."""
+        index = torch.as_tensor(positions, dtype=torch.int64)
         if self.optimizer == "adam":
-            adam_step(rows, grads, self._adam_state(rows), positions, server_round, self.lr)
+            _adam_round(rows, grads, self._adam_state(rows), index, server_round, self.lr)
         else:
-            rows[torch.as_tensor(positions, dtype=torch.int64)] -= self.lr * grads
+            rows[index] -= self.lr * grads
 
     def settle(self, rows: torch.Tensor, through_round: int) -> None:
         """Brings every row to where it stands after round `through_round` (before an evaluation)."""
