@@ -155,8 +155,10 @@ __all__ = ["SCHEMA", "RunConfig", "load_config", "make_config", "pyproject_defau
 
 
 #: The rules under which the server's l2-reg * Θ equals every client's own L2 term under the rule: a (weighted)
-#: mean, and UNION's filters, which choose by differences between users that the common term leaves unchanged.
-_L2_ON_ALL_RULES = ("union", "multi-krum-union")
+#: mean, UNION's filters, which choose by differences between users that the common term leaves unchanged, and
+#: UNION's norm bounding, which counts the term in each user's norm and scales it with the update
+#: (`ThetaGradient.l2_share`).
+_L2_ON_ALL_RULES = ("union", "multi-krum-union", "norm-bound-union")
 
 
 def _l2_on_all_fits(config: RunConfig) -> None:

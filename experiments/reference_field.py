@@ -147,23 +147,43 @@ def summary(curve: pd.DataFrame, log_format: LogFormat) -> dict[str, float]:
     return row
 
 
-def collect(reference_logs: Path) -> dict[str, pd.DataFrame]:
-    """Per reference with finished logs: one summary row per run (condition, seed, measures)."""
-    runs = {}
+def reference_curves(reference_logs: Path) -> dict[str, pd.DataFrame]:
+    """Per reference with finished logs: every evaluation of each run (condition, seed, then the log's epoch and
+    metrics), in the logs' order."""
+    curves = {}
     for reference, log_format in FORMATS.items():
-        rows = []
+        runs = []
         for log in sorted((reference_logs / reference).glob("*.log")):
             name = _LOG_NAME.match(log.name)
             text = log.read_text()
             if name is None or not finished(text):
                 continue
             curve = log_format.curve(text)
-            if curve.empty:
-                continue
-            rows.append({"condition": name["condition"], "seed": int(name["seed"]), **summary(curve, log_format)})
-        if rows:
-            runs[reference] = pd.DataFrame(rows)
-    return runs
+            if not curve.empty:
+                runs.append(curve.assign(condition=name["condition"], seed=int(name["seed"])))
+        if runs:
+            curves[reference] = pd.concat(runs, ignore_index=True)
+    return curves
+
+
+def _summaries(curves: pd.DataFrame, keys: list[str], log_format: LogFormat) -> pd.DataFrame:
+    """One summary row per run of a long frame of curves (a run = one value of `keys`), in the frame's order."""
+    if curves.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        [
+            dict(zip(keys, run)) | summary(curve.drop(columns=keys), log_format)
+            for run, curve in curves.groupby(keys, sort=False)
+        ]
+    )
+
+
+def collect(reference_logs: Path) -> dict[str, pd.DataFrame]:
+    """Per reference with finished logs: one summary row per run (condition, seed, measures)."""
+    return {
+        reference: _summaries(curves, ["condition", "seed"], FORMATS[reference])
+        for reference, curves in reference_curves(reference_logs).items()
+    }
 
 
 def _cell(value: float, measure: str) -> str:
@@ -870,6 +890,26 @@ VERSUS = {
                 "ClusterAttack-NormBoundUNION-r484",
                 "clusterattack-setting-normbound-union-reference-all",
             ),
+            "ClusterAttack-NormBoundUNION-r484, every switch": (
+                "ClusterAttack-NormBoundUNION-r484",
+                "clusterattack-setting-normbound-union-reference-all-l2-all",
+            ),
+            "ClusterAttack-FedAdam-r484, every switch but the users' Adam": (
+                "ClusterAttack-FedAdam-r484",
+                "clusterattack-setting-fedadam-reference-all-user-sgd",
+            ),
+            "ClusterAttack-NormBoundUNION-r484, every switch but the users' Adam and the L2's scope": (
+                "ClusterAttack-NormBoundUNION-r484",
+                "clusterattack-setting-normbound-union-reference-all-user-sgd",
+            ),
+            "ClusterAttack-FedAdam-r484, every switch but Xavier": (
+                "ClusterAttack-FedAdam-r484",
+                "clusterattack-setting-fedadam-reference-all-normal-init",
+            ),
+            "ClusterAttack-NormBoundUNION-r484, every switch but Xavier and the L2's scope": (
+                "ClusterAttack-NormBoundUNION-r484",
+                "clusterattack-setting-normbound-union-reference-all-normal-init",
+            ),
         },
         {"recall@10": "HR@10", "ndcg@10": "NDCG@10"},
         CLUSTERATTACK_SETTING,
@@ -906,6 +946,21 @@ VERSUS = {
                 "ClusterAttack-NormBoundUNION-r484, every switch but the L2's scope",
             ),
             (
+                "UNION's recovery under ClusterAttack, every switch and the L2's scope",
+                "ClusterAttack-FedAdam-r484, every switch",
+                "ClusterAttack-NormBoundUNION-r484, every switch",
+            ),
+            (
+                "UNION's recovery under ClusterAttack, every switch but the users' Adam (their SGD at 1.0)",
+                "ClusterAttack-FedAdam-r484, every switch but the users' Adam",
+                "ClusterAttack-NormBoundUNION-r484, every switch but the users' Adam and the L2's scope",
+            ),
+            (
+                "UNION's recovery under ClusterAttack, every switch but Xavier (N(0, 0.01²) tables)",
+                "ClusterAttack-FedAdam-r484, every switch but Xavier",
+                "ClusterAttack-NormBoundUNION-r484, every switch but Xavier and the L2's scope",
+            ),
+            (
                 "UNION under attack against no attack, every switch",
                 "None-FedAdam-r484, every switch",
                 "ClusterAttack-NormBoundUNION-r484, every switch but the L2's scope",
@@ -920,14 +975,13 @@ VERSUS = {
 }
 
 
-def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
-    """One summary row per completed run of this project's configs and ablations (condition = the reference's
-    condition, `against` = the reference's condition it is held against, `config` = the runs' config; a config held
-    against two reference conditions has a row under each), the metrics.csv columns renamed to the reference's
-    metric names."""
-    log_format = FORMATS[versus.reference]
+def project_curves(results_dir: Path, versus: Versus) -> pd.DataFrame:
+    """Every evaluation of each completed run of this project's configs and ablations (condition = the reference's
+    condition, `against` = the reference's condition it is held against, `config` = the runs' config, seed, then
+    the epoch in the reference's unit and the metrics.csv columns renamed to the reference's metric names); a config
+    held against two reference conditions is there under each."""
     runs = {condition: (condition, config) for condition, config in versus.conditions.items()} | versus.ablations
-    rows = []
+    curves = []
     for condition, (against, config) in runs.items():
         for folder in sorted(results_dir.glob(f"{config}{SEED_SUFFIX}*")):
             summary_file, metrics = folder / "summary.json", folder / "metrics.csv"
@@ -938,11 +992,16 @@ def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
             curve = pd.read_csv(metrics).rename(columns=versus.columns)[["epoch", *versus.columns.values()]]
             curve["epoch"] *= versus.epoch_length
             seed = split_seed_run_name(folder.name)[1]
-            rows.append(
-                {"condition": condition, "against": against, "config": config, "seed": seed}
-                | summary(curve, log_format)
-            )
-    return pd.DataFrame(rows)
+            curves.append(curve.assign(condition=condition, against=against, config=config, seed=seed))
+    return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+
+
+def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
+    """One summary row per completed run of this project's configs and ablations (`project_curves`' keys, then the
+    measures)."""
+    return _summaries(
+        project_curves(results_dir, versus), ["condition", "against", "config", "seed"], FORMATS[versus.reference]
+    )
 
 
 def _comparable(values: pd.Series, measure: str) -> pd.Series:
@@ -992,6 +1051,14 @@ def range_table(reference: pd.DataFrame, ours: pd.DataFrame, checks: pd.DataFram
     return "\n".join(lines)
 
 
+def _contrast_conditions(code: str, baseline: str, compared: str, against: dict[str, str]) -> tuple[str, str]:
+    """The two conditions of a contrast in `code`: on the reference's side an ablation's label is read as the
+    condition it is held against."""
+    if code == THIS_PROJECT:
+        return baseline, compared
+    return against.get(baseline, baseline), against.get(compared, compared)
+
+
 def contrast_table(
     both: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ...], measures: list[str], against: dict[str, str]
 ) -> str:
@@ -1009,11 +1076,7 @@ def contrast_table(
             changes = {}
             for code in (REFERENCE, THIS_PROJECT):
                 rows = both[both["code"] == code]
-                names = (
-                    (baseline, compared)
-                    if code == THIS_PROJECT
-                    else (against.get(baseline, baseline), against.get(compared, compared))
-                )
+                names = _contrast_conditions(code, baseline, compared, against)
                 base = rows[rows["condition"] == names[0]].set_index("seed")[measure]
                 other = rows[rows["condition"] == names[1]].set_index("seed")[measure]
                 changes[code] = (other - base).dropna().sort_index()
@@ -1040,9 +1103,52 @@ def contrast_table(
     return "\n".join(lines)
 
 
-def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str:
+def checkpoint_contrast_table(
+    curves: pd.DataFrame, contrasts: tuple[tuple[str, str, str], ...], metric: str, against: dict[str, str]
+) -> str:
+    """Per contrast (label, baseline, compared) and code: the change of `metric` (compared minus baseline) at every
+    checkpoint that both conditions of a seed evaluated, per seed in checkpoint order; how many of all those
+    changes are above zero, their mean ± std (n) and range; then how many of this project's changes lie within
+    the reference's range of changes over all its checkpoints. A final value's effect rests on one checkpoint of
+    each seed; this shows whether its sign holds over training."""
+    lines = [
+        "| effect | code | change per seed, at each checkpoint | above zero | change | range | "
+        "within the reference's range |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, baseline, compared in contrasts:
+        changes = {}
+        for code in (REFERENCE, THIS_PROJECT):
+            rows = curves[curves["code"] == code]
+            names = _contrast_conditions(code, baseline, compared, against)
+            base, other = (rows[rows["condition"] == name].set_index(["seed", "epoch"])[metric] for name in names)
+            changes[code] = (other - base).dropna().sort_index().round(4)
+            change = changes[code]
+            per_seed = "; ".join(
+                f"{seed}: " + " / ".join(f"{value:+.4f}" for value in values)
+                for seed, values in change.groupby(level="seed")
+            )
+            verdict = "–" if code == REFERENCE else "no reference pair"
+            if code == THIS_PROJECT and len(changes[REFERENCE]) and len(change):
+                low, high = changes[REFERENCE].min(), changes[REFERENCE].max()
+                verdict = f"{int(change.between(low, high).sum())} of {len(change)}"
+            cells = [
+                label,
+                code,
+                per_seed or "–",
+                f"{int((change > 0).sum())} of {len(change)}" if len(change) else "–",
+                format_values(change, 4) if len(change) else "–",
+                f"{change.min():+.4f} to {change.max():+.4f}" if len(change) else "–",
+                verdict,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame, curves: pd.DataFrame | None = None) -> str:
     """The page of `VERSUS[name]`: setting, both codes over seeds and per seed, this project against the
-    reference's seed range, and the differences that remain."""
+    reference's seed range, and the differences that remain; with `curves` (both codes' evaluations, a `code`
+    column beside `project_curves`' keys) each effect at every checkpoint as well."""
     versus = VERSUS[name]
     held_against = {condition for condition, _ in versus.ablations.values()}  # an ablation's own reference runs
     reference = reference[reference["condition"].isin(set(versus.conditions) | held_against)]
@@ -1060,6 +1166,7 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
     shown = with_reference(ours.drop_duplicates(["config", "seed"]))
     shown = shown.assign(condition=shown["condition"] + ", " + shown["code"]).drop(columns="code")
     effects = []
+    held = {label: against for label, (against, _) in versus.ablations.items()}
     if versus.contrasts:
         finals = [measure for measure in measures if measure.startswith("final")]
         effects = [
@@ -1068,10 +1175,17 @@ def versus_report(name: str, reference: pd.DataFrame, ours: pd.DataFrame) -> str
             "its initialisation and schedule within a code), then mean ± sample std (n); relative = the compared "
             "condition's mean over the baseline's, minus 1. This project's per-seed change is held against the "
             "reference's min–max over its seeds.",
-            contrast_table(
-                both, versus.contrasts, finals, {label: against for label, (against, _) in versus.ablations.items()}
-            ),
+            contrast_table(both, versus.contrasts, finals, held),
         ]
+        if curves is not None:
+            metric = FORMATS[versus.reference].headline[0][0]
+            effects += [
+                f"The same effects in {metric} at every checkpoint (every {versus.epoch_length} "
+                f"{FORMATS[versus.reference].epoch_unit}s) where both conditions of a seed were evaluated, each "
+                "seed's changes in checkpoint order, and this project's changes held against the reference's range "
+                "over all its checkpoints:",
+                checkpoint_contrast_table(curves, versus.contrasts, metric, held),
+            ]
     checks = within_reference(reference, ours, measures)
     return (
         "\n\n".join(
@@ -1124,7 +1238,16 @@ def main() -> None:
                 f"and completed runs under {args.results_dir}\n",
             )
         out = args.out or PROJECT / "docs" / f"{args.versus}-vs-reference.md"
-        out.write_text(versus_report(args.versus, runs[reference], ours))
+        both = pd.concat(
+            [
+                reference_curves(args.reference_logs)[reference].assign(code=REFERENCE),
+                project_curves(args.results_dir, VERSUS[args.versus])
+                .drop(columns=["against", "config"])
+                .assign(code=THIS_PROJECT),
+            ],
+            ignore_index=True,
+        )
+        out.write_text(versus_report(args.versus, runs[reference], ours, both))
         print(f"-> {out} (reference: {len(runs[reference])} runs, this project: {len(ours)} runs)")
         return
     if not runs:

@@ -97,7 +97,8 @@ COMMON: tuple[Setting, ...] = (
         "Where `l2-reg` applies: `touched` (p_u and each sample's item row, on the client: FedRecAttack's reference) "
         "or `all` (ClusterAttack-UNION's reference, which adds the L2 of every parameter to each client's loss: p_u on "
         "the client, and on the server l2-reg * Θ added to each round's aggregated gradient of every Θ entry but the "
-        "biases, which is what every client's own term gives under the weighted mean).",
+        "biases, which is what every client's own term gives under the weighted mean; `norm-bound-union` counts "
+        "each user's term in its norm and scales the term with its update, as the reference bounds dense gradients).",
         L2_SCOPES,
     ),
     Setting(

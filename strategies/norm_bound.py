@@ -5,6 +5,7 @@ Users whose update had to be scaled down are reported as flagged (for detection 
 
 import torch
 
+from fedrec.models.base import ITEM_EMBEDDING, Theta
 from fedrec.reporting.update_stats import user_update_norms
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
@@ -16,14 +17,30 @@ class NormBound(FedRecStrategy):
     settings = (Setting("norm-bound", float, "tau: L2 bound on each user's whole update.", minimum=0.0),)
 
     @staticmethod
-    def bounded(updates: UserUpdates, bound: float) -> tuple[UserUpdates, torch.Tensor]:
-        """Each user's whole update scaled to L2 norm <= `bound`, and which users had to be scaled down."""
-        norms = user_update_norms(updates).float()
+    def bounded(
+        updates: UserUpdates, bound: float, l2_term: Theta | None = None
+    ) -> tuple[UserUpdates, torch.Tensor, torch.Tensor]:
+        """Each user's whole update scaled to L2 norm <= `bound`, which users had to be scaled down, and each
+        user's factor. With `l2_term` (`ServerStep.l2_gradient`: the L2 gradient every user adds to every
+        parameter under `l2-scope = "all"`, which the server adds after the rule) the norm is that of the upload
+        plus the term, as a client that sent its dense gradient would be bounded (ClusterAttack-UNION's
+        `NormBoundUNION`); the term itself is scaled by the caller (`ThetaGradient.l2_share`)."""
+        if l2_term is None:
+            norms = user_update_norms(updates).float()
+        else:
+            items = l2_term[ITEM_EMBEDDING].double()
+            rows = torch.zeros(updates.num_users, *items.shape, dtype=torch.float64)
+            rows.index_put_((updates.item_owner(), updates.item_ids), updates.item_grads.double(), accumulate=True)
+            squared = (rows + items).pow(2).sum((1, 2))
+            for name, grads in updates.dense_grads.items():
+                term = l2_term[name].double() if name in l2_term else 0.0
+                squared += (grads.double() + term).pow(2).reshape(updates.num_users, -1).sum(1)
+            norms = squared.sqrt().float()
         scale = torch.clamp(bound / norms.clamp(min=1e-30), max=1.0)
-        return updates.scaled(scale), norms > bound
+        return updates.scaled(scale), norms > bound, scale
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
-        bounded, clipped = self.bounded(updates, self.config.norm_bound)
+        bounded, clipped, _ = self.bounded(updates, self.config.norm_bound)
         gradient = ThetaGradient(
             item_ids=bounded.item_ids,
             item_rows=bounded.item_grads,

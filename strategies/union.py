@@ -65,19 +65,21 @@ class Union(FedRecStrategy):
         """[U] bool: the users left out of this round."""
         return union_flags(self.uniformity_scores(updates), self.config.tolerated_attackers, GAP_REFERENCES, self._rng)
 
-    def bounded(self, kept: UserUpdates) -> UserUpdates:
-        """The kept users' updates as they are combined."""
-        return kept
+    def bounded(self, kept: UserUpdates) -> tuple[UserUpdates, torch.Tensor | None]:
+        """The kept users' updates as they are combined, and the factor each one's update was scaled by (None:
+        none was)."""
+        return kept, None
 
     def aggregate(self, updates: UserUpdates) -> Aggregate:
         flagged = self.rejected(updates)
-        kept = self.bounded(updates.select(~flagged))
+        kept, factors = self.bounded(updates.select(~flagged))
         weights = kept.num_samples.double() / kept.num_samples.sum().clamp(min=1)
         weighted = kept.scaled(weights)
         gradient = ThetaGradient(
             item_ids=weighted.item_ids,
             item_rows=weighted.item_grads,
             dense={name: grads.sum(0) for name, grads in weighted.dense_grads.items()},
+            l2_share=1.0 if factors is None else float((weights * factors.double()).sum()),
         )
         return Aggregate(gradient, flagged)
 
@@ -87,8 +89,12 @@ class NormBoundUnion(Union):
 
     settings = (*Union.settings, *NormBound.settings)
 
-    def bounded(self, kept: UserUpdates) -> UserUpdates:
-        return NormBound.bounded(kept, self.config.norm_bound)[0]
+    def bounded(self, kept: UserUpdates) -> tuple[UserUpdates, torch.Tensor | None]:
+        """Under `l2-scope = "all"` each user's norm counts its L2 term of every parameter, and that term is
+        scaled with the user's update (`ThetaGradient.l2_share`), as the reference bounds its clients' dense
+        gradients."""
+        bounded, _, factors = NormBound.bounded(kept, self.config.norm_bound, self.server_step.l2_gradient())
+        return bounded, factors
 
 
 class MultiKrumUnion(Union):

@@ -1,6 +1,7 @@
 """ClusterAttack and UNION (Yu et al., AAAI 2023) by hand: the attack's pull, the client-side term, the filter."""
 
 import numpy as np
+import pytest
 import torch
 
 from app_config import make_config
@@ -8,6 +9,7 @@ from attacks import ATTACKS, AttackRound
 from attacks.base import AttackerKnowledge, AttackSetup
 from attacks.cluster_attack import cluster_pull, item_row_norm_stats, rescaled_rows
 from fedrec.directory import UserDirectory
+from fedrec.errors import ConfigError
 from fedrec.models.base import ITEM_EMBEDDING
 from fedrec.models.registry import MODELS
 from fedrec.robust.union import two_means_1d, uniformity, union_flags
@@ -177,3 +179,39 @@ def test_union_pairings_reject_or_bound_as_the_reference_does() -> None:
     strategy, items = _strategy("multi-krum-union", server_optimizer="adam", lr=0.01)
     decision = strategy.aggregate(_round_with_a_clustering_upload(items))
     assert bool(decision.flagged[9]) and int(decision.flagged.sum()) <= 2  # UNION's and Multi-Krum's f = 1
+
+
+def test_norm_bound_union_bounds_each_users_update_with_its_l2_term_of_every_row_as_the_reference_does() -> None:
+    """Under `l2-scope = "all"` a user's update is its upload plus l2 * Θ on every row (the server adds the term
+    after the rule): NormBoundUNION bounds that whole vector, so the norm counts the term and the term is scaled
+    with the user's factor, which gives the reference's Σ w_i c_i (d_i + l2 Θ)."""
+    l2, bound = 0.5, 0.05
+    strategy, items = _strategy("norm-bound-union", norm_bound=bound, l2_scope="all", l2_reg=l2)
+    generator = torch.Generator().manual_seed(2)
+    sent = [torch.arange(NUM_ITEMS // 2)] * 9 + [torch.arange(NUM_ITEMS)]  # benign users send half of the rows
+    rows = [0.01 * torch.randn(NUM_ITEMS // 2, DIM, generator=generator) for _ in range(9)]
+    rows.append(0.9 * (items - items.mean(0)))
+    updates = UserUpdates.from_users(list(range(10)), sent, rows, [{}] * 10, [10 + k for k in range(10)])
+    decision = strategy.aggregate(updates)
+    assert bool(decision.flagged[9])
+    kept = (~decision.flagged).nonzero().flatten().tolist()
+    dense = torch.zeros(10, NUM_ITEMS, DIM, dtype=torch.float64)
+    for user in range(10):
+        dense[user, sent[user]] = rows[user].double()
+    whole = dense[kept] + l2 * items.double()  # each kept user's dense gradient, its L2 on every row included
+    factors = (bound / whole.flatten(1).norm(dim=1)).clamp(max=1.0)
+    assert float(factors.max()) < 1.0  # every update is bounded, the L2 term counted in its norm
+    weights = updates.num_samples[kept].double() / updates.num_samples[kept].sum()
+    expected_step = (weights[:, None, None] * factors[:, None, None] * whole).sum(0)
+    strategy.server_step(decision.gradient)  # SGD at lr 1.0: Θ' = Θ - the step
+    torch.testing.assert_close(
+        strategy.theta[ITEM_EMBEDDING].double(), items.double() - expected_step, rtol=1e-6, atol=1e-6
+    )  # float32 Θ
+    assert decision.gradient.l2_share == pytest.approx(float((weights * factors).sum()))
+
+
+def test_union_keeps_the_whole_l2_term_and_norm_bounding_alone_still_refuses_it() -> None:
+    strategy, items = _strategy("union", l2_scope="all", l2_reg=0.5)
+    assert strategy.aggregate(_round_with_a_clustering_upload(items)).gradient.l2_share == 1.0
+    with pytest.raises(ConfigError, match="equals each client's L2 only under a mean"):
+        make_config(defense="norm-bound", norm_bound=0.1, l2_scope="all", l2_reg=0.5)

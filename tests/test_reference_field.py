@@ -6,7 +6,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.reference_field import FORMATS, VERSUS, collect, project_runs, report, summary, versus_report
+from experiments.reference_field import (
+    FORMATS,
+    VERSUS,
+    collect,
+    project_curves,
+    project_runs,
+    reference_curves,
+    report,
+    summary,
+    versus_report,
+)
 
 FEDRECATTACK = """Arguments: attack=FedRecAttack,dim=32
 Iteration 0(init), (0.0848) on test, (0.0021, 0.0054, 0.0025) on target. [0.9s]
@@ -222,3 +232,53 @@ def test_a_config_held_against_two_reference_conditions_is_one_run_in_the_seed_t
     text = versus_report("clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], ours)
     per_seed = text.split("## Per seed")[1].split("##")[0]
     assert per_seed.count("| 0 | 484 | 0.0300 |") == 1
+
+
+def _cluster_curve_log(hr10_by_round: dict[int, float]) -> str:
+    return (
+        "".join(
+            f"[Test] Round: {round_}, HR@5: 0.01000, nDCG@5: 0.01000, HR@10: {hr:.5f}, nDCG@10: 0.01000, "
+            "HR@20: 0.05000, nDCG@20: 0.02000\n"
+            for round_, hr in hr10_by_round.items()
+        )
+        + "DONE\n"
+    )
+
+
+def test_an_effect_at_every_checkpoint_pairs_each_seeds_rounds_and_holds_ours_against_all_the_references(
+    tmp_path: Path,
+) -> None:
+    """A final value's effect rests on one checkpoint per seed; the checkpoint table pairs the two conditions at
+    every round both evaluated (this project's epochs in the reference's rounds) and counts the changes above zero."""
+    versus = VERSUS["clusterattack-union"]
+    attacked, defended = "ClusterAttack-FedAdam-r484", "ClusterAttack-NormBoundUNION-r484"
+    logs = tmp_path / "logs" / "clusterattack-union"
+    logs.mkdir(parents=True)
+    reference_runs = {0: ((0.02, 0.03), (0.03, 0.02)), 1: ((0.02, 0.02), (0.025, 0.03))}
+    for seed, (base, compared) in reference_runs.items():
+        (logs / f"{attacked}-seed{seed}.log").write_text(_cluster_curve_log(dict(zip((121, 242), base))))
+        (logs / f"{defended}-seed{seed}.log").write_text(_cluster_curve_log(dict(zip((121, 242, 363), compared))))
+    results = tmp_path / "results"
+    for condition, (first, second) in ((attacked, (0.02, 0.02)), (defended, (0.05, 0.01))):
+        folder = results / f"{versus.conditions[condition]}__seed0"
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text(f"epoch,recall@10,ndcg@10\n1,{first},0.01\n2,{second},0.01\n")
+        (folder / "summary.json").write_text(json.dumps({"status": "completed"}))
+    ours = project_curves(results, versus)
+    assert ours["epoch"].tolist() == [121, 242, 121, 242]
+    curves = pd.concat(
+        [
+            reference_curves(tmp_path / "logs")["clusterattack-union"].assign(code="reference"),
+            ours.drop(columns=["against", "config"]).assign(code="this project"),
+        ]
+    )
+    text = versus_report(
+        "clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], project_runs(results, versus), curves
+    )
+    effect = "| UNION's recovery under ClusterAttack |"
+    assert f"{effect} reference | 0: +0.0100 / -0.0100; 1: +0.0050 / +0.0100 | 3 of 4 |" in text
+    assert f"{effect} this project | 0: +0.0300 / -0.0100 | 1 of 2 |" in text
+    assert "| -0.0100 to +0.0300 | 1 of 2 |" in text  # +0.03 lies outside the reference's -0.01 to +0.01
+    assert "The same effects in HR@10 at every checkpoint" not in versus_report(
+        "clusterattack-union", collect(tmp_path / "logs")["clusterattack-union"], project_runs(results, versus)
+    )

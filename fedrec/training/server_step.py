@@ -30,6 +30,10 @@ class ThetaGradient:
     item_ids: torch.Tensor  # [n] int64
     item_rows: torch.Tensor  # [n, d]
     dense: dict[str, torch.Tensor]
+    #: The part of the server's L2 term (`l2-scope = "all"`) the rule kept: each user's own L2 term is part of its
+    #: update, so a rule that scales the updates before their weighted mean (norm bounding) scales it as well;
+    #: the weighted mean of the users' factors (1 for a plain mean).
+    l2_share: float = 1.0
 
 
 def apply_gradient(theta: Theta, gradient: ThetaGradient, lr: float) -> None:
@@ -59,14 +63,15 @@ class ServerStep:
         self._adam = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
 
     def __call__(self, gradient: ThetaGradient) -> None:
+        l2 = self.l2 * gradient.l2_share
         if self._adam is None:
-            decay = (
-                {name: self.l2 * value for name, value in self.theta.items() if decayed(name)} if self.l2 > 0 else {}
-            )
+            decay = {name: l2 * value for name, value in self.theta.items() if decayed(name)} if l2 > 0 else {}
             apply_gradient(self.theta, gradient, self.lr)  # the decay terms above are of Θ before the step
             for name, term in decay.items():
                 self.theta[name].sub_(term, alpha=self.lr)
             return
+        if self.l2 > 0:
+            self._adam.param_groups[0]["weight_decay"] = l2
         item_grad = torch.zeros_like(self.theta[ITEM_EMBEDDING])
         item_grad.index_add_(0, gradient.item_ids, gradient.item_rows)
         self.theta[ITEM_EMBEDDING].grad = item_grad
@@ -74,6 +79,13 @@ class ServerStep:
             if name != ITEM_EMBEDDING:
                 value.grad = gradient.dense.get(name, torch.zeros_like(value))
         self._adam.step()
+
+    def l2_gradient(self) -> Theta | None:
+        """The server's L2 term of this step (`l2-scope = "all"`): l2 * Θ for every entry `decayed` names, what each
+        user's own L2 gradient of those parameters would be; None without it."""
+        if self.l2 == 0:
+            return None
+        return {name: self.l2 * value.detach() for name, value in self.theta.items() if decayed(name)}
 
     def item_rows_after(self, item_ids: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         """[n, S, d]: the item rows `item_ids` [S] as each of n candidate item gradients `grads` [n, S, d] would
