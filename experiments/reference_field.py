@@ -280,9 +280,10 @@ CLUSTERATTACK_SETTING = (
     "and 1. Seed 1 of NormBoundUNION ran later with a new cache: the reference draws its attacker pool, its 60 "
     "attackers and its negatives unseeded when it makes its cache, so that run has other attackers than every "
     "other reference run. Seeds 3-5 of no attack and of ClusterAttack against FedAdam, and seed 2 of "
-    "NormBoundUNION, ran later (2026-12-07, evening) in the ablation's copy of the code with its switches unset "
-    "(docs/notes-cluster-gap.md: the reference's code unchanged but for the two asserts), on the caches that copy "
-    "made (seed 2's is not the one the logged seed-2 runs used); a seed's conditions share its cache. "
+    "NormBoundUNION, ran later (2026-12-07, evening), and NormBoundUNION's seeds 3-5 later still (that night), in "
+    "the ablation's copy of the code with its switches unset (docs/notes-cluster-gap.md: the reference's code "
+    "unchanged but for the two asserts), on the caches that copy made (seed 2's is not the one the logged seed-2 "
+    "runs used); a seed's conditions share its cache. "
     "`--DECAY_ROUND 1000000` keeps ClusterAttack's cluster count at its start value k = 2: the code's own "
     "adaptation of k stops the run with an AttributeError (`CLUSTER_RATE` is never defined) the first time it "
     "fires, so every run that completes has k = 2 anyway, and this project's attack holds k fixed too. Data: the "
@@ -316,9 +317,15 @@ CLUSTERATTACK_SETTING = (
     "`experiments/configs/clusterattack-setting-{none,fedadam,normbound-union}-reference-all.toml`: the reference's "
     'protocol and negatives, its L2 on every parameter (`l2-scope = "all"`), its user table in Adam '
     '(`user-optimizer = "adam"`, `user-lr = 0.002`), Xavier-uniform tables (`embedding-init`) and dropout 0.2 '
-    "(`embedding-dropout`); NormBoundUNION's keeps the L2 on the touched rows, since the reference bounds each "
-    "user's whole update, its dense L2 gradient of every item row included, and the server's term of "
-    '`l2-scope = "all"` comes after the rule (the run config refuses that pair).'
+    "(`embedding-dropout`); NormBoundUNION's keeps the L2 on the touched rows (`every switch but the L2's scope`): "
+    'it ran before `norm-bound-union` took `l2-scope = "all"`. The reference bounds each user\'s whole update, its '
+    "dense L2 gradient of every item row included, while the server adds this project's term after the rule; "
+    "`norm-bound-union` now counts each user's term in its norm and scales the term with the user's factor, which "
+    "is the reference's sum exactly (tests/test_cluster_union.py), and "
+    "`clusterattack-setting-normbound-union-reference-all-l2-all.toml` runs it so (`every switch`). The ablations "
+    "`every switch but the users' Adam` and `every switch but Xavier` ran "
+    "`clusterattack-setting-{fedadam,normbound-union}-reference-all-{user-sgd,normal-init}.toml`: the every-switch "
+    "configs with the users' rows by SGD at `user-lr = 1.0`, or with N(0, 0.01²) tables."
 )
 CLUSTERATTACK_FINDINGS = (
     "Utility level: this project's model is ahead of the reference's at round 484 on every seed (final HR@10 "
