@@ -19,7 +19,8 @@ setting (`<results-dir>/<config>__seed<k>`, each summarised the same way from it
 `docs/<NAME>-vs-reference.md`: per seed both codes' values, and whether each of this project's values lies
 within the reference's range over its seeds (min to max; an ER that never passes 0.9 counts as later
 than every epoch). The two codes draw from different generators, so seeds are compared as ranges, never
-paired.
+paired across codes. A comparison's `contrasts` (one condition against another, paired by seed within each
+code) are given at the last epoch and at every checkpoint both conditions evaluated.
 """
 
 import json
