@@ -167,6 +167,10 @@ def reference_curves(reference_logs: Path) -> dict[str, pd.DataFrame]:
     return curves
 
 
+#: The columns that name one run in a frame of curves: the reference's logs, this project's results.
+REFERENCE_KEYS, PROJECT_KEYS = ["condition", "seed"], ["condition", "against", "config", "seed"]
+
+
 def _summaries(curves: pd.DataFrame, keys: list[str], log_format: LogFormat) -> pd.DataFrame:
     """One summary row per run of a long frame of curves (a run = one value of `keys`), in the frame's order."""
     if curves.empty:
@@ -179,12 +183,14 @@ def _summaries(curves: pd.DataFrame, keys: list[str], log_format: LogFormat) -> 
     )
 
 
+def summarise_references(curves: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """`reference_curves` as one summary row per run (condition, seed, measures)."""
+    return {reference: _summaries(runs, REFERENCE_KEYS, FORMATS[reference]) for reference, runs in curves.items()}
+
+
 def collect(reference_logs: Path) -> dict[str, pd.DataFrame]:
     """Per reference with finished logs: one summary row per run (condition, seed, measures)."""
-    return {
-        reference: _summaries(curves, ["condition", "seed"], FORMATS[reference])
-        for reference, curves in reference_curves(reference_logs).items()
-    }
+    return summarise_references(reference_curves(reference_logs))
 
 
 def _cell(value: float, measure: str) -> str:
@@ -1034,9 +1040,7 @@ def project_curves(results_dir: Path, versus: Versus) -> pd.DataFrame:
 def project_runs(results_dir: Path, versus: Versus) -> pd.DataFrame:
     """One summary row per completed run of this project's configs and ablations (`project_curves`' keys, then the
     measures)."""
-    return _summaries(
-        project_curves(results_dir, versus), ["condition", "against", "config", "seed"], FORMATS[versus.reference]
-    )
+    return _summaries(project_curves(results_dir, versus), PROJECT_KEYS, FORMATS[versus.reference])
 
 
 def _comparable(values: pd.Series, measure: str) -> pd.Series:
@@ -1262,10 +1266,12 @@ def main() -> None:
     parser.add_argument("--versus", choices=sorted(VERSUS), help="one reference beside this project's runs")
     parser.add_argument("--results-dir", type=Path, default=PROJECT / "results" / "experiments")
     args = parser.parse_args()
-    runs = collect(args.reference_logs)
+    curves = reference_curves(args.reference_logs)
+    runs = summarise_references(curves)
     if args.versus:
         reference = VERSUS[args.versus].reference
-        ours = project_runs(args.results_dir, VERSUS[args.versus])
+        our_curves = project_curves(args.results_dir, VERSUS[args.versus])
+        ours = _summaries(our_curves, PROJECT_KEYS, FORMATS[reference])
         if reference not in runs or ours.empty:
             parser.exit(
                 2,
@@ -1275,10 +1281,8 @@ def main() -> None:
         out = args.out or PROJECT / "docs" / f"{args.versus}-vs-reference.md"
         both = pd.concat(
             [
-                reference_curves(args.reference_logs)[reference].assign(code=REFERENCE),
-                project_curves(args.results_dir, VERSUS[args.versus])
-                .drop(columns=["against", "config"])
-                .assign(code=THIS_PROJECT),
+                curves[reference].assign(code=REFERENCE),
+                our_curves.drop(columns=["against", "config"]).assign(code=THIS_PROJECT),
             ],
             ignore_index=True,
         )
