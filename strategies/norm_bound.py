@@ -5,8 +5,9 @@ Users whose update had to be scaled down are reported as flagged (for detection 
 
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, Theta
+from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
 from fedrec.reporting.update_stats import user_update_norms
+from fedrec.robust.dense import to_dense
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
 from fedrec.updates import UserUpdates
@@ -28,14 +29,8 @@ class NormBound(FedRecStrategy):
         if l2_term is None:
             norms = user_update_norms(updates).float()
         else:
-            items = l2_term[ITEM_EMBEDDING].double()
-            rows = torch.zeros(updates.num_users, *items.shape, dtype=torch.float64)
-            rows.index_put_((updates.item_owner(), updates.item_ids), updates.item_grads.double(), accumulate=True)
-            squared = (rows + items).pow(2).sum((1, 2))
-            for name, grads in updates.dense_grads.items():
-                term = l2_term[name].double() if name in l2_term else 0.0
-                squared += (grads.double() + term).pow(2).reshape(updates.num_users, -1).sum(1)
-            norms = squared.sqrt().float()
+            term = torch.cat([l2_term[name].reshape(-1) for name in (ITEM_EMBEDDING, *dense_names(l2_term))])
+            norms = (to_dense(updates, l2_term).double() + term.double()).norm(dim=1).float()
         scale = torch.clamp(bound / norms.clamp(min=1e-30), max=1.0)
         return updates.scaled(scale), norms > bound, scale
 

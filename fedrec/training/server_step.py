@@ -81,11 +81,14 @@ class ServerStep:
         self._adam.step()
 
     def l2_gradient(self) -> Theta | None:
-        """The server's L2 term of this step (`l2-scope = "all"`): l2 * Θ for every entry `decayed` names, what each
-        user's own L2 gradient of those parameters would be; None without it."""
+        """The server's L2 term of this step (`l2-scope = "all"`), shaped as Θ: l2 * Θ for every entry `decayed`
+        names (what each user's own L2 gradient of those parameters would be), zeros elsewhere; None without it."""
         if self.l2 == 0:
             return None
-        return {name: self.l2 * value.detach() for name, value in self.theta.items() if decayed(name)}
+        return {
+            name: self.l2 * value.detach() if decayed(name) else torch.zeros_like(value)
+            for name, value in self.theta.items()
+        }
 
     def item_rows_after(self, item_ids: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         """[n, S, d]: the item rows `item_ids` [S] as each of n candidate item gradients `grads` [n, S, d] would
