@@ -130,6 +130,8 @@ def scan_counts(counts: dict[str, GroupExposure], min_group: int = 20) -> pd.Dat
             continue
         score = (group.exposed + 1) / (group.interactions + 1)
         higher = score > best["suspicion"].to_numpy()
+        if not higher.any():  # pandas cannot set an empty selection from an empty object array
+            continue
         best.loc[higher, ["suspicion", "group", "exposed", "popularity"]] = pd.DataFrame(
             {"suspicion": score, "group": name, "exposed": group.exposed, "popularity": group.interactions}
         )[higher].to_numpy()

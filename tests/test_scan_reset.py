@@ -101,6 +101,16 @@ def test_the_evasion_ceiling_keeps_each_target_below_the_other_items_threshold_i
     assert evasion_ceiling(counts, scan, (0,), inspected=1, group="gender=F")["ceiling-er"] == pytest.approx(1.0)
 
 
+def test_a_group_that_raises_no_items_suspicion_leaves_the_scan_as_the_other_groups_make_it() -> None:
+    counts = {
+        "everyone": GroupExposure(20, np.array([10, 4, 3]), np.array([3, 1, 0])),
+        "age=18-24": GroupExposure(10, np.array([0, 0, 0]), np.array([3, 1, 2])),  # scores below everyone's
+    }
+    scan = scan_counts(counts, min_group=5)
+    assert scan.index.tolist() == [2, 0, 1] and set(scan["group"]) == {"everyone"}
+    assert scan["suspicion"].tolist() == pytest.approx([4.0, 11 / 4, 5 / 2])
+
+
 def test_a_reset_of_every_item_or_without_a_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'scan-reset-items' resets items of a pre-trained sasrec checkpoint"):
         make_config({**SETTINGS, "scan-reset-items": 3})
