@@ -507,6 +507,7 @@ def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:
         heading = f"- `{scenario}` against `{counterpart}` ({counterpart_is}):"
         cell = last.set_index(["checkpoint", "scenario", "seed"])
         for kind in _backdoored(spec):
+            ratios, hr_changes = [], []
             for seed in sorted(last["seed"].unique()):
                 keys = [(name, run, seed) for name in (kind, kind + CONTROL) for run in (scenario, counterpart)]
                 if not all(key in cell.index for key in keys):
@@ -519,6 +520,16 @@ def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:
                 lines.append(
                     f"  - {kind}, seed {int(seed)}: group ER@10 {er[0]:.4f} {this} vs {er[1]:.4f} {that}; control "
                     f"{er[2]:.4f} vs {er[3]:.4f}. HR@10 {hr[0]:.4f} vs {hr[1]:.4f}; control {hr[2]:.4f} vs {hr[3]:.4f}"
+                )
+                floor = 1.0 / (cell.loc[keys[0], "targets"] * cell.loc[keys[0], "group/evaluated-users"])
+                ratios.append(er[0] / max(er[2], floor))
+                hr_changes.append(f"{hr[0] - hr[1]:+.4f}")
+            if ratios:
+                lines.append(
+                    f"  - {kind}, over seeds: group ER@10 {this} ≥ 10× its control's in "
+                    f"{sum(ratio >= 10 for ratio in ratios)} of {len(ratios)}, within 2× in "
+                    f"{sum(ratio <= 2 for ratio in ratios)} of {len(ratios)} (control at least the floor of one "
+                    f"exposure); HR@10 {this} − {that} per seed {', '.join(hr_changes)}"
                 )
     if not lines:
         return []

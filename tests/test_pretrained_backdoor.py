@@ -386,10 +386,20 @@ def test_the_report_sets_malicious_and_defended_fine_tuning_beside_their_counter
         ("bg.control", "full-attacked"): (0.002, 0.07),
         ("bg.control", "full"): (0.001, 0.06),
     }
+    seed2 = {  # seed 2: the defense brings the group within 2x of its control (floor 1 / (5 x 200) = 0.001)
+        ("bg", "full-attacked-dp"): (0.0015, 0.07),
+        ("bg", "full-attacked"): (0.05, 0.08),
+        ("bg", "full"): (0.02, 0.08),
+        ("bg.control", "full-attacked-dp"): (0.0, 0.05),
+        ("bg.control", "full-attacked"): (0.0, 0.06),
+        ("bg.control", "full"): (0.0, 0.06),
+    }
     last = pd.DataFrame(
         [
-            {"checkpoint": c, "scenario": s, "seed": 1, "group/er@10": er, "recall@10": hr}
-            for (c, s), (er, hr) in values.items()
+            {"checkpoint": c, "scenario": s, "seed": seed, "group/er@10": er, "recall@10": hr}
+            | {"targets": 5, "group/evaluated-users": 200}
+            for seed, table in ((1, values), (2, seed2))
+            for (c, s), (er, hr) in table.items()
         ]
     )
     text = "\n".join(_against_counterpart(spec, last, "honest-counterpart"))
@@ -406,6 +416,12 @@ def test_the_report_sets_malicious_and_defended_fine_tuning_beside_their_counter
         "bg, seed 1: group ER@10 0.0100 defended vs 0.0600 undefended; control 0.0005 vs 0.0020. "
         "HR@10 0.0500 vs 0.0900; control 0.0400 vs 0.0700"
     ) in defended
+    # seed 1: 0.01 / 0.001 = 10x (the control's 0.0005 is below the floor); seed 2: 0.0015 / 0.001 = 1.5x
+    assert (
+        "bg, over seeds: group ER@10 defended ≥ 10× its control's in 1 of 2, within 2× in 1 of 2 (control at least "
+        "the floor of one exposure); HR@10 defended − undefended per seed -0.0400, -0.0100"
+    ) in defended
+    assert "bg, over seeds: group ER@10 with them ≥ 10× its control's in 2 of 2, within 2× in 0 of 2" in text
     incomplete = last[last["scenario"] == "full"]
     assert _against_counterpart(spec, incomplete, "honest-counterpart") == []  # an incomplete seed is left out
 
