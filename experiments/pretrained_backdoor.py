@@ -246,8 +246,9 @@ def _audit_rows(out: Path) -> pd.DataFrame:
 
 
 def _run_rows(spec: dict, out: Path) -> pd.DataFrame:
-    """Every fine-tuning run's metrics, named by its checkpoint kind (`<kind>` or `<kind>.control`) and
-    scenario; each run's own figures are redrawn (per group) on the way."""
+    """Every completed fine-tuning run's metrics, named by its checkpoint kind (`<kind>` or `<kind>.control`) and
+    scenario; each run's own figures are redrawn (per group) on the way. A run still going (or stopped) is left out:
+    its last epoch is not the scenario's."""
     names = {
         f"{kind}{role}-{scenario}": (kind + role, scenario)
         for kind in _backdoored(spec)
@@ -257,7 +258,7 @@ def _run_rows(spec: dict, out: Path) -> pd.DataFrame:
     frames = []
     for metrics in sorted((out / "runs").glob("*/metrics.csv")):
         name, seed = split_seed_run_name(metrics.parent.name)
-        if name not in names:
+        if name not in names or not completed(metrics.parent):
             continue
         frame = pd.read_csv(metrics)
         plot_metrics(frame, metrics.parent, KS)

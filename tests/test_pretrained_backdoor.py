@@ -426,6 +426,23 @@ def test_the_report_sets_malicious_and_defended_fine_tuning_beside_their_counter
     assert _against_counterpart(spec, incomplete, "honest-counterpart") == []  # an incomplete seed is left out
 
 
+def test_the_report_reads_only_completed_fine_tuning_runs(tmp_path: Path) -> None:
+    import json
+
+    from experiments.pretrained_backdoor import _run_rows
+
+    spec = {"checkpoints": {"bg": {"control": "clean"}, "clean": {}}, "scenarios": {"full": {}}}
+    for name, status, epochs in (("bg-full__seed1", "completed", 3), ("bg.control-full__seed1", "running", 1)):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        rows = ["epoch,group/er@10,rest/er@10,recall@10"] + [f"{e},0.1,0.0,0.1" for e in range(epochs)]
+        (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+        (folder / "summary.json").write_text(json.dumps({"status": status}))
+    runs = _run_rows(spec, tmp_path)
+    assert runs["checkpoint"].unique().tolist() == ["bg"]  # the control's run is still going: left out
+    assert runs["epoch"].tolist() == [0, 1, 2] and runs["scenario"].unique().tolist() == ["full"]
+
+
 def test_the_report_lists_each_runs_federated_scan_and_the_targets_among_the_reset_items(tmp_path: Path) -> None:
     import json
 
