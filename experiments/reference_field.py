@@ -788,8 +788,8 @@ VERSUS = {
             "`summed`; the reference from its own draws 0.0944), below the range too. Seed 2 (50 epochs, run again in "
             "full on 2026-12-08): within 0.0021 of `separate` at every epoch (equal at 42 of 50), final 0.0933 as "
             "here with either rows (its own draws: 0.1071). From their own draws the reference is "
-            "0.0088 and 0.0165 away on average; epoch 1 0.0817 and 0.0870 with this project's draws (its own: "
-            "0.0954, 0.0986). So the code is not what keeps seeds 0 and 1 below the "
+            "0.0088 and 0.0158 away on average (seeds 1 and 2); epoch 1 0.0817 and 0.0870 with this project's "
+            "draws (its own: 0.0954, 0.0986). So the code is not what keeps seeds 0 and 1 below the "
             "reference's range: its own code does the same from their draws. Without attack (Mean, seed 0, 25 "
             "epochs, the check) it does too: within 0.0021 of this project's run at every epoch (0.0159 from its own "
             "draws).",
