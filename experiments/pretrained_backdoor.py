@@ -268,6 +268,17 @@ def _run_rows(spec: dict, out: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def exposure_floor(targets: float | pd.Series, users: float | pd.Series) -> float | pd.Series:
+    """One exposure among the group's user-target pairs, 1 / (targets x users): the least ER@K a lift divides by,
+    since a control's ER@K can be exactly 0."""
+    return 1.0 / (targets * users)
+
+
+def lift(er: float | pd.Series, control_er: float | pd.Series, floor: float | pd.Series) -> float | pd.Series:
+    """ER@K over the control's ER@K, the control taken at least at `floor`."""
+    return er / np.maximum(control_er, floor)
+
+
 def paired(rows: pd.DataFrame, by: list[str], k: int = 10) -> pd.DataFrame:
     """One row per backdoored checkpoint, seed and `by` key, beside its control of the same seed: absolute group
     ER@k of both, Δ (backdoored - control) of group ER@k and HR@k, lift@k and specificity@k."""
@@ -278,12 +289,12 @@ def paired(rows: pd.DataFrame, by: list[str], k: int = 10) -> pd.DataFrame:
     pairs = rows[~rows["checkpoint"].str.endswith(CONTROL)].merge(
         controls[[c for c in taken if c in controls]], on=["checkpoint", *keys], suffixes=("", " control")
     )
-    floor = 1.0 / (pairs["targets"] * pairs["group/evaluated-users"])
-    rest_floor = 1.0 / (pairs["targets"] * pairs["rest/evaluated-users"])
+    floor = exposure_floor(pairs["targets"], pairs["group/evaluated-users"])
+    rest_floor = exposure_floor(pairs["targets"], pairs["rest/evaluated-users"])
     pairs[f"Δ group/er@{k}"] = pairs[f"group/er@{k}"] - pairs[f"group/er@{k} control"]
     pairs[f"Δ hr@{k}"] = pairs[f"recall@{k}"] - pairs[f"recall@{k} control"]
-    pairs[f"lift@{k}"] = pairs[f"group/er@{k}"] / np.maximum(pairs[f"group/er@{k} control"], floor)
-    pairs[f"specificity@{k}"] = pairs[f"group/er@{k}"] / np.maximum(pairs[f"rest/er@{k}"], rest_floor)
+    pairs[f"lift@{k}"] = lift(pairs[f"group/er@{k}"], pairs[f"group/er@{k} control"], floor)
+    pairs[f"specificity@{k}"] = lift(pairs[f"group/er@{k}"], pairs[f"rest/er@{k}"], rest_floor)
     pairs["floor"] = floor
     return pairs
 
@@ -522,8 +533,8 @@ def _against_counterpart(spec: dict, last: pd.DataFrame, key: str) -> list[str]:
                     f"  - {kind}, seed {int(seed)}: group ER@10 {er[0]:.4f} {this} vs {er[1]:.4f} {that}; control "
                     f"{er[2]:.4f} vs {er[3]:.4f}. HR@10 {hr[0]:.4f} vs {hr[1]:.4f}; control {hr[2]:.4f} vs {hr[3]:.4f}"
                 )
-                floor = 1.0 / (cell.loc[keys[0], "targets"] * cell.loc[keys[0], "group/evaluated-users"])
-                ratios.append(er[0] / max(er[2], floor))
+                floor = exposure_floor(cell.loc[keys[0], "targets"], cell.loc[keys[0], "group/evaluated-users"])
+                ratios.append(lift(er[0], er[2], floor))
                 hr_changes.append(f"{hr[0] - hr[1]:+.4f}")
             if ratios:
                 lines.append(

@@ -5,7 +5,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, dense_names
+from fedrec.robust.dense import flat_theta
 from fedrec.robust.fldetector import fldetector_flags, lbfgs_hvp
 from fedrec.settings import Setting
 from strategies.weighted import UserWeights, WeightedStrategy
@@ -54,8 +54,7 @@ class FLDetector(WeightedStrategy):
 
     def flat_theta(self) -> torch.Tensor:
         """Θ as one vector, laid out as a `dense_matrix` row."""
-        parts = [self.theta[ITEM_EMBEDDING], *(self.theta[name] for name in dense_names(self.theta))]
-        return torch.cat([part.detach().flatten() for part in parts])
+        return flat_theta(self.theta)
 
     def _scores(self, matrix: torch.Tensor, users: list[int], theta: torch.Tensor) -> dict[int, float]:
         """The scores of the users with a prediction this round (their windows updated)."""

@@ -5,9 +5,9 @@ Users whose update had to be scaled down are reported as flagged (for detection 
 
 import torch
 
-from fedrec.models.base import ITEM_EMBEDDING, Theta, dense_names
+from fedrec.models.base import Theta
 from fedrec.reporting.update_stats import user_update_norms
-from fedrec.robust.dense import to_dense
+from fedrec.robust.dense import flat_theta, to_dense
 from fedrec.settings import Setting
 from fedrec.training.server_step import ThetaGradient
 from fedrec.updates import UserUpdates
@@ -29,8 +29,7 @@ class NormBound(FedRecStrategy):
         if l2_term is None:
             norms = user_update_norms(updates).float()
         else:
-            term = torch.cat([l2_term[name].reshape(-1) for name in (ITEM_EMBEDDING, *dense_names(l2_term))])
-            norms = (to_dense(updates, l2_term).double() + term.double()).norm(dim=1).float()
+            norms = (to_dense(updates, l2_term).double() + flat_theta(l2_term).double()).norm(dim=1).float()
         scale = torch.clamp(bound / norms.clamp(min=1e-30), max=1.0)
         return updates.scaled(scale), norms > bound, scale
 

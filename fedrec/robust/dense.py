@@ -15,6 +15,12 @@ def to_dense(updates: UserUpdates, theta: Theta) -> torch.Tensor:
     return torch.cat([items.reshape(updates.num_users, -1), mlp_matrix(updates, theta)], dim=1)
 
 
+def flat_theta(theta: Theta) -> torch.Tensor:
+    """Θ (or anything shaped as Θ) as one vector, laid out as a `to_dense` row."""
+    parts = [theta[ITEM_EMBEDDING], *(theta[name] for name in dense_names(theta))]
+    return torch.cat([part.detach().flatten() for part in parts])
+
+
 def sent_mask(updates: UserUpdates, theta: Theta) -> torch.Tensor:
     """[U, M*d + P] bool, aligned with `to_dense`: the coordinates each user sent (its item rows, all of Θ's
     dense parameters), i.e. the values a per-item rule aggregates for each coordinate."""
